@@ -1,0 +1,45 @@
+"""artrepo: a Git-style, content-addressed artifact repository for ML pipelines.
+
+    from artrepo import save_artifact, load_artifact
+    save_artifact(np.arange(10), name="x"); load_artifact("x")
+
+Public names are imported lazily (PEP 562), so `import artrepo` stays cheap.
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "Client": "artrepo.client",
+    "save_artifact": "artrepo.client",
+    "load_artifact": "artrepo.client",
+    "register_artifact": "artrepo.client",
+    "log_artifact_metadata": "artrepo.client",
+    "ArtifactVersion": "artrepo.artifacts",
+    "ArtifactType": "artrepo.records.artifact",
+    "VisualizationType": "artrepo.records.artifact",
+    "step": "artrepo.runtime.decorators",
+    "pipeline": "artrepo.runtime.decorators",
+    "ArtifactConfig": "artrepo.runtime.signature",
+    "ExternalArtifact": "artrepo.runtime.graph",
+    "get_step_context": "artrepo.runtime.context",
+    "PipelineRun": "artrepo.runs",
+    "StepRun": "artrepo.runs",
+}
+
+__all__ = sorted(_LAZY) + ["__version__"]
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'artrepo' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__

@@ -1,0 +1,3 @@
+from artrepo.cli.main import main
+
+main()

@@ -1,0 +1,304 @@
+"""ArtifactVersion, and saving or loading a Python value through a materializer."""
+from __future__ import annotations
+
+import datetime as dt
+import numbers
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from artrepo import names
+from artrepo.errors import ConflictError, IntegrityError, InvalidNameError, UntrustedPickleError, UserError
+from artrepo.materializers import registry
+from artrepo.payload import LoadFiles, SaveFiles, check_relpath
+from artrepo.records.artifact import ArtifactType, Manifest, VersionRecord
+from artrepo.repository import Repository, VersionInfo
+
+PICKLE_ID = "cloudpickle/v1"
+
+
+class ArtifactVersion:
+    """One stored version of a named artifact.
+
+        av = Client().get_artifact_version("iris_dataset")
+        df = av.load()
+    """
+
+    def __init__(self, repo: Repository, info: VersionInfo):
+        self._repo = repo
+        self._info = info
+
+    def __repr__(self) -> str:
+        return f"ArtifactVersion({self.name}:{self.version}, id={self.id[:12]})"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, ArtifactVersion) and other.id == self.id
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    @property
+    def id(self) -> str:
+        return self._info.id
+
+    @property
+    def name(self) -> str:
+        return self._info.name
+
+    @property
+    def version(self) -> str:
+        return self._info.version
+
+    @property
+    def record(self) -> VersionRecord:
+        return self._info.record
+
+    @property
+    def type(self) -> ArtifactType:
+        return ArtifactType(self.record.artifact_type)
+
+    @property
+    def content_hash(self) -> str:
+        return self.record.content_hash.hex()
+
+    @property
+    def size(self) -> int:
+        return self.record.size
+
+    @property
+    def created(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.record.created_ns / 1e9, tz=dt.timezone.utc)
+
+    @property
+    def materializer(self) -> str:
+        return self.record.materializer
+
+    @property
+    def data_type(self) -> str:
+        return self.record.data_type
+
+    @property
+    def tags(self) -> list[str]:
+        tags = list(self.record.tags)
+        for note in self._repo.annotations(self.id):
+            tags.extend(t for t in note.tags if t not in tags)
+        return tags
+
+    @property
+    def run_metadata(self) -> dict[str, Any]:
+        meta = dict(self.record.metadata)
+        for note in self._repo.annotations(self.id):
+            meta.update(note.metadata)
+        return meta
+
+    @property
+    def producer(self):
+        """The step run that produced this version, or None."""
+        p = self.record.producer
+        if not p:
+            return None
+        from artrepo.runs import producer_step  # pipelines layer, optional
+
+        return producer_step(self._repo, p)
+
+    @property
+    def visualizations(self) -> list[tuple[str, str]]:
+        return [(name, vtype) for name, vtype, _ in self._repo.manifest(self.id).visualizations]
+
+    def manifest(self) -> Manifest:
+        return self._repo.manifest(self.id)
+
+    def load(self, allow_pickle: bool = False) -> Any:
+        """The stored value, as the materializer recorded with it rebuilds it."""
+        return load_value(self._repo, self._info, allow_pickle=allow_pickle)
+
+    def download_files(self, path: str | os.PathLike) -> None:
+        """Write the version's files into a `.zip` archive at `path`."""
+        path = Path(path)
+        if path.suffix != ".zip":
+            raise UserError(f"download_files needs a path ending in .zip, got {str(path)!r}")
+        with _integrity_context(self._info):
+            LoadFiles(self._repo.chunks, self.manifest()).write_zip(path)
+
+    def export(self, dest: str | os.PathLike) -> Path:
+        """Write the version's files under `dest` (a new or empty folder), or a zip."""
+        dest = Path(dest)
+        if dest.suffix == ".zip":
+            self.download_files(dest)
+            return dest
+        if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+            raise UserError(f"{dest} exists and is not an empty folder")
+        dest.mkdir(parents=True, exist_ok=True)
+        with _integrity_context(self._info):
+            LoadFiles(self._repo.chunks, self.manifest()).materialize(dest)
+        return dest
+
+    def visualize(self) -> list[Path]:
+        """Show the visualizations in Jupyter, or print where their files are."""
+        manifest = self.manifest()
+        folder = self._repo.git_dir / "cache" / "visualizations" / self.id
+        if not folder.exists():
+            folder.mkdir(parents=True)
+            LoadFiles(self._repo.chunks, manifest).materialize(folder, files=[f for _, _, f in manifest.visualizations])
+        paths = [(folder / check_relpath(name), vtype) for name, vtype, _ in manifest.visualizations]
+        if not _in_notebook():
+            for p, vtype in paths:
+                print(f"{vtype}: {p}")
+            return [p for p, _ in paths]
+        from IPython.display import HTML, Image, Markdown, display  # pragma: no cover - notebooks
+
+        for p, vtype in paths:  # pragma: no cover
+            show = {"html": lambda: HTML(p.read_text()), "markdown": lambda: Markdown(p.read_text()),
+                    "image": lambda: Image(filename=str(p))}.get(vtype, lambda: p.read_text())
+            display(show())
+        return [p for p, _ in paths]
+
+
+def _in_notebook() -> bool:
+    try:
+        from IPython import get_ipython
+
+        return get_ipython() is not None and "IPKernelApp" in get_ipython().config
+    except Exception:
+        return False
+
+
+class _integrity_context:
+    """Add the artifact version to integrity errors raised while reading it."""
+
+    def __init__(self, info: VersionInfo):
+        self.info = info
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None and issubclass(exc_type, IntegrityError) and not getattr(exc, "_named", False):
+            err = IntegrityError(f"artifact {self.info.name}:{self.info.version} ({self.info.id[:12]}): {exc}")
+            err._named = True
+            raise err from None
+        return False
+
+
+def validate_metadata(metadata: Any, what: str = "metadata") -> dict:
+    """JSON-like values only: str, int, float, bool, None, lists and dicts of them."""
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, dict):
+        raise UserError(f"{what} must be a dict, got {type(metadata).__name__}")
+
+    def clean(v, depth=0):
+        if depth > 32:
+            raise UserError(f"{what} is nested too deeply")
+        if v is None or isinstance(v, (str, bool)):
+            return v
+        if isinstance(v, numbers.Integral):
+            return int(v)
+        if isinstance(v, numbers.Real):
+            return float(v)
+        if isinstance(v, (list, tuple)):
+            return [clean(x, depth + 1) for x in v]
+        if isinstance(v, dict):
+            return {str(k): clean(x, depth + 1) for k, x in v.items()}
+        raise UserError(f"{what} value {v!r} is not JSON-like (str, number, bool, None, list, dict)")
+
+    return clean(metadata)
+
+
+def validate_tags(tags) -> tuple[str, ...]:
+    if tags is None:
+        return ()
+    if isinstance(tags, str):
+        tags = [tags]
+    out = []
+    for t in tags:
+        names.validate_tag(t)
+        if t not in out:
+            out.append(t)
+    return tuple(out)
+
+
+def _materializer_class(materializer, data):
+    if materializer is None:
+        return registry.for_type(type(data))
+    from artrepo.materializers.base import BaseMaterializer
+
+    if isinstance(materializer, type) and issubclass(materializer, BaseMaterializer):
+        return materializer
+    raise UserError(f"materializer must be a BaseMaterializer subclass, got {materializer!r}")
+
+
+def save_value(repo: Repository, data: Any, name: str, version: str | int | None = None, *,
+               tags=None, artifact_type=None, metadata=None, materializer=None,
+               producer: dict | None = None, origin: str = "saved") -> ArtifactVersion:
+    """Store `data` as a new version of `name` (validated before anything is written)."""
+    names.validate_name(name)
+    version = None if version is None else names.validate_version(version)
+    tags = validate_tags(tags)
+    metadata = validate_metadata(metadata)
+    if artifact_type is not None and not isinstance(artifact_type, ArtifactType):
+        try:
+            artifact_type = ArtifactType[str(artifact_type).upper()]
+        except KeyError:
+            raise InvalidNameError(f"unknown artifact type {artifact_type!r}") from None
+    if version is not None and version in repo.version_refs(name):
+        raise ConflictError(f"version {name}:{version} already exists; custom versions are used once")
+    cls = _materializer_class(materializer, data)
+    repo.tmp.mkdir(parents=True, exist_ok=True)
+    session = repo.chunks.session()
+    try:
+        with tempfile.TemporaryDirectory(dir=repo.tmp, prefix="save-") as tmp:
+            files = SaveFiles(session, Path(tmp))
+            files.note_materializer(cls.materializer_id())
+            mat = cls(tmp, files=files)
+            mat.save(data)
+            auto = validate_metadata(mat.extract_metadata(data) or {}, "extracted metadata")
+            visualizations = mat.save_visualizations(data) or {}
+            files.ingest_leftovers()
+            manifest = files.manifest(visualizations)
+        session.commit()
+    except BaseException:
+        session.abort()
+        raise
+    environment = {}
+    if PICKLE_ID in files.used:
+        from artrepo.materializers.pickle import environment as pickle_env
+
+        environment = pickle_env()
+    record = VersionRecord(
+        name=name, version=version,
+        artifact_type=(artifact_type or cls.ASSOCIATED_ARTIFACT_TYPE).value,
+        materializer=cls.materializer_id(), data_type=registry.type_name(data),
+        content_hash=manifest.content_hash, size=manifest.size, created_ns=time.time_ns(),
+        tags=tags, metadata={**auto, "storage_size": manifest.size, **metadata},
+        producer=producer, origin=origin, environment=environment,
+    )
+    info = repo.save_version(record, repo.write_manifest(manifest))
+    return ArtifactVersion(repo, info)
+
+
+def load_value(repo: Repository, info: VersionInfo, *, allow_pickle: bool = False) -> Any:
+    """Rebuild the value of a version; the trust check runs before any byte is read."""
+    rec = info.record
+    if rec.environment.get("cloudpickle"):
+        if not (allow_pickle or repo.trusts(info.id)):
+            raise UntrustedPickleError(
+                f"artifact {info.name}:{info.version} is a pickle from an untrusted source; "
+                "loading it would run its code: pass allow_pickle=True or trust its remote"
+            )
+        from artrepo.materializers.pickle import check_environment
+
+        check_environment(rec.environment)
+    cls = registry.resolve(rec.materializer, allow_import=repo.trusts(info.id))
+    with _integrity_context(info):
+        manifest = repo.manifest(info.id)
+        files = LoadFiles(repo.chunks, manifest, repo.git_dir / "cache" / "paths")
+        with tempfile.TemporaryDirectory(dir=repo.tmp, prefix="load-") as tmp:
+            if cls.STREAMS:
+                mat = cls(tmp, files=files)
+            else:
+                files.materialize(Path(tmp))
+                mat = cls(tmp)
+            return mat.load(registry.resolve_type(rec.data_type))

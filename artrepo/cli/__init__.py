@@ -1,0 +1,1 @@
+"""The `artrepo` command line: parse, delegate, render; heavy imports inside commands."""

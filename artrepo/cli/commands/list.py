@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import click
+
+
+@click.command("list")
+@click.option("--tag", help="Only artifacts with a version carrying this tag.")
+@click.option("--type", "artifact_type", help="Only artifacts of this type (DATA, MODEL, ...).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def list_cmd(tag: str | None, artifact_type: str | None, as_json: bool) -> None:
+    """List artifacts with their latest version."""
+    from artrepo.cli import render
+    from artrepo.client import Client
+
+    client = Client()
+    rows = []
+    for art in client.list_artifacts():
+        versions = art.versions
+        if tag is not None:
+            versions = [v for v in versions if tag in v.tags]
+        if artifact_type is not None:
+            from artrepo.client import _artifact_type
+
+            wanted = _artifact_type(artifact_type)
+            versions = [v for v in versions if v.type is wanted]
+        if not versions:
+            continue
+        latest = art.latest
+        rows.append({"name": art.name, "latest": latest.version, "versions": len(art.versions),
+                     "type": latest.type.name, "created": render.iso(latest.record.created_ns),
+                     "size": latest.size})
+    if as_json:
+        render.emit_json(rows)
+        return
+    if not rows:
+        click.echo("no artifacts")
+        return
+    width = max(len(r["name"]) for r in rows)
+    for r in rows:
+        click.echo(f"{r['name']:<{width}}  latest {r['latest']:<8} {r['versions']:>5} versions  "
+                   f"{r['type']:<13} {render.human_size(r['size'])}")

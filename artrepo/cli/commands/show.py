@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import click
+
+
+@click.command("show")
+@click.argument("ref")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def show_cmd(ref: str, as_json: bool) -> None:
+    """Show one artifact version (or one pipeline run). Never loads the data."""
+    from artrepo.artifacts import ArtifactVersion
+    from artrepo.cli import render
+    from artrepo.client import active_repository
+    from artrepo.errors import NotFoundError
+
+    repo = active_repository()
+    try:
+        av = ArtifactVersion(repo, repo.resolve(ref))
+    except NotFoundError:
+        from artrepo.cli.commands.run import show_run
+
+        if show_run(repo, ref, as_json):
+            return
+        raise
+    if as_json:
+        render.emit_json(render.version_detail(av))
+        return
+    doc = render.version_detail(av)
+    click.echo(f"{click.style('version ' + av.id, fg='yellow')}")
+    click.echo(f"Artifact:     {av.name}:{av.version}")
+    click.echo(f"Created:      {render.when(av.record.created_ns)}")
+    click.echo(f"Type:         {doc['type']}  ({doc['data_type']}, materializer {doc['materializer']})")
+    click.echo(f"Size:         {render.human_size(av.size)}")
+    click.echo(f"Content hash: {av.content_hash}")
+    if av.tags:
+        click.echo(f"Tags:         {', '.join(av.tags)}")
+    aliases = [a for a, oid in repo.aliases(av.name).items() if oid == av.id]
+    if aliases:
+        click.echo(f"Aliases:      {', '.join(sorted(aliases))}")
+    if doc["producer"]:
+        click.echo(f"Producer:     run {doc['producer']['run_id'][:12]}, step {doc['producer']['step']}")
+    else:
+        click.echo(f"Origin:       {doc['origin']}")
+    if doc["run_metadata"]:
+        click.echo("Metadata:")
+        for k, v in doc["run_metadata"].items():
+            click.echo(f"  {k}: {v}")
+    for vis in doc["visualizations"]:
+        click.echo(f"Visualization: {vis['name']} ({vis['type']})")

@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+import click
+
+
+@click.command("tag")
+@click.argument("ref")
+@click.argument("tags", nargs=-1, required=True)
+def tag_cmd(ref: str, tags: tuple[str, ...]) -> None:
+    """Add TAGS to the version REF (kept as a new record; the version is unchanged)."""
+    from artrepo.client import add_tags
+
+    av = add_tags(ref, list(tags))
+    click.echo(f"{av.name}:{av.version} tags: {', '.join(av.tags)}")

@@ -1,0 +1,66 @@
+"""Root command group; every ArtrepoError becomes one line on stderr and its exit code."""
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+# command name -> module under artrepo.cli.commands (imported only when run or listed)
+COMMANDS = {
+    "init": "init", "log": "log", "show": "show", "list": "list", "register": "register",
+    "tag": "tag", "alias": "alias", "export": "export",
+    "run": "run", "lineage": "lineage",
+    "remote": "remote", "push": "transfer", "pull": "transfer", "clone": "transfer",
+    "fsck": "maintenance", "gc": "maintenance", "du": "maintenance",
+    "ui": "ui",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        return sorted(name for name in COMMANDS if self._module(name) is not None)
+
+    def _module(self, name):
+        try:
+            return importlib.import_module(f"artrepo.cli.commands.{COMMANDS[name]}")
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith("artrepo.cli.commands"):
+                return None
+            raise
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return None
+        module = self._module(name)
+        return None if module is None else getattr(module, name.replace("-", "_") + "_cmd")
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="artrepo", prog_name="artrepo")
+def cli():
+    """artrepo: versioned, deduplicated artifacts and pipeline runs in a git repository."""
+
+
+def main(argv=None) -> None:
+    from artrepo.errors import ArtrepoError
+
+    try:
+        cli.main(args=argv, prog_name="artrepo", standalone_mode=False)
+    except ArtrepoError as exc:
+        click.echo(f"artrepo: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("artrepo: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except BrokenPipeError:
+        sys.exit(0)
+    except KeyboardInterrupt:
+        click.echo("artrepo: interrupted", err=True)
+        sys.exit(130)
+    sys.exit(0)

@@ -1,0 +1,55 @@
+"""Text and --json renderers. JSON field names are a documented contract: add, never rename."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import click
+
+
+def iso(ns_or_dt) -> str:
+    if isinstance(ns_or_dt, int):
+        ns_or_dt = dt.datetime.fromtimestamp(ns_or_dt / 1e9, tz=dt.timezone.utc)
+    return ns_or_dt.astimezone(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def when(ns: int) -> str:
+    return dt.datetime.fromtimestamp(ns / 1e9, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def human_size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"
+
+
+def emit_json(doc) -> None:
+    click.echo(json.dumps(doc, indent=2, sort_keys=False, default=str))
+
+
+def version_summary(av) -> dict:
+    """`log NAME --json` entries: {id, name, version, created, content_hash, tags, size}."""
+    return {"id": av.id, "name": av.name, "version": av.version, "created": iso(av.record.created_ns),
+            "content_hash": av.content_hash, "tags": av.tags, "size": av.size}
+
+
+def version_detail(av) -> dict:
+    """`show REF --json`: a version plus run_metadata and producer {run_id, step}."""
+    rec = av.record
+    doc = version_summary(av)
+    doc.update({
+        "type": av.type.name, "materializer": rec.materializer, "data_type": rec.data_type,
+        "origin": rec.origin, "run_metadata": av.run_metadata,
+        "producer": ({"run_id": rec.producer.get("run_id"), "step": rec.producer.get("step")}
+                     if rec.producer else None),
+        "visualizations": [{"name": n, "type": t} for n, t in av.visualizations],
+    })
+    return doc
+
+
+def version_line(av) -> str:
+    tags = f"  [{', '.join(av.tags)}]" if av.tags else ""
+    return (f"{click.style(av.id[:12], fg='yellow')}  {av.name}:{av.version}  {when(av.record.created_ns)}  "
+            f"{human_size(av.size)}  {av.type.name}{tags}")

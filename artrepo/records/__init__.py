@@ -1,0 +1,1 @@
+"""Typed, versioned msgpack records; pure (no I/O)."""

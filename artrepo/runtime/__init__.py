@@ -1,0 +1,1 @@
+"""Pipelines: @step/@pipeline, step context, cache keys, executor, --explain."""

@@ -1,0 +1,77 @@
+"""Content-defined chunking (FastCDC 2020 via pyfastcdc), fixed per format version.
+
+Boundaries depend only on content, so an edit or an insertion in the middle
+of a large payload changes only the chunks around it. `Chunker` accepts data
+in pieces of any size and yields the same chunks as one call over the whole.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pyfastcdc import FastCDC
+
+AVG_SIZE = 128 * 1024
+MIN_SIZE = 32 * 1024
+MAX_SIZE = 512 * 1024
+WINDOW = 8 * 1024 * 1024  # bytes gathered before cutting when writes are small
+
+
+class Chunker:
+    """Feed bytes with `write`; `emit(memoryview)` is called once per chunk, in order.
+
+    The view passed to `emit` is valid only during the call. The last chunk of
+    each cut is held back (it may have been cut by the end of the data seen so
+    far, not by content) and re-cut together with the next bytes.
+    """
+
+    def __init__(self, emit: Callable[[memoryview], None]):
+        self._cdc = FastCDC(AVG_SIZE, min_size=MIN_SIZE, max_size=MAX_SIZE)
+        self._emit = emit
+        self._buf = bytearray(WINDOW + MAX_SIZE)
+        self._fill = 0  # bytes held in _buf
+
+    def write(self, data) -> int:
+        whole = memoryview(data).cast("B")
+        n, pos = len(whole), 0
+        while pos < n:
+            if self._fill or n - pos < WINDOW:
+                fill0 = self._fill
+                take = min(n - pos, WINDOW - fill0)
+                self._buf[fill0:fill0 + take] = whole[pos:pos + take]
+                self._fill += take
+                pos += take
+                if self._fill < WINDOW:
+                    break
+                tail = len(self._cut(memoryview(self._buf)[: self._fill]))
+                tail_start = self._fill - tail
+                if tail_start >= fill0 and pos < n:
+                    # The held-back tail came from `data` and more follows:
+                    # re-cut it from `data` itself rather than copy it.
+                    pos -= self._fill - tail_start
+                    self._fill = 0
+                else:
+                    self._buf[:tail] = self._buf[tail_start:self._fill]
+                    self._fill = tail
+            else:
+                rest = self._cut(whole[pos:])
+                self._buf[: len(rest)] = rest
+                self._fill = len(rest)
+                pos = n
+        return n
+
+    def _cut(self, view: memoryview) -> memoryview:
+        """Emit every chunk of `view` but the last; return the last."""
+        last = None
+        for chunk in self._cdc.cut_buf(view):
+            if last is not None:
+                self._emit(view[last.offset: last.offset + last.length])
+            last = chunk
+        return view[last.offset:]
+
+    def close(self) -> None:
+        """Emit what is held back: the data has ended."""
+        if self._fill:
+            view = memoryview(self._buf)[: self._fill]
+            for chunk in self._cdc.cut_buf(view):
+                self._emit(view[chunk.offset: chunk.offset + chunk.length])
+            self._fill = 0

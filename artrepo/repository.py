@@ -140,6 +140,7 @@ class Repository:
 
     def version_refs(self, name: str) -> dict[str, str]:
         """{version label: version id} for one name."""
+        names.validate_name(name)
         raw = self.refs.list_prefix(f"{VERSIONS}/{names.encode(name)}")
         return {names.decode(k): v for k, v in raw.items()}
 

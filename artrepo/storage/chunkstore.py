@@ -13,6 +13,7 @@ import os
 import threading
 from bisect import bisect_right
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +52,9 @@ class ChunkStore:
         self.index = ChunkIndex(root / "index")
         self._fds: dict[bytes, int] = {}
         self._lock = threading.Lock()
+        # Called with a chunk id the store lacks; returns True once it has
+        # stored it (remotes set this to fetch chunks on demand).
+        self.fetch_missing: Callable[[bytes], bool] | None = None
         self.index.refresh()
 
     def pack_path(self, pack_id: bytes) -> Path:
@@ -81,6 +85,9 @@ class ChunkStore:
         if loc is None:
             self.index.refresh()
             loc = self.index.locations.get(chunk_id)
+            if loc is None and self.fetch_missing is not None and self.fetch_missing(chunk_id):
+                self.index.refresh()
+                loc = self.index.locations.get(chunk_id)
             if loc is None:
                 raise IntegrityError(f"chunk {chunk_id.hex()[:12]} is missing from the store")
         return loc

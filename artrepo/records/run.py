@@ -1,0 +1,82 @@
+"""Records of a pipeline run: one `RunRecord` and one `StepRecord` per step."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from artrepo.records import codec
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepRecord:
+    """What one step of a run did (`steps/<encoded step>.msgpack` in the run's tree).
+
+    `key_parts` holds the hashed components of the cache key, so `--explain`
+    can name the first one that differs from an earlier run.
+    """
+
+    SCHEMA = 1
+    name: str
+    status: str  # completed | failed | skipped
+    cached: bool
+    cache_key: str
+    code_hash: str
+    key_parts: dict = field(default_factory=dict)
+    parameters: dict = field(default_factory=dict)
+    inputs: dict = field(default_factory=dict)  # input name -> version id
+    outputs: dict = field(default_factory=dict)  # output name -> version id
+    upstream: tuple[str, ...] = ()
+    cacheable: bool = True
+    cached_from: str | None = None  # run id whose outputs a cached step reused
+    start_ns: int | None = None
+    end_ns: int | None = None
+    error: str | None = None
+    traceback: str | None = None
+
+    def to_msgpack(self) -> bytes:
+        return codec.encode({
+            "kind": "step_run", "schema": self.SCHEMA, "name": self.name, "status": self.status,
+            "cached": self.cached, "cache_key": self.cache_key, "code_hash": self.code_hash,
+            "key_parts": self.key_parts, "parameters": self.parameters, "inputs": self.inputs,
+            "outputs": self.outputs, "upstream": list(self.upstream), "cacheable": self.cacheable,
+            "cached_from": self.cached_from, "start_ns": self.start_ns, "end_ns": self.end_ns,
+            "error": self.error, "traceback": self.traceback,
+        })
+
+    @classmethod
+    def from_msgpack(cls, data: bytes) -> "StepRecord":
+        d = codec.decode(data, "step_run", cls.SCHEMA)
+        return cls(
+            name=d["name"], status=d["status"], cached=d["cached"], cache_key=d["cache_key"],
+            code_hash=d["code_hash"], key_parts=d["key_parts"], parameters=d["parameters"],
+            inputs=d["inputs"], outputs=d["outputs"], upstream=tuple(d["upstream"]),
+            cacheable=d["cacheable"], cached_from=d["cached_from"], start_ns=d["start_ns"],
+            end_ns=d["end_ns"], error=d["error"], traceback=d["traceback"],
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunRecord:
+    """The run as a whole (`run.msgpack`); `steps` lists step names in execution order."""
+
+    SCHEMA = 1
+    run_id: str
+    pipeline: str
+    status: str  # completed | failed
+    parameters: dict = field(default_factory=dict)
+    steps: tuple[str, ...] = ()
+    start_ns: int = 0
+    end_ns: int = 0
+    source: str | None = None  # file or module the pipeline came from
+
+    def to_msgpack(self) -> bytes:
+        return codec.encode({
+            "kind": "pipeline_run", "schema": self.SCHEMA, "run_id": self.run_id, "pipeline": self.pipeline,
+            "status": self.status, "parameters": self.parameters, "steps": list(self.steps),
+            "start_ns": self.start_ns, "end_ns": self.end_ns, "source": self.source,
+        })
+
+    @classmethod
+    def from_msgpack(cls, data: bytes) -> "RunRecord":
+        d = codec.decode(data, "pipeline_run", cls.SCHEMA)
+        return cls(run_id=d["run_id"], pipeline=d["pipeline"], status=d["status"], parameters=d["parameters"],
+                   steps=tuple(d["steps"]), start_ns=d["start_ns"], end_ns=d["end_ns"], source=d["source"])

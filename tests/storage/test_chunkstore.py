@@ -1,0 +1,88 @@
+"""The chunk store: dedup, verified reads, bounded decompression, seekable files."""
+import os
+
+import pytest
+import zstandard
+
+from artrepo.errors import IntegrityError
+from artrepo.storage.chunkstore import ChunkStore
+from artrepo.storage.packfile import CODEC_ZSTD
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = ChunkStore(tmp_path / "chunks", tmp_path / "tmp")
+    yield s
+    s.close()
+
+
+def put(store, data: bytes, path="f"):
+    session = store.session()
+    w = session.writer(path)
+    w.write(data)
+    w.close()
+    session.commit()
+    return w.result, session
+
+
+def test_round_trip_and_seek(store):
+    data = os.urandom(3 << 20) + bytes(2 << 20)
+    stored, _ = put(store, data)
+    with store.open(stored) as f:
+        assert f.read() == data
+        f.seek(len(data) - 10)
+        assert f.read(5) == data[-10:-5]
+        f.seek(1234567)
+        assert f.read(100000) == data[1234567:1334567]
+
+
+def test_storing_identical_data_writes_no_new_chunk(store):
+    data = os.urandom(4 << 20)
+    put(store, data)
+    packs_before = set(store.pack_ids())
+    _, session = put(store, data)
+    assert session.new_raw_bytes == 0
+    assert set(store.pack_ids()) == packs_before
+
+
+def test_compressible_chunks_are_compressed_and_random_ones_are_not(store):
+    stored, session = put(store, bytes(8 << 20))
+    assert session.stored_bytes < (1 << 20) // 4
+    stored, session = put(store, os.urandom(8 << 20), "g")
+    assert session.stored_bytes >= 8 << 20
+
+
+def test_a_flipped_byte_is_an_integrity_error_naming_the_chunk(store):
+    stored, _ = put(store, os.urandom(1 << 20))
+    (pack,) = store.pack_ids()
+    path = store.pack_path(pack)
+    raw = bytearray(path.read_bytes())
+    raw[100] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    store.close()
+    cid = stored.chunks[0][0].hex()[:12]
+    with pytest.raises(IntegrityError, match=cid):
+        store.open(stored).read()
+
+
+def test_a_missing_pack_is_an_integrity_error(store):
+    stored, _ = put(store, os.urandom(1 << 20))
+    for pack in store.pack_ids():
+        store.pack_path(pack).unlink()
+    with pytest.raises(IntegrityError, match="missing"):
+        store.open(stored).read()
+
+
+def test_a_frame_claiming_more_than_the_recorded_size_is_refused(store):
+    stored, _ = put(store, bytes(1 << 20))
+    cid = stored.chunks[0][0]
+    pack_id, entry = store.index.locations[cid]
+    assert entry.codec == CODEC_ZSTD
+    bomb = zstandard.ZstdCompressor().compress(bytes(64 << 20))  # claims 64 MiB
+    path = store.pack_path(pack_id)
+    raw = bytearray(path.read_bytes())
+    raw[entry.offset:entry.offset + entry.length] = (bomb + bytes(entry.length))[: entry.length]
+    path.write_bytes(bytes(raw))
+    store.close()
+    with pytest.raises(IntegrityError, match="decompress"):
+        store.read_chunk(cid)

@@ -15,7 +15,7 @@ from artrepo import names
 from artrepo.errors import (AmbiguousReferenceError, ConflictError, IntegrityError, NotARepositoryError,
                             NotFoundError)
 from artrepo.records.artifact import Annotation, Manifest, VersionRecord
-from artrepo.storage.atomic import flock
+from artrepo.atomic import flock
 from artrepo.storage.chunkstore import ChunkStore
 
 DIR_NAME = ".artrepo"
@@ -155,10 +155,16 @@ class Repository:
         refs = self.version_refs(name)
         if not refs:
             raise NotFoundError(f"no artifact named {name!r}{_suggest(name, self.names())}")
-        for label, oid in refs.items():
-            if oid == head:
-                return VersionInfo(oid, name, label, self.record(oid))
-        return self.versions(name)[0]  # heads is derived; fall back if it is stale
+        # heads is derived: a writer killed between publishing a version and
+        # moving heads leaves it one behind, so also weigh the highest number.
+        numbered = [label for label in refs if label.isdigit()]
+        candidates = {label for label, oid in refs.items() if oid == head}
+        if numbered:
+            candidates.add(max(numbered, key=int))
+        if not candidates:
+            return self.versions(name)[0]
+        infos = [VersionInfo(refs[label], name, label, self.record(refs[label])) for label in candidates]
+        return max(infos, key=lambda i: i.record.created_ns)
 
     def get(self, name: str, version: str) -> VersionInfo:
         oid = self.version_refs(name).get(version)

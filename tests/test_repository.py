@@ -127,3 +127,48 @@ def test_stock_git_shows_the_history_of_a_name(project):
     out = subprocess.run(["git", "--git-dir", ".artrepo", "log", "--format=%s", "refs/artrepo/heads/hist"],
                          capture_output=True, text=True, check=True).stdout.split("\n")
     assert out[:3] == ["artifact hist (auto-increment)"] * 3
+
+
+def test_latest_survives_a_stale_heads_ref(project):
+    from artrepo import names
+    from artrepo.client import active_repository
+
+    save_artifact("one", "h")
+    v2 = save_artifact("two", "h")
+    repo = active_repository()
+    first = repo.resolve("h:1").id
+    # as if the writer of version 2 died before moving heads
+    repo.refs.update(f"refs/artrepo/heads/{names.encode('h')}", lambda cur: first, "rewind")
+    assert load_artifact("h") == "two"
+    assert save_artifact("three", "h").version == "3"
+    assert load_artifact("h") == "three"
+
+
+def test_visualizations_are_stored_with_the_version(project):
+    from artrepo import VisualizationType
+    from artrepo.materializers import BaseMaterializer
+
+    class Report:
+        pass
+
+    class ReportMaterializer(BaseMaterializer):
+        ASSOCIATED_TYPES = (Report,)
+        SKIP_REGISTRATION = True
+
+        def save(self, data):
+            with self.open("r.txt", "wb") as f:
+                f.write(b"report")
+
+        def load(self, data_type):
+            return Report()
+
+        def save_visualizations(self, data):
+            with self.open("visualizations/summary.html", "wb") as f:
+                f.write(b"<h1>summary</h1>")
+            return {"visualizations/summary.html": VisualizationType.HTML}
+
+    av = save_artifact(Report(), "report", materializer=ReportMaterializer)
+    assert av.visualizations == [("visualizations/summary.html", "html")]
+    assert [f.path for f in av.manifest().files] == ["r.txt"]
+    (path,) = av.visualize()
+    assert path.read_text() == "<h1>summary</h1>"

@@ -64,8 +64,15 @@ class Repository:
         self.objects = Objects(self.git)
         self.refs = Refs(self.git, self.git_dir)
         self.tmp = self.git_dir / "tmp"
-        self.chunks = ChunkStore(self.git_dir / "chunks", self.tmp)
+        self._chunks: ChunkStore | None = None
         self._records: dict[str, VersionRecord] = {}
+
+    @property
+    def chunks(self) -> ChunkStore:
+        """The chunk store, opened (and its index read) on first use only."""
+        if self._chunks is None:
+            self._chunks = ChunkStore(self.git_dir / "chunks", self.tmp)
+        return self._chunks
 
     # -- opening ------------------------------------------------------------
     @classmethod
@@ -87,7 +94,8 @@ class Repository:
         return cls(find_root(start))
 
     def close(self) -> None:
-        self.chunks.close()
+        if self._chunks is not None:
+            self._chunks.close()
 
     def lock(self, name: str):
         """The per-name lock that serializes version allocation."""

@@ -8,6 +8,7 @@ dies, so a `.lock` file found while holding the flock is provably stale.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from collections.abc import Callable
@@ -16,14 +17,16 @@ from pathlib import Path
 import pygit2
 
 from artrepo.errors import RefLockedError
-from artrepo.storage.atomic import flock
-from artrepo.storage.hashing import digest
+from artrepo.atomic import flock
 
 
 class Refs:
     def __init__(self, repo: pygit2.Repository, git_dir: Path):
         self.repo = repo
         self.git_dir = git_dir
+
+    def _lock_file(self, name: str):
+        return self.git_dir / "locks" / ("ref-" + hashlib.sha256(name.encode()).hexdigest()[:24])
 
     def get(self, name: str) -> str | None:
         ref = self.repo.references.get(name)
@@ -91,7 +94,7 @@ class Refs:
         Returns the oid the ref holds afterwards (the current one when
         `decide` answers None).
         """
-        lock_file = self.git_dir / "locks" / ("ref-" + digest(name.encode()).hex()[:24])
+        lock_file = self._lock_file(name)
         with flock(lock_file):
             stale = self.git_dir / (name + ".lock")
             if stale.exists():  # we hold the flock: its writer is gone
@@ -113,7 +116,7 @@ class Refs:
         raise RefLockedError(f"ref {name} stayed locked by another writer; try again")
 
     def delete(self, name: str, expected: str) -> bool:
-        lock_file = self.git_dir / "locks" / ("ref-" + digest(name.encode()).hex()[:24])
+        lock_file = self._lock_file(name)
         with flock(lock_file):
             with self.repo.transaction() as txn:
                 txn.lock_ref(name)

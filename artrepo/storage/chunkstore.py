@@ -22,7 +22,7 @@ import zstandard
 
 from artrepo.errors import IntegrityError
 from artrepo.storage import hashing
-from artrepo.storage.atomic import fsync_dir, write_atomic
+from artrepo.atomic import fsync_dir, write_atomic
 from artrepo.storage.chunking import Chunker
 from artrepo.storage.index import ChunkIndex
 from artrepo.storage.packfile import CODEC_RAW, CODEC_ZSTD, PackEntry, decode_header, encode_header

@@ -15,7 +15,7 @@ import msgpack
 
 from artrepo.errors import IntegrityError
 from artrepo.storage import hashing
-from artrepo.storage.atomic import write_atomic
+from artrepo.atomic import write_atomic
 from artrepo.storage.packfile import PackEntry
 
 INDEX_VERSION = 1

@@ -247,6 +247,11 @@ def save_value(repo: Repository, data: Any, name: str, version: str | int | None
         raise ConflictError(f"version {name}:{version} already exists; custom versions are used once")
     cls = _materializer_class(materializer, data)
     repo.tmp.mkdir(parents=True, exist_ok=True)
+    with repo.saving():
+        return _save_locked(repo, data, cls, name, version, tags, artifact_type, metadata, producer, origin)
+
+
+def _save_locked(repo, data, cls, name, version, tags, artifact_type, metadata, producer, origin):
     session = repo.chunks.session()
     try:
         with tempfile.TemporaryDirectory(dir=repo.tmp, prefix="save-") as tmp:

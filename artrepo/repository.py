@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from artrepo import names
-from artrepo.errors import (AmbiguousReferenceError, ConflictError, IntegrityError, NotARepositoryError,
-                            NotFoundError)
+from artrepo.errors import (AmbiguousReferenceError, ConflictError, FormatError, IntegrityError,
+                            NotARepositoryError, NotFoundError)
 from artrepo.records.artifact import Annotation, Manifest, VersionRecord
 from artrepo.atomic import flock
 from artrepo.storage.chunkstore import ChunkStore
@@ -97,6 +97,14 @@ class Repository:
         if self._chunks is not None:
             self._chunks.close()
 
+    def saving(self):
+        """Held (shared) by every save from its first chunk to its ref; gc takes it exclusively.
+
+        A save may reuse chunks of a pack no ref reaches yet: without this lock
+        a concurrent gc could delete that pack between the dedup check and the ref.
+        """
+        return flock(self.git_dir / "locks" / "gc", shared=True)
+
     def lock(self, name: str):
         """The per-name lock that serializes version allocation."""
         return flock(self.git_dir / "locks" / f"name-{names.encode(name)}")
@@ -128,6 +136,13 @@ class Repository:
         return VersionInfo(commit, name, label, record)
 
     # -- reading ------------------------------------------------------------
+    def named_record(self, version_id: str, name: str, label: str) -> VersionRecord:
+        """`record`, with integrity errors naming the artifact version."""
+        try:
+            return self.record(version_id)
+        except (IntegrityError, FormatError) as exc:
+            raise IntegrityError(f"artifact {name}:{label} ({version_id[:12]}): {exc}") from None
+
     def record(self, version_id: str) -> VersionRecord:
         rec = self._records.get(version_id)
         if rec is None:
@@ -154,7 +169,8 @@ class Repository:
 
     def versions(self, name: str) -> list[VersionInfo]:
         """All versions of `name`, newest first."""
-        infos = [VersionInfo(oid, name, label, self.record(oid)) for label, oid in self.version_refs(name).items()]
+        infos = [VersionInfo(oid, name, label, self.named_record(oid, name, label))
+                 for label, oid in self.version_refs(name).items()]
         infos.sort(key=lambda i: (i.record.created_ns, _label_key(i.version)), reverse=True)
         return infos
 
@@ -171,7 +187,8 @@ class Repository:
             candidates.add(max(numbered, key=int))
         if not candidates:
             return self.versions(name)[0]
-        infos = [VersionInfo(refs[label], name, label, self.record(refs[label])) for label in candidates]
+        infos = [VersionInfo(refs[label], name, label, self.named_record(refs[label], name, label))
+                 for label in candidates]
         return max(infos, key=lambda i: i.record.created_ns)
 
     def get(self, name: str, version: str) -> VersionInfo:
@@ -180,7 +197,7 @@ class Repository:
             if not self.version_refs(name):
                 raise NotFoundError(f"no artifact named {name!r}{_suggest(name, self.names())}")
             raise NotFoundError(f"no version {version!r} of artifact {name!r}")
-        return VersionInfo(oid, name, version, self.record(oid))
+        return VersionInfo(oid, name, version, self.named_record(oid, name, version))
 
     def by_id(self, version_id: str) -> VersionInfo:
         rec = self.record(version_id)

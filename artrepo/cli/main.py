@@ -1,6 +1,7 @@
 """Root command group; every ArtrepoError becomes one line on stderr and its exit code."""
 from __future__ import annotations
 
+import errno
 import importlib
 import sys
 
@@ -60,6 +61,13 @@ def main(argv=None) -> None:
         sys.exit(exc.exit_code)
     except BrokenPipeError:
         sys.exit(0)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+            raise
+        where = f" while writing {exc.filename}" if exc.filename else ""
+        click.echo(f"artrepo: error: no space left on device{where} ({exc.strerror}); nothing was published",
+                   err=True)
+        sys.exit(1)
     except KeyboardInterrupt:
         click.echo("artrepo: interrupted", err=True)
         sys.exit(130)

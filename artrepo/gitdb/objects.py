@@ -39,6 +39,8 @@ class Objects:
         return str(oid)
 
     def commit(self, oid: str) -> pygit2.Commit:
+        if len(oid) != 40:
+            raise IntegrityError(f"damaged ref: {oid[:40]!r} is not an object id")
         try:
             obj = self.repo[oid]
         except (KeyError, ValueError):

@@ -53,8 +53,9 @@ class Refs:
             if e.is_file() and not e.name.endswith(".lock"):
                 with open(e.path, "rb") as f:
                     text = f.read(64).decode("ascii", "replace").strip()
-                if len(text) == 40:
-                    out[e.name] = text
+                # a damaged ref file is returned as it is: reading it fails loudly
+                # (integrity error) instead of the version silently vanishing
+                out[e.name] = text if text else "<empty ref>"
         return out
 
     def list_folders(self, prefix: str) -> set[str]:

@@ -67,13 +67,14 @@ class VersionRecord:
     @classmethod
     def from_msgpack(cls, data: bytes) -> "VersionRecord":
         d = codec.decode(data, "artifact_version", cls.SCHEMA)
-        return cls(
-            name=d["name"], version=d["version"], artifact_type=d["type"],
-            materializer=d["materializer"], data_type=d["data_type"],
-            content_hash=bytes(d["content_hash"]), size=d["size"], created_ns=d["created_ns"],
-            tags=tuple(d["tags"]), metadata=d["metadata"], producer=d["producer"],
-            origin=d["origin"], environment=d["environment"],
-        )
+        with codec.fields("artifact_version"):
+            return cls(
+                name=d["name"], version=d["version"], artifact_type=d["type"],
+                materializer=d["materializer"], data_type=d["data_type"],
+                content_hash=bytes(d["content_hash"]), size=d["size"], created_ns=d["created_ns"],
+                tags=tuple(d["tags"]), metadata=dict(d["metadata"]), producer=d["producer"],
+                origin=d["origin"], environment=dict(d["environment"]),
+            )
 
 
 def _file_row(f: StoredFile) -> list:
@@ -127,10 +128,11 @@ class Manifest:
     @classmethod
     def from_msgpack(cls, data: bytes) -> "Manifest":
         d = codec.decode(data, "manifest", cls.SCHEMA)
-        return cls(
-            tuple(_file_from_row(r) for r in d["files"]),
-            tuple((n, t, _file_from_row(r)) for n, t, r in d["visualizations"]),
-        )
+        with codec.fields("manifest"):
+            return cls(
+                tuple(_file_from_row(r) for r in d["files"]),
+                tuple((n, t, _file_from_row(r)) for n, t, r in d["visualizations"]),
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,4 +152,5 @@ class Annotation:
     @classmethod
     def from_msgpack(cls, data: bytes) -> "Annotation":
         d = codec.decode(data, "annotation", cls.SCHEMA)
-        return cls(d["version_id"], tuple(d["tags"]), d["metadata"], d["created_ns"])
+        with codec.fields("annotation"):
+            return cls(d["version_id"], tuple(d["tags"]), dict(d["metadata"]), d["created_ns"])

@@ -1,6 +1,8 @@
 """Canonical msgpack: sorted map keys, bounded decoding, schema check."""
 from __future__ import annotations
 
+import contextlib
+
 import msgpack
 
 from artrepo.errors import FormatError
@@ -33,3 +35,12 @@ def decode(data: bytes, kind: str, schema: int) -> dict:
     if doc.get("schema") != schema:
         raise FormatError(f"{kind} record schema {doc.get('schema')!r} is not supported (expected {schema})")
     return doc
+
+
+@contextlib.contextmanager
+def fields(kind: str):
+    """Turn a missing or misshaped field while building a record into a FormatError."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise FormatError(f"malformed {kind} record ({type(exc).__name__}: {exc})") from None

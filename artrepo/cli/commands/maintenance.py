@@ -1,0 +1,104 @@
+"""`fsck`, `gc` and `du`: check, collect and measure the whole repository."""
+from __future__ import annotations
+
+import click
+
+REMOTE_HELP = "Not available yet for remotes: checks the local repository only."
+
+
+def _open():
+    from artrepo.maintenance.inventory import open_repository
+    from artrepo.repository import find_root
+
+    return open_repository(find_root())
+
+
+@click.command("fsck")
+@click.option("--read-data", is_flag=True, help="Also read every chunk and verify its hash.")
+def fsck_cmd(read_data: bool) -> None:
+    """Check that every ref reaches complete, intact records and data (exit 3 if not)."""
+    from artrepo.errors import IntegrityError
+    from artrepo.maintenance.fsck import fsck
+
+    report = fsck(_open(), read_data=read_data)
+    for note in report.notes:
+        click.echo(f"note: {note}")
+    for problem in report.problems:
+        click.echo(f"error: {problem}")
+    read = f", {report.chunks_read} chunks read and verified" if read_data else ""
+    summary = (f"checked {report.versions} versions, {report.chunks} chunks in {report.packs} packs{read}"
+               f"{'' if report.git_checked else ' (without git fsck)'}")
+    if not report.clean:
+        raise IntegrityError(f"{summary}: {len(report.problems)} problem(s) found")
+    click.echo(f"{summary}: no problems")
+
+
+@click.command("gc")
+@click.argument("names", nargs=-1)
+@click.option("--dry-run", is_flag=True, help="Say what would be removed; remove nothing.")
+@click.option("--grace", default="1h", show_default=True, help="Never remove anything younger than this.")
+@click.option("--keep-last", type=click.IntRange(min=1), help="Keep the newest N versions of each NAME.")
+@click.option("--older-than", help="Drop versions of each NAME older than this (e.g. 30d).")
+@click.option("--force", is_flag=True, help="Drop versions even when lineage or a cache entry needs them.")
+def gc_cmd(names, dry_run, grace, keep_last, older_than, force) -> None:
+    """Remove data no ref needs; with --keep-last/--older-than, drop old versions of NAMEs first."""
+    import time
+
+    from artrepo.errors import UserError
+    from artrepo.maintenance import gc, retention
+    from artrepo.maintenance.durations import parse_duration
+
+    grace_s = parse_duration(grace)
+    older_s = None if older_than is None else parse_duration(older_than)
+    if names and keep_last is None and older_s is None:
+        raise UserError("naming artifacts needs --keep-last N or --older-than DURATION")
+    repo = _open()
+    with gc.gc_lock(repo):
+        plan = retention.RetentionPlan()
+        if keep_last is not None or older_s is not None:
+            plan = retention.plan(repo, list(names), keep_last=keep_last, older_than=older_s,
+                                  now_ns=time.time_ns(), force=force)
+            for label, why in sorted(plan.kept.items()):
+                click.echo(f"keep {label}: {why}")
+            for info in plan.drop:
+                click.echo(f"{'would drop' if dry_run else 'drop'} {info.name}:{info.version}")
+            if not dry_run:
+                retention.drop_versions(repo, plan.drop)
+        result = gc.collect(repo, grace=grace_s, dry_run=dry_run, ignore_refs=plan.refs() if dry_run else ())
+        if not dry_run:
+            result.git_packed = gc.pack_git(repo, grace_s)
+    _report_gc(result, dry_run)
+
+
+def _report_gc(result, dry_run: bool) -> None:
+    from artrepo.cli.render import human_size
+
+    verb = "would remove" if dry_run else "removed"
+    click.echo(f"{verb} {len(result.dropped_packs)} packs ({human_size(result.freed_bytes)}), "
+               f"{len(result.stale_tmp)} stale temporary files; kept {result.kept_packs} packs in use, "
+               f"{result.kept_young} unused packs younger than the grace period")
+    if result.index_rewritten:
+        click.echo(f"{'would merge' if dry_run else 'merged'} {result.index_files_before} index files into one")
+    if result.git_packed:
+        click.echo("packed git refs and objects")
+
+
+@click.command("du")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def du_cmd(as_json: bool) -> None:
+    """Logical size versus bytes stored, per artifact and in total."""
+    from artrepo.cli import render
+    from artrepo.maintenance.du import usage
+
+    doc = usage(_open())
+    if as_json:
+        render.emit_json(doc)
+        return
+    size = render.human_size
+    for a in doc["artifacts"]:
+        click.echo(f"{a['name']}: {a['versions']} versions, {size(a['logical_bytes'])} logical, "
+                   f"{size(a['unique_bytes'])} unique, {size(a['shared_bytes'])} shared")
+    click.echo(f"total: {size(doc['logical_bytes'])} logical, {size(doc['stored_bytes'])} stored "
+               f"(dedup saved {size(doc['dedup_saved_bytes'])}, compression saved "
+               f"{size(doc['compression_saved_bytes'])}, {size(doc['unreferenced_bytes'])} unreferenced: "
+               "'artrepo gc' frees it)")

@@ -1,0 +1,1 @@
+"""Operations on a whole repository: fsck (check), gc (collect, retention), du (usage)."""

@@ -1,0 +1,200 @@
+"""What a repository holds, read defensively for fsck, gc and du.
+
+Normal commands trust what they read and stop at the first damaged object.
+Maintenance must see past damage: it lists refs from the files themselves,
+reads each index file separately (a damaged one is reported, not fatal) and
+reads pack headers without trusting the index.
+"""
+from __future__ import annotations
+
+import os
+import re
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from artrepo import names
+from artrepo.errors import ArtrepoError, IntegrityError
+from artrepo.repository import ALIASES, HEADS, VERSIONS, Repository
+from artrepo.storage import hashing
+from artrepo.storage.chunkstore import ChunkStore
+from artrepo.storage.index import ChunkIndex, decode_index
+from artrepo.storage.packfile import PackEntry, encode_header
+
+ARTREPO_REFS = "refs/artrepo/"
+_OID = re.compile(r"[0-9a-f]{40}\Z")
+_PACK_NAME = re.compile(r"[0-9a-f]{64}\Z")
+
+
+class TolerantIndex(ChunkIndex):
+    """The chunk index, with damaged index files recorded in `damaged` instead of raised."""
+
+    def __init__(self, folder: Path):
+        super().__init__(folder)
+        self.damaged: dict[str, str] = {}  # file name -> what is wrong
+        self.by_file: dict[str, dict[bytes, list[PackEntry]]] = {}
+
+    def refresh(self) -> None:
+        try:
+            listing = sorted(os.listdir(self.folder))
+        except FileNotFoundError:
+            return
+        for name in listing:
+            if name in self._loaded or name in self.damaged or name.startswith("."):
+                continue
+            try:
+                data = (self.folder / name).read_bytes()
+                if hashing.digest(data).hex() != name:
+                    raise IntegrityError(f"index {name[:12]}: content does not match its name")
+                packs = decode_index(data, name[:12])
+            except (IntegrityError, OSError) as exc:
+                self.damaged[name] = str(exc)
+                continue
+            self.by_file[name] = packs
+            for pid, entries in packs.items():
+                for e in entries:
+                    self.locations.setdefault(e.chunk_id, (pid, e))
+            self._loaded.add(name)
+
+
+class MaintenanceStore(ChunkStore):
+    """A ChunkStore whose index survives damaged index files (see TolerantIndex)."""
+
+    def __init__(self, root: Path, tmp: Path):
+        # Not super().__init__(): it reads the index at once and would stop at a damaged file.
+        self.root = root
+        self.tmp = tmp
+        self.index = TolerantIndex(root / "index")
+        self._fds = {}
+        self._lock = threading.Lock()
+        self.fetch_missing = None
+        self.index.refresh()
+
+
+def open_repository(root: Path) -> Repository:
+    """A Repository for maintenance: its chunk store tolerates damaged index files."""
+    repo = Repository(root)
+    repo._chunks = MaintenanceStore(repo.git_dir / "chunks", repo.tmp)
+    return repo
+
+
+# -- refs ----------------------------------------------------------------------
+def artrepo_refs(git_dir: Path) -> dict[str, str]:
+    """Every ref under refs/artrepo/ as {ref name: raw text}, loose winning over packed.
+
+    Read from the files, so a garbage ref is reported rather than fatal.
+    """
+    out: dict[str, str] = {}
+    try:
+        with open(git_dir / "packed-refs", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line[:1] in "#^":
+                    continue
+                oid, _, ref = line.rstrip("\n").partition(" ")
+                if ref.startswith(ARTREPO_REFS):
+                    out[ref] = oid
+    except FileNotFoundError:
+        pass
+    top = git_dir / "refs" / "artrepo"
+    for folder, _dirs, files in os.walk(top):
+        for fname in files:
+            if fname.endswith(".lock"):
+                continue
+            path = Path(folder) / fname
+            ref = path.relative_to(git_dir).as_posix()
+            try:
+                out[ref] = path.read_bytes()[:200].decode("ascii", "replace").strip()
+            except OSError as exc:
+                out[ref] = f"<unreadable: {exc}>"
+    return out
+
+
+def is_oid(text: str) -> bool:
+    return bool(_OID.match(text))
+
+
+@dataclass(frozen=True, slots=True)
+class RefTarget:
+    """A ref under refs/artrepo/ and what it means for users."""
+
+    ref: str
+    oid: str
+    kind: str  # version | alias | head | annotations | other
+    label: str  # name:version, name@alias, name (latest), or the ref itself
+    name: str | None = None
+    version: str | None = None
+
+
+def classify(ref: str, oid: str) -> RefTarget:
+    parts = ref.split("/")
+    try:
+        if ref.startswith(VERSIONS + "/") and len(parts) == 5:
+            name, label = names.decode(parts[3]), names.decode(parts[4])
+            return RefTarget(ref, oid, "version", f"{name}:{label}", name, label)
+        if ref.startswith(ALIASES + "/") and len(parts) == 5:
+            name, alias = names.decode(parts[3]), names.decode(parts[4])
+            return RefTarget(ref, oid, "alias", f"{name}@{alias}", name)
+        if ref.startswith(HEADS + "/") and len(parts) == 4:
+            name = names.decode(parts[3])
+            return RefTarget(ref, oid, "head", f"{name} (latest)", name)
+    except (ArtrepoError, ValueError):
+        pass
+    if ref == "refs/artrepo/annotations":
+        return RefTarget(ref, oid, "annotations", "annotations")
+    return RefTarget(ref, oid, "other", ref)
+
+
+def version_refs(git_dir: Path) -> list[RefTarget]:
+    """Published versions (refs/artrepo/v/NAME/LABEL) whose ref holds an object id."""
+    found = [classify(r, t) for r, t in artrepo_refs(git_dir).items()]
+    return [t for t in found if t.kind == "version" and is_oid(t.oid)]
+
+
+# -- packs -----------------------------------------------------------------------
+@dataclass
+class PackFile:
+    """A pack file on disk, with its header if readable."""
+
+    id: bytes
+    path: Path
+    size: int
+    mtime: float
+    entries: list[PackEntry] | None = None
+    error: str | None = None
+    chunk_ids: set[bytes] = field(default_factory=set)
+
+
+def pack_files(store: ChunkStore) -> tuple[dict[bytes, PackFile], list[Path]]:
+    """Pack files on disk (header read and checked) and stray files found among them."""
+    packs: dict[bytes, PackFile] = {}
+    stray: list[Path] = []
+    top = store.root / "packs"
+    if not top.is_dir():
+        return packs, stray
+    for sub in os.scandir(top):
+        if not sub.is_dir():
+            stray.append(Path(sub.path))
+            continue
+        for f in os.scandir(sub.path):
+            if not _PACK_NAME.match(f.name) or f.name[:2] != sub.name:
+                stray.append(Path(f.path))
+                continue
+            st = f.stat()
+            pack = PackFile(bytes.fromhex(f.name), Path(f.path), st.st_size, st.st_mtime)
+            _read_header(store, pack)
+            packs[pack.id] = pack
+    return packs, stray
+
+
+def _read_header(store: ChunkStore, pack: PackFile) -> None:
+    try:
+        entries = store.read_pack_entries(pack.id)
+    except (IntegrityError, OSError) as exc:
+        pack.error = str(exc)
+        return
+    # A pack's id is the BLAKE3 of its header: a pack swapped for another shows here.
+    if hashing.digest(encode_header(entries)) != pack.id:
+        pack.error = f"pack {pack.id.hex()[:12]}: header does not match the pack's name"
+        return
+    pack.entries = entries
+    pack.chunk_ids = {e.chunk_id for e in entries}

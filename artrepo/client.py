@@ -13,18 +13,11 @@ from typing import Any
 from artrepo.artifacts import ArtifactVersion, load_value, save_value, validate_metadata, validate_tags
 from artrepo.errors import NotFoundError, UserError
 from artrepo.records.artifact import ArtifactType
-from artrepo.repository import Repository, find_root
-
-_OPEN: dict[Path, Repository] = {}
-
+from artrepo.repository import _OPEN, Repository, active  # noqa: F401 (_OPEN: tests reset it)
 
 def active_repository(root: str | os.PathLike | None = None) -> Repository:
     """The repository containing `root` (default: the working directory), opened once per process."""
-    top = find_root(Path(root) if root else None)
-    repo = _OPEN.get(top)
-    if repo is None:
-        repo = _OPEN[top] = Repository(top)
-    return repo
+    return active(root)
 
 
 def _step_context():

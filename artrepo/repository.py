@@ -50,6 +50,18 @@ def find_root(start: Path | None = None) -> Path:
     raise NotARepositoryError(f"not an artrepo repository (or any parent up to /): {here}; run 'artrepo init'")
 
 
+_OPEN: dict[Path, "Repository"] = {}
+
+
+def active(root: Path | str | None = None) -> "Repository":
+    """The repository containing `root` (default: the working directory), opened once per process."""
+    top = find_root(Path(root) if root else None)
+    repo = _OPEN.get(top)
+    if repo is None:
+        repo = _OPEN[top] = Repository(top)
+    return repo
+
+
 class Repository:
     """An open artrepo repository."""
 

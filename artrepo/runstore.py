@@ -19,7 +19,7 @@ import datetime as dt
 from artrepo import names
 from artrepo.errors import AmbiguousReferenceError, NotFoundError
 from artrepo.records.run import RunRecord, StepRecord
-from artrepo.storage.atomic import flock
+from artrepo.atomic import flock
 
 RUNS = "refs/artrepo/runs"
 PIPELINES = "refs/artrepo/pipelines"
@@ -49,7 +49,7 @@ def run_message(run: RunRecord, steps: list[StepRecord]) -> str:
         outs = ", ".join(f"{k}={v[:12]}" for k, v in s.outputs.items())
         lines.append(f"  {s.name}: {state}" + (f" -> {outs}" if outs else ""))
         if s.error:
-            lines.append(f"    error: {s.error.splitlines()[0][:200] if s.error else ''}")
+            lines.append(f"    error: {(s.error.splitlines() or [''])[0][:200]}")
     lines += ["", f"Artrepo-Run-Id: {run.run_id}", f"Artrepo-Pipeline: {run.pipeline}",
               f"Artrepo-Status: {run.status}", f"Artrepo-Started: {start}"]
     return "\n".join(lines) + "\n"
@@ -64,13 +64,15 @@ def write_run(repo, run: RunRecord, steps: list[StepRecord]) -> str:
     if keys:
         entries["keys"] = keys
     tree = repo.objects.write_tree(entries)
+    # A cached step's key already points at a run with the same outputs: only executed steps move it.
+    new_keys = [s.cache_key for s in steps if s.status == "completed" and s.cache_key and not s.cached]
     message = run_message(run, steps)
     ref = pipeline_ref(run.pipeline)
     with flock(repo.git_dir / "locks" / f"pipeline-{names.encode(run.pipeline)}"):
         published = False
         while True:
             head = repo.refs.get(ref)
-            commit = repo.objects.write_commit(tree, [head] if head else [], message, run.end_ns)
+            commit = repo.objects.write_commit(tree, [head] if head else [], message, run.start_ns)
             if not published:
                 repo.refs.create(f"{RUNS}/{run.run_id}", commit, f"run {run.pipeline}")
                 published = True
@@ -79,7 +81,7 @@ def write_run(repo, run: RunRecord, steps: list[StepRecord]) -> str:
             if repo.refs.compare_and_swap(ref, head, commit, f"run {run.run_id[:12]}"):
                 break
     repo.refs.update(RUNS_HEAD, lambda cur: commit, f"run {run.pipeline}")
-    for key in keys:
+    for key in new_keys:
         repo.refs.update(cache_ref(key), lambda cur: commit, f"cache {run.pipeline}")
     return commit
 
@@ -127,6 +129,10 @@ def cached_step(repo, key: str) -> tuple[str, StepRecord] | None:
     if data is None:
         return None
     return commit, StepRecord.from_msgpack(data)
+
+
+def pipeline_heads(repo) -> dict[str, str]:
+    return {names.decode(k): v for k, v in repo.refs.list_prefix(PIPELINES).items()}
 
 
 def pipeline_history(repo, pipeline: str, limit: int = 50):

@@ -24,6 +24,7 @@ class StepRecord:
     parameters: dict = field(default_factory=dict)
     inputs: dict = field(default_factory=dict)  # input name -> version id
     outputs: dict = field(default_factory=dict)  # output name -> version id
+    output_labels: dict = field(default_factory=dict)  # output name -> version label when saved
     upstream: tuple[str, ...] = ()
     cacheable: bool = True
     cached_from: str | None = None  # run id whose outputs a cached step reused
@@ -37,7 +38,7 @@ class StepRecord:
             "kind": "step_run", "schema": self.SCHEMA, "name": self.name, "status": self.status,
             "cached": self.cached, "cache_key": self.cache_key, "code_hash": self.code_hash,
             "key_parts": self.key_parts, "parameters": self.parameters, "inputs": self.inputs,
-            "outputs": self.outputs, "upstream": list(self.upstream), "cacheable": self.cacheable,
+            "outputs": self.outputs, "output_labels": self.output_labels, "upstream": list(self.upstream), "cacheable": self.cacheable,
             "cached_from": self.cached_from, "start_ns": self.start_ns, "end_ns": self.end_ns,
             "error": self.error, "traceback": self.traceback,
         })
@@ -48,7 +49,7 @@ class StepRecord:
         return cls(
             name=d["name"], status=d["status"], cached=d["cached"], cache_key=d["cache_key"],
             code_hash=d["code_hash"], key_parts=d["key_parts"], parameters=d["parameters"],
-            inputs=d["inputs"], outputs=d["outputs"], upstream=tuple(d["upstream"]),
+            inputs=d["inputs"], outputs=d["outputs"], output_labels=d["output_labels"], upstream=tuple(d["upstream"]),
             cacheable=d["cacheable"], cached_from=d["cached_from"], start_ns=d["start_ns"],
             end_ns=d["end_ns"], error=d["error"], traceback=d["traceback"],
         )

@@ -1,0 +1,135 @@
+"""`artrepo run`, and the run history shown by `artrepo log` and `artrepo show RUN`."""
+from __future__ import annotations
+
+import click
+
+
+def _parse_parameter(text: str):
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise click.BadParameter(f"{text!r} is not KEY=VALUE", param_hint="-p")
+    import yaml
+
+    try:
+        return key.strip(), yaml.safe_load(value) if value.strip() else ""
+    except yaml.YAMLError:
+        return key.strip(), value
+
+
+def _read_config(path: str | None) -> dict:
+    if path is None:
+        return {}
+    import yaml
+
+    from artrepo.errors import UserError
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = yaml.safe_load(f)
+    except (OSError, yaml.YAMLError) as exc:
+        raise UserError(f"cannot read config {path}: {str(exc).splitlines()[0]}") from None
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise UserError(f"config {path} must be a YAML mapping with 'parameters' and/or 'steps'")
+    return doc
+
+
+@click.command("run")
+@click.argument("target", metavar="FILE_OR_MODULE[:PIPELINE]")
+@click.option("-p", "--parameter", "params", multiple=True, metavar="KEY=VALUE",
+              help="Pipeline parameter (YAML scalar: -p lr=0.1 is a float). Repeatable.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML with parameters and step settings.")
+@click.option("--no-cache", is_flag=True, help="Run every step, ignoring the cache.")
+@click.option("--explain", is_flag=True, help="Say for each step why it was or was not served from cache.")
+@click.option("--parallel", type=click.IntRange(min=1), help="Run up to N independent steps at once.")
+def run_cmd(target: str, params: tuple[str, ...], config_path: str | None, no_cache: bool, explain: bool,
+            parallel: int | None) -> None:
+    """Run a pipeline defined in FILE (or an importable MODULE)."""
+    from artrepo.client import active_repository
+    from artrepo.runtime.executor import RunOptions, StepFailedError, run_pipeline
+    from artrepo.runtime.loader import find_pipeline
+
+    parameters = dict(_parse_parameter(p) for p in params)
+    config = _read_config(config_path)
+    active_repository()  # fail fast outside a repository, before importing user code
+    pipeline, source = find_pipeline(target)
+    options = RunOptions(no_cache=no_cache, explain=explain, config=config, parameters=parameters,
+                         parallel=parallel, source=source, report=click.echo)
+    try:
+        run = run_pipeline(pipeline, (), {}, options)
+    except StepFailedError as exc:
+        _summary(exc.run)
+        raise
+    _summary(run)
+
+
+def _summary(run) -> None:
+    steps = run.steps.values()
+    cached = sum(s.cached for s in steps)
+    click.echo(f"run {run.id} of {run.pipeline}: {run.status} ({len(steps)} steps, {cached} cached, "
+               f"{run.duration:.2f}s)")
+
+
+def print_run_log(repo, limit: int | None, as_json: bool) -> None:
+    """`artrepo log` without a name: runs, newest first."""
+    from artrepo.cli import render
+    from artrepo.runs import list_runs
+
+    runs = list_runs(repo, limit=limit)
+    if as_json:
+        render.emit_json([{"id": r.id, "pipeline": r.pipeline, "status": r.status,
+                           "created": render.iso(r.record.start_ns), "commit": r.commit} for r in runs])
+        return
+    colors = {"completed": "green", "failed": "red"}
+    for r in runs:
+        click.echo(f"{click.style('run ' + r.id[:12], fg='yellow')}  {render.when(r.record.start_ns)}  "
+                   f"{r.pipeline}  {click.style(r.status, fg=colors.get(r.status))}  "
+                   f"({len(r.record.steps)} steps, {r.duration:.2f}s)")
+
+
+def _run_json(run) -> dict:
+    from artrepo.cli import render
+
+    return {
+        "id": run.id, "pipeline": run.pipeline, "status": run.status, "created": render.iso(run.record.start_ns),
+        "commit": run.commit, "parameters": run.parameters, "duration": run.duration,
+        "steps": [{"name": s.name, "status": s.status, "cached": s.cached, "parameters": s.parameters,
+                   "inputs": dict(s.record.inputs), "outputs": dict(s.record.outputs), "cache_key": s.cache_key,
+                   "duration": s.duration, "upstream": s.upstream, "error": s.error}
+                  for s in run.steps.values()],
+    }
+
+
+def show_run(repo, ref: str, as_json: bool) -> bool:
+    """Print one run; False if `ref` names no run."""
+    from artrepo.cli import render
+    from artrepo.errors import NotFoundError
+    from artrepo.runs import get_run
+
+    try:
+        run = get_run(repo, ref)
+    except NotFoundError:
+        return False
+    if as_json:
+        render.emit_json(_run_json(run))
+        return True
+    click.echo(click.style(f"run {run.id}", fg="yellow"))
+    click.echo(f"Pipeline:   {run.pipeline}")
+    click.echo(f"Status:     {run.status}")
+    click.echo(f"Started:    {render.when(run.record.start_ns)}  ({run.duration:.2f}s)")
+    click.echo(f"Commit:     {run.commit}")
+    if run.parameters:
+        click.echo("Parameters: " + ", ".join(f"{k}={v!r}" for k, v in run.parameters.items()))
+    for s in run.steps.values():
+        state = "cached" if s.cached else s.status
+        took = f"{s.duration:.2f}s" if s.duration is not None else "-"
+        click.echo(f"\nstep {s.name}: {state} ({took})")
+        if s.parameters:
+            click.echo("  parameters: " + ", ".join(f"{k}={v!r}" for k, v in s.parameters.items()))
+        for label, items in (("in ", s.inputs), ("out", s.outputs)):
+            for key, av in items.items():
+                click.echo(f"  {label} {key}: {av.name}:{av.version} ({av.id[:12]})")
+        if s.error:
+            click.echo(f"  error: {s.error}")
+    return True

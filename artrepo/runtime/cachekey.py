@@ -1,0 +1,81 @@
+"""Cache keys: pure functions over a step's code hash, parameters, inputs and outputs.
+
+The key is BLAKE3 over the canonical msgpack of its parts (docs/format.md,
+"Runs, steps and cache keys"); the parts are kept in the step record so a
+later run can say which one changed.
+"""
+from __future__ import annotations
+
+import numbers
+
+from artrepo.errors import UserError
+from artrepo.records import codec
+from artrepo.storage.hashing import digest
+
+CACHE_FORMAT = "artrepo-cache/1"
+
+
+def canonical_parameter(name: str, value, depth: int = 0):
+    """A JSON-like copy of a parameter value (tuples become lists), or a clear error."""
+    if depth > 32:
+        raise UserError(f"parameter {name!r} is nested too deeply")
+    if value is None or isinstance(value, (str, bool)):
+        return value
+    if isinstance(value, numbers.Integral):
+        if not -2**63 <= int(value) < 2**64:
+            raise UserError(f"parameter {name!r} is an integer outside the 64-bit range")
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, (list, tuple)):
+        return [canonical_parameter(name, v, depth + 1) for v in value]
+    if isinstance(value, dict):
+        return {str(k): canonical_parameter(name, v, depth + 1) for k, v in value.items()}
+    raise UserError(f"parameter {name!r} has a value of type {type(value).__name__}: parameters must be "
+                    "JSON-like (str, number, bool, None, list, dict); pass data as an artifact instead")
+
+
+def _hash(value) -> str:
+    return digest(codec.encode({"v": value})).hex()
+
+
+def key_parts(code_hash: str, parameters: dict, input_hashes: dict[str, str],
+              outputs: list[tuple[str, str, str]]) -> dict[str, str]:
+    """{component: hex}. `outputs` are (key, artifact name, materializer id) triples."""
+    parts = {"format": CACHE_FORMAT, "code": code_hash}
+    for name in sorted(parameters):
+        parts[f"parameter:{name}"] = _hash(parameters[name])
+    for name in sorted(input_hashes):
+        parts[f"input:{name}"] = input_hashes[name]
+    parts["outputs"] = _hash(sorted([list(o) for o in outputs]))
+    return parts
+
+
+def cache_key(parts: dict[str, str]) -> str:
+    return digest(codec.encode(parts)).hex()
+
+
+def _describe(component: str, change: str) -> str:
+    kind, _, name = component.partition(":")
+    if kind == "parameter":
+        return f"parameter {name!r} {change}"
+    if kind == "input":
+        return f"input {name!r} {'content changed' if change == 'changed' else change}"
+    return {"format": "artrepo cache format changed", "code": "code changed (step or a function it calls)",
+            "outputs": "output names or materializers changed"}.get(kind, f"{component} {change}")
+
+
+def first_difference(old: dict[str, str], new: dict[str, str]) -> str | None:
+    """The first component (format, code, parameters, inputs, outputs) that differs, described."""
+    order = ["format", "code"]
+    for prefix in ("parameter:", "input:"):
+        order += sorted({k for k in (*old, *new) if k.startswith(prefix)})
+    order.append("outputs")
+    for component in order:
+        if component not in old:
+            return _describe(component, "added")
+        if component not in new:
+            return _describe(component, "removed")
+        if old[component] != new[component]:
+            return _describe(component, "changed")
+    return None

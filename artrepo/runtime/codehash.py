@@ -1,0 +1,128 @@
+"""The code hash of a step: its source and the source of the user's own code it calls.
+
+Names a function's code objects use (globals, attributes of user modules,
+closure variables) are resolved; functions and classes defined in the
+user's modules (not the standard library, site-packages or artrepo) are
+hashed too, transitively, as are simple module-level constants they read.
+Decorator lines are stripped, so `@step(enable_cache=...)` changes nothing.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+import sys
+import sysconfig
+import textwrap
+import types
+
+from artrepo.storage.hashing import digest
+
+_CONSTANT_TYPES = (int, float, str, bytes, bool, type(None))
+
+
+@functools.lru_cache(maxsize=1)
+def _library_roots() -> tuple[str, ...]:
+    paths = sysconfig.get_paths()
+    roots = {paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths}
+    roots.update(p for p in sys.path if p.endswith(("site-packages", "dist-packages")))
+    import artrepo
+
+    roots.add(artrepo.__path__[0])
+    return tuple(sorted(roots))
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_user_module(name: str) -> bool:
+    module = sys.modules.get(name)
+    path = getattr(module, "__file__", None)
+    if not path:
+        return False
+    return not any(path.startswith(root) for root in _library_roots())
+
+
+def _user_object(obj) -> bool:
+    target = inspect.unwrap(getattr(obj, "entrypoint", obj)) if not isinstance(obj, type) else obj
+    module = getattr(target, "__module__", None)
+    return (isinstance(target, (types.FunctionType, type)) and module is not None and _is_user_module(module))
+
+
+def source_text(obj) -> str:
+    """Source of a function or class without its decorator lines."""
+    try:
+        src = textwrap.dedent(inspect.getsource(obj))
+    except (OSError, TypeError):  # no source (REPL, exec): fall back to the bytecode
+        code = getattr(obj, "__code__", None)
+        return repr(code.co_code) + repr(code.co_consts) if code else repr(obj)
+    lines = src.splitlines()
+    depth = 0
+    for i, line in enumerate(lines):  # drop `@decorator(...)` lines, multi-line ones included
+        stripped = line.strip()
+        if depth == 0 and not stripped.startswith("@"):
+            return "\n".join(lines[i:])
+        depth += stripped.count("(") - stripped.count(")")
+    return src
+
+
+def _code_objects(obj):
+    if isinstance(obj, type):
+        for value in vars(obj).values():
+            func = getattr(value, "__func__", value)
+            if isinstance(func, types.FunctionType):
+                yield from _code_objects(func)
+        return
+    stack = [obj.__code__]
+    while stack:
+        code = stack.pop()
+        yield code
+        stack.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+
+
+def _referenced(obj):
+    """User objects and constants `obj` refers to: (label, value) pairs."""
+    if isinstance(obj, type):
+        namespace = vars(sys.modules[obj.__module__]) if obj.__module__ in sys.modules else {}
+    else:
+        namespace = obj.__globals__
+    closure = {}
+    if not isinstance(obj, type) and obj.__closure__:
+        for name, cell in zip(obj.__code__.co_freevars, obj.__closure__):
+            try:
+                closure[name] = cell.cell_contents
+            except ValueError:
+                continue
+    for code in _code_objects(obj):
+        names = code.co_names
+        for name in names + code.co_freevars:
+            value = closure[name] if name in closure else namespace.get(name)
+            if value is None and name not in namespace:
+                continue
+            if isinstance(value, types.ModuleType) and _is_user_module(value.__name__):
+                for attr in names:
+                    member = getattr(value, attr, None)
+                    if member is not None and _user_object(member):
+                        yield f"{value.__name__}.{attr}", member
+            elif _user_object(value):
+                yield name, value
+            elif isinstance(value, _CONSTANT_TYPES) or (isinstance(value, tuple) and len(value) < 64
+                                                          and all(isinstance(v, _CONSTANT_TYPES) for v in value)):
+                yield name, ("constant", repr(value))
+
+
+def code_hash(func) -> str:
+    """Hex BLAKE3 of the step's source and of every user function or class it reaches."""
+    seen: dict[int, str] = {}
+    parts: list[str] = []
+    stack = [("<step>", func)]
+    while stack:
+        label, obj = stack.pop()
+        if isinstance(obj, tuple):  # a constant
+            parts.append(f"{label}={obj[1]}")
+            continue
+        target = obj if isinstance(obj, type) else inspect.unwrap(getattr(obj, "entrypoint", obj))
+        if id(target) in seen:
+            continue
+        seen[id(target)] = label
+        parts.append(f"{label}:\n{source_text(target)}")
+        stack.extend(_referenced(target))
+    head, rest = parts[0], sorted(set(parts[1:]))
+    return digest("\n\x00".join([head, *rest]).encode()).hex()

@@ -1,0 +1,158 @@
+"""The DAG a pipeline body wires: step invocations, their inputs and output handles.
+
+Calling a step inside a pipeline body does not run it: it adds an
+`Invocation` to the `Composition` and returns `OutputHandle`s that later
+steps take as inputs. Nothing here touches the repository.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from artrepo.errors import UserError
+
+
+@dataclass
+class ExternalArtifact:
+    """A value passed into a step as a new artifact; turns caching off for that step.
+
+        trainer(data=ExternalArtifact(value=np.arange(10)))
+    """
+
+    value: Any = None
+    name: str | None = None
+    materializer: Any = None
+
+
+@dataclass(frozen=True)
+class LateArtifact:
+    """`Client().get_artifact_version(...)` inside a pipeline body: resolved when the step runs."""
+
+    reference: str
+    version: str | None = None
+
+    def __str__(self) -> str:
+        return self.reference if self.version is None else f"{self.reference}:{self.version}"
+
+
+@dataclass(frozen=True)
+class OutputHandle:
+    """An output of an invocation, to be passed to later steps."""
+
+    step: str
+    key: str
+
+    def __repr__(self) -> str:
+        return f"OutputHandle({self.step}.{self.key})"
+
+
+@dataclass
+class Invocation:
+    """One call of a step in a pipeline: artifact inputs, parameters and explicit ordering."""
+
+    name: str
+    step: Any  # decorators.Step
+    artifacts: dict[str, Any] = field(default_factory=dict)  # input -> OutputHandle | LateArtifact | ...
+    parameters: dict[str, Any] = field(default_factory=dict)
+    after: set[str] = field(default_factory=set)
+
+    @property
+    def upstream(self) -> list[str]:
+        deps = {a.step for a in self.artifacts.values() if isinstance(a, OutputHandle)} | self.after
+        return sorted(deps)
+
+
+def _is_artifact_input(value) -> bool:
+    from artrepo.artifacts import ArtifactVersion
+
+    return isinstance(value, (OutputHandle, LateArtifact, ExternalArtifact, ArtifactVersion))
+
+
+class Composition:
+    """The pipeline being composed: `composing()` returns it inside a pipeline body."""
+
+    def __init__(self, pipeline_name: str):
+        self.pipeline_name = pipeline_name
+        self.invocations: dict[str, Invocation] = {}
+
+    def late_artifact(self, name_id_or_prefix, version=None) -> LateArtifact:
+        return LateArtifact(str(name_id_or_prefix), None if version is None else str(version))
+
+    def _new_name(self, base: str, explicit: str | None) -> str:
+        if explicit is not None:
+            if explicit in self.invocations:
+                raise UserError(f"pipeline {self.pipeline_name!r} already has a step with id {explicit!r}")
+            return explicit
+        name, n = base, 1
+        while name in self.invocations:
+            n += 1
+            name = f"{base}_{n}"
+        return name
+
+    def add(self, step, args: tuple, kwargs: dict):
+        """Record a call of `step`; returns its output handle(s) as the step would return values."""
+        kwargs = dict(kwargs)
+        explicit_id = kwargs.pop("id", None)
+        after = kwargs.pop("after", None)
+        name = self._new_name(step.name, explicit_id)
+        inputs = step.input_names
+        if len(args) > len(inputs):
+            raise UserError(f"step {name!r} takes {len(inputs)} inputs but {len(args)} were given")
+        bound = dict(zip(inputs, args))
+        for key, value in kwargs.items():
+            if key not in inputs:
+                raise UserError(f"step {name!r} has no input {key!r} (inputs: {', '.join(inputs) or 'none'})")
+            if key in bound:
+                raise UserError(f"step {name!r} got input {key!r} twice")
+            bound[key] = value
+        inv = Invocation(name, step)
+        for key, value in bound.items():
+            (inv.artifacts if _is_artifact_input(value) else inv.parameters)[key] = value
+        inv.after = {self._after_name(a) for a in _as_list(after)}
+        self.invocations[name] = inv
+        handles = tuple(OutputHandle(name, spec.key) for spec in step.outputs)
+        if not handles:
+            return None
+        return handles[0] if len(handles) == 1 else handles
+
+    def _after_name(self, target) -> str:
+        if isinstance(target, OutputHandle):
+            return target.step
+        if isinstance(target, tuple) and target and isinstance(target[0], OutputHandle):
+            return target[0].step
+        name = getattr(target, "name", target)
+        if not isinstance(name, str):
+            raise UserError(f"after= takes step names or step outputs, not {type(target).__name__}")
+        return name
+
+
+def _as_list(value) -> list:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, set)) else [value]
+
+
+def execution_order(invocations: dict[str, Invocation]) -> list[str]:
+    """Steps in a deterministic topological order; a cycle or an unknown step is a clear error."""
+    for inv in invocations.values():
+        for dep in inv.upstream:
+            if dep not in invocations:
+                raise UserError(f"step {inv.name!r} depends on {dep!r}, which is not a step of this pipeline")
+    order: list[str] = []
+    state: dict[str, int] = {}  # 1 visiting, 2 done
+
+    def visit(name: str, path: list[str]) -> None:
+        if state.get(name) == 2:
+            return
+        if state.get(name) == 1:
+            cycle = path[path.index(name):] + [name]
+            raise UserError(f"pipeline steps form a cycle: {' -> '.join(cycle)}")
+        state[name] = 1
+        for dep in invocations[name].upstream:
+            visit(dep, path + [name])
+        state[name] = 2
+        order.append(name)
+
+    for name in invocations:
+        visit(name, [])
+    return order

@@ -1,0 +1,118 @@
+"""What a step function declares: its inputs, and its outputs with their names and settings.
+
+    @step
+    def split(df: pd.DataFrame) -> Tuple[Annotated[pd.DataFrame, "train"], Annotated[pd.DataFrame, "test"]]:
+        ...
+"""
+from __future__ import annotations
+
+import inspect
+import typing
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from artrepo.errors import UserError
+
+
+@dataclass(frozen=True)
+class ArtifactConfig:
+    """Per-output settings, used as `Annotated[T, ArtifactConfig(name="model", version="1")]`."""
+
+    name: str | None = None
+    version: str | int | None = None
+    tags: list[str] | None = None
+    run_metadata: dict | None = None
+    artifact_type: Any = None
+    materializer: Any = None
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """One declared output: `key` names it within the step, `name` is its artifact name (None: default)."""
+
+    key: str
+    name: str | None = None
+    version: str | None = None
+    tags: tuple[str, ...] = ()
+    run_metadata: dict = field(default_factory=dict)
+    artifact_type: Any = None
+    materializer: Any = None
+    data_type: Any = None
+
+    def artifact_name(self, pipeline: str, step: str) -> str:
+        return self.name or f"{pipeline}::{step}::{self.key}"
+
+    def with_overrides(self, overrides: dict) -> "OutputSpec":
+        """Apply a `--config` `outputs: {KEY: {name, version, tags}}` entry."""
+        unknown = set(overrides) - {"name", "version", "tags", "run_metadata", "artifact_type"}
+        if unknown:
+            raise UserError(f"output {self.key!r}: unknown config keys {sorted(unknown)}")
+        changes = dict(overrides)
+        if changes.get("version") is not None:
+            changes["version"] = str(changes["version"])
+        if "tags" in changes:
+            changes["tags"] = tuple(changes["tags"] or ())
+        return replace(self, **changes)
+
+
+def _hints(func) -> dict:
+    try:
+        return typing.get_type_hints(func, include_extras=True)
+    except Exception:  # unresolvable forward references: use what is there
+        return dict(getattr(func, "__annotations__", {}))
+
+
+def _is_annotated(tp) -> bool:
+    return typing.get_origin(tp) is typing.Annotated
+
+
+def _spec_from(tp, default_key: str) -> OutputSpec:
+    if not _is_annotated(tp):
+        return OutputSpec(key=default_key, data_type=tp)
+    base, *extras = typing.get_args(tp)
+    for extra in extras:
+        if isinstance(extra, str):
+            return OutputSpec(key=extra, name=extra, data_type=base)
+        if isinstance(extra, ArtifactConfig):
+            version = None if extra.version is None else str(extra.version)
+            tags = (extra.tags,) if isinstance(extra.tags, str) else tuple(extra.tags or ())
+            return OutputSpec(key=extra.name or default_key, name=extra.name, version=version, tags=tags,
+                              run_metadata=dict(extra.run_metadata or {}), artifact_type=extra.artifact_type,
+                              materializer=extra.materializer, data_type=base)
+    return OutputSpec(key=default_key, data_type=base)
+
+
+def _is_multi_output(tp) -> bool:
+    args = typing.get_args(tp)
+    return typing.get_origin(tp) is tuple and bool(args) and not (len(args) == 2 and args[1] is Ellipsis)
+
+
+def output_specs(func) -> tuple[OutputSpec, ...]:
+    """The outputs a step declares; no annotation means one output named `output`."""
+    ret = _hints(func).get("return", inspect.Signature.empty)
+    if ret is None or ret is type(None):
+        return ()
+    if ret is inspect.Signature.empty:
+        return (OutputSpec(key="output"),)
+    if _is_multi_output(ret):
+        specs = tuple(_spec_from(tp, f"output_{i}") for i, tp in enumerate(typing.get_args(ret)))
+    else:
+        specs = (_spec_from(ret, "output"),)
+    keys = [s.key for s in specs]
+    if len(set(keys)) != len(keys):
+        raise UserError(f"step {func.__name__!r} declares the output name {_first_dup(keys)!r} twice")
+    return specs
+
+
+def _first_dup(items: list[str]) -> str:
+    seen = set()
+    for x in items:
+        if x in seen:
+            return x
+        seen.add(x)
+    return ""
+
+
+def input_names(func) -> list[str]:
+    return [p.name for p in inspect.signature(func).parameters.values()
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY, p.POSITIONAL_ONLY)]

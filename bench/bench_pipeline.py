@@ -1,0 +1,128 @@
+"""Pipeline overheads (issue 3): cached runs against `import artrepo`, and scaling to 1,000 runs.
+
+    .venv/bin/python bench/bench_pipeline.py [--runs 1000]
+
+Figures, each against a baseline measured in the same process:
+1. a 10-step linear pipeline of trivial steps, fully cached second run, as a
+   whole `python pipeline.py` process, versus `python -c "import artrepo"`;
+2. the overhead per cached step (in process: a cached 10-step run minus a
+   cached 1-step run, over 9 steps);
+3. `artrepo log -n 20` and one cache lookup with 1,000 recorded runs versus
+   with 10.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+LINEAR = textwrap.dedent('''
+    from artrepo import pipeline, step
+
+    @step
+    def first(i: int = 0) -> int:
+        return i
+
+    @step
+    def inc(x: int) -> int:
+        return x + 1
+
+    @pipeline
+    def linear10(i: int = 0):
+        x = first(i=i)
+        for _ in range(9):
+            x = inc(x)
+
+    @pipeline
+    def linear1(i: int = 0):
+        first(i=i)
+
+    if __name__ == "__main__":
+        linear10()
+''')
+
+
+def wall(cmd: list[str], cwd: Path, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        subprocess.run(cmd, cwd=cwd, check=True, stdout=subprocess.DEVNULL)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def in_process(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def cached_run_figures(project: Path) -> None:
+    (project / "linear.py").write_text(LINEAR)
+    py = sys.executable
+    subprocess.run([py, "linear.py"], cwd=project, check=True)  # first run fills the cache
+    base = wall([py, "-c", "import artrepo"], project, 15)
+    cached = wall([py, "linear.py"], project, 15)
+    print(f"import artrepo:                        {base * 1000:7.1f} ms")
+    print(f"10-step fully cached run (process):    {cached * 1000:7.1f} ms  = {cached / base:.2f}x import (target <= 3x)")
+
+    sys.path.insert(0, str(project))
+    import linear
+
+    linear.linear10()
+    linear.linear1()
+    t10 = in_process(linear.linear10, 20)
+    t1 = in_process(linear.linear1, 20)
+    print(f"cached run in process: 10 steps {t10 * 1000:.1f} ms, 1 step {t1 * 1000:.1f} ms; "
+          f"per cached step {(t10 - t1) / 9 * 1000:.2f} ms (target <= 10 ms)")
+
+
+def scaling_figures(project: Path, runs: int) -> None:
+    from artrepo.client import active_repository
+    from artrepo.runstore import cached_step
+    import linear
+
+    repo = active_repository(project)
+    py = sys.executable
+
+    def measure(label: str) -> tuple[float, float]:
+        log = wall([py, "-m", "artrepo", "log", "-n", "20"], project, 9)
+        key = linear.linear1(i=0).steps["first"].cache_key
+        lookup = in_process(lambda: cached_step(repo, key), 200)
+        print(f"{label}: artrepo log -n 20 {log * 1000:.1f} ms, cache lookup {lookup * 1e6:.0f} us")
+        return log, lookup
+
+    for i in range(10 - len(repo.refs.list_prefix("refs/artrepo/runs"))):
+        linear.linear1(i=i + 1)
+    small = measure(f"{len(repo.refs.list_prefix('refs/artrepo/runs'))} runs")
+    t = time.perf_counter()
+    for i in range(runs):
+        linear.linear1(i=1000 + i)  # a new cache key and a new version each time
+    print(f"(recorded {runs} more runs in {time.perf_counter() - t:.1f} s)")
+    large = measure(f"{len(repo.refs.list_prefix('refs/artrepo/runs'))} runs")
+    print(f"ratio: log {large[0] / small[0]:.2f}x, cache lookup {large[1] / small[1]:.2f}x (target <= 1.5x)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=1000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="artrepo-bench-") as tmp:
+        project = Path(tmp)
+        subprocess.run([sys.executable, "-m", "artrepo", "init", str(project)], check=True, stdout=subprocess.DEVNULL)
+        os.chdir(project)
+        cached_run_figures(project)
+        scaling_figures(project, args.runs)
+
+
+if __name__ == "__main__":
+    main()

@@ -16,8 +16,15 @@ from artrepo.records.artifact import ArtifactType
 from artrepo.repository import _OPEN, Repository, active  # noqa: F401 (_OPEN: tests reset it)
 
 def active_repository(root: str | os.PathLike | None = None) -> Repository:
-    """The repository containing `root` (default: the working directory), opened once per process."""
-    return active(root)
+    """The repository containing `root` (default: the working directory), opened once per process.
+
+    A repository that pulled from remotes fetches missing chunks from them on demand.
+    """
+    from artrepo.remotes.lazy import install_lazy_fetch
+
+    repo = active(root)
+    install_lazy_fetch(repo)
+    return repo
 
 
 def _step_context():

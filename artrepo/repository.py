@@ -78,12 +78,15 @@ class Repository:
         self.tmp = self.git_dir / "tmp"
         self._chunks: ChunkStore | None = None
         self._records: dict[str, VersionRecord] = {}
+        # Called with a chunk id the store lacks (remotes fetch it on demand).
+        self.fetch_missing = None
 
     @property
     def chunks(self) -> ChunkStore:
         """The chunk store, opened (and its index read) on first use only."""
         if self._chunks is None:
             self._chunks = ChunkStore(self.git_dir / "chunks", self.tmp)
+            self._chunks.fetch_missing = self.fetch_missing
         return self._chunks
 
     # -- opening ------------------------------------------------------------

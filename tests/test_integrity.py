@@ -4,7 +4,7 @@ import pytest
 
 from artrepo import load_artifact, save_artifact
 from artrepo.errors import IntegrityError
-from conftest import git_fsck, run_cli
+from artrepo_testing import git_fsck, run_cli
 
 
 def saved_array(project):

@@ -9,7 +9,7 @@ import pytest
 
 from artrepo import Client, load_artifact, save_artifact
 from artrepo.errors import ConflictError, InvalidNameError, NotFoundError
-from conftest import git_fsck, tree_snapshot
+from artrepo_testing import git_fsck, tree_snapshot
 
 
 def test_auto_increment_versions_count_up_and_latest_is_newest(project):

@@ -65,6 +65,11 @@ class PathMaterializer(BaseMaterializer):
             return {"kind": "folder", "files": count}
         return {"kind": "file", "filename": source.name}
 
+    def save_visualizations(self, data):
+        from artrepo.materializers.visuals import path_visualizations
+
+        return path_visualizations(self, data)
+
 
 def _remove_read_only(path: Path) -> None:
     if path.exists():

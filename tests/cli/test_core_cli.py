@@ -4,7 +4,7 @@ import json
 import pytest
 
 from artrepo import save_artifact
-from conftest import run_cli
+from artrepo_testing import run_cli
 
 
 @pytest.fixture

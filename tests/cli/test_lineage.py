@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from conftest import run_cli
+from artrepo_testing import run_cli
 
 PIPELINE = textwrap.dedent('''
     from typing_extensions import Annotated

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, git_fsck, run_cli
+from artrepo_testing import ROOT, git_fsck, run_cli
 
 PIPELINE = textwrap.dedent('''
     import os

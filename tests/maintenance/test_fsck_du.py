@@ -6,7 +6,7 @@ import json
 import numpy as np
 
 from artrepo import save_artifact
-from conftest import run_cli
+from artrepo_testing import run_cli
 
 
 def test_fsck_of_a_sound_repository_is_clean_and_counts_what_it_read(project):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from artrepo import load_artifact, save_artifact
-from conftest import git_fsck, run_cli
+from artrepo_testing import git_fsck, run_cli
 
 OLD = time.time() - 7200
 

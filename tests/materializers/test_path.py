@@ -6,7 +6,7 @@ import pytest
 
 from artrepo import Client, load_artifact, register_artifact
 from artrepo.errors import UserError
-from conftest import git_fsck, run_cli
+from artrepo_testing import git_fsck, run_cli
 
 
 def make_tree(root):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from conftest import git_fsck, run_cli
+from artrepo_testing import git_fsck, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from artrepo import load_artifact
-from conftest import run_cli
+from artrepo_testing import run_cli
 from helpers import assert_repository_sound, python_child, version_ids
 
 APPENDER = """

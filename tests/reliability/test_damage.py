@@ -9,7 +9,7 @@ import pytest
 
 from artrepo import load_artifact, save_artifact
 from artrepo.errors import ArtrepoError, IntegrityError
-from conftest import run_cli
+from artrepo_testing import run_cli
 from helpers import payload
 
 

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import git_fsck
+from artrepo_testing import git_fsck
 from helpers import ROOT, payload
 
 

@@ -9,7 +9,7 @@ import zstandard
 from artrepo.errors import IntegrityError
 from artrepo.records.artifact import Manifest, VersionRecord
 from artrepo.storage.chunkstore import StoredFile
-from conftest import git_fsck, run_cli
+from artrepo_testing import git_fsck, run_cli
 
 
 def publish(repo, name: str, manifest: Manifest, materializer: str = "path/v1") -> None:

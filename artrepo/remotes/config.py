@@ -1,0 +1,113 @@
+"""Remote settings, kept in the repository's git config (never a secret).
+
+    [artrepo-remote "origin"]
+        url = s3://bucket/prefix
+        endpoint-url = http://127.0.0.1:9000
+        trusted = true
+
+Credentials come the usual AWS ways (environment, profile, instance role)
+and are never written here. A remote's local cache of the bucket's index
+files, imported git packs and last-seen ref table lives in
+`.artrepo/remote-cache/<name>/` and can be deleted at any time.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from artrepo.errors import NotFoundError, UserError
+
+SECTION = "artrepo-remote"
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,63}\Z")
+
+
+@dataclass(frozen=True, slots=True)
+class Remote:
+    name: str
+    url: str
+    endpoint_url: str | None = None
+    trusted: bool = False
+
+
+def validate_remote_name(name: str) -> str:
+    if not _NAME.match(name or ""):
+        raise UserError(f"invalid remote name {name!r}: use letters, digits, '_' and '-' (up to 64)")
+    return name
+
+
+def normalize_url(url: str) -> str:
+    """Plain paths and file:// URLs become absolute paths; others are kept."""
+    from artrepo.remotes.backend import check_url
+
+    if not url:
+        raise UserError("the remote URL is empty")
+    if url.startswith("file://"):
+        url = url[len("file://"):]
+    if "://" not in url:
+        return str(Path(url).expanduser().resolve())
+    check_url(url)
+    return url
+
+
+def remotes(repo) -> dict[str, Remote]:
+    """Every configured remote by name."""
+    fields: dict[str, dict[str, str]] = {}
+    for entry in repo.git.config:
+        if entry.name.startswith(SECTION + "."):
+            name, _, key = entry.name[len(SECTION) + 1:].rpartition(".")
+            fields.setdefault(name, {})[key] = entry.value
+    return {name: Remote(name, f["url"], f.get("endpoint-url") or None, f.get("trusted", "").lower() == "true")
+            for name, f in sorted(fields.items()) if "url" in f}
+
+
+def get_remote(repo, name: str | None) -> Remote:
+    """The named remote; without a name, `origin` or else the only one."""
+    known = remotes(repo)
+    if name is None:
+        if "origin" in known:
+            return known["origin"]
+        if len(known) == 1:
+            return next(iter(known.values()))
+        if not known:
+            raise UserError("no remote configured; add one with 'artrepo remote add NAME URL'")
+        raise UserError(f"several remotes ({', '.join(known)}); name one")
+    if name not in known:
+        raise NotFoundError(f"no remote named {name!r}" + (f" (remotes: {', '.join(known)})" if known else ""))
+    return known[name]
+
+
+def add_remote(repo, name: str, url: str, endpoint_url: str | None = None, trusted: bool = False) -> Remote:
+    validate_remote_name(name)
+    url = normalize_url(url)
+    if name in remotes(repo):
+        raise UserError(f"remote {name!r} already exists; remove it first")
+    cfg = repo.git.config
+    if endpoint_url:
+        cfg[f"{SECTION}.{name}.endpoint-url"] = endpoint_url
+    if trusted:
+        cfg[f"{SECTION}.{name}.trusted"] = "true"
+    cfg[f"{SECTION}.{name}.url"] = url  # last: a remote exists once it has a URL
+    return Remote(name, url, endpoint_url, trusted)
+
+
+def remove_remote(repo, name: str) -> None:
+    get_remote(repo, name)
+    cfg = repo.git.config
+    for key in ("url", "endpoint-url", "trusted"):
+        try:
+            del cfg[f"{SECTION}.{name}.{key}"]
+        except KeyError:
+            pass
+    shutil.rmtree(cache_dir(repo, name), ignore_errors=True)
+
+
+def cache_dir(repo, name: str) -> Path:
+    return repo.git_dir / "remote-cache" / name
+
+
+def open_remote(remote: Remote):
+    from artrepo.remotes.backend import open_backend
+
+    return open_backend(remote.url, remote.endpoint_url)

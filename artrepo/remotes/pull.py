@@ -1,0 +1,146 @@
+"""pull and clone: git objects, then verified data, then refs (origins before refs).
+
+    pull(repo, get_remote(repo, "origin"), metadata_only=True)
+
+Refs are adopted by class (negotiate.py): remote version labels win and
+local versions not on the remote are renumbered after them (and reported);
+aliases move when only the remote moved them; annotation chains are merged.
+Every version that arrives gets an `origins/<id>` file naming the remote
+before its ref is created, so it is never trusted by accident.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from artrepo.errors import ArtrepoError, ConflictError, IntegrityError, NotFoundError, UserError
+from artrepo.remotes import localrefs
+from artrepo.remotes.negotiate import ANNOTATIONS, alias_on_pull, create_only, group_versions, merge_labels, ref_class
+from artrepo.remotes.packs import fetch_packs, needed_chunks
+from artrepo.remotes.progress import Silent
+from artrepo.remotes.push import TransferResult
+from artrepo.remotes.select import parse_all, pick, reached_versions
+from artrepo.remotes.session import RemoteSession
+from artrepo.remotes.state import RemoteState
+
+
+def pull(repo, remote, refs=(), metadata_only: bool = False, progress=None, backend=None) -> TransferResult:
+    """Fetch refs and records from `remote`, and the data of what `refs` names (everything by default)."""
+    parsed = parse_all(refs)
+    session = RemoteSession(repo, remote, backend)
+    progress = progress or Silent()
+    result = TransferResult(remote.name)
+    state = session.read_state()
+    if not state.exists:
+        raise NotFoundError(f"remote {remote.name} ({remote.url}) holds no artrepo repository yet; push to it first")
+    wanted = pick(state.refs, parsed, f"remote {remote.name}") if parsed else dict(state.refs)
+    session.fetch_git(state)
+    session.check_reachable(state)
+    wanted.update(reached_versions(repo, wanted, state.refs))
+    if not metadata_only:
+        _fetch_data(repo, session, state, wanted, progress, result)
+    _adopt_versions(repo, session, state, result)
+    _adopt_other_refs(repo, session, state, result)
+    session.update_tracked(state.refs, localrefs.local_refs(repo))
+    if result.conflicts:
+        raise ConflictError("; ".join(result.conflicts))
+    return result
+
+
+def _fetch_data(repo, session, state: RemoteState, wanted: dict[str, str], progress, result) -> None:
+    versions = sorted({oid for ref, oid in wanted.items() if ref_class(ref) == "version"})
+    needed = needed_chunks(repo, versions)
+    missing = [c for c in needed if not repo.chunks.has(c)]
+    result.bytes_logical = sum(needed.values())
+    result.bytes_already = result.bytes_logical - sum(needed[c] for c in missing)
+    if not missing:
+        return
+    session.sync_index(state)
+    packs = []
+    for cid in missing:
+        pid = session.index.locations.get(cid)
+        if pid is None:
+            raise IntegrityError(f"remote {session.remote.name} lacks chunk {cid.hex()[:12]} of a version it publishes")
+        if pid not in packs:
+            packs.append(pid)
+    progress.start("pull", len(packs))
+    result.bytes_sent = fetch_packs(session.backend, repo.chunks, packs, progress)
+    progress.finish()
+    result.packs = len(packs)
+
+
+def _adopt_versions(repo, session, state: RemoteState, result: TransferResult) -> None:
+    remote_name = session.remote.name
+    for name, theirs in sorted(group_versions(state.refs).items()):
+        with repo.lock(name):
+            mine = repo.version_refs(name)
+            m = merge_labels(theirs, mine, set(), lambda oid: localrefs.is_custom(repo, oid),
+                             lambda a, b: localrefs.same_content(repo, a, b))
+            final = dict(m.labels)
+            for label in m.conflicts + m.same_content:
+                final[label] = mine[label]  # locally, the local custom version keeps its label
+            published = set(mine.values())
+            arriving = [oid for oid in final.values() if oid not in published]
+            for oid in arriving:
+                localrefs.write_origin(repo, oid, remote_name)
+            localrefs.set_labels(repo, name, final)
+        if final != mine:
+            localrefs.update_head(repo, name)
+        result.versions += len(arriving)
+        result.renumbered += [f"local {name}:{old} \u2192 {name}:{new}" for old, new in m.renumbered]
+        result.conflicts += [f"version {name}:{lb} exists locally with other content than on remote {remote_name}"
+                             for lb in m.conflicts]
+
+
+def _adopt_other_refs(repo, session, state: RemoteState, result: TransferResult) -> None:
+    mine = localrefs.local_refs(repo)
+    tracked = session.tracked()
+    for ref, theirs in sorted(state.refs.items()):
+        kind, ours = ref_class(ref), mine.get(ref)
+        if kind == "annotations":
+            if localrefs.update_annotations(repo, theirs) != ours:
+                result.refs += 1
+            continue
+        if kind == "alias":
+            decision = alias_on_pull(ours, theirs, tracked.get(ref))
+        elif kind == "create-only":
+            decision = create_only(ours, theirs)
+        else:
+            continue
+        if decision == "take":
+            if repo.refs.compare_and_swap(ref, ours, theirs, f"pull from {session.remote.name}"):
+                result.refs += 1
+        elif decision == "conflict":
+            result.conflicts.append(f"{ref[len('refs/artrepo/'):]} differs locally and on remote "
+                                    f"{session.remote.name} (both changed)")
+
+
+def clone(url: str, directory: Path | None = None, endpoint_url: str | None = None, trusted: bool = False,
+          progress=None) -> tuple[Path, TransferResult]:
+    """init + remote `origin` + pull; the folder is removed again if the pull fails."""
+    from artrepo.remotes.backend import open_backend
+    from artrepo.remotes.config import Remote, add_remote, normalize_url
+    from artrepo.remotes.state import read_state
+    from artrepo.repository import Repository
+
+    url = normalize_url(url)
+    target = Path(directory) if directory else Path(url.rstrip("/").rsplit("/", 1)[-1] or "artrepo")
+    target = target.resolve()
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise UserError(f"destination {target} already exists and is not an empty folder")
+    backend = open_backend(url, endpoint_url)
+    if not read_state(backend).exists:
+        raise NotFoundError(f"no artrepo repository at {url}")
+    created = not target.exists()
+    try:
+        repo = Repository.init(target)
+        try:
+            add_remote(repo, "origin", url, endpoint_url, trusted)
+            result = pull(repo, Remote("origin", url, endpoint_url, trusted), progress=progress, backend=backend)
+        finally:
+            repo.close()
+    except (ArtrepoError, OSError):
+        if created:
+            shutil.rmtree(target, ignore_errors=True)
+        raise
+    return target, result

@@ -1,0 +1,181 @@
+"""push: data, then index, then git objects, then one conditional write of the ref table.
+
+    push(repo, get_remote(repo, "origin"))
+
+Deciding what to send costs one GET of the ref table plus the remote index
+files not cached yet; a push with nothing new makes exactly that one
+request. If another pusher wins the conditional write, we re-read, re-plan
+(auto-increment versions are renumbered after the remote's) and try again;
+what was uploaded stays and is reused.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from artrepo.errors import ConflictError
+from artrepo.remotes import localrefs
+from artrepo.remotes.gitpacks import build_git_pack, git_pack_key, pack_name
+from artrepo.remotes.negotiate import (ANNOTATIONS, alias_on_push, create_only, group_versions, merge_labels,
+                                       ref_class, version_ref)
+from artrepo.remotes.packs import build_packs, needed_chunks, upload_index, upload_packs
+from artrepo.remotes.progress import Silent
+from artrepo.remotes.select import parse_all, pick, reached_versions
+from artrepo.remotes.session import RemoteSession
+from artrepo.remotes.state import RemoteState, write_state
+
+MAX_ATTEMPTS = 30
+
+
+@dataclass
+class TransferResult:
+    remote: str
+    versions: int = 0                 # versions published (push) or received (pull)
+    refs: int = 0                     # refs written on the other side
+    renumbered: list[str] = field(default_factory=list)
+    bytes_sent: int = 0               # bytes over the wire (packs)
+    bytes_already: int = 0            # logical bytes the other side already had
+    bytes_logical: int = 0            # logical bytes of the data transferred or skipped
+    packs: int = 0
+    conflicts: list[str] = field(default_factory=list)
+
+    @property
+    def up_to_date(self) -> bool:
+        return not (self.refs or self.versions or self.bytes_sent or self.renumbered)
+
+
+@dataclass
+class PushPlan:
+    updates: dict[str, str] = field(default_factory=dict)
+    moves: dict[str, list] = field(default_factory=dict)
+    renumbered: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+
+
+def plan_push(repo, selection: dict[str, str], all_local: dict[str, str], state: RemoteState,
+              tracked: dict[str, str], remote_name: str) -> PushPlan:
+    plan = PushPlan()
+    remote_versions = group_versions(state.refs)
+    local_versions = group_versions(all_local)
+    for name, labels in sorted(group_versions(selection).items()):
+        on_remote = remote_versions.get(name, {})
+        m = merge_labels(on_remote, labels, set(local_versions.get(name, {})),
+                         lambda oid: localrefs.is_custom(repo, oid),
+                         lambda a, b: localrefs.same_content(repo, a, b))
+        plan.conflicts += [f"version {name}:{lb} exists on remote {remote_name} with other content" for lb in m.conflicts]
+        plan.updates.update({version_ref(name, lb): oid for lb, oid in m.labels.items() if on_remote.get(lb) != oid})
+        if m.moves:
+            plan.moves[name] = m.moves
+        plan.renumbered += [f"{name}:{old} \u2192 {name}:{new}" for old, new in m.renumbered]
+    for ref, oid in sorted(selection.items()):
+        kind, theirs = ref_class(ref), state.refs.get(ref)
+        if kind == "alias":
+            decision = alias_on_push(oid, theirs, tracked.get(ref))
+        elif kind == "create-only":
+            decision = create_only(oid, theirs)
+            decision = "keep" if decision == "take" else decision
+        elif kind == "annotations":
+            decision = "send" if oid != theirs else "keep"
+        else:
+            continue
+        if decision == "send":
+            plan.updates[ref] = oid
+        elif decision == "conflict":
+            plan.conflicts.append(f"{ref[len('refs/artrepo/'):]} was changed on remote {remote_name} "
+                                  "since your last pull; pull, then push again")
+    return plan
+
+
+class Pusher:
+    def __init__(self, repo, remote, refs=(), progress=None, backend=None):
+        self.repo = repo
+        self.session = RemoteSession(repo, remote, backend)
+        self.parsed = parse_all(refs)
+        self.progress = progress or Silent()
+        self.result = TransferResult(remote.name)
+        self.sent_chunks: set[bytes] = set()
+        self.shipped_tips: set[str] = set()
+        self.new_git: list[str] = []
+        self.new_index: list[str] = []
+
+    def selection(self, state: RemoteState) -> tuple[dict[str, str], dict[str, str]]:
+        all_local = localrefs.local_refs(self.repo)
+        theirs = state.refs.get(ANNOTATIONS)
+        if theirs is not None and theirs in self.repo.git:  # union with the remote's chain first
+            localrefs.update_annotations(self.repo, state.refs[ANNOTATIONS])
+            all_local = localrefs.local_refs(self.repo)
+        if not self.parsed:
+            return all_local, all_local
+        chosen = pick(all_local, self.parsed, "this repository")
+        chosen.update(reached_versions(self.repo, chosen, all_local))
+        return chosen, all_local
+
+    def run(self) -> TransferResult:
+        session = self.session
+        for _attempt in range(MAX_ATTEMPTS):
+            state = session.read_state()
+            session.fetch_git(state)
+            selection, all_local = self.selection(state)
+            plan = plan_push(self.repo, selection, all_local, state, session.tracked(), session.remote.name)
+            if plan.conflicts:
+                raise ConflictError("; ".join(plan.conflicts))
+            if not plan.updates:
+                self._finish(plan, state.refs, all_local)
+                return self.result
+            self._send_data(plan, state)
+            self._send_git(plan, state)
+            new = RemoteState({**state.refs, **plan.updates},
+                              state.git_packs + [g for g in self.new_git if g not in state.git_packs],
+                              state.index_files + [i for i in self.new_index if i not in state.index_files])
+            if write_state(session.backend, state, new):
+                self.result.versions = sum(ref_class(r) == "version" for r in plan.updates)
+                self.result.refs = len(plan.updates) - self.result.versions
+                self.result.renumbered = plan.renumbered
+                session.mark_imported(self.new_git)
+                self._finish(plan, new.refs)
+                return self.result
+        raise ConflictError(f"remote {session.remote.name} kept changing during {MAX_ATTEMPTS} attempts; try again")
+
+    def _send_data(self, plan: PushPlan, state: RemoteState) -> None:
+        new_versions = sorted({oid for ref, oid in plan.updates.items() if ref_class(ref) == "version"})
+        needed = needed_chunks(self.repo, new_versions)
+        if not needed:
+            return
+        self.session.sync_index(state)
+        on_remote = self.session.index.locations
+        missing = [c for c in needed if c not in on_remote and c not in self.sent_chunks]
+        self.result.bytes_logical = sum(needed.values())
+        self.result.bytes_already = sum(n for c, n in needed.items() if c in on_remote)
+        if not missing:
+            return
+        self.progress.start("push", 0)
+        index, sent = upload_packs(self.session.backend, build_packs(self.repo.chunks, missing), self.progress)
+        self.progress.finish()
+        self.new_index.append(upload_index(self.session.backend, index))
+        self.sent_chunks.update(missing)
+        self.result.bytes_sent += sent
+        self.result.packs += len(index)
+
+    def _send_git(self, plan: PushPlan, state: RemoteState) -> None:
+        tips = set(plan.updates.values()) - self.shipped_tips
+        if not tips:
+            return
+        data = build_git_pack(self.repo, tips, set(state.refs.values()) | self.shipped_tips)
+        self.shipped_tips |= tips
+        if data is None:
+            return
+        name = pack_name(data)
+        self.session.backend.put(git_pack_key(name), data)
+        self.result.bytes_sent += len(data)
+        self.new_git.append(name)
+
+    def _finish(self, plan: PushPlan, remote_refs: dict[str, str], local: dict[str, str] | None = None) -> None:
+        for name, moves in plan.moves.items():
+            localrefs.move_labels(self.repo, name, moves)
+        if plan.moves or local is None:
+            local = localrefs.local_refs(self.repo)
+        self.session.update_tracked(remote_refs, local)
+
+
+def push(repo, remote, refs=(), progress=None, backend=None) -> TransferResult:
+    """Send what `remote` lacks of the local repository (or of the named references)."""
+    return Pusher(repo, remote, refs, progress, backend).run()

@@ -1,0 +1,117 @@
+"""S3 through s3fs, with conditional writes as S3 defines them.
+
+`put_if_absent` sends `If-None-Match: *` and `put_if_match` sends
+`If-Match: <etag>`. S3 answers 412 when the condition fails, 404 for
+If-Match on a missing key, and may answer 409 while another conditional
+write to the key is in flight: all three mean "not written". A 412 can also
+answer a retry of a request that did succeed (the first response was lost),
+so before reporting a lost race we read the key back and compare it with our
+own payload, which is unique (it carries a random nonce).
+
+Transient errors (503 SlowDown, connection resets, timeouts) are retried by
+botocore's standard retry mode with exponential backoff, and again by s3fs.
+`region_name` is never passed: moto refuses bucket creation with it.
+"""
+from __future__ import annotations
+
+import os
+
+from artrepo.errors import UserError
+from artrepo.remotes.backend import FsspecBackend, RemoteMissingError
+
+NOT_WRITTEN = {"PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey", "412", "409", "404"}
+
+
+def s3_filesystem(endpoint_url: str | None):
+    import s3fs
+
+    endpoint_url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    client_kwargs = {"endpoint_url": endpoint_url} if endpoint_url else {}
+    return s3fs.S3FileSystem(client_kwargs=client_kwargs, use_listings_cache=False, skip_instance_cache=True,
+                             config_kwargs={"retries": {"max_attempts": 6, "mode": "standard"}})
+
+
+def error_code(exc: BaseException) -> str | None:
+    """The S3 error code behind an exception s3fs translated, if any."""
+    cause = exc if hasattr(exc, "response") else exc.__cause__
+    response = getattr(cause, "response", None) or {}
+    return response.get("Error", {}).get("Code") or str(response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+
+
+class S3Backend(FsspecBackend):
+    def __init__(self, url: str, path: str, endpoint_url: str | None):
+        super().__init__(url, s3_filesystem(endpoint_url), path.rstrip("/"))
+        self.bucket, _, prefix = self.root.partition("/")
+        self.prefix = prefix.strip("/")
+        if not self.bucket:
+            raise UserError(f"invalid S3 URL {url}: no bucket")
+
+    def key(self, key: str) -> str:
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def _run(self, make_coro):
+        from fsspec.asyn import sync
+
+        try:
+            return sync(self.fs.loop, make_coro)
+        except OSError as exc:
+            if error_code(exc) == "NoSuchBucket":
+                raise UserError(f"remote {self.url}: bucket {self.bucket!r} does not exist") from None
+            raise
+
+    def get(self, key: str) -> bytes:
+        found = self.get_with_token(key)
+        if found is None:
+            raise RemoteMissingError(key)
+        return found[0]
+
+    def get_with_token(self, key: str) -> tuple[bytes, str] | None:
+        async def fetch():
+            try:
+                resp = await self.fs._call_s3("get_object", Bucket=self.bucket, Key=self.key(key))
+            except FileNotFoundError as exc:
+                if error_code(exc) == "NoSuchBucket":
+                    raise
+                return None
+            async with resp["Body"] as body:
+                return await body.read(), resp["ETag"]
+
+        return self._run(fetch)
+
+    def put(self, key: str, data: bytes) -> None:
+        self._put(key, data)
+
+    def _put(self, key: str, data: bytes, **condition) -> bool:
+        async def send():
+            try:
+                await self.fs._call_s3("put_object", Bucket=self.bucket, Key=self.key(key), Body=bytes(data),
+                                       **condition)
+                return True
+            except (OSError, FileExistsError) as exc:
+                if condition and error_code(exc) in NOT_WRITTEN:
+                    return False
+                raise
+
+        if self._run(send):
+            return True
+        # A 412 may answer the retry of our own successful write: read it back.
+        current = self.get_with_token(key)
+        return current is not None and current[0] == bytes(data)
+
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        return self._put(key, data, IfNoneMatch="*")
+
+    def put_if_match(self, key: str, data: bytes, token: str) -> bool:
+        return self._put(key, data, IfMatch=token)
+
+    def exists(self, key: str) -> bool:
+        async def head():
+            try:
+                await self.fs._call_s3("head_object", Bucket=self.bucket, Key=self.key(key))
+                return True
+            except FileNotFoundError as exc:
+                if error_code(exc) == "NoSuchBucket":
+                    raise
+                return False
+
+        return self._run(head)

@@ -1,0 +1,68 @@
+"""Which refs a push or pull is about, from the references a user typed."""
+from __future__ import annotations
+
+import subprocess
+
+from artrepo import names
+from artrepo.errors import NotFoundError
+from artrepo.remotes.negotiate import ALIASES, ANNOTATIONS, PREFIX, group_versions, ref_class, version_ref
+
+RUNS = PREFIX + "runs/"
+
+
+def parse_all(refs) -> list:
+    """Validate every reference before anything is read or written."""
+    return [names.parse_reference(r) for r in refs]
+
+
+def pick(refs: dict[str, str], parsed: list, where: str) -> dict[str, str]:
+    """The subset of `refs` (a ref map, local or remote) that the parsed references name.
+
+    `name` selects all versions of the name and its aliases; `name:version`
+    one version; `name@alias` the alias and its version; an id prefix a
+    version or a pipeline run.
+    """
+    versions = group_versions(refs)
+    out: dict[str, str] = {}
+    for ref in parsed:
+        found = _pick_one(refs, versions, ref)
+        if not found:
+            raise NotFoundError(f"{where} has no artifact, version or run matching {ref.text!r}")
+        out.update(found)
+    if ANNOTATIONS in refs:
+        out[ANNOTATIONS] = refs[ANNOTATIONS]
+    return out
+
+
+def _pick_one(refs, versions, ref) -> dict[str, str]:
+    if ref.alias:
+        key = f"{ALIASES}{names.encode(ref.name)}/{names.encode(ref.alias)}"
+        if key not in refs:
+            return {}
+        oid = refs[key]
+        labels = [lb for lb, o in versions.get(ref.name, {}).items() if o == oid]
+        return {key: oid, **{version_ref(ref.name, lb): oid for lb in labels}}
+    labels = versions.get(ref.name, {})
+    if ref.version is not None:
+        return {version_ref(ref.name, ref.version): labels[ref.version]} if ref.version in labels else {}
+    if labels:
+        alias_prefix = f"{ALIASES}{names.encode(ref.name)}/"
+        out = {version_ref(ref.name, lb): oid for lb, oid in labels.items()}
+        out.update({k: v for k, v in refs.items() if k.startswith(alias_prefix)})
+        return out
+    if ref.may_be_id:
+        return {k: v for k, v in refs.items()
+                if (ref_class(k) == "version" and v.startswith(ref.text))
+                or (k.startswith(RUNS) and k[len(RUNS):].startswith(ref.text))}
+    return {}
+
+
+def reached_versions(repo, refs: dict[str, str], all_refs: dict[str, str]) -> dict[str, str]:
+    """Version refs of `all_refs` whose commits a selected run reaches (runs carry their versions)."""
+    runs = [oid for k, oid in refs.items() if k.startswith(RUNS)]
+    if not runs:
+        return {}
+    proc = subprocess.run(["git", "--git-dir", str(repo.git_dir), "rev-list", *runs], capture_output=True,
+                          text=True, check=True)
+    reached = set(proc.stdout.split())
+    return {k: v for k, v in all_refs.items() if ref_class(k) == "version" and v in reached}

@@ -1,0 +1,239 @@
+"""An in-memory index of versions and runs, so that every page answers from memory.
+
+Records are immutable, so each one is read once per server (at start).
+Before a page is built, `refresh` compares a few `stat` results (the refs
+folders that every save, run and annotation touches, `packed-refs`,
+`origins/`) with the last ones; when they differ it re-lists the versions of
+only those names whose `heads/<name>` ref file was replaced since, and reads
+only new run records. Nothing here writes to the repository.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from artrepo.records.artifact import Annotation, ArtifactType
+
+# A folder's mtime can be coarse (a few ms): stat results younger than this are
+# not trusted to skip a refresh, so two writes in the same tick are never missed.
+FRESH_NS = 2_000_000_000
+WATCHED = ("packed-refs", "refs/artrepo/heads", "refs/artrepo/annotations", "refs/artrepo/runs",
+           "refs/artrepo/aliases", "origins")
+
+
+@dataclass(frozen=True, slots=True)
+class VersionRow:
+    id: str
+    name: str
+    version: str
+    type: str  # ArtifactType name: DATA, MODEL, ...
+    created_ns: int
+    size: int
+    tags: tuple[str, ...]
+    producer: dict | None
+    origin: str | None  # the remote it was pulled from, None if written here
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactRow:
+    """One name: its newest version and what its versions carry."""
+
+    name: str
+    versions: tuple[VersionRow, ...]  # newest first
+    tags: frozenset[str]
+
+    @property
+    def latest(self) -> VersionRow:
+        return self.versions[0]
+
+
+@dataclass(frozen=True)
+class RunRow:
+    id: str
+    commit: str
+    pipeline: str
+    status: str
+    start_ns: int
+    end_ns: int
+    parameters: dict
+    steps: tuple = field(repr=False)  # StepRecords in execution order
+
+    @property
+    def duration(self) -> float:
+        return max(0, self.end_ns - self.start_ns) / 1e9
+
+    @cached_property
+    def counts(self) -> dict[str, int]:
+        out = {"steps": len(self.steps), "cached": 0, "failed": 0, "skipped": 0}
+        for s in self.steps:
+            out["cached"] += bool(s.cached)
+            if s.status in ("failed", "skipped"):
+                out[s.status] += 1
+        return out
+
+
+def _label_key(row: VersionRow):
+    return row.created_ns, (1, int(row.version)) if row.version.isdigit() else (0, row.version)
+
+
+class Catalog:
+    """Versions by id and by name, artifacts, runs and who consumed each version."""
+
+    def __init__(self, repo):
+        self.repo = repo
+        self.signature = None
+        self._annotation_head = None
+        self._annotations: dict[str, list[Annotation]] = {}
+        self._runs_by_commit: dict[str, RunRow] = {}
+        self._stamps: dict[str, tuple[int, int]] = {}
+        self._last_stats: dict = {}
+        self.versions: dict[str, VersionRow] = {}
+        self.artifacts: dict[str, ArtifactRow] = {}
+        self.runs: list[RunRow] = []
+        self.runs_by_id: dict[str, RunRow] = {}
+        self.consumers: dict[str, list[tuple[str, str]]] = {}  # version id -> [(run id, step)]
+
+    # -- freshness ----------------------------------------------------------
+    def refresh(self) -> None:
+        stats, fresh = self._stats()
+        if not fresh and stats == self.signature:
+            return
+        previous, self._last_stats = self._last_stats, stats
+        notes_changed = self._read_annotations()
+        # Unchanged `heads/<name>` files let a name's rows be reused, unless
+        # something that touches every row changed (annotations, origins, packing).
+        reuse = not notes_changed and all(stats.get(k) == previous.get(k) for k in ("packed-refs", "origins"))
+        self._read_versions(reuse)
+        self._read_runs()
+        self.signature = None if fresh else stats
+
+    def _stats(self) -> tuple[dict, bool]:
+        """Stat results of the WATCHED paths, and whether one changed too recently to trust."""
+        now = time.time_ns()
+        stats, fresh = {}, False
+        for rel in WATCHED:
+            try:
+                st = os.stat(self.repo.git_dir / rel)
+            except FileNotFoundError:
+                stats[rel] = None
+                continue
+            fresh = fresh or now - st.st_mtime_ns < FRESH_NS
+            stats[rel] = (st.st_mtime_ns, st.st_ino, st.st_size)
+        return stats, fresh
+
+    def _head_stamps(self) -> dict[str, tuple[int, int]]:
+        """{name: (mtime, inode)} of each loose `heads/<name>` ref (replaced on every save)."""
+        from artrepo import names
+
+        try:
+            entries = list(os.scandir(self.repo.git_dir / "refs" / "artrepo" / "heads"))
+        except FileNotFoundError:
+            return {}
+        out = {}
+        for e in entries:
+            if e.is_file() and not e.name.endswith(".lock"):
+                st = e.stat()
+                out[names.decode(e.name)] = (st.st_mtime_ns, st.st_ino)
+        return out
+
+    # -- versions -------------------------------------------------------------
+    def _read_annotations(self) -> bool:
+        """Re-read annotations if their ref moved; whether it did."""
+        from artrepo.repository import ANNOTATIONS
+
+        head = self.repo.refs.get(ANNOTATIONS)
+        if head == self._annotation_head:
+            return False
+        notes: dict[str, list[Annotation]] = {}
+        if head is not None:
+            objects = self.repo.objects
+            for top, _oid in objects.tree_listing(head, "").items():
+                for rest in objects.tree_listing(head, top):
+                    for blob in objects.tree_listing(head, f"{top}/{rest}").values():
+                        note = Annotation.from_msgpack(objects.blob(blob))
+                        notes.setdefault(note.version_id, []).append(note)
+        for found in notes.values():
+            found.sort(key=lambda a: a.created_ns)
+        self._annotations, self._annotation_head = notes, head
+        return True
+
+    def _origins(self) -> dict[str, str]:
+        folder = self.repo.git_dir / "origins"
+        try:
+            entries = list(os.scandir(folder))
+        except FileNotFoundError:
+            return {}
+        return {e.name: remote for e in entries if (remote := self.repo.origin(e.name))}
+
+    def _read_versions(self, reuse: bool) -> None:
+        origins = self._origins()
+        stamps = self._head_stamps()
+        versions: dict[str, VersionRow] = {}
+        artifacts: dict[str, ArtifactRow] = {}
+        for name in self.repo.names():
+            known = self.artifacts.get(name)
+            if reuse and known is not None and stamps.get(name) is not None \
+                    and stamps.get(name) == self._stamps.get(name):
+                rows = list(known.versions)
+            else:
+                rows = [self._version_row(oid, name, label, origins.get(oid))
+                        for label, oid in self.repo.version_refs(name).items()]
+                rows.sort(key=_label_key, reverse=True)
+            if rows:
+                versions.update((r.id, r) for r in rows)
+                artifacts[name] = ArtifactRow(name, tuple(rows), frozenset(t for r in rows for t in r.tags))
+        self.versions, self.artifacts, self._stamps = versions, artifacts, stamps
+
+    def _version_row(self, oid: str, name: str, label: str, origin: str | None) -> VersionRow:
+        rec = self.repo.record(oid)
+        tags = list(rec.tags)
+        for note in self._annotations.get(oid, ()):
+            tags.extend(t for t in note.tags if t not in tags)
+        try:
+            kind = ArtifactType(rec.artifact_type).name
+        except ValueError:
+            kind = str(rec.artifact_type)
+        return VersionRow(oid, name, label, kind, rec.created_ns, rec.size, tuple(tags), rec.producer, origin)
+
+    def metadata(self, version_id: str) -> dict:
+        """The record's metadata with later annotations applied (as `run_metadata`)."""
+        meta = dict(self.repo.record(version_id).metadata)
+        for note in self._annotations.get(version_id, ()):
+            meta.update(note.metadata)
+        return meta
+
+    # -- runs -------------------------------------------------------------------
+    def _read_runs(self) -> None:
+        try:
+            from artrepo import runstore
+        except ImportError:  # a build without pipelines
+            return
+        known = self._runs_by_commit
+        rows = {}
+        for run_id, commit in runstore.run_ids(self.repo).items():
+            row = known.get(commit) or self._run_row(runstore, run_id, commit)
+            rows[commit] = row
+        self._runs_by_commit = rows
+        self.runs = sorted(rows.values(), key=lambda r: (r.start_ns, r.id), reverse=True)
+        self.runs_by_id = {r.id: r for r in self.runs}
+        consumers: dict[str, list[tuple[str, str]]] = {}
+        for run in reversed(self.runs):
+            for step in run.steps:
+                for vid in step.inputs.values():
+                    consumers.setdefault(vid, []).append((run.id, step.name))
+        self.consumers = consumers
+
+    def _run_row(self, runstore, run_id: str, commit: str) -> RunRow:
+        rec = runstore.read_run(self.repo, commit)
+        steps = tuple(s for name in rec.steps if (s := runstore.read_step(self.repo, commit, name)) is not None)
+        return RunRow(run_id, commit, rec.pipeline, rec.status, rec.start_ns, rec.end_ns, rec.parameters, steps)
+
+    def find_run(self, text: str) -> RunRow | None:
+        """A run by id, id prefix (unique) or commit prefix."""
+        row = self.runs_by_id.get(text)
+        if row is not None or len(text) < 4:
+            return row
+        found = [r for r in self.runs if r.id.startswith(text) or r.commit.startswith(text)]
+        return found[0] if len(found) == 1 else None

@@ -1,0 +1,72 @@
+"""Run pages: the list of pipeline runs and one run with its DAG of steps and artifacts."""
+from __future__ import annotations
+
+from artrepo.errors import NotFoundError
+from artrepo.ui.graph import Node, layout
+from artrepo.ui.pages import Page
+
+STATUSES = ("completed", "failed", "running")
+
+
+def runs_page(dash, query: dict):
+    catalog = dash.catalog
+    pipeline = query.get("pipeline") or ""
+    status = query.get("status") or ""
+    rows = [r for r in catalog.runs
+            if (not pipeline or r.pipeline == pipeline) and (not status or r.status == status)]
+    pipelines = sorted({r.pipeline for r in catalog.runs})
+    return dash.render("runs.html", page=Page.of(rows, query.get("page")), pipelines=pipelines,
+                       statuses=STATUSES, filters={"pipeline": pipeline, "status": status},
+                       runs_total=len(catalog.runs))
+
+
+def run_page(dash, query: dict, run_id: str):
+    run = dash.catalog.find_run(run_id)
+    if run is None:
+        raise NotFoundError(f"no pipeline run {run_id[:40]!r}")
+    versions = dash.catalog.versions
+    return dash.render("run.html", run=run, graph=run_dag(dash.catalog, run), versions=versions,
+                       steps=[(s, _step_duration(s)) for s in run.steps])
+
+
+def _step_duration(step) -> float | None:
+    if step.start_ns is None or step.end_ns is None:
+        return None
+    return max(0, step.end_ns - step.start_ns) / 1e9
+
+
+def run_dag(catalog, run):
+    """Steps and the artifact versions between them; cached, failed, skipped steps marked."""
+    nodes: dict[str, Node] = {}
+    edges: list[tuple[str, str]] = []
+    for step in run.steps:
+        state = "cached" if step.cached else step.status
+        sid = f"s:{step.name}"
+        nodes[sid] = Node(sid, "step", step.name, f"#step-{step.name}", state, f"step {step.name} · {state}")
+        for vid in step.inputs.values():
+            edges.append((_artifact(nodes, catalog, vid), sid))
+        for vid in step.outputs.values():
+            edges.append((sid, _artifact(nodes, catalog, vid)))
+    linked = {(a, b) for a, b in _step_pairs(edges)}
+    for step in run.steps:
+        for up in step.upstream:
+            if f"s:{up}" in nodes and (f"s:{up}", f"s:{step.name}") not in linked:
+                edges.append((f"s:{up}", f"s:{step.name}"))  # an ordering dependency with no data
+    return layout(list(nodes.values()), list(dict.fromkeys(edges)))
+
+
+def _artifact(nodes: dict, catalog, vid: str) -> str:
+    key = f"v:{vid}"
+    if key not in nodes:
+        row = catalog.versions.get(vid)
+        label = f"{row.name}:{row.version}" if row else vid[:12]
+        nodes[key] = Node(key, "artifact", label, f"/versions/{vid}", "", f"{row.type} · {vid[:12]}" if row else vid)
+    return key
+
+
+def _step_pairs(edges: list[tuple[str, str]]):
+    """(producer step, consumer step) pairs joined by an artifact."""
+    made_by = {b: a for a, b in edges if a.startswith("s:")}
+    for a, b in edges:
+        if a.startswith("v:") and a in made_by:
+            yield made_by[a], b

@@ -1,0 +1,171 @@
+"""The dashboard's HTTP server: stdlib `ThreadingHTTPServer`, GET only, read-only.
+
+Security model (docs/ui.md): it binds 127.0.0.1 unless told otherwise and
+answers only requests whose Host header names this server (no DNS
+rebinding); every page is server-rendered by Jinja with autoescaping and sent
+with a Content-Security-Policy that allows no inline script at all; content
+from artifacts (HTML, SVG) is served with a CSP `sandbox` and shown in
+sandboxed iframes, so it never runs in the dashboard's origin.
+
+    server = make_server(Path("."), port=0); server.serve_forever()
+"""
+from __future__ import annotations
+
+import re
+import sys
+import threading
+import traceback
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from artrepo.errors import ArtrepoError, NotFoundError
+
+PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "frame-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+STATIC = Path(__file__).parent / "static"
+STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+                ".svg": "image/svg+xml"}
+
+
+@dataclass
+class Response:
+    body: bytes | None = None
+    content_type: str = "text/html; charset=utf-8"
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    stream: object = None  # callable(writable) for bodies written as they are made
+
+
+class Dashboard:
+    """What every request shares: the open repository, its catalog, templates, one lock."""
+
+    def __init__(self, root: Path):
+        from artrepo.repository import Repository
+        from artrepo.ui.catalog import Catalog
+
+        self.repo = Repository(root)
+        self.catalog = Catalog(self.repo)
+        # pygit2 objects are not safe to share between threads: one request at a time
+        # touches the repository (pages are built in milliseconds).
+        self.lock = threading.Lock()
+        self.templates = _environment()
+        with self.lock:
+            self.catalog.refresh()
+
+    def render(self, template: str, status: int = 200, **context) -> Response:
+        html = self.templates.get_template(template).render(repo_root=str(self.repo.root), **context)
+        return Response(html.encode(), status=status)
+
+    def handle(self, path: str, query: dict[str, str]) -> Response:
+        from artrepo.ui.routes import ROUTES
+
+        for pattern, page in ROUTES:
+            match = pattern.fullmatch(path)
+            if match:
+                with self.lock:
+                    self.catalog.refresh()
+                    return page(self, query, *(unquote(g) for g in match.groups()))
+        return self.not_found(f"no page at {path}")
+
+    def not_found(self, message: str) -> Response:
+        return self.render("error.html", status=404, title="Not found", message=message)
+
+    def close(self) -> None:
+        self.repo.close()
+
+
+def _environment():
+    import jinja2
+
+    from artrepo.ui import templating
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+                             autoescape=True, trim_blocks=True, lstrip_blocks=True)
+    templating.install(env)
+    return env
+
+
+class Handler(BaseHTTPRequestHandler):
+    server_version = "artrepo-ui"
+    dashboard: Dashboard  # set on the subclass made by make_server
+    allowed_hosts: frozenset[str]
+
+    def do_GET(self) -> None:
+        self._answer(send_body=True)
+
+    def do_HEAD(self) -> None:
+        self._answer(send_body=False)
+
+    def log_message(self, format, *args) -> None:  # quiet: one line per request is noise here
+        return
+
+    def _answer(self, send_body: bool) -> None:
+        host = (self.headers.get("Host") or "").lower()
+        if host not in self.allowed_hosts:
+            self._send(Response(b"unknown Host header\n", "text/plain; charset=utf-8", 421), send_body)
+            return
+        url = urlsplit(self.path)
+        query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+        try:
+            if url.path.startswith("/static/"):
+                response = _static(url.path[len("/static/"):])
+            else:
+                response = self.dashboard.handle(url.path, query)
+        except NotFoundError as exc:
+            response = self.dashboard.not_found(str(exc))
+        except ArtrepoError as exc:
+            response = self.dashboard.render("error.html", status=500, title="Repository error", message=str(exc))
+        except Exception as exc:  # a bug: show one line, log the traceback on the server's stderr
+            traceback.print_exc(file=sys.stderr)
+            response = Response(f"internal error: {type(exc).__name__}\n".encode(), "text/plain; charset=utf-8", 500)
+        self._send(response, send_body)
+
+    def _send(self, response: Response, send_body: bool) -> None:
+        self.send_response(response.status)
+        headers = {"Content-Type": response.content_type, "X-Content-Type-Options": "nosniff",
+                   "Referrer-Policy": "no-referrer", "Cache-Control": "no-store",
+                   "Content-Security-Policy": PAGE_CSP, "X-Frame-Options": "DENY", **response.headers}
+        if response.body is not None:
+            headers["Content-Length"] = str(len(response.body))
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.end_headers()
+        if not send_body:
+            return
+        try:
+            if response.body is not None:
+                self.wfile.write(response.body)
+            elif response.stream is not None:  # reads chunks only: no pygit2, no lock needed
+                response.stream(self.wfile)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+
+def _static(name: str) -> Response:
+    path = STATIC / name
+    if not re.fullmatch(r"[a-z0-9_-]+\.(css|js|svg)", name) or not path.is_file():
+        return Response(b"not found\n", "text/plain; charset=utf-8", 404)
+    return Response(path.read_bytes(), STATIC_TYPES[path.suffix], headers={"Cache-Control": "max-age=300"})
+
+
+def make_server(root: Path, host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
+    """A server over the repository at `root` (not yet serving; port 0 picks a free one)."""
+    handler = type("DashboardHandler", (Handler,), {"allowed_hosts": frozenset()})
+    server = ThreadingHTTPServer((host, port), handler)  # bind first: a busy port fails fast
+    try:
+        handler.dashboard = Dashboard(root)
+    except BaseException:
+        server.server_close()
+        raise
+    server.daemon_threads = True
+    bound = server.server_address[1]
+    names = {host, "127.0.0.1", "localhost", "[::1]"}
+    handler.allowed_hosts = frozenset(f"{h}:{bound}".lower() for h in names)
+    return server
+
+
+def url_of(server: ThreadingHTTPServer) -> str:
+    host, port = server.server_address[:2]
+    return f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}/"

@@ -1,0 +1,59 @@
+"""Jinja filters the templates use: dates, sizes, durations, ids, URL parts."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from urllib.parse import quote, urlencode
+
+
+def when(ns: int | None) -> str:
+    if not ns:
+        return "—"
+    return dt.datetime.fromtimestamp(ns / 1e9, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def size(n: int | None) -> str:
+    if n is None:
+        return "—"
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(value) < 1024 or unit == "TiB":
+            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes // 60}h {minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m {secs:02d}s"
+
+
+def value(v) -> str:
+    """A metadata value as text: strings as they are, the rest as compact JSON."""
+    if isinstance(v, str):
+        return v
+    return json.dumps(v, sort_keys=True, default=str, ensure_ascii=False)
+
+
+def part(text: str) -> str:
+    """One URL path component (names may hold '::' and '.')."""
+    return quote(str(text), safe="")
+
+
+def query(base: dict, **changes) -> str:
+    """`?a=1&b=2` from the current filters with some changed (None or '' drops a key)."""
+    merged = {**base, **changes}
+    kept = {k: v for k, v in merged.items() if v not in (None, "")}
+    return "?" + urlencode(kept) if kept else "?"
+
+
+def install(env) -> None:
+    env.filters.update(when=when, size=size, duration=duration, value=value, part=part,
+                       short=lambda s: (s or "")[:12])
+    env.globals.update(query=query)

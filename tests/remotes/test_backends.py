@@ -1,0 +1,56 @@
+"""One conformance suite for every remote backend: folder, memory:// and S3 on moto_server."""
+import multiprocessing
+from pathlib import Path
+
+from artrepo.remotes.backend import open_backend
+
+
+def test_objects_round_trip_and_missing_keys_say_so(remote_url):
+    backend = open_backend(*remote_url)
+    backend.put("packs/ab", b"payload")
+    assert backend.get("packs/ab") == b"payload"
+    assert backend.exists("packs/ab") and not backend.exists("packs/cd")
+    assert backend.get_with_token("state") is None
+    assert backend.list_prefix("packs") == ["packs/ab"]
+    try:
+        backend.get("packs/cd")
+        raise AssertionError("a missing key was read")
+    except KeyError:
+        pass
+
+
+def test_create_only_write_has_one_winner(remote_url):
+    backend = open_backend(*remote_url)
+    assert backend.put_if_absent("state", b"first")
+    assert not backend.put_if_absent("state", b"second")
+    assert backend.get("state") == b"first"
+
+
+def test_compare_and_swap_refuses_a_stale_token(remote_url):
+    backend = open_backend(*remote_url)
+    backend.put_if_absent("state", b"v1")
+    _, token = backend.get_with_token("state")
+    assert backend.put_if_match("state", b"v2", token)
+    assert not backend.put_if_match("state", b"v3", token)
+    assert backend.get("state") == b"v2"
+    assert not backend.put_if_match("absent", b"x", token)
+
+
+def _race(url: str, i: int, barrier, results) -> None:
+    backend = open_backend(url)
+    barrier.wait()
+    results.put(backend.put_if_absent("state", f"writer {i}".encode()))
+
+
+def test_racing_processes_on_a_folder_remote_have_exactly_one_winner(tmp_path: Path):
+    ctx = multiprocessing.get_context("fork")
+    for round_ in range(5):
+        url = str(tmp_path / f"remote{round_}")
+        barrier, results = ctx.Barrier(6), ctx.Queue()
+        procs = [ctx.Process(target=_race, args=(url, i, barrier, results)) for i in range(6)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(30)
+        wins = [results.get(timeout=5) for _ in procs]
+        assert wins.count(True) == 1, wins

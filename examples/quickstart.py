@@ -1,6 +1,7 @@
-"""artrepo in two minutes: save, version, dedup, load, tag, alias — from Python and the CLI.
+"""artrepo in two minutes: save, version, dedup, a cached pipeline, lineage, a shared remote.
 
-Run with `make demo`. It works in a throwaway folder and leaves nothing behind.
+Run with `make demo`. Everything happens in a throwaway folder: a local repository
+and a local-folder remote (the default a team would swap for s3://bucket/prefix).
 """
 from __future__ import annotations
 
@@ -13,7 +14,24 @@ import numpy as np
 import pandas as pd
 
 import artrepo
-from artrepo import Client, load_artifact, register_artifact, save_artifact
+from artrepo import Client, load_artifact, pipeline, register_artifact, save_artifact, step
+from typing_extensions import Annotated
+
+
+@step
+def load_data(rows: int = 1000) -> Annotated[pd.DataFrame, "training_data"]:
+    rng = np.random.default_rng(0)
+    return pd.DataFrame({"x": rng.random(rows), "y": rng.integers(0, 2, rows)})
+
+
+@step
+def train(data: pd.DataFrame, lr: float = 0.1) -> Annotated[dict, "model"]:
+    return {"lr": lr, "mean_x": float(data["x"].mean()), "positives": int(data["y"].sum())}
+
+
+@pipeline
+def training(lr: float = 0.1):
+    train(load_data(), lr=lr)
 
 
 def cli(*args: str) -> None:
@@ -49,6 +67,13 @@ def main() -> None:
         register_artifact("checkpoints", name="all_my_model_checkpoints")
         print("registered checkpoints load as", load_artifact("all_my_model_checkpoints"))
 
+        first = training()
+        again = training()  # unchanged code, parameters and data: both steps come from cache
+        print(f"pipeline run {first.id[:12]}: {first.status}; re-run cached steps: "
+              f"{sorted(name for name, s in again.steps.items() if s.cached)}")
+        cli("run", f"{__file__}:training", "-p", "lr=0.5", "--explain")
+        cli("lineage", "model")
+
         cli("list")
         cli("log", "weights")
         cli("tag", "weights:2", "candidate")
@@ -56,6 +81,16 @@ def main() -> None:
         cli("show", "weights@production")
         cli("export", "iris_dataset:raw_2023", "iris.zip")
         subprocess.run(["git", "--git-dir", ".artrepo", "log", "--oneline", "refs/artrepo/heads/weights"], check=True)
+
+        # A team shares a bucket; here a local folder plays the bucket.
+        remote = os.path.join(project, "team-bucket")
+        cli("remote", "add", "origin", remote)
+        cli("push", "origin")
+        cli("push", "origin")  # nothing new: one request, nothing sent
+        cli("clone", remote, os.path.join(project, "colleague"))
+        os.chdir(os.path.join(project, "colleague"))
+        cli("log", "weights")
+        cli("fsck", "--read-data")
         chunks.close()
         os.chdir("/")
     print(f"artrepo {artrepo.__version__}: demo finished")

@@ -1,0 +1,16 @@
+"""`make demo` runs examples/quickstart.py: it must keep working end to end."""
+import subprocess
+import sys
+
+from artrepo_testing import ROOT
+
+
+def test_quickstart_runs_end_to_end():
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "quickstart.py")], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    out = proc.stdout
+    assert "the second stored 1 new chunks" in out
+    assert "re-run cached steps: ['load_data', 'train']" in out
+    assert "pushed nothing to origin" in out
+    assert "no problems" in out and "demo finished" in out

@@ -17,7 +17,8 @@ def fsync_dir(path: Path) -> None:
 
 
 def write_atomic(path: Path, data, *, exclusive: bool = False) -> bool:
-    """Write `data` to `path`: temp file in the same folder, fsync, rename, fsync dir.
+    """Write `data` (bytes, or a list of buffers) to `path`: temp file in the same folder,
+    fsync, rename, fsync dir.
 
     With `exclusive`, the file is published with link(2), which fails if
     `path` exists: returns False then, and leaves the existing file alone.
@@ -27,7 +28,8 @@ def write_atomic(path: Path, data, *, exclusive: bool = False) -> bool:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            for part in data if isinstance(data, list) else [data]:
+                f.write(part)
             f.flush()
             os.fsync(f.fileno())
         if exclusive:

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from artrepo.errors import IntegrityError, MaterializerError, UserError
 from artrepo.records.artifact import Manifest
-from artrepo.storage.chunkstore import ChunkStore, StoredFile, WriteSession
+from artrepo.storage.chunkstore import ChunkStore, StoredFile
+from artrepo.storage.packwriter import WriteSession
 
 COPY_BLOCK = 8 * 1024 * 1024
 RESERVED = {".git", ".artrepo"}

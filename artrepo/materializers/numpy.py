@@ -63,3 +63,8 @@ class NumpyMaterializer(BaseMaterializer):
 
     def extract_metadata(self, data: np.ndarray) -> dict[str, Any]:
         return {"shape": list(data.shape), "dtype": str(data.dtype)}
+
+    def save_visualizations(self, data):
+        from artrepo.materializers.visuals import numpy_visualizations
+
+        return numpy_visualizations(self, data)

@@ -24,6 +24,7 @@ class PandasMaterializer(BaseMaterializer):
     ASSOCIATED_ARTIFACT_TYPE = ArtifactType.DATA
     STREAMS = True
     ID = "pandas/v1"
+    PARQUET_COMPRESSION = "none"  # the store's zstd compresses; see docs/performance.md
 
     def save(self, data) -> None:
         import pyarrow as pa
@@ -36,7 +37,7 @@ class PandasMaterializer(BaseMaterializer):
             meta[b"artrepo.series_name"] = repr(data.name).encode()
             table = table.replace_schema_metadata(meta)
         with self.open(FILE, "wb") as f:
-            pq.write_table(table, f, compression="none", use_content_defined_chunking=True,
+            pq.write_table(table, f, compression=self.PARQUET_COMPRESSION, use_content_defined_chunking=True,
                            write_statistics=False)
 
     def load(self, data_type: type):
@@ -62,3 +63,8 @@ class PandasMaterializer(BaseMaterializer):
         else:
             meta["dtype"] = str(data.dtype)
         return meta
+
+    def save_visualizations(self, data):
+        from artrepo.materializers.visuals import pandas_visualizations
+
+        return pandas_visualizations(self, data)

@@ -10,17 +10,22 @@ an index file naming it. Nothing unverified reaches the local store.
 from __future__ import annotations
 
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from artrepo.errors import IntegrityError
 from artrepo.storage import hashing
 from artrepo.atomic import fsync_dir, write_atomic
-from artrepo.storage.chunkstore import PACK_TARGET, _decompress, _verify
+from artrepo.storage.chunkstore import PACK_TARGET, decompress_chunk, verify_chunk
 from artrepo.storage.index import decode_index, encode_index
 from artrepo.storage.packfile import CODEC_ZSTD, PackEntry, decode_header, encode_header
 
 WORKERS = 4
+# A pack left by an interrupted push is reused only while it is younger than this; an older one is
+# uploaded again (which makes it young), so a remote gc with a grace period longer than this window
+# plus the push's duration never deletes a pack that a push counts on (docs/reliability.md).
+REUSE_WINDOW = 30 * 60
 
 
 def pack_key(pack_id: bytes) -> str:
@@ -44,28 +49,42 @@ class RemoteIndex:
     def __init__(self, cache: Path):
         self.folder = cache / "index"
         self.locations: dict[bytes, bytes] = {}  # chunk id -> remote pack id
-        self._loaded: set[str] = set()
+        self._files: dict[str, dict[bytes, bytes]] = {}  # index file name -> its {chunk id: pack id}
 
     def sync(self, backend, names: list[str]) -> int:
-        """Load the named index files, downloading those not cached; returns how many were downloaded."""
+        """Make `locations` exactly the union of the named index files; returns how many were downloaded.
+
+        Exactly: after a remote gc rewrote the index list, chunks of dropped packs are forgotten, so a
+        push that re-plans uploads them again instead of naming a deleted pack.
+        """
         fetched = 0
         for name in names:
-            if name in self._loaded:
-                continue
-            path = self.folder / name
-            if path.is_file():
-                data = path.read_bytes()
-            else:
-                data = backend.get(f"index/{name}")
-                fetched += 1
-            if hashing.digest(data).hex() != name:
-                raise IntegrityError(f"remote index {name[:12]}: content does not match its name")
-            for pid, entries in decode_index(data, name[:12]).items():
-                for e in entries:
-                    self.locations.setdefault(e.chunk_id, pid)
-            if not path.is_file():
-                write_atomic(path, data)
-            self._loaded.add(name)
+            if name not in self._files:
+                fetched += self._load(backend, name)
+        self.locations = {}
+        for name in names:
+            for cid, pid in self._files[name].items():
+                self.locations.setdefault(cid, pid)
+        return fetched
+
+    def _load(self, backend, name: str) -> int:
+        from artrepo.errors import UserError
+        from artrepo.remotes.backend import RemoteMissingError
+
+        path = self.folder / name
+        if path.is_file():
+            data, fetched = path.read_bytes(), 0
+        else:
+            try:
+                data, fetched = backend.get(f"index/{name}"), 1
+            except RemoteMissingError:
+                raise UserError(f"remote index {name[:12]} is gone (a remote gc replaced it); run again") from None
+        if hashing.digest(data).hex() != name:
+            raise IntegrityError(f"remote index {name[:12]}: content does not match its name")
+        self._files[name] = {e.chunk_id: pid for pid, entries in decode_index(data, name[:12]).items()
+                             for e in entries}
+        if not path.is_file():
+            write_atomic(path, data)
         return fetched
 
 
@@ -113,7 +132,8 @@ def upload_packs(backend, packs, progress) -> tuple[dict[bytes, list[PackEntry]]
 
     def send(pid: bytes, data: bytes) -> int:
         key = pack_key(pid)
-        if backend.exists(key):  # left by an interrupted push
+        found = backend.info(key)
+        if found is not None and found.size == len(data) and _young(found.mtime):  # left by an interrupted push
             progress.advance(len(data))
             return 0
         backend.put(key, data)
@@ -130,6 +150,10 @@ def upload_packs(backend, packs, progress) -> tuple[dict[bytes, list[PackEntry]]
         for fut in pending:
             sent += fut.result()
     return index, sent
+
+
+def _young(mtime: float | None) -> bool:
+    return mtime is not None and time.time() - mtime < REUSE_WINDOW
 
 
 def upload_index(backend, index: dict[bytes, list[PackEntry]]) -> str:
@@ -149,8 +173,8 @@ def verify_pack(pack_id: bytes, data: bytes) -> list[PackEntry]:
     view = memoryview(data)
     for e in entries:
         stored = view[e.offset:e.offset + e.length]
-        plain = _decompress(bytes(stored), e, pack_id) if e.codec == CODEC_ZSTD else stored
-        _verify(plain, e, pack_id)
+        plain = decompress_chunk(bytes(stored), e, pack_id) if e.codec == CODEC_ZSTD else stored
+        verify_chunk(plain, e, pack_id)
     return entries
 
 

@@ -8,25 +8,31 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pyfastcdc import FastCDC
-
 AVG_SIZE = 128 * 1024
 MIN_SIZE = 32 * 1024
 MAX_SIZE = 512 * 1024
 WINDOW = 8 * 1024 * 1024  # bytes gathered before cutting when writes are small
+BATCH_BYTES = 8 * 1024 * 1024  # chunks handed to `emit_many` together (hashed in parallel)
 
 
 class Chunker:
     """Feed bytes with `write`; `emit(memoryview)` is called once per chunk, in order.
 
-    The view passed to `emit` is valid only during the call. The last chunk of
+    With `emit_many` instead, chunks come in lists of consecutive chunks
+    (about `BATCH_BYTES` each), so the receiver can work on several at once.
+    Views passed to either are valid only during the call. The last chunk of
     each cut is held back (it may have been cut by the end of the data seen so
     far, not by content) and re-cut together with the next bytes.
     """
 
-    def __init__(self, emit: Callable[[memoryview], None]):
+    def __init__(self, emit: Callable[[memoryview], None] | None = None, *,
+                 emit_many: Callable[[list[memoryview]], None] | None = None):
+        if (emit is None) == (emit_many is None):
+            raise TypeError("pass exactly one of emit and emit_many")
+        from pyfastcdc import FastCDC  # compiled; loaded when a payload is written
+
         self._cdc = FastCDC(AVG_SIZE, min_size=MIN_SIZE, max_size=MAX_SIZE)
-        self._emit = emit
+        self._emit_many = emit_many or (lambda views: [emit(v) for v in views])
         self._buf = bytearray(WINDOW + MAX_SIZE)
         self._fill = 0  # bytes held in _buf
 
@@ -59,19 +65,25 @@ class Chunker:
                 pos = n
         return n
 
-    def _cut(self, view: memoryview) -> memoryview:
-        """Emit every chunk of `view` but the last; return the last."""
-        last = None
+    def _cut(self, view: memoryview, *, final: bool = False) -> memoryview:
+        """Emit every chunk of `view` but the last (all if `final`); return what is left."""
+        batch, batch_bytes, last = [], 0, None
         for chunk in self._cdc.cut_buf(view):
             if last is not None:
-                self._emit(view[last.offset: last.offset + last.length])
+                batch.append(view[last.offset: last.offset + last.length])
+                batch_bytes += last.length
+                if batch_bytes >= BATCH_BYTES:
+                    self._emit_many(batch)
+                    batch, batch_bytes = [], 0
             last = chunk
-        return view[last.offset:]
+        if final and last is not None:
+            batch.append(view[last.offset:])
+        if batch:
+            self._emit_many(batch)
+        return view[len(view):] if final or last is None else view[last.offset:]
 
     def close(self) -> None:
         """Emit what is held back: the data has ended."""
         if self._fill:
-            view = memoryview(self._buf)[: self._fill]
-            for chunk in self._cdc.cut_buf(view):
-                self._emit(view[chunk.offset: chunk.offset + chunk.length])
+            self._cut(memoryview(self._buf)[: self._fill], final=True)
             self._fill = 0

@@ -48,6 +48,7 @@ class ChunkIndex:
     def __init__(self, folder: Path):
         self.folder = folder
         self._loaded: set[str] = set()
+        self.damaged: dict[str, str] = {}  # index file name -> what is wrong with it
         self.locations: dict[bytes, tuple[bytes, PackEntry]] = {}
 
     def refresh(self) -> None:
@@ -56,13 +57,24 @@ class ChunkIndex:
             names = os.listdir(self.folder)
         except FileNotFoundError:
             return
+        if not self._loaded.issubset(names):
+            # gc replaced index files: forget entries of packs it may have removed
+            self._loaded.clear()
+            self.locations.clear()
         for name in names:
-            if name in self._loaded or name.startswith("."):
+            if name in self._loaded or name.startswith(".") or name in self.damaged:
                 continue
-            data = (self.folder / name).read_bytes()
-            if hashing.digest(data).hex() != name:
-                raise IntegrityError(f"index {name[:12]}: content does not match its name")
-            for pid, entries in decode_index(data, name[:12]).items():
+            try:
+                data = (self.folder / name).read_bytes()
+                if hashing.digest(data).hex() != name:
+                    raise IntegrityError(f"index {name[:12]}: content does not match its name")
+                packs = decode_index(data, name[:12])
+            except (IntegrityError, FileNotFoundError) as exc:
+                # One damaged file must not make the repository unusable: its
+                # chunks read as missing, fsck reports it, gc rebuilds it.
+                self.damaged[name] = str(exc)
+                continue
+            for pid, entries in packs.items():
                 for e in entries:
                     self.locations.setdefault(e.chunk_id, (pid, e))
             self._loaded.add(name)

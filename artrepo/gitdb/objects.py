@@ -42,7 +42,7 @@ class Objects:
         if len(oid) != 40:
             raise IntegrityError(f"damaged ref: {oid[:40]!r} is not an object id")
         try:
-            obj = self.repo[oid]
+            obj = self.repo[pygit2.Oid(hex=oid)]  # an Oid skips libgit2's prefix search
         except (KeyError, ValueError):
             raise IntegrityError(f"git object {oid[:12]} is missing") from None
         except pygit2.GitError as exc:
@@ -76,7 +76,7 @@ class Objects:
 
     def blob(self, oid: str) -> bytes:
         try:
-            return self.repo[oid].data
+            return self.repo[pygit2.Oid(hex=oid)].data
         except (KeyError, pygit2.GitError) as exc:
             raise IntegrityError(f"git object {oid[:12]} is missing or corrupt ({exc})") from None
 

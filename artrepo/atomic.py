@@ -4,7 +4,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import tempfile
 from pathlib import Path
 
 
@@ -24,6 +23,8 @@ def write_atomic(path: Path, data, *, exclusive: bool = False) -> bool:
     `path` exists: returns False then, and leaves the existing file alone.
     Readers see either no file or the complete file, never a torn one.
     """
+    import tempfile  # loads shutil, random, bz2, lzma: not on the paths that only lock
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     try:

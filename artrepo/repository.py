@@ -15,8 +15,6 @@ from artrepo import names
 from artrepo.errors import (AmbiguousReferenceError, ConflictError, FormatError, IntegrityError,
                             NotARepositoryError, NotFoundError)
 from artrepo.records.artifact import Annotation, Manifest, VersionRecord
-from artrepo.atomic import flock
-from artrepo.storage.chunkstore import ChunkStore
 
 DIR_NAME = ".artrepo"
 VERSIONS = "refs/artrepo/v"
@@ -85,6 +83,8 @@ class Repository:
     def chunks(self) -> ChunkStore:
         """The chunk store, opened (and its index read) on first use only."""
         if self._chunks is None:
+            from artrepo.storage.chunkstore import ChunkStore
+
             self._chunks = ChunkStore(self.git_dir / "chunks", self.tmp)
             self._chunks.fetch_missing = self.fetch_missing
         return self._chunks
@@ -118,10 +118,14 @@ class Repository:
         A save may reuse chunks of a pack no ref reaches yet: without this lock
         a concurrent gc could delete that pack between the dedup check and the ref.
         """
+        from artrepo.atomic import flock
+
         return flock(self.git_dir / "locks" / "gc", shared=True)
 
     def lock(self, name: str):
         """The per-name lock that serializes version allocation."""
+        from artrepo.atomic import flock
+
         return flock(self.git_dir / "locks" / f"name-{names.encode(name)}")
 
     # -- saving -------------------------------------------------------------

@@ -3,9 +3,11 @@
 A run is written once, when it ends (a run in progress is never referenced):
 
 1. the run's tree: `run.msgpack`, `steps/<encoded step>.msgpack` and
-   `keys/<cache key>` (the same blob as the step record, for cache lookups);
+   `keys/<cache key>` (the same blob as the step record, for cache lookups),
+   written as loose objects without fsync (`gitdb.loose`);
 2. holding `locks/pipeline-<encoded pipeline>`: the commit, whose parent is
-   the pipeline's previous run; `refs/artrepo/runs/<run id>` (publishes it);
+   the pipeline's previous run; one syncfs; `refs/artrepo/runs/<run id>`
+   (fsynced: it publishes the run);
    `refs/artrepo/pipelines/<encoded pipeline>` by compare-and-swap;
 3. derived refs: `refs/heads/runs` (so `git log` shows runs) and
    `refs/artrepo/cache/<key[:2]>/<key[2:]>` for every completed step.
@@ -18,6 +20,7 @@ import datetime as dt
 
 from artrepo import names
 from artrepo.errors import AmbiguousReferenceError, NotFoundError
+from artrepo.gitdb import loose
 from artrepo.records.run import RunRecord, StepRecord
 from artrepo.atomic import flock
 
@@ -56,14 +59,21 @@ def run_message(run: RunRecord, steps: list[StepRecord]) -> str:
 
 
 def write_run(repo, run: RunRecord, steps: list[StepRecord]) -> str:
-    """Record a finished run; returns its commit id."""
-    step_blobs = {s.name: repo.objects.write_blob(s.to_msgpack()) for s in steps}
-    entries: dict[str, object] = {"run.msgpack": run.to_msgpack()}
-    entries["steps"] = {step_path(name)[len("steps/"):]: oid for name, oid in step_blobs.items()}
+    """Record a finished run; returns its commit id.
+
+    The objects are written loose without fsync and made durable by one
+    syncfs before `runs/<run id>` (fsynced) publishes them; `pipelines/<p>`
+    and the cache refs are not fsynced (docs/format.md, "Runs, steps and cache keys").
+    """
+    objects = loose.ObjectWriter(repo.git_dir)
+    step_blobs = {s.name: objects.blob(s.to_msgpack()) for s in steps}
+    entries = [(loose.BLOB, "run.msgpack", objects.blob(run.to_msgpack())),
+               (loose.TREE, "steps", objects.tree([(loose.BLOB, step_path(name)[len("steps/"):], oid)
+                                                   for name, oid in step_blobs.items()]))]
     keys = {s.cache_key: step_blobs[s.name] for s in steps if s.status == "completed" and s.cache_key}
     if keys:
-        entries["keys"] = keys
-    tree = repo.objects.write_tree(entries)
+        entries.append((loose.TREE, "keys", objects.tree([(loose.BLOB, k, oid) for k, oid in keys.items()])))
+    tree = objects.tree(entries)
     # A cached step's key already points at a run with the same outputs: only executed steps move it.
     new_keys = [s.cache_key for s in steps if s.status == "completed" and s.cache_key and not s.cached]
     message = run_message(run, steps)
@@ -71,19 +81,42 @@ def write_run(repo, run: RunRecord, steps: list[StepRecord]) -> str:
     with flock(repo.git_dir / "locks" / f"pipeline-{names.encode(run.pipeline)}"):
         published = False
         while True:
-            head = repo.refs.get(ref)
-            commit = repo.objects.write_commit(tree, [head] if head else [], message, run.start_ns)
+            head = _derived_ref(repo, ref)
+            commit = objects.commit(tree, [head] if head else [], message, run.start_ns)
+            if objects.unsynced:
+                loose.sync_filesystem(repo.git_dir)
+                objects.unsynced = 0
+            run_ref = f"{RUNS}/{run.run_id}"
             if not published:
-                repo.refs.create(f"{RUNS}/{run.run_id}", commit, f"run {run.pipeline}")
+                _set_ref(repo, run_ref, lambda cur: commit if cur is None else None, f"run {run.pipeline}")
                 published = True
             else:  # a writer outside the lock moved the pipeline ref: re-parent our own run ref
-                repo.refs.update(f"{RUNS}/{run.run_id}", lambda cur: commit, f"re-parent run {run.pipeline}")
-            if repo.refs.compare_and_swap(ref, head, commit, f"run {run.run_id[:12]}"):
+                _set_ref(repo, run_ref, lambda cur: commit, f"re-parent run {run.pipeline}")
+            moved = _set_ref(repo, ref, lambda cur: commit if cur == head else None, f"run {run.run_id[:12]}",
+                             durable=False)
+            if moved == commit:
                 break
-    repo.refs.update(RUNS_HEAD, lambda cur: commit, f"run {run.pipeline}")
+    # HEAD names heads/runs and libgit2 resolves HEAD on every ref update: a torn one would stop all writes
+    _set_ref(repo, RUNS_HEAD, lambda cur: commit, f"run {run.pipeline}")
     for key in new_keys:
-        repo.refs.update(cache_ref(key), lambda cur: commit, f"cache {run.pipeline}")
+        _set_ref(repo, cache_ref(key), lambda cur: commit, f"cache {run.pipeline}", durable=False)
     return commit
+
+
+def _derived_ref(repo, name: str) -> str | None:
+    """A derived ref's value; one a crash left torn (it is not fsynced) reads as absent."""
+    try:
+        return loose.read_ref(repo.git_dir, name, derived=True)
+    except loose.NotSimple:
+        return repo.refs.get(name)
+
+
+def _set_ref(repo, name: str, decide, message: str, durable: bool = True) -> str | None:
+    """`Refs.update` in pure Python (no fsync unless `durable`); pygit2 for an odd current value."""
+    try:
+        return loose.update_ref(repo.git_dir, name, decide, message, durable=durable)
+    except loose.NotSimple:
+        return repo.refs.update(name, decide, message)
 
 
 # -- reading -------------------------------------------------------------------
@@ -122,7 +155,7 @@ def find_run(repo, id_or_prefix: str) -> tuple[str, str]:
 
 def cached_step(repo, key: str) -> tuple[str, StepRecord] | None:
     """(run commit, step record) of the latest completed step with this cache key."""
-    commit = repo.refs.get(cache_ref(key))
+    commit = _derived_ref(repo, cache_ref(key))
     if commit is None:
         return None
     data = repo.objects.tree_file(commit, f"keys/{key}")

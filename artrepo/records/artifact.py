@@ -5,7 +5,6 @@ import enum
 from dataclasses import dataclass, field
 
 from artrepo.records import codec
-from artrepo.storage.chunkstore import StoredFile
 from artrepo.storage.hashing import digest
 
 
@@ -82,6 +81,8 @@ def _file_row(f: StoredFile) -> list:
 
 
 def _file_from_row(row: list) -> StoredFile:
+    from artrepo.storage.chunkstore import StoredFile
+
     path, size, executable, symlink, chunks = row
     return StoredFile(path, size, tuple((bytes(c), n) for c, n in chunks), bool(executable), symlink)
 

@@ -46,10 +46,54 @@ def _user_object(obj) -> bool:
     return (isinstance(target, (types.FunctionType, type)) and module is not None and _is_user_module(module))
 
 
+def _code_tree(code: types.CodeType):
+    yield code
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            yield from _code_tree(const)
+
+
+def fast_getsource(func) -> str | None:
+    """`inspect.getsource(func)` for a plain function, without tokenize; None when unsure.
+
+    The first tokenize of a process compiles a large regex (~8 ms, most of a
+    cached run). The block starts where inspect starts it and ends at the last
+    line any instruction spans, extended (as inspect does) over later lines
+    indented deeper than the def, code or comments, up to the next code line
+    at the def's indentation; a block that does not parse is left to inspect.
+    tests/runtime/test_codehash.py compares both on many functions.
+    """
+    code = getattr(func, "__code__", None)
+    if (not isinstance(func, types.FunctionType) or code is None or code.co_name == "<lambda>"
+            or hasattr(func, "__wrapped__")):
+        return None
+    try:
+        lines, start = inspect.findsource(func)
+    except (OSError, TypeError):
+        return None
+    end = max([code.co_firstlineno] + [p[1] for c in _code_tree(code) for p in c.co_positions() if p[1]])
+    indent = len(lines[start]) - len(lines[start].lstrip())
+    for scan in range(end, len(lines)):
+        text = lines[scan].strip()
+        if not text:
+            continue
+        if len(lines[scan]) - len(lines[scan].lstrip()) <= indent:
+            if not text.startswith("#"):
+                break
+            continue
+        end = scan + 1
+    src = "".join(lines[start:end])
+    try:
+        compile(textwrap.dedent(src), "<source>", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError):
+        return None
+    return src
+
+
 def source_text(obj) -> str:
     """Source of a function or class without its decorator lines."""
     try:
-        src = textwrap.dedent(inspect.getsource(obj))
+        src = textwrap.dedent(fast_getsource(obj) or inspect.getsource(obj))
     except (OSError, TypeError):  # no source (REPL, exec): fall back to the bytecode
         code = getattr(obj, "__code__", None)
         return repr(code.co_code) + repr(code.co_consts) if code else repr(obj)

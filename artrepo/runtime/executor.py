@@ -9,8 +9,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-import traceback
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
@@ -44,10 +42,10 @@ class StepFailedError(UserError):
 
 
 def open_repository():
-    """The repository of the working directory, shared with the public API."""
-    from artrepo.repository import active
+    """The repository of the working directory, shared with the public API (pygit2 only on demand)."""
+    from artrepo.runtime.lightrepo import open_repository
 
-    return active()
+    return open_repository()
 
 
 def run_pipeline(pipeline, args: tuple, kwargs: dict, options: RunOptions):
@@ -100,6 +98,8 @@ class Execution:
         return run
 
     def _run_parallel(self, workers: int) -> None:
+        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
         pending = {n: set(self.plan.steps[n].invocation.upstream) for n in self.plan.order}
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="artrepo-step") as pool:
             running = {}
@@ -145,6 +145,8 @@ class Execution:
                                     end_ns=time.time_ns()))
 
     def _failed(self, base: StepRecord, exc: BaseException, start: int) -> StepRecord:
+        import traceback
+
         message = f"{type(exc).__name__}: {exc}"
         if isinstance(exc, UserError):
             message = str(exc)
@@ -159,21 +161,21 @@ class Execution:
         return out
 
     def _resolve_inputs(self, ps: PlannedStep) -> dict:
-        from artrepo.artifacts import ArtifactVersion, save_value
-
         out = {}
         for input_name, source in ps.invocation.artifacts.items():
             if isinstance(source, OutputHandle):
                 out[input_name] = self.repo.by_id(self.records[source.step].outputs[source.key])
             elif isinstance(source, LateArtifact):
                 out[input_name] = self.repo.resolve(source.reference, source.version)
-            elif isinstance(source, ArtifactVersion):
-                out[input_name] = self.repo.by_id(source.id)
             elif isinstance(source, ExternalArtifact):
+                from artrepo.artifacts import save_value
+
                 name = source.name or f"{self.plan.pipeline}::{ps.name}::{input_name}"
                 with self.io_lock:
                     av = save_value(self.repo, source.value, name, materializer=source.materializer)
                 out[input_name] = self.repo.by_id(av.id)
+            else:  # an ArtifactVersion (graph accepts nothing else)
+                out[input_name] = self.repo.by_id(source.id)
         return out
 
     def _cache_hit(self, ps: PlannedStep, base: StepRecord) -> StepRecord | None:

@@ -6,6 +6,7 @@ steps take as inputs. Nothing here touches the repository.
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,9 +64,10 @@ class Invocation:
 
 
 def _is_artifact_input(value) -> bool:
-    from artrepo.artifacts import ArtifactVersion
-
-    return isinstance(value, (OutputHandle, LateArtifact, ExternalArtifact, ArtifactVersion))
+    if isinstance(value, (OutputHandle, LateArtifact, ExternalArtifact)):
+        return True
+    artifacts = sys.modules.get("artrepo.artifacts")  # no ArtifactVersion exists before it is imported
+    return artifacts is not None and isinstance(value, artifacts.ArtifactVersion)
 
 
 class Composition:

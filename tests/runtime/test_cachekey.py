@@ -17,14 +17,29 @@ json_like = st.recursive(st.none() | st.booleans() | st.integers(-2**63, 2**64 -
                          st.dictionaries(st.text(), inner), max_leaves=10)
 
 
+def strictly_equal(x, y) -> bool:
+    """Equal values of equal types: False is not 0 and -0.0 is not 0.0 for a cache key."""
+    if type(x) is not type(y):
+        return False
+    if isinstance(x, list):
+        return len(x) == len(y) and all(strictly_equal(i, j) for i, j in zip(x, y))
+    if isinstance(x, dict):
+        return sorted(x) == sorted(y) and all(strictly_equal(x[k], y[k]) for k in x)
+    return repr(x) == repr(y)
+
+
 @given(json_like, json_like)
 def test_equal_parameters_give_equal_keys_and_different_ones_are_named(a, b):
     ka = key_parts("c", {"p": canonical_parameter("p", a)}, {}, [])
     kb = key_parts("c", {"p": canonical_parameter("p", b)}, {}, [])
-    if canonical_parameter("p", a) == canonical_parameter("p", b):
+    if strictly_equal(canonical_parameter("p", a), canonical_parameter("p", b)):
         assert cache_key(ka) == cache_key(kb)
     else:
         assert first_difference(ka, kb) == "parameter 'p' changed"
+
+
+def test_a_bool_parameter_is_not_the_integer_it_equals():
+    assert cache_key(key_parts("c", {"p": False}, {}, [])) != cache_key(key_parts("c", {"p": 0}, {}, []))
 
 
 def test_first_difference_follows_code_parameters_inputs_outputs():

@@ -1,0 +1,124 @@
+"""The tokenize-free source finder gives exactly what inspect.getsource gives, or steps aside."""
+from __future__ import annotations
+
+import importlib
+import inspect
+import sys
+import textwrap
+import types
+
+import pytest
+
+from artrepo.runtime.codehash import fast_getsource
+
+TRICKY = textwrap.dedent('''
+    import functools
+
+    def one_liner(x): return x  # trailing comment
+
+
+    def trailing_comments(x):
+        y = x + 1
+        # a comment at body depth belongs to the block
+            # deeper too
+
+    # not this one: it is at the def's depth
+    def dead_code(x):
+        return x
+        print("never")
+
+
+    def col0_string():
+        text = """
+    inside
+    """
+        return text
+
+
+    def nested(x):
+        def inner(y):
+            return [
+                y
+                for _ in range(3)
+            ]
+        class Local:
+            attr = 1
+        return inner(x), Local
+
+    @functools.lru_cache
+    def wrapped(x):
+        return x
+
+    def decorated_by(f):
+        return f
+
+    @decorated_by
+    @decorated_by
+    def decorated(
+            a,
+            b=(1,
+               2)):
+        """doc"""
+
+    async def coro():
+        await coro()
+
+    class Holder:
+        def method(self):
+            return 1
+            # trailing inside the method
+
+        @staticmethod
+        def static():
+            pass
+''')
+
+
+@pytest.fixture(scope="module")
+def tricky(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("src")
+    (folder / "tricky_source.py").write_text(TRICKY)
+    sys.path.insert(0, str(folder))
+    try:
+        yield importlib.import_module("tricky_source")
+    finally:
+        sys.path.remove(str(folder))
+        sys.modules.pop("tricky_source", None)
+
+
+def functions_of(module):
+    for value in list(vars(module).values()):
+        if isinstance(value, types.FunctionType) and value.__module__ == module.__name__:
+            yield value
+        elif isinstance(value, type) and value.__module__ == module.__name__:
+            yield from (f for f in vars(value).values() if isinstance(f, types.FunctionType))
+        elif isinstance(value, staticmethod):
+            yield value.__func__
+
+
+def test_tricky_shapes_match_inspect_or_fall_back(tricky):
+    seen = 0
+    for func in [*functions_of(tricky), tricky.Holder.static]:
+        fast = fast_getsource(func)
+        if fast is not None:
+            assert fast == inspect.getsource(func), func.__qualname__
+            seen += 1
+    assert seen >= 9
+    assert fast_getsource(tricky.wrapped) is None  # inspect unwraps; left to it
+    assert fast_getsource(lambda: 1) is None
+    assert "# deeper too" in fast_getsource(tricky.trailing_comments)
+    assert "not this one" not in fast_getsource(tricky.trailing_comments)
+    assert 'print("never")' in fast_getsource(tricky.dead_code)
+
+
+@pytest.mark.parametrize("name", ["json.decoder", "textwrap", "inspect", "dataclasses", "argparse", "pathlib",
+                                  "logging", "zipfile", "email.message", "artrepo.runtime.executor",
+                                  "artrepo.repository", "artrepo.gitdb.loose"])
+def test_library_functions_match_inspect(name):
+    compared = 0
+    for func in functions_of(importlib.import_module(name)):
+        fast = fast_getsource(func)
+        if fast is not None:
+            assert fast == inspect.getsource(func), func.__qualname__
+            compared += 1
+    assert compared >= 5

@@ -286,18 +286,18 @@ def _save_locked(repo, data, cls, name, version, tags, artifact_type, metadata, 
 
 def load_value(repo: Repository, info: VersionInfo, *, allow_pickle: bool = False) -> Any:
     """Rebuild the value of a version; the trust check runs before any byte is read."""
-    rec = info.record
-    if rec.environment.get("cloudpickle"):
-        if not (allow_pickle or repo.trusts(info.id)):
-            raise UntrustedPickleError(
-                f"artifact {info.name}:{info.version} is a pickle from an untrusted source; "
-                "loading it would run its code: pass allow_pickle=True or trust its remote"
-            )
-        from artrepo.materializers.pickle import check_environment
+    from artrepo.materializers.pickle import check_environment, refuse_unpickling
 
+    rec = info.record
+    refusal = None if allow_pickle or repo.trusts(info.id) else (
+        f"artifact {info.name}:{info.version} is a pickle from an untrusted source; "
+        "loading it would run its code: pass allow_pickle=True or trust its remote")
+    if rec.environment.get("cloudpickle") or rec.materializer == PICKLE_ID:
+        if refusal:
+            raise UntrustedPickleError(refusal)
         check_environment(rec.environment)
     cls = registry.resolve(rec.materializer, allow_import=repo.trusts(info.id))
-    with _integrity_context(info):
+    with _integrity_context(info), refuse_unpickling(refusal):
         manifest = repo.manifest(info.id)
         files = LoadFiles(repo.chunks, manifest, repo.git_dir / "cache" / "paths")
         with tempfile.TemporaryDirectory(dir=repo.tmp, prefix="load-") as tmp:

@@ -10,11 +10,15 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from artrepo import names
 from artrepo.errors import (AmbiguousReferenceError, ConflictError, FormatError, IntegrityError,
                             NotARepositoryError, NotFoundError)
 from artrepo.records.artifact import Annotation, Manifest, VersionRecord
+
+if TYPE_CHECKING:
+    from artrepo.storage.chunkstore import ChunkStore
 
 DIR_NAME = ".artrepo"
 VERSIONS = "refs/artrepo/v"
@@ -56,7 +60,9 @@ def active(root: Path | str | None = None) -> "Repository":
     top = find_root(Path(root) if root else None)
     repo = _OPEN.get(top)
     if repo is None:
-        repo = _OPEN[top] = Repository(top)
+        from artrepo.lightrepo import open_light
+
+        repo = _OPEN[top] = open_light(top)
     return repo
 
 

@@ -8,8 +8,6 @@ dies, so a `.lock` file found while holding the flock is provably stale.
 """
 from __future__ import annotations
 
-import hashlib
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +15,7 @@ from pathlib import Path
 import pygit2
 
 from artrepo.errors import RefLockedError
+from artrepo.gitdb import loose
 from artrepo.atomic import flock
 
 
@@ -26,7 +25,7 @@ class Refs:
         self.git_dir = git_dir
 
     def _lock_file(self, name: str):
-        return self.git_dir / "locks" / ("ref-" + hashlib.sha256(name.encode()).hexdigest()[:24])
+        return loose.ref_flock_path(self.git_dir, name)
 
     def get(self, name: str) -> str | None:
         ref = self.repo.references.get(name)
@@ -38,49 +37,11 @@ class Refs:
         Scans the loose folder and `packed-refs` directly: libgit2 offers no
         prefix iterator and would read every ref in the repository.
         """
-        out = {}
-        for line in self._packed_lines(prefix + "/"):
-            oid, _, ref = line.partition(" ")
-            rest = ref[len(prefix) + 1:]
-            if "/" not in rest:
-                out[rest] = oid
-        folder = self.git_dir / prefix
-        try:
-            entries = list(os.scandir(folder))
-        except (FileNotFoundError, NotADirectoryError):
-            return out
-        for e in entries:
-            if e.is_file() and not e.name.endswith(".lock"):
-                with open(e.path, "rb") as f:
-                    text = f.read(64).decode("ascii", "replace").strip()
-                # a damaged ref file is returned as it is: reading it fails loudly
-                # (integrity error) instead of the version silently vanishing
-                out[e.name] = text if text else "<empty ref>"
-        return out
+        return loose.list_prefix(self.git_dir, prefix)
 
     def list_folders(self, prefix: str) -> set[str]:
         """Names of the sub-folders of `prefix/` (loose or packed)."""
-        out = set()
-        for line in self._packed_lines(prefix + "/"):
-            rest = line.partition(" ")[2][len(prefix) + 1:]
-            if "/" in rest:
-                out.add(rest.split("/", 1)[0])
-        try:
-            out.update(e.name for e in os.scandir(self.git_dir / prefix) if e.is_dir())
-        except FileNotFoundError:
-            pass
-        return out
-
-    def _packed_lines(self, prefix: str):
-        try:
-            with open(self.git_dir / "packed-refs", encoding="ascii", errors="replace") as f:
-                for line in f:
-                    if line[:1] in "#^" or len(line) < 42:
-                        continue
-                    if line[41:].startswith(prefix):
-                        yield line.rstrip("\n")
-        except FileNotFoundError:
-            return
+        return loose.list_folders(self.git_dir, prefix)
 
     def create(self, name: str, oid: str, message: str = "create") -> bool:
         """Point a new ref `name` at `oid`; False if it already exists."""

@@ -6,15 +6,31 @@ and (see artifacts.py) never loads one from an untrusted remote.
 """
 from __future__ import annotations
 
+import contextlib
 import sys
 import warnings
+from contextvars import ContextVar
 from typing import Any
 
-from artrepo.errors import MaterializerError
+from artrepo.errors import MaterializerError, UntrustedPickleError
 from artrepo.materializers.base import BaseMaterializer
 from artrepo.records.artifact import ArtifactType
 
 FILE = "artifact.pkl"
+# Set while a version from an untrusted source loads: the refusal to raise instead of unpickling.
+# Checked at the one place that unpickles, so a record that hides its pickles (no `cloudpickle` in
+# its environment, or a pickle nested in a container) cannot get one past the check in load_value.
+_REFUSAL: ContextVar[str | None] = ContextVar("artrepo_pickle_refusal", default=None)
+
+
+@contextlib.contextmanager
+def refuse_unpickling(message: str | None):
+    """Within the block, loading a pickle raises UntrustedPickleError(message) (None: allowed)."""
+    token = _REFUSAL.set(message)
+    try:
+        yield
+    finally:
+        _REFUSAL.reset(token)
 
 
 def environment() -> dict[str, str]:
@@ -50,6 +66,9 @@ class CloudpickleMaterializer(BaseMaterializer):
     def load(self, data_type: type) -> Any:
         import cloudpickle
 
+        refusal = _REFUSAL.get()
+        if refusal is not None:
+            raise UntrustedPickleError(refusal)
         with self.open(FILE, "rb") as f:
             return cloudpickle.loads(f.read())
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 from typing import Protocol
 
 from artrepo.errors import UserError
@@ -21,6 +22,14 @@ from artrepo.storage.hashing import digest
 
 class RemoteMissingError(KeyError):
     """The key does not exist on the remote."""
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    """Size and modification time (seconds since the epoch; None if the store keeps none) of an object."""
+
+    size: int
+    mtime: float | None
 
 
 class RemoteBackend(Protocol):
@@ -43,7 +52,13 @@ class RemoteBackend(Protocol):
 
     def exists(self, key: str) -> bool: ...
 
+    def info(self, key: str) -> ObjectInfo | None:
+        """Size and age of one object (one HEAD), or None if absent."""
+
     def list_prefix(self, prefix: str) -> list[str]: ...
+
+    def stat_prefix(self, prefix: str) -> dict[str, ObjectInfo]:
+        """Every object under `prefix` with its size and age (one listing, no GET)."""
 
     def delete(self, key: str) -> None: ...
 
@@ -141,6 +156,12 @@ class FsspecBackend:
     def exists(self, key: str) -> bool:
         return with_retries(lambda: self.fs.exists(self.path(key)), what=f"look up {key}")
 
+    def info(self, key: str) -> ObjectInfo | None:
+        try:
+            return _object_info(with_retries(lambda: self.fs.info(self.path(key)), what=f"look up {key}"))
+        except FileNotFoundError:
+            return None
+
     def list_prefix(self, prefix: str) -> list[str]:
         try:
             found = self.fs.find(self.path(prefix))
@@ -149,8 +170,24 @@ class FsspecBackend:
         cut = len(self.root) + 1
         return sorted(p[cut:] if p.startswith(self.root + "/") else p for p in found)
 
+    def stat_prefix(self, prefix: str) -> dict[str, ObjectInfo]:
+        try:
+            found = with_retries(lambda: self.fs.find(self.path(prefix), detail=True), what=f"list {prefix}")
+        except FileNotFoundError:
+            return {}
+        cut = len(self.root) + 1
+        return {(p[cut:] if p.startswith(self.root + "/") else p): _object_info(d) for p, d in found.items()}
+
     def delete(self, key: str) -> None:
         try:
             self.fs.rm_file(self.path(key))
         except FileNotFoundError:
             pass
+
+
+def _object_info(detail: dict) -> ObjectInfo:
+    """fsspec listing details -> ObjectInfo (S3: LastModified; local and memory: mtime or created)."""
+    stamp = detail.get("LastModified") or detail.get("mtime") or detail.get("created")
+    if hasattr(stamp, "timestamp"):
+        stamp = stamp.timestamp()
+    return ObjectInfo(int(detail.get("size") or 0), float(stamp) if stamp is not None else None)

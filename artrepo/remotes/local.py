@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from artrepo.errors import UserError
-from artrepo.remotes.backend import RemoteMissingError
+from artrepo.remotes.backend import ObjectInfo, RemoteMissingError
 from artrepo.atomic import flock, write_atomic
 from artrepo.storage.hashing import digest
 
@@ -66,6 +66,13 @@ class LocalBackend:
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()
 
+    def info(self, key: str) -> ObjectInfo | None:
+        try:
+            st = self.path(key).stat()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return ObjectInfo(st.st_size, st.st_mtime)
+
     def list_prefix(self, prefix: str) -> list[str]:
         base = self.path(prefix)
         out = []
@@ -74,6 +81,10 @@ class LocalBackend:
                 if not name.startswith(".tmp-"):
                     out.append(str((Path(dirpath) / name).relative_to(self.root)))
         return sorted(out)
+
+    def stat_prefix(self, prefix: str) -> dict[str, ObjectInfo]:
+        found = {key: self.info(key) for key in self.list_prefix(prefix)}
+        return {key: info for key, info in found.items() if info is not None}
 
     def delete(self, key: str) -> None:
         try:

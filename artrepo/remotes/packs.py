@@ -14,7 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from artrepo.errors import IntegrityError
+from artrepo.errors import IntegrityError, UserError
 from artrepo.storage import hashing
 from artrepo.atomic import fsync_dir, write_atomic
 from artrepo.storage.chunkstore import PACK_TARGET, decompress_chunk, verify_chunk
@@ -26,6 +26,10 @@ WORKERS = 4
 # uploaded again (which makes it young), so a remote gc with a grace period longer than this window
 # plus the push's duration never deletes a pack that a push counts on (docs/reliability.md).
 REUSE_WINDOW = 30 * 60
+
+
+class RemoteIndexGone(UserError):
+    """An index file the ref table named is gone: a remote gc replaced it since the table was read."""
 
 
 def pack_key(pack_id: bytes) -> str:
@@ -68,7 +72,6 @@ class RemoteIndex:
         return fetched
 
     def _load(self, backend, name: str) -> int:
-        from artrepo.errors import UserError
         from artrepo.remotes.backend import RemoteMissingError
 
         path = self.folder / name
@@ -78,7 +81,7 @@ class RemoteIndex:
             try:
                 data, fetched = backend.get(f"index/{name}"), 1
             except RemoteMissingError:
-                raise UserError(f"remote index {name[:12]} is gone (a remote gc replaced it); run again") from None
+                raise RemoteIndexGone(f"remote index {name[:12]} is gone (a remote gc replaced it); run again") from None
         if hashing.digest(data).hex() != name:
             raise IntegrityError(f"remote index {name[:12]}: content does not match its name")
         self._files[name] = {e.chunk_id: pid for pid, entries in decode_index(data, name[:12]).items()

@@ -17,7 +17,7 @@ from artrepo.remotes import localrefs
 from artrepo.remotes.gitpacks import build_git_pack, git_pack_key, pack_name
 from artrepo.remotes.negotiate import (ANNOTATIONS, alias_on_push, create_only, group_versions, merge_labels,
                                        ref_class, version_ref)
-from artrepo.remotes.packs import build_packs, needed_chunks, upload_index, upload_packs
+from artrepo.remotes.packs import RemoteIndexGone, build_packs, needed_chunks, upload_index, upload_packs
 from artrepo.remotes.progress import Silent
 from artrepo.remotes.select import parse_all, pick, reached_versions
 from artrepo.remotes.session import RemoteSession
@@ -121,7 +121,10 @@ class Pusher:
             if not plan.updates:
                 self._finish(plan, state.refs, all_local)
                 return self.result
-            self._send_data(plan, state)
+            try:
+                self._send_data(plan, state)
+            except RemoteIndexGone:
+                continue  # a remote gc rewrote the index list since we read the table: re-read, re-plan
             self._send_git(plan, state)
             new = RemoteState({**state.refs, **plan.updates},
                               state.git_packs + [g for g in self.new_git if g not in state.git_packs],

@@ -15,10 +15,12 @@ botocore's standard retry mode with exponential backoff, and again by s3fs.
 from __future__ import annotations
 
 import os
+import time
 
 from artrepo.errors import UserError
-from artrepo.remotes.backend import FsspecBackend, RemoteMissingError
+from artrepo.remotes.backend import FsspecBackend, ObjectInfo, RemoteMissingError
 
+BODY_ATTEMPTS = 5
 NOT_WRITTEN = {"PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey", "412", "409", "404"}
 
 
@@ -36,6 +38,13 @@ def error_code(exc: BaseException) -> str | None:
     cause = exc if hasattr(exc, "response") else exc.__cause__
     response = getattr(cause, "response", None) or {}
     return response.get("Error", {}).get("Code") or str(response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+
+
+def _cut_short(exc: BaseException) -> bool:
+    """A response body that ended early or a connection dropped while reading it."""
+    names = {type(e).__name__ for e in (exc, exc.__cause__, exc.__context__) if e is not None}
+    return bool(names & {"ClientPayloadError", "ResponseStreamingError", "IncompleteReadError",
+                         "ContentLengthError", "ServerDisconnectedError", "ClientOSError", "ReadTimeoutError"})
 
 
 class S3Backend(FsspecBackend):
@@ -76,7 +85,16 @@ class S3Backend(FsspecBackend):
             async with resp["Body"] as body:
                 return await body.read(), resp["ETag"]
 
-        return self._run(fetch)
+        for attempt in range(BODY_ATTEMPTS):
+            try:
+                return self._run(fetch)
+            except Exception as exc:  # botocore retries the request; a body cut short is ours to retry
+                if not _cut_short(exc):
+                    raise
+                if attempt == BODY_ATTEMPTS - 1:
+                    raise UserError(f"remote {self.url}: reading {key} failed {BODY_ATTEMPTS} times "
+                                    f"(connection cut mid-body: {type(exc).__name__}); try again") from None
+                time.sleep(min(2.0, 0.1 * 2 ** attempt))
 
     def put(self, key: str, data: bytes) -> None:
         self._put(key, data)
@@ -105,13 +123,16 @@ class S3Backend(FsspecBackend):
         return self._put(key, data, IfMatch=token)
 
     def exists(self, key: str) -> bool:
+        return self.info(key) is not None
+
+    def info(self, key: str) -> ObjectInfo | None:
         async def head():
             try:
-                await self.fs._call_s3("head_object", Bucket=self.bucket, Key=self.key(key))
-                return True
+                resp = await self.fs._call_s3("head_object", Bucket=self.bucket, Key=self.key(key))
             except FileNotFoundError as exc:
                 if error_code(exc) == "NoSuchBucket":
                     raise
-                return False
+                return None
+            return ObjectInfo(int(resp["ContentLength"]), resp["LastModified"].timestamp())
 
         return self._run(head)

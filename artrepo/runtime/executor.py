@@ -43,9 +43,9 @@ class StepFailedError(UserError):
 
 def open_repository():
     """The repository of the working directory, shared with the public API (pygit2 only on demand)."""
-    from artrepo.runtime.lightrepo import open_repository
+    from artrepo.repository import active
 
-    return open_repository()
+    return active()
 
 
 def run_pipeline(pipeline, args: tuple, kwargs: dict, options: RunOptions):

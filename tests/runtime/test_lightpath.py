@@ -128,7 +128,7 @@ def test_a_stale_git_lock_left_by_a_killed_writer_is_removed(repo):
 
 
 def test_a_ref_that_is_not_a_plain_id_is_left_to_pygit2(repo):
-    from artrepo.runtime.lightrepo import LightRepository
+    from artrepo.lightrepo import LightRepository
 
     single()
     (repo.git_dir / "refs" / "heads" / "alias").write_text("ref: refs/heads/runs\n")
@@ -142,7 +142,7 @@ def test_a_ref_that_is_not_a_plain_id_is_left_to_pygit2(repo):
 
 
 def test_a_light_repository_has_every_attribute_of_a_full_one(repo):
-    from artrepo.runtime.lightrepo import LightRepository
+    from artrepo.lightrepo import LightRepository
 
     light = LightRepository(repo.root)
     assert set(vars(repo)) - {"git"} <= set(vars(light))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-REMOTE_HELP = "Not available yet for remotes: checks the local repository only."
+REMOTE_HELP = "Work on the remote NAME instead of the local repository."
 
 
 def _open():
@@ -15,18 +15,26 @@ def _open():
 
 @click.command("fsck")
 @click.option("--read-data", is_flag=True, help="Also read every chunk and verify its hash.")
-def fsck_cmd(read_data: bool) -> None:
+@click.option("--remote", "remote", metavar="NAME", help=REMOTE_HELP)
+def fsck_cmd(read_data: bool, remote: str | None) -> None:
     """Check that every ref reaches complete, intact records and data (exit 3 if not)."""
     from artrepo.errors import IntegrityError
-    from artrepo.maintenance.fsck import fsck
 
-    report = fsck(_open(), read_data=read_data)
+    if remote is not None:
+        from artrepo.maintenance.remote_fsck import fsck_remote
+
+        report = fsck_remote(_open(), remote, read_data=read_data)
+    else:
+        from artrepo.maintenance.fsck import fsck
+
+        report = fsck(_open(), read_data=read_data)
     for note in report.notes:
         click.echo(f"note: {note}")
     for problem in report.problems:
         click.echo(f"error: {problem}")
     read = f", {report.chunks_read} chunks read and verified" if read_data else ""
-    summary = (f"checked {report.versions} versions, {report.chunks} chunks in {report.packs} packs{read}"
+    where = f"remote {remote}: " if remote else ""
+    summary = (f"{where}checked {report.versions} versions, {report.chunks} chunks in {report.packs} packs{read}"
                f"{'' if report.git_checked else ' (without git fsck)'}")
     if not report.clean:
         raise IntegrityError(f"{summary}: {len(report.problems)} problem(s) found")
@@ -40,7 +48,8 @@ def fsck_cmd(read_data: bool) -> None:
 @click.option("--keep-last", type=click.IntRange(min=1), help="Keep the newest N versions of each NAME.")
 @click.option("--older-than", help="Drop versions of each NAME older than this (e.g. 30d).")
 @click.option("--force", is_flag=True, help="Drop versions even when lineage or a cache entry needs them.")
-def gc_cmd(names, dry_run, grace, keep_last, older_than, force) -> None:
+@click.option("--remote", "remote", metavar="NAME", help=REMOTE_HELP)
+def gc_cmd(names, dry_run, grace, keep_last, older_than, force, remote) -> None:
     """Remove data no ref needs; with --keep-last/--older-than, drop old versions of NAMEs first."""
     import time
 
@@ -52,6 +61,12 @@ def gc_cmd(names, dry_run, grace, keep_last, older_than, force) -> None:
     older_s = None if older_than is None else parse_duration(older_than)
     if names and keep_last is None and older_s is None:
         raise UserError("naming artifacts needs --keep-last N or --older-than DURATION")
+    if remote is not None:
+        if names or keep_last is not None or older_s is not None or force:
+            raise UserError("gc --remote only collects unreferenced data; --keep-last, --older-than, --force "
+                            "and names apply to the local repository")
+        _gc_remote(remote, grace_s, dry_run)
+        return
     repo = _open()
     with gc.gc_lock(repo):
         plan = retention.RetentionPlan()
@@ -70,6 +85,19 @@ def gc_cmd(names, dry_run, grace, keep_last, older_than, force) -> None:
     _report_gc(result, dry_run)
 
 
+def _gc_remote(remote: str, grace_s: float, dry_run: bool) -> None:
+    from artrepo.cli.render import human_size
+    from artrepo.maintenance.remote_gc import collect_remote
+
+    result = collect_remote(_open(), remote, grace=grace_s, dry_run=dry_run)
+    verb = "would remove" if dry_run else "removed"
+    click.echo(f"remote {remote}: {verb} {len(result.dropped_packs)} packs ({human_size(result.freed_bytes)}) and "
+               f"{len(result.dropped_files)} unlisted index or git pack files; kept {result.kept_packs} packs in use, "
+               f"{result.kept_young} unused packs younger than the grace period")
+    if result.index_rewritten:
+        click.echo(f"{'would merge' if dry_run else 'merged'} {result.index_files_before} remote index files into one")
+
+
 def _report_gc(result, dry_run: bool) -> None:
     from artrepo.cli.render import human_size
 
@@ -85,12 +113,13 @@ def _report_gc(result, dry_run: bool) -> None:
 
 @click.command("du")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def du_cmd(as_json: bool) -> None:
+@click.option("--remote", "remote", metavar="NAME", help=REMOTE_HELP)
+def du_cmd(as_json: bool, remote: str | None) -> None:
     """Logical size versus bytes stored, per artifact and in total."""
     from artrepo.cli import render
-    from artrepo.maintenance.du import usage
+    from artrepo.maintenance.du import usage, usage_remote
 
-    doc = usage(_open())
+    doc = usage_remote(_open(), remote) if remote is not None else usage(_open())
     if as_json:
         render.emit_json(doc)
         return
@@ -101,4 +130,4 @@ def du_cmd(as_json: bool) -> None:
     click.echo(f"total: {size(doc['logical_bytes'])} logical, {size(doc['stored_bytes'])} stored "
                f"(dedup saved {size(doc['dedup_saved_bytes'])}, compression saved "
                f"{size(doc['compression_saved_bytes'])}, {size(doc['unreferenced_bytes'])} unreferenced: "
-               "'artrepo gc' frees it)")
+               f"'artrepo gc{' --remote ' + remote if remote else ''}' frees it)")

@@ -1,18 +1,16 @@
-"""The repository a pipeline run opens: a `Repository` that imports pygit2 only when it must.
+"""The repository every command opens: a `Repository` that imports pygit2 only when it must.
 
-`import pygit2` alone takes longer than a fully cached run, so refs, prefix
-listings and files of loose commits are read in pure Python
-(`gitdb.loose`); whatever is not simple (a packed object, an odd ref, a
-write other than the run itself, `repo.git`) opens pygit2 on first use and
-behaves exactly as `Repository` does. It is registered as the process's
-open repository, so `Client()` and the returned `PipelineRun` share it.
+`import pygit2` alone takes longer than a fully cached pipeline run or most of
+`artrepo log`, so refs, prefix listings and files of loose commits are read
+in pure Python (`gitdb.loose`, SHA-1 checked); whatever is not simple (a
+packed object, an odd ref, any write but a run's own, `repo.git`) opens
+pygit2 on first use and behaves exactly as `Repository` does.
 """
 from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
 
-from artrepo import repository
 from artrepo.gitdb import loose
 from artrepo.repository import DIR_NAME, Repository
 
@@ -113,12 +111,6 @@ def _looks_simple(git_dir: Path) -> bool:
     return False
 
 
-def open_repository(root: Path | str | None = None) -> Repository:
-    """The process's open repository for `root` (default: the working directory), light if new."""
-    top = repository.find_root(Path(root) if root else None)
-    repo = repository._OPEN.get(top)
-    if repo is None:
-        git_dir = top / DIR_NAME
-        repo = LightRepository(top) if _looks_simple(git_dir) else Repository(top)
-        repository._OPEN[top] = repo
-    return repo
+def open_light(top: Path) -> Repository:
+    """A light repository when the folder is a plain format-1 one, else a full one."""
+    return LightRepository(top) if _looks_simple(top / DIR_NAME) else Repository(top)

@@ -4,15 +4,12 @@ from __future__ import annotations
 import datetime as dt
 import numbers
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from artrepo import names
 from artrepo.errors import ConflictError, IntegrityError, InvalidNameError, UntrustedPickleError, UserError
-from artrepo.materializers import registry
-from artrepo.payload import LoadFiles, SaveFiles, check_relpath
 from artrepo.records.artifact import ArtifactType, Manifest, VersionRecord
 from artrepo.repository import Repository, VersionInfo
 
@@ -116,6 +113,8 @@ class ArtifactVersion:
 
     def download_files(self, path: str | os.PathLike) -> None:
         """Write the version's files into a `.zip` archive at `path`."""
+        from artrepo.payload import LoadFiles
+
         path = Path(path)
         if path.suffix != ".zip":
             raise UserError(f"download_files needs a path ending in .zip, got {str(path)!r}")
@@ -124,6 +123,8 @@ class ArtifactVersion:
 
     def export(self, dest: str | os.PathLike) -> Path:
         """Write the version's files under `dest` (a new or empty folder), or a zip."""
+        from artrepo.payload import LoadFiles
+
         dest = Path(dest)
         if dest.suffix == ".zip":
             self.download_files(dest)
@@ -137,6 +138,8 @@ class ArtifactVersion:
 
     def visualize(self) -> list[Path]:
         """Show the visualizations in Jupyter, or print where their files are."""
+        from artrepo.payload import LoadFiles, check_relpath
+
         manifest = self.manifest()
         folder = self._repo.git_dir / "cache" / "visualizations" / self.id
         if not folder.exists():
@@ -221,6 +224,8 @@ def validate_tags(tags) -> tuple[str, ...]:
 
 
 def _materializer_class(materializer, data):
+    from artrepo.materializers import registry
+
     if materializer is None:
         return registry.for_type(type(data))
     from artrepo.materializers.base import BaseMaterializer
@@ -252,6 +257,11 @@ def save_value(repo: Repository, data: Any, name: str, version: str | int | None
 
 
 def _save_locked(repo, data, cls, name, version, tags, artifact_type, metadata, producer, origin):
+    import tempfile
+
+    from artrepo.materializers import registry
+    from artrepo.payload import SaveFiles
+
     session = repo.chunks.session()
     try:
         with tempfile.TemporaryDirectory(dir=repo.tmp, prefix="save-") as tmp:
@@ -286,6 +296,11 @@ def _save_locked(repo, data, cls, name, version, tags, artifact_type, metadata, 
 
 def load_value(repo: Repository, info: VersionInfo, *, allow_pickle: bool = False) -> Any:
     """Rebuild the value of a version; the trust check runs before any byte is read."""
+    import tempfile
+
+    from artrepo.materializers import registry
+    from artrepo.payload import LoadFiles
+
     from artrepo.materializers.pickle import check_environment, refuse_unpickling
 
     rec = info.record

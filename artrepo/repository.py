@@ -6,6 +6,7 @@ then derived refs. It knows nothing of Python objects or materializers.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import dataclass
@@ -305,8 +306,20 @@ class Repository:
 
         self.refs.update(ANNOTATIONS, decide, "annotate " + version_id[:12])
 
+    @contextlib.contextmanager
+    def snapshot(self):
+        """Within the block the annotations ref is read once (listings of many versions)."""
+        self._annotations_head = self.refs.get(ANNOTATIONS)
+        try:
+            yield self
+        finally:
+            del self._annotations_head
+
     def annotations(self, version_id: str) -> list[Annotation]:
-        head = self.refs.get(ANNOTATIONS)
+        if "_annotations_head" in self.__dict__:  # inside snapshot()
+            head = self.__dict__["_annotations_head"]
+        else:
+            head = self.refs.get(ANNOTATIONS)
         if head is None:
             return []
         out = []

@@ -26,11 +26,11 @@ def log_cmd(name: str | None, limit: int | None, as_json: bool) -> None:
     if not infos:
         repo.latest(name)  # raises NotFoundError with a suggestion
     versions = [ArtifactVersion(repo, i) for i in infos[:limit]]
-    if as_json:
-        render.emit_json([render.version_summary(av) for av in versions])
-        return
-    for av in versions:
-        click.echo(render.version_line(av))
+    with repo.snapshot():
+        if as_json:
+            render.emit_json([render.version_summary(av) for av in versions])
+            return
+        click.echo("\n".join(render.version_line(av) for av in versions))
 
 
 def _alias_log(repo, text: str, limit: int | None, as_json: bool) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from artrepo.errors import ArtrepoError, IntegrityError
 from artrepo.repository import ALIASES, HEADS, VERSIONS, Repository
 from artrepo.storage import hashing
 from artrepo.storage.chunkstore import ChunkStore
-from artrepo.storage.index import ChunkIndex, decode_index
+
 from artrepo.storage.packfile import PackEntry, encode_header
 
 ARTREPO_REFS = "refs/artrepo/"
@@ -26,56 +25,9 @@ _OID = re.compile(r"[0-9a-f]{40}\Z")
 _PACK_NAME = re.compile(r"[0-9a-f]{64}\Z")
 
 
-class TolerantIndex(ChunkIndex):
-    """The chunk index, with damaged index files recorded in `damaged` instead of raised."""
-
-    def __init__(self, folder: Path):
-        super().__init__(folder)
-        self.damaged: dict[str, str] = {}  # file name -> what is wrong
-        self.by_file: dict[str, dict[bytes, list[PackEntry]]] = {}
-
-    def refresh(self) -> None:
-        try:
-            listing = sorted(os.listdir(self.folder))
-        except FileNotFoundError:
-            return
-        for name in listing:
-            if name in self._loaded or name in self.damaged or name.startswith("."):
-                continue
-            try:
-                data = (self.folder / name).read_bytes()
-                if hashing.digest(data).hex() != name:
-                    raise IntegrityError(f"index {name[:12]}: content does not match its name")
-                packs = decode_index(data, name[:12])
-            except (IntegrityError, OSError) as exc:
-                self.damaged[name] = str(exc)
-                continue
-            self.by_file[name] = packs
-            for pid, entries in packs.items():
-                for e in entries:
-                    self.locations.setdefault(e.chunk_id, (pid, e))
-            self._loaded.add(name)
-
-
-class MaintenanceStore(ChunkStore):
-    """A ChunkStore whose index survives damaged index files (see TolerantIndex)."""
-
-    def __init__(self, root: Path, tmp: Path):
-        # Not super().__init__(): it reads the index at once and would stop at a damaged file.
-        self.root = root
-        self.tmp = tmp
-        self.index = TolerantIndex(root / "index")
-        self._fds = {}
-        self._lock = threading.Lock()
-        self.fetch_missing = None
-        self.index.refresh()
-
-
 def open_repository(root: Path) -> Repository:
-    """A Repository for maintenance: its chunk store tolerates damaged index files."""
-    repo = Repository(root)
-    repo._chunks = MaintenanceStore(repo.git_dir / "chunks", repo.tmp)
-    return repo
+    """A Repository for maintenance (its index reports damaged index files in `index.damaged`)."""
+    return Repository(root)
 
 
 # -- refs ----------------------------------------------------------------------

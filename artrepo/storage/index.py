@@ -49,6 +49,7 @@ class ChunkIndex:
         self.folder = folder
         self._loaded: set[str] = set()
         self.damaged: dict[str, str] = {}  # index file name -> what is wrong with it
+        self.by_file: dict[str, dict[bytes, list[PackEntry]]] = {}  # what each file says (fsck, gc)
         self.locations: dict[bytes, tuple[bytes, PackEntry]] = {}
 
     def refresh(self) -> None:
@@ -61,6 +62,7 @@ class ChunkIndex:
             # gc replaced index files: forget entries of packs it may have removed
             self._loaded.clear()
             self.locations.clear()
+            self.by_file.clear()
         for name in names:
             if name in self._loaded or name.startswith(".") or name in self.damaged:
                 continue
@@ -77,6 +79,7 @@ class ChunkIndex:
             for pid, entries in packs.items():
                 for e in entries:
                     self.locations.setdefault(e.chunk_id, (pid, e))
+            self.by_file[name] = packs
             self._loaded.add(name)
 
     def files(self) -> set[str]:
@@ -88,6 +91,7 @@ class ChunkIndex:
         name = hashing.digest(data).hex()
         write_atomic(self.folder / name, data)
         self._loaded.add(name)
+        self.by_file[name] = packs
         for pid, entries in packs.items():
             for e in entries:
                 self.locations.setdefault(e.chunk_id, (pid, e))

@@ -17,7 +17,6 @@ from artrepo.errors import ArtrepoError, IntegrityError
 from artrepo.repository import ALIASES, HEADS, VERSIONS, Repository
 from artrepo.storage import hashing
 from artrepo.storage.chunkstore import ChunkStore
-
 from artrepo.storage.packfile import PackEntry, encode_header
 
 ARTREPO_REFS = "refs/artrepo/"

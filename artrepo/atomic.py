@@ -15,10 +15,25 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(path: Path, data, *, exclusive: bool = False) -> bool:
+def sync_filesystem(folder: Path) -> None:
+    """Make everything written so far on `folder`'s filesystem durable (syncfs(2), else sync(2))."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if not hasattr(libc, "syncfs") or libc.syncfs(fd) != 0:
+            os.sync()
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, data, *, exclusive: bool = False, sync_dir: bool = True) -> bool:
     """Write `data` (bytes, or a list of buffers) to `path`: temp file in the same folder,
     fsync, rename, fsync dir.
 
+    Without `sync_dir` the rename is not made durable here: the caller runs one
+    `sync_filesystem` before anything may refer to the file (packs of a save).
     With `exclusive`, the file is published with link(2), which fails if
     `path` exists: returns False then, and leaves the existing file alone.
     Readers see either no file or the complete file, never a torn one.
@@ -42,7 +57,8 @@ def write_atomic(path: Path, data, *, exclusive: bool = False) -> bool:
                 os.unlink(tmp)
         else:
             os.replace(tmp, path)
-        fsync_dir(path.parent)
+        if sync_dir:
+            fsync_dir(path.parent)
         return True
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -22,7 +22,7 @@ from artrepo import names
 from artrepo.errors import AmbiguousReferenceError, NotFoundError
 from artrepo.gitdb import loose
 from artrepo.records.run import RunRecord, StepRecord
-from artrepo.atomic import flock
+from artrepo.atomic import flock, sync_filesystem
 
 RUNS = "refs/artrepo/runs"
 PIPELINES = "refs/artrepo/pipelines"
@@ -84,7 +84,7 @@ def write_run(repo, run: RunRecord, steps: list[StepRecord]) -> str:
             head = _derived_ref(repo, ref)
             commit = objects.commit(tree, [head] if head else [], message, run.start_ns)
             if objects.unsynced:
-                loose.sync_filesystem(repo.git_dir)
+                sync_filesystem(repo.git_dir)
                 objects.unsynced = 0
             run_ref = f"{RUNS}/{run.run_id}"
             if not published:

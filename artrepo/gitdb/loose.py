@@ -8,7 +8,7 @@ path reads and writes the simple cases itself, byte-compatible with git:
   caller then asks pygit2, which gives the authoritative answer or error;
 - objects are written as git does (zlib of `<type> <size>\\0<body>`, temp
   file, rename, mode 0444), without fsync: the caller makes a batch durable
-  with one `sync_filesystem` before the ref that publishes it;
+  with one `artrepo.atomic.sync_filesystem` before the ref that publishes it;
 - a ref is updated with the same locks as `gitdb.refs.Refs.update`: the
   per-ref flock `locks/ref-<sha256[:24]>`, then git's `<ref>.lock` file
   (O_EXCL, the file libgit2 and git take), reflog line, rename.
@@ -155,19 +155,6 @@ class ObjectWriter:
         stamp = f"{IDENTITY} {time_ns // 1_000_000_000} +0000"
         lines = [f"tree {tree}", *(f"parent {p}" for p in parents), f"author {stamp}", f"committer {stamp}"]
         return self.write("commit", ("\n".join(lines) + "\n\n" + message).encode())
-
-
-def sync_filesystem(git_dir: Path) -> None:
-    """Make everything written so far on `git_dir`'s filesystem durable (syncfs(2), else sync(2))."""
-    fd = os.open(git_dir, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        if not hasattr(libc, "syncfs") or libc.syncfs(fd) != 0:
-            os.sync()
-    finally:
-        os.close(fd)
 
 
 # -- refs ------------------------------------------------------------------------

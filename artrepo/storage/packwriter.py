@@ -9,7 +9,7 @@ import os
 from collections import deque
 from typing import TYPE_CHECKING
 
-from artrepo.atomic import fsync_dir, write_atomic
+from artrepo.atomic import sync_filesystem, write_atomic
 from artrepo.storage import hashing
 from artrepo.storage.chunking import MAX_SIZE, Chunker
 from artrepo.storage.chunkstore import PACK_TARGET, ChunkStore, StoredFile
@@ -144,7 +144,8 @@ class WriteSession:
         try:
             path = self.store.pack_path(pack_id)
             if not path.exists():
-                write_atomic(path, [memoryview(buf)[:fill], header])
+                # fsynced here; the renames become durable in commit()'s one sync
+                write_atomic(path, [memoryview(buf)[:fill], header], sync_dir=False)
             else:
                 os.utime(path)  # it is needed again: restart its gc grace period
         finally:
@@ -160,8 +161,9 @@ class WriteSession:
         self._lane.shutdown()
         self._spare.clear()
         if self._packs:
+            # Packs (data and names) durable before the index that names them.
+            sync_filesystem(self.store.root)
             self.store.index.write(self._packs)
-            fsync_dir(self.store.root / "index")
 
     def abort(self) -> None:
         self._io.shutdown(wait=True, cancel_futures=True)

@@ -268,7 +268,10 @@ def _save_locked(repo, data, cls, name, version, tags, artifact_type, metadata, 
             files = SaveFiles(session, Path(tmp))
             files.note_materializer(cls.materializer_id())
             mat = cls(tmp, files=files)
-            visualizations = _save_with_visualizations(cls, mat, tmp, files, data)
+            mat.save(data)
+            # Drawn after the data, not beside it: a plotting thread holding the
+            # GIL stalls the chunking loop far longer than the drawing takes.
+            visualizations = mat.save_visualizations(data) or {}
             auto = validate_metadata(mat.extract_metadata(data) or {}, "extracted metadata")
             files.ingest_leftovers()
             manifest = files.manifest(visualizations)
@@ -291,31 +294,6 @@ def _save_locked(repo, data, cls, name, version, tags, artifact_type, metadata, 
     )
     info = repo.save_version(record, repo.write_manifest(manifest))
     return ArtifactVersion(repo, info)
-
-
-def _save_with_visualizations(cls, mat, tmp, files, data) -> dict:
-    """Save `data`, and its visualizations (as a materializer returns them).
-
-    A streaming built-in draws its visualizations on a second thread while the
-    data is chunked (the chunker mostly waits on hashing and disk), into memory;
-    they join the stored files afterwards. Other materializers run in order.
-    """
-    if not cls.STREAMS:
-        mat.save(data)
-        return mat.save_visualizations(data) or {}
-    from concurrent.futures import ThreadPoolExecutor
-
-    from artrepo.payload import MemoryFiles
-
-    drawn = MemoryFiles()
-    with ThreadPoolExecutor(1, thread_name_prefix="artrepo-visualize") as pool:
-        pending = pool.submit(cls(tmp, files=drawn).save_visualizations, data)
-        mat.save(data)
-        visualizations = pending.result() or {}
-    for relpath, content in drawn.files.items():
-        with files.open(relpath, "wb") as f:
-            f.write(content)
-    return visualizations
 
 
 def load_value(repo: Repository, info: VersionInfo, *, allow_pickle: bool = False) -> Any:

@@ -7,7 +7,6 @@ writing outside the target folder whatever the manifest says.
 """
 from __future__ import annotations
 
-import io
 import os
 import stat
 import zipfile
@@ -117,27 +116,6 @@ class SaveFiles:
                 raise MaterializerError(f"visualization {rel!r} was returned but not written")
             vis.append((rel, str(getattr(vtype, "value", vtype)), stored))
         return Manifest(tuple(sorted(self.files.values(), key=lambda f: f.path)), tuple(vis))
-
-
-class MemoryFiles:
-    """Files written in memory (visualizations drawn beside a save), as `SaveFiles.open` would take them."""
-
-    def __init__(self):
-        self.files: dict[str, bytes] = {}
-
-    def open(self, relpath: str, mode: str = "wb"):
-        if "w" not in mode or "b" not in mode:
-            raise MaterializerError(f"while saving, files open as 'wb' (got {mode!r})")
-        check_relpath(relpath)
-        files = self.files
-
-        class Capture(io.BytesIO):
-            def close(self):
-                if not self.closed:
-                    files[relpath] = self.getvalue()
-                super().close()
-
-        return Capture()
 
 
 class LoadFiles:

@@ -109,6 +109,15 @@ def with_retries(call, *, attempts: int = 5, what: str = "remote request"):
             time.sleep(min(5.0, 0.1 * 2 ** attempt))
 
 
+def content_token(backend, key: str) -> tuple[bytes, str] | None:
+    """`get_with_token` for backends without ETags: the token is the content's hash."""
+    try:
+        data = backend.get(key)
+    except RemoteMissingError:
+        return None
+    return data, digest(data).hex()
+
+
 class FsspecBackend:
     """Any fsspec filesystem. Conditional writes are atomic within this process only."""
 
@@ -129,11 +138,7 @@ class FsspecBackend:
             raise RemoteMissingError(key) from None
 
     def get_with_token(self, key: str) -> tuple[bytes, str] | None:
-        try:
-            data = self.get(key)
-        except RemoteMissingError:
-            return None
-        return data, digest(data).hex()
+        return content_token(self, key)
 
     def put(self, key: str, data: bytes) -> None:
         with_retries(lambda: self.fs.pipe_file(self.path(key), bytes(data)), what=f"write {key}")

@@ -13,9 +13,8 @@ import os
 from pathlib import Path
 
 from artrepo.errors import UserError
-from artrepo.remotes.backend import ObjectInfo, RemoteMissingError
+from artrepo.remotes.backend import ObjectInfo, RemoteMissingError, content_token
 from artrepo.atomic import flock, write_atomic
-from artrepo.storage.hashing import digest
 
 
 class LocalBackend:
@@ -40,11 +39,7 @@ class LocalBackend:
             raise RemoteMissingError(key) from None
 
     def get_with_token(self, key: str) -> tuple[bytes, str] | None:
-        try:
-            data = self.get(key)
-        except RemoteMissingError:
-            return None
-        return data, digest(data).hex()
+        return content_token(self, key)
 
     def put(self, key: str, data: bytes) -> None:
         self._ensure_root()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from artrepo.errors import ArtrepoError, ConflictError, IntegrityError, NotFoundError, UserError
 from artrepo.remotes import localrefs
-from artrepo.remotes.negotiate import ANNOTATIONS, alias_on_pull, create_only, group_versions, merge_labels, ref_class
+from artrepo.remotes.negotiate import alias_on_pull, create_only, group_versions, merge_labels, ref_class
 from artrepo.remotes.packs import fetch_packs, needed_chunks
 from artrepo.remotes.progress import Silent
 from artrepo.remotes.push import TransferResult

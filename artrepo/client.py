@@ -13,7 +13,7 @@ from typing import Any
 from artrepo.artifacts import ArtifactVersion, load_value, save_value, validate_metadata, validate_tags
 from artrepo.errors import NotFoundError, UserError
 from artrepo.records.artifact import ArtifactType
-from artrepo.repository import _OPEN, Repository, active  # noqa: F401 (_OPEN: tests reset it)
+from artrepo.repository import Repository, active
 
 def active_repository(root: str | os.PathLike | None = None) -> Repository:
     """The repository containing `root` (default: the working directory), opened once per process.

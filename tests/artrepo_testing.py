@@ -35,3 +35,18 @@ def tree_snapshot(folder: Path) -> dict[str, bytes]:
             p = Path(dirpath) / name
             out[str(p.relative_to(folder))] = p.read_bytes()
     return out
+
+
+def kill_when(proc: subprocess.Popen, ready, timeout: float = 120) -> bool:
+    """SIGKILL `proc` as soon as `ready()` holds; False if it ended (or timed out) first."""
+    import signal
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        if ready():
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return True
+        time.sleep(0.005)
+    return False

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from artrepo_testing import git_fsck, run_cli, tree_snapshot  # noqa: F401  (also importable from here)
 
 @pytest.fixture(autouse=True)
 def _scrubbed_env(monkeypatch):
@@ -15,11 +14,11 @@ def _scrubbed_env(monkeypatch):
         if key.startswith(("ARTREPO_", "GIT_", "AWS_")):
             monkeypatch.delenv(key, raising=False)
     yield
-    from artrepo import client
+    from artrepo import repository
 
-    for repo in client._OPEN.values():
+    for repo in repository._OPEN.values():
         repo.close()
-    client._OPEN.clear()
+    repository._OPEN.clear()
 
 
 @pytest.fixture

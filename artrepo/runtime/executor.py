@@ -42,10 +42,17 @@ class StepFailedError(UserError):
 
 
 def open_repository():
-    """The repository of the working directory, shared with the public API (pygit2 only on demand)."""
+    """The repository of the working directory, shared with the public API (pygit2 only on demand).
+
+    Like `client.active_repository`, it fetches chunks of versions pulled with
+    `--metadata-only` on demand, so such versions can feed a step.
+    """
+    from artrepo.remotes.lazy import install_lazy_fetch
     from artrepo.repository import active
 
-    return active()
+    repo = active()
+    install_lazy_fetch(repo)
+    return repo
 
 
 def run_pipeline(pipeline, args: tuple, kwargs: dict, options: RunOptions):

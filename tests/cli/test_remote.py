@@ -70,3 +70,35 @@ def test_clone_from_s3_takes_the_endpoint_from_the_environment(project, tmp_path
     out = run_cli("export", "numbers", str(tmp_path / "out"), cwd=tmp_path / "copy", env=env)
     assert out.returncode == 0, out.stderr
     git_fsck(tmp_path / "copy")
+
+
+STEP_ON_PULLED = '''
+from artrepo import Client, pipeline, step
+
+@step
+def total(values: list) -> int:
+    return sum(values)
+
+@pipeline
+def summing():
+    total(values=Client().get_artifact_version("numbers"))
+'''
+
+
+def test_a_metadata_only_pull_can_feed_a_pipeline_step(project, tmp_path):
+    remote = tmp_path / "shared"
+    run_cli("remote", "add", "origin", str(remote), check=True)
+    save(project, "numbers", list(range(10)))
+    run_cli("push", check=True)
+    other = tmp_path / "other"
+    run_cli("init", str(other), check=True)
+    run_cli("remote", "add", "origin", str(remote), cwd=other, check=True)
+    run_cli("pull", "--metadata-only", cwd=other, check=True)
+    assert not [p for p in (other / ".artrepo/chunks/packs").rglob("*") if p.is_file()]
+    (other / "flow.py").write_text(STEP_ON_PULLED)
+    run_cli("run", "flow.py", cwd=other, check=True)  # the step's input is fetched on demand
+    proc = run_cli("show", "summing::total::output", "--json", cwd=other, check=True)
+    import json
+
+    assert json.loads(proc.stdout)["producer"]["step"] == "total"
+    git_fsck(other)

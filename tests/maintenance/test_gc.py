@@ -151,9 +151,9 @@ def test_gc_during_a_save_that_reuses_unreferenced_chunks_loses_nothing(project,
     (project / "go").touch()
     assert child.wait(60) == 0, child.stderr.read()
     gc.wait(60)
-    from artrepo import client
+    from artrepo import repository
 
-    client._OPEN.clear()
+    repository._OPEN.clear()
     assert np.array_equal(load_artifact("again"), np.random.default_rng(2).random(200_000))
 
 

@@ -115,9 +115,9 @@ def test_tags_and_metadata_added_concurrently_are_all_kept(project):
     procs = [python_child(ANNOTATOR.format(w=w), project, stderr=subprocess.PIPE) for w in range(4)]
     for p in procs:
         assert p.wait(300) == 0, p.stderr.read()
-    from artrepo import client
+    from artrepo import repository
 
-    client._OPEN.clear()
+    repository._OPEN.clear()
     av = artrepo.Client().get_artifact_version("notes")
     assert {t for t in av.tags if t.startswith("t-")} == {f"t-{w}-{i}" for w in range(4) for i in range(10)}
     assert {k: v for k, v in av.run_metadata.items() if k.startswith("k-")} == \

@@ -34,9 +34,9 @@ def _trial(project, seed: int, rng: random.Random, full: float) -> None:
     child.wait()
     after = version_ids(project, "model")
     assert set(before) <= set(after) and len(after) - len(before) in (0, 1)
-    from artrepo import client
+    from artrepo import repository
 
-    client._OPEN.clear()
+    repository._OPEN.clear()
     latest = load_artifact("model")
     new = set(after) - set(before)
     expected = payload(seed, SIZE) if new else load_artifact("model", version=max(before, key=int))

@@ -96,11 +96,11 @@ def test_damage_is_detected_by_fsck_named_by_load_and_contained(project, damage)
     other = save_artifact(payload(2), "bystander")
     assert run_cli("fsck", "--read-data").returncode == 0
     damage(project, victim, other)
-    from artrepo import client
+    from artrepo import repository
 
-    for repo in client._OPEN.values():
+    for repo in repository._OPEN.values():
         repo.close()
-    client._OPEN.clear()
+    repository._OPEN.clear()
 
     proc = run_cli("fsck", "--read-data")
     assert proc.returncode == 3, proc.stdout + proc.stderr
@@ -124,9 +124,9 @@ def test_damage_is_detected_by_fsck_named_by_load_and_contained(project, damage)
 def test_a_damaged_record_names_the_artifact_version(project, damage):
     victim = save_artifact(payload(1), "victim")
     damage(project, victim, None)
-    from artrepo import client
+    from artrepo import repository
 
-    client._OPEN.clear()
+    repository._OPEN.clear()
     with pytest.raises(IntegrityError, match="victim:1"):
         load_artifact("victim:1")
 

@@ -7,12 +7,9 @@ kill without a published state; here the remote already holds a version, both
 backends are covered, and what a re-run sends is counted.)
 """
 import importlib.util
-import os
 import random
-import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -25,7 +22,7 @@ from artrepo.remotes.config import add_remote, get_remote
 from artrepo.remotes.pull import clone, pull
 from artrepo.remotes.push import push
 from artrepo.repository import Repository
-from artrepo_testing import git_fsck, run_cli
+from artrepo_testing import git_fsck, kill_when, run_cli
 from helpers import payload, python_child
 
 _spec = importlib.util.spec_from_file_location("remote_fixtures", Path(__file__).parents[1] / "remotes" / "conftest.py")
@@ -67,15 +64,6 @@ def remote_kind(request, tmp_path):
     return f"s3://{bucket}/shared", endpoint, s3_packs
 
 
-def kill_when(proc: subprocess.Popen, ready, timeout: float = 120) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and proc.poll() is None:
-        if ready():
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
-            return True
-        time.sleep(0.01)
-    return False
 
 
 def remote_fsck_clean(root: Path, remote: str = "origin") -> str:
@@ -155,7 +143,7 @@ for i in range(saves):
 
 
 def many_clones_push(tmp_path: Path, url: str, endpoint, clones: int, saves: int) -> None:
-    repo = publisher(tmp_path, url, endpoint)
+    publisher(tmp_path, url, endpoint)
     roots = [clone(url, tmp_path / f"clone{c}", endpoint)[0] for c in range(clones)]
     procs = [python_child(CLONE_PUSHER.format(clone_no=c, saves=saves), root, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True) for c, root in enumerate(roots)]

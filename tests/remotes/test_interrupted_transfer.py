@@ -1,9 +1,6 @@
 """A push or pull killed with SIGKILL leaves both sides valid, and re-running completes it."""
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +10,7 @@ from artrepo.remotes.config import add_remote, get_remote
 from artrepo.remotes.pull import clone
 from artrepo.remotes.push import push
 from artrepo.repository import Repository
-from artrepo_testing import git_fsck
+from artrepo_testing import git_fsck, kill_when
 
 PUSH = """
 import sys
@@ -25,15 +22,6 @@ push(repo, get_remote(repo, "origin"))
 """
 
 
-def kill_when(proc: subprocess.Popen, ready, timeout: float = 60) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and proc.poll() is None:
-        if ready():
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
-            return True
-        time.sleep(0.005)
-    return False
 
 
 def test_push_killed_mid_upload_resumes_without_resending_what_arrived(tmp_path: Path):

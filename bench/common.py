@@ -59,12 +59,12 @@ def folder_bytes(folder: Path) -> int:
 
 def new_project(folder: Path) -> Path:
     """An initialized artrepo project, made the working directory and active repository."""
-    from artrepo import client
+    from artrepo import repository
     from artrepo.repository import Repository
 
-    for repo in client._OPEN.values():
+    for repo in repository._OPEN.values():
         repo.close()
-    client._OPEN.clear()
+    repository._OPEN.clear()
     shutil.rmtree(folder, ignore_errors=True)
     Repository.init(folder).close()
     os.chdir(folder)

@@ -45,7 +45,7 @@ def test_artifact_to_version_to_run_to_lineage(served, page, tmp_path):
         img.scroll_into_view_if_needed()
     page.wait_for_function("Array.from(document.querySelectorAll('figure.vis img')).every(i => i.complete)")
     widths = images_loaded(page)
-    assert widths and all(w > 100 for w in widths), widths  # the histogram PNG decoded
+    assert widths and all(w > 100 for w in widths), widths  # the histogram SVG and thumbnails decoded
     frame = page.frame_locator("figure.vis iframe").first
     assert frame.locator("h2", has_text="Schema").is_visible()
 

@@ -62,7 +62,8 @@ def test_version_page_embeds_visualizations_safely(served):
     urls = re.findall(r'<img src="(/versions/[0-9a-f]{40}/visualizations/\d+)"', page)
     assert urls
     status, headers, body = served.get(urls[0])
-    assert status == 200 and headers["Content-Type"] == "image/png" and body.startswith(b"\x89PNG")
+    assert status == 200 and headers["Content-Type"] == "image/svg+xml" and body.startswith(b"<svg")  # histograms
+    assert headers["Content-Security-Policy"].startswith("sandbox")  # so a script inside an SVG never runs
     frames = re.findall(r'<iframe src="([^"]+)" sandbox="([^"]*)"', page)
     assert frames and all("allow-same-origin" not in sandbox for _, sandbox in frames)
     _status, headers, body = served.get(frames[0][0])

@@ -43,11 +43,11 @@ def write_atomic(path: Path, data, *, exclusive: bool = False, sync_dir: bool = 
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     try:
-        with os.fdopen(fd, "wb") as f:
-            for part in data if isinstance(data, list) else [data]:
-                f.write(part)
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            _write_all(fd, data if isinstance(data, list) else [data])
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         if exclusive:
             try:
                 os.link(tmp, path)
@@ -64,6 +64,22 @@ def write_atomic(path: Path, data, *, exclusive: bool = False, sync_dir: bool = 
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _write_all(fd: int, parts: list) -> None:
+    """Write the buffers in order, many per system call (writev(2))."""
+    views = [memoryview(p).cast("B") for p in parts if len(p)]
+    i = 0
+    while i < len(views):
+        written = os.writev(fd, views[i:i + _IOV_MAX])
+        while i < len(views) and written >= len(views[i]):
+            written -= len(views[i])
+            i += 1
+        if written:  # the kernel stopped inside a buffer: go on from there
+            views[i] = views[i][written:]
+
+
+_IOV_MAX = 1024
 
 
 @contextlib.contextmanager

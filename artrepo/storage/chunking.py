@@ -18,21 +18,25 @@ BATCH_BYTES = 8 * 1024 * 1024  # chunks handed to `emit_many` together (hashed i
 class Chunker:
     """Feed bytes with `write`; `emit(memoryview)` is called once per chunk, in order.
 
-    With `emit_many` instead, chunks come in lists of consecutive chunks
-    (about `BATCH_BYTES` each), so the receiver can work on several at once.
-    Views passed to either are valid only during the call. The last chunk of
-    each cut is held back (it may have been cut by the end of the data seen so
-    far, not by content) and re-cut together with the next bytes.
+    With `emit_many(views, borrowed)` instead, chunks come in lists of
+    consecutive chunks (about `BATCH_BYTES` each), so the receiver can work on
+    several at once. Views passed to `emit` are valid only during the call; so
+    are those passed to `emit_many` with `borrowed=False` (they point into the
+    chunker's own window), while `borrowed=True` views point into the buffer
+    given to `write` and stay valid until that `write` returns: a receiver may
+    finish with them later, as long as it does so before then. The last chunk
+    of each cut is held back (it may have been cut by the end of the data seen
+    so far, not by content) and re-cut together with the next bytes.
     """
 
     def __init__(self, emit: Callable[[memoryview], None] | None = None, *,
-                 emit_many: Callable[[list[memoryview]], None] | None = None):
+                 emit_many: Callable[[list[memoryview], bool], None] | None = None):
         if (emit is None) == (emit_many is None):
             raise TypeError("pass exactly one of emit and emit_many")
         from pyfastcdc import FastCDC  # compiled; loaded when a payload is written
 
         self._cdc = FastCDC(AVG_SIZE, min_size=MIN_SIZE, max_size=MAX_SIZE)
-        self._emit_many = emit_many or (lambda views: [emit(v) for v in views])
+        self._emit_many = emit_many or (lambda views, _borrowed: [emit(v) for v in views])
         self._buf = bytearray(WINDOW + MAX_SIZE)
         self._fill = 0  # bytes held in _buf
 
@@ -48,7 +52,7 @@ class Chunker:
                 pos += take
                 if self._fill < WINDOW:
                     break
-                tail = len(self._cut(memoryview(self._buf)[: self._fill]))
+                tail = len(self._cut(memoryview(self._buf)[: self._fill], borrowed=False))
                 tail_start = self._fill - tail
                 if tail_start >= fill0 and pos < n:
                     # The held-back tail came from `data` and more follows:
@@ -59,13 +63,13 @@ class Chunker:
                     self._buf[:tail] = self._buf[tail_start:self._fill]
                     self._fill = tail
             else:
-                rest = self._cut(whole[pos:])
+                rest = self._cut(whole[pos:], borrowed=True)
                 self._buf[: len(rest)] = rest
                 self._fill = len(rest)
                 pos = n
         return n
 
-    def _cut(self, view: memoryview, *, final: bool = False) -> memoryview:
+    def _cut(self, view: memoryview, *, borrowed: bool, final: bool = False) -> memoryview:
         """Emit every chunk of `view` but the last (all if `final`); return what is left."""
         batch, batch_bytes, last = [], 0, None
         for chunk in self._cdc.cut_buf(view):
@@ -73,17 +77,17 @@ class Chunker:
                 batch.append(view[last.offset: last.offset + last.length])
                 batch_bytes += last.length
                 if batch_bytes >= BATCH_BYTES:
-                    self._emit_many(batch)
+                    self._emit_many(batch, borrowed)
                     batch, batch_bytes = [], 0
             last = chunk
         if final and last is not None:
             batch.append(view[last.offset:])
         if batch:
-            self._emit_many(batch)
+            self._emit_many(batch, borrowed)
         return view[len(view):] if final or last is None else view[last.offset:]
 
     def close(self) -> None:
         """Emit what is held back: the data has ended."""
         if self._fill:
-            self._cut(memoryview(self._buf)[: self._fill], final=True)
+            self._cut(memoryview(self._buf)[: self._fill], borrowed=False, final=True)
             self._fill = 0

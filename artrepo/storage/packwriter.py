@@ -1,6 +1,7 @@
 """Writing chunks: bytes -> Chunker -> BLAKE3 id -> skip if stored -> zstd if it
-shrinks the chunk -> pack buffer -> pack file written by a background thread
-(temp, fsync, rename) -> index file once the session's packs are durable.
+shrinks the chunk -> pack (the caller's memory or a pack buffer) -> pack file
+written by a background thread (temp, fsync, rename) -> index file once the
+session's packs are durable.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ if TYPE_CHECKING:  # zstandard and the thread pools load on first use: `artrepo 
 
 PACK_CAPACITY = PACK_TARGET + MAX_SIZE  # a pack buffer never grows past this
 MAX_PENDING_PACKS = 3
+MAX_QUEUED_BATCHES = 4  # batches cut ahead of the hashing thread
 ZSTD_LEVEL = 1
 
 
@@ -47,118 +49,141 @@ class ChunkEncoder:
         return CODEC_RAW, data
 
 
+class _Pack:
+    """A pack being filled. `parts` are its blobs in file order: slices of
+    `buf` (bytes it owns), zstd frames, or views of the caller's memory
+    (`borrowed`: valid only until the caller's write returns)."""
+
+    def __init__(self, buf: bytearray):
+        self.buf = buf
+        self.fill = 0  # bytes of buf in use
+        self.size = 0  # bytes of blobs
+        self.parts: list = []
+        self.entries: list[PackEntry] = []
+        self.borrowed: list[int] = []  # indexes into parts
+
+    def add(self, cid: bytes, codec: int, data, raw_length: int, *, copy: bool, borrowed: bool) -> None:
+        n = len(data)
+        if copy:
+            self.buf[self.fill:self.fill + n] = data
+            data = memoryview(self.buf)[self.fill:self.fill + n]
+            self.fill += n
+        elif borrowed:
+            self.borrowed.append(len(self.parts))
+        self.parts.append(data)
+        self.entries.append(PackEntry(cid, codec, self.size, n, raw_length))
+        self.size += n
+
+    def detach(self) -> None:
+        """Copy borrowed blobs into our own buffer (it has room: size < PACK_TARGET)."""
+        for i in self.borrowed:
+            n = len(self.parts[i])
+            self.buf[self.fill:self.fill + n] = self.parts[i]
+            self.parts[i] = memoryview(self.buf)[self.fill:self.fill + n]
+            self.fill += n
+        self.borrowed.clear()
+
+
 class WriteSession:
     """Chunks written for one save; durable once `commit()` returns.
 
     Nothing a session writes is referenced until its caller records a
     manifest naming the chunks, after `commit()`: a crash leaves at worst
-    unreferenced packs, which `gc` removes. Chunks are hashed and compressed
-    on two threads (BLAKE3 and zstd release the GIL), copied into a reused
-    pack buffer (fresh memory is slow on these VMs), and packs are written
-    and fsynced by a third thread.
+    unreferenced packs, which `gc` removes. Three stages overlap: the
+    caller's thread cuts chunks (pyfastcdc), a hashing thread names them
+    (BLAKE3), compresses those zstd shrinks and lays them out in packs, and
+    two writer threads write and fsync the packs. Chunks of a large write are
+    written straight from the caller's memory (no copy) and the caller's
+    `write` returns only once nothing refers to that memory any more; the
+    rest is copied into reused pack buffers (fresh memory is slow on these VMs).
     """
 
     def __init__(self, store: ChunkStore):
         from concurrent.futures import ThreadPoolExecutor
 
         self.store = store
-        self._buf = bytearray(PACK_CAPACITY)
-        self._fill = 0
-        self._spare: list[bytearray] = []  # buffers the pack thread is done with
-        self._entries: list[PackEntry] = []
+        self._spare: list[bytearray] = []  # buffers the writer threads are done with
+        self._pack = _Pack(bytearray(PACK_CAPACITY))
         self._new: set[bytes] = set()
         self._packs: dict[bytes, list[PackEntry]] = {}
+        self._hasher = ThreadPoolExecutor(1, thread_name_prefix="artrepo-hash")
         self._io = ThreadPoolExecutor(2, thread_name_prefix="artrepo-pack")
-        self._lane = ThreadPoolExecutor(1, thread_name_prefix="artrepo-hash")
-        self._pending: deque[Future] = deque()
+        self._pending: deque[Future] = deque()  # pack writes, oldest first
+        self._borrowing: list[Future] = []  # pack writes that read the caller's memory
         self.stored_bytes = 0
         self.new_raw_bytes = 0
 
     def writer(self, path: str, *, executable: bool = False) -> "FileWriter":
         return FileWriter(self, path, executable)
 
-    def _known(self, cid: bytes) -> bool:
-        return cid in self._new or cid in self.store.index.locations
+    def put_chunks(self, views: list[memoryview], encoder: ChunkEncoder, *, borrowed: bool) -> "Future[list[bytes]]":
+        """Store consecutive chunks on the hashing thread; the future gives their ids.
 
-    def put_chunk(self, data: memoryview, encoder: ChunkEncoder) -> bytes:
-        cid = hashing.digest(data)
-        if not self._known(cid):
-            codec, stored = encoder.encode(data)
-            self._append(cid, codec, stored, len(data))
-        return cid
+        Views that are not `borrowed` must stay valid until the future is done;
+        borrowed ones until `release()` returns.
+        """
+        return self._hasher.submit(self._store, views, encoder, borrowed)
 
-    def put_chunks(self, views: list[memoryview], encoders: tuple[ChunkEncoder, ChunkEncoder]) -> list[bytes]:
-        """Store consecutive chunks: half are hashed (and compressed) on a second thread."""
-        if len(views) < 4:
-            return [self.put_chunk(v, encoders[0]) for v in views]
-        from concurrent.futures import wait
-
-        half = len(views) // 2
-        other = self._lane.submit(self._prepare, views[half:], encoders[1])
-        try:
-            mine = self._prepare(views[:half], encoders[0])
-        except BaseException:
-            wait([other])
-            raise
-        prepared = mine + other.result()
-        for view, (cid, codec, stored) in zip(views, prepared):
-            if stored is not None and not self._known(cid):  # a batch may repeat a chunk
-                self._append(cid, codec, stored, len(view))
-        return [cid for cid, _, _ in prepared]
-
-    def _prepare(self, views: list[memoryview], encoder: ChunkEncoder) -> list:
-        out = []
+    def _store(self, views: list[memoryview], encoder: ChunkEncoder, borrowed: bool) -> list[bytes]:
+        ids = []
+        known = self.store.index.locations
         for view in views:
             cid = hashing.digest(view)
-            out.append((cid, None, None) if self._known(cid) else (cid, *encoder.encode(view)))
-        return out
-
-    def _append(self, cid: bytes, codec: int, stored, raw_length: int) -> None:
-        n = len(stored)
-        if self._fill + n > len(self._buf):
-            self._seal_pack()
-            if n > len(self._buf):
-                self._buf = bytearray(n)
-        self._buf[self._fill:self._fill + n] = stored
-        self._entries.append(PackEntry(cid, codec, self._fill, n, raw_length))
-        self._fill += n
-        self._new.add(cid)
-        self.stored_bytes += n
-        self.new_raw_bytes += raw_length
-        if self._fill >= PACK_TARGET:
-            self._seal_pack()
+            ids.append(cid)
+            if cid in self._new or cid in known:
+                continue
+            codec, stored = encoder.encode(view)
+            raw = codec == CODEC_RAW
+            self._pack.add(cid, codec, stored, len(view), copy=raw and not borrowed, borrowed=raw)
+            self._new.add(cid)
+            self.stored_bytes += len(stored)
+            self.new_raw_bytes += len(view)
+            if self._pack.size >= PACK_TARGET:
+                self._seal_pack()
+        return ids
 
     def _seal_pack(self) -> None:
-        if not self._entries:
+        pack = self._pack
+        if not pack.entries:
             return
-        header = encode_header(self._entries)
+        header = encode_header(pack.entries)
         pack_id = hashing.digest(header)  # names every chunk id: a Merkle root
-        self._packs[pack_id] = self._entries
+        self._packs[pack_id] = pack.entries
         while len(self._pending) >= MAX_PENDING_PACKS:
             self._pending.popleft().result()
-        self._pending.append(self._io.submit(self._write_pack, pack_id, self._buf, self._fill, header))
-        self._buf = self._spare.pop() if self._spare else bytearray(PACK_CAPACITY)
-        self._fill, self._entries = 0, []
+        future = self._io.submit(self._write_pack, pack_id, pack, header)
+        self._pending.append(future)
+        if pack.borrowed:
+            self._borrowing.append(future)
+        self._pack = _Pack(self._spare.pop() if self._spare else bytearray(PACK_CAPACITY))
 
-    def _write_pack(self, pack_id: bytes, buf: bytearray, fill: int, header: bytes) -> None:
+    def _write_pack(self, pack_id: bytes, pack: _Pack, header: bytes) -> None:
         try:
             path = self.store.pack_path(pack_id)
             if not path.exists():
                 # fsynced here; the renames become durable in commit()'s one sync
-                write_atomic(path, [memoryview(buf)[:fill], header], sync_dir=False)
+                write_atomic(path, [*pack.parts, header], sync_dir=False)
             else:
                 os.utime(path)  # it is needed again: restart its gc grace period
         finally:
-            if len(buf) == PACK_CAPACITY:
-                self._spare.append(buf)
+            pack.parts.clear()
+            self._spare.append(pack.buf)
+
+    def release(self) -> None:
+        """Return once no work refers to borrowed memory, even after an error
+        (errors surface from the `put_chunks` futures and from `commit`)."""
+        from concurrent.futures import wait
+
+        self._hasher.submit(lambda: self._pack.detach()).result()  # after every queued batch
+        wait(self._borrowing)
+        self._borrowing.clear()
 
     def commit(self) -> None:
         """Make every chunk written so far durable and indexed."""
-        self._seal_pack()
+        self._hasher.submit(self._seal_pack).result()
         while self._pending:
             self._pending.popleft().result()
-        self._io.shutdown()
-        self._lane.shutdown()
+        self.abort()
         self._spare.clear()
         if self._packs:
             # Packs (data and names) durable before the index that names them.
@@ -166,8 +191,8 @@ class WriteSession:
             self.store.index.write(self._packs)
 
     def abort(self) -> None:
+        self._hasher.shutdown(wait=True, cancel_futures=True)
         self._io.shutdown(wait=True, cancel_futures=True)
-        self._lane.shutdown(wait=True, cancel_futures=True)
 
 
 class FileWriter(io.RawIOBase):
@@ -176,28 +201,45 @@ class FileWriter(io.RawIOBase):
     def __init__(self, session: WriteSession, path: str, executable: bool):
         super().__init__()
         self._session = session
-        self._encoders = (ChunkEncoder(), ChunkEncoder())
+        self._encoder = ChunkEncoder()
         self._chunks: list[tuple[bytes, int]] = []
+        self._queued: deque[tuple[Future, list[int]]] = deque()  # batches on the hashing thread
         self._size = 0
+        self._borrowed = False  # this write handed out views of the caller's memory
         self._chunker = Chunker(emit_many=self._emit_many)
         self.path = path
         self.executable = executable
         self.result: StoredFile | None = None
 
-    def _emit_many(self, views: list[memoryview]) -> None:
-        ids = self._session.put_chunks(views, self._encoders)
-        self._chunks.extend(zip(ids, map(len, views)))
+    def _emit_many(self, views: list[memoryview], borrowed: bool) -> None:
+        self._borrowed |= borrowed
+        self._queued.append((self._session.put_chunks(views, self._encoder, borrowed=borrowed),
+                             [len(v) for v in views]))
+        if not borrowed or len(self._queued) > MAX_QUEUED_BATCHES:
+            self._collect(keep=0 if not borrowed else MAX_QUEUED_BATCHES)
+
+    def _collect(self, keep: int = 0) -> None:
+        while len(self._queued) > keep:
+            future, lengths = self._queued.popleft()
+            self._chunks.extend(zip(future.result(), lengths))
 
     def writable(self) -> bool:
         return True
 
     def write(self, data) -> int:
-        n = self._chunker.write(data)
+        self._borrowed = False
+        try:
+            n = self._chunker.write(data)
+            self._collect()
+        finally:
+            if self._borrowed:
+                self._session.release()  # nothing refers to `data` after this
         self._size += n
         return n
 
     def close(self) -> None:
         if self.result is None and not self.closed:
             self._chunker.close()
+            self._collect()
             self.result = StoredFile(self.path, self._size, tuple(self._chunks), self.executable)
         super().close()

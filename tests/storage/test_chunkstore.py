@@ -36,6 +36,22 @@ def test_round_trip_and_seek(store):
         assert f.read(100000) == data[1234567:1334567]
 
 
+def test_the_callers_buffer_is_free_to_reuse_once_write_returns(store):
+    """Large writes are stored from the caller's memory without a copy: that
+    memory must be done with when `write` returns, in every pack."""
+    original = os.urandom(40 << 20)  # several packs, cut straight from the buffer
+    buf = bytearray(original)
+    session = store.session()
+    w = session.writer("f")
+    w.write(buf)
+    buf[:] = bytes(len(buf))  # the caller reuses its buffer
+    w.write(buf[: 1 << 20])
+    w.close()
+    session.commit()
+    with store.open(w.result) as f:
+        assert f.read() == original + bytes(1 << 20)
+
+
 def test_storing_identical_data_writes_no_new_chunk(store):
     data = os.urandom(4 << 20)
     put(store, data)

@@ -140,25 +140,14 @@ def _newest_from_chains(repo, limit: int) -> list[str]:
     The chains are derived refs; a run outside every chain (its pipeline ref
     not yet rebuilt) shows up in the unlimited listing only.
     """
-    import heapq
-
-    heap = []
-    for commit in set(runstore.pipeline_heads(repo).values()):
-        c = repo.objects.commit(commit)
-        heap.append((-c.commit_time, commit, c))
-    heapq.heapify(heap)
     out: list[str] = []
     cutoff = None
-    while heap:
-        neg_time, commit, c = heapq.heappop(heap)
-        if cutoff is not None and -neg_time < cutoff:
+    for commit, time in runstore.walk_runs(repo, set(runstore.pipeline_heads(repo).values())):
+        if cutoff is not None and time < cutoff:
             break
         out.append(commit)
         if len(out) == limit:
-            cutoff = -neg_time  # keep equal-second runs: the caller sorts them exactly
-        for parent in c.parent_ids[:1]:
-            p = repo.objects.commit(str(parent))
-            heapq.heappush(heap, (-p.commit_time, str(parent), p))
+            cutoff = time  # keep equal-second runs: the caller sorts them exactly
     return out
 
 

@@ -17,6 +17,7 @@ See docs/format.md, "Runs, steps and cache keys".
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 from artrepo import names
 from artrepo.errors import AmbiguousReferenceError, NotFoundError
@@ -169,11 +170,124 @@ def pipeline_heads(repo) -> dict[str, str]:
 
 
 def pipeline_history(repo, pipeline: str, limit: int = 50):
-    """Run commits of one pipeline, newest first, following first parents."""
-    commit = repo.refs.get(pipeline_ref(pipeline))
-    count = 0
-    while commit and count < limit:
+    """Run commits of one pipeline, newest first (through the merge commits of pulled chains)."""
+    head = repo.refs.get(pipeline_ref(pipeline))
+    for commit, _time in itertools.islice(walk_runs(repo, [head] if head else []), limit):
         yield commit
-        count += 1
-        parents = repo.objects.commit(commit).parent_ids
-        commit = str(parents[0]) if parents else None
+
+
+def walk_runs(repo, heads):
+    """(commit, commit time) of the run commits `heads` reach, newest first, as `git log` lists them.
+
+    Merge commits (a pull joining two chains of a pipeline) are walked
+    through, never yielded: a run commit has at most one parent.
+    """
+    import heapq
+
+    seen = set(heads)
+    heap = [(-c.commit_time, oid, c) for oid in seen for c in [repo.objects.commit(oid)]]
+    heapq.heapify(heap)
+    while heap:
+        _neg_time, oid, c = heapq.heappop(heap)
+        while True:
+            ids = c.parent_ids
+            if len(ids) < 2:
+                yield oid, c.commit_time
+            parents = [p for p in map(str, ids) if p not in seen]
+            seen.update(parents)
+            if len(parents) != 1 or heap:
+                break
+            oid = parents[0]  # one chain left: its next commit is the newest, no heap needed
+            c = repo.objects.commit(oid)
+        for parent in parents:
+            p = repo.objects.commit(parent)
+            heapq.heappush(heap, (-p.commit_time, parent, p))
+
+
+# -- runs that arrived from elsewhere (pull) -----------------------------------
+def adopt_runs(repo, commits) -> None:
+    """Make the derived refs reach the published run commits `commits` the way a local run would.
+
+    For each pipeline, `pipelines/<p>` moves to the one commit that reaches its
+    current head and the new runs (`join_chains`); `heads/runs` follows the
+    newest chain; cache refs are created for keys no local run answers.
+    Runs the chains reach already are skipped, so calling it again is cheap
+    and repairs what an interrupted call left. Nothing is rewritten.
+    """
+    heads = [h for h in pipeline_heads(repo).values() if loose.is_oid(h)]
+    arrived = sorted(((read_run(repo, c), c) for c in _outside(repo, set(commits), heads)),
+                     key=lambda rc: rc[0].start_ns)
+    if not arrived:
+        return
+    by_pipeline: dict[str, list[str]] = {}
+    for run, commit in arrived:
+        by_pipeline.setdefault(run.pipeline, []).append(commit)
+    # cache refs, then chains, then heads/runs: runs an interrupted call left outside the chains are redone
+    holder = {key: c for _run, c in arrived for key in repo.objects.tree_listing(c, "keys")}
+    for key, commit in holder.items():  # the latest arrived run holding the key
+        _set_ref(repo, cache_ref(key), lambda cur, c=commit: c if cur is None else None, "pulled run",
+                 durable=False)
+    moved = []
+    for pipeline, runs in by_pipeline.items():
+        with flock(repo.git_dir / "locks" / f"pipeline-{names.encode(pipeline)}"):
+            moved.append(_set_ref(repo, pipeline_ref(pipeline),
+                                  lambda cur, p=pipeline, r=runs: join_chains(repo, p, cur, r), "pulled runs",
+                                  durable=False))
+    _set_ref(repo, RUNS_HEAD, lambda cur: _newest_chain(repo, cur, moved), "pulled runs")
+
+
+def join_chains(repo, pipeline: str, head: str | None, runs: list[str]) -> str:
+    """The commit reaching `head` and every commit of `runs`: one of them, or a merge commit of the tips.
+
+    The merge commit's parents are the tips newest first; its tree is empty and
+    its time the newest tip's, so two clones joining the same chains write the
+    same commit.
+    """
+    tips = _tips(repo, head, runs)
+    if len(tips) == 1:
+        return tips[0]
+    tips.sort(key=lambda c: (repo.objects.commit(c).commit_time, c), reverse=True)
+    newest = repo.objects.commit(tips[0]).commit_time
+    message = f"merge runs of {pipeline} ({len(tips)} chains)\n\nArtrepo-Pipeline: {pipeline}\n"
+    return repo.objects.write_commit(repo.objects.write_tree({}), tips, message, newest * 10**9)
+
+
+def _outside(repo, commits: set[str], heads: list[str]) -> list[str]:
+    """Those of `commits` that none of `heads` reaches."""
+    if not commits:
+        return []
+    walk = repo.git.walk(None)
+    for c in commits:
+        walk.push(c)
+    for h in heads:
+        walk.hide(h)
+    return [str(c.id) for c in walk if str(c.id) in commits]
+
+
+def _tips(repo, head: str | None, runs: list[str]) -> list[str]:
+    """Those of `runs` and `head` that no other of them reaches.
+
+    Walks only the commits `head` does not reach: a path from one candidate to
+    another runs through them, and `head` is reached iff one of them names it
+    as a parent.
+    """
+    walk = repo.git.walk(None)
+    for c in runs:
+        walk.push(c)
+    if head:
+        walk.hide(head)
+    walked, parents = set(), set()
+    for c in walk:
+        walked.add(str(c.id))
+        parents.update(map(str, c.parent_ids))
+    tips = [c for c in dict.fromkeys(runs) if c in walked and c not in parents]
+    return tips + [head] if head and head not in parents else tips
+
+
+def _newest_chain(repo, current: str | None, heads: list[str]) -> str:
+    """heads/runs after chains moved: the newest of them, or `current` if newer (a tie goes to one reaching it)."""
+    def rank(c):
+        reaches = current is not None and (c == current or repo.git.descendant_of(c, current))
+        return repo.objects.commit(c).commit_time, reaches
+
+    return max([*heads, current] if current else heads, key=rank)

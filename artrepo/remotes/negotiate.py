@@ -8,7 +8,8 @@ kinds of refs (pipeline runs) sync without coordination:
 - movable: `aliases/<name>/<alias>`, compare-and-swap against the value last
   seen on the remote;
 - append-only: `annotations`, merged by union of the two commit chains;
-- derived, never sent: `heads/<name>`, `pipelines/...`; recomputed locally.
+- derived, never sent: `heads/<name>`, `pipelines/...`, `cache/...`;
+  recomputed locally (`runstore.adopt_runs` for the last two).
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ PREFIX = "refs/artrepo/"
 VERSIONS = PREFIX + "v/"
 ALIASES = PREFIX + "aliases/"
 ANNOTATIONS = PREFIX + "annotations"
-DERIVED = (PREFIX + "heads/", PREFIX + "pipelines/")
+DERIVED = (PREFIX + "heads/", PREFIX + "pipelines/", PREFIX + "cache/")
 
 
 def ref_class(ref: str) -> str:

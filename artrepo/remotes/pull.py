@@ -4,7 +4,8 @@
 
 Refs are adopted by class (negotiate.py): remote version labels win and
 local versions not on the remote are renumbered after them (and reported);
-aliases move when only the remote moved them; annotation chains are merged.
+aliases move when only the remote moved them; annotation chains are merged;
+the runs that arrive join their pipeline's chain and the cache (runstore.adopt_runs).
 Every version that arrives gets an `origins/<id>` file naming the remote
 before its ref is created, so it is never trusted by accident.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from artrepo import runstore
 from artrepo.errors import ArtrepoError, ConflictError, IntegrityError, NotFoundError, UserError
 from artrepo.remotes import localrefs
 from artrepo.remotes.negotiate import alias_on_pull, create_only, group_versions, merge_labels, ref_class
@@ -41,6 +43,7 @@ def pull(repo, remote, refs=(), metadata_only: bool = False, progress=None, back
         _fetch_data(repo, session, state, wanted, progress, result)
     _adopt_versions(repo, session, state, result)
     _adopt_other_refs(repo, session, state, result)
+    _adopt_runs(repo, state)
     session.update_tracked(state.refs, localrefs.local_refs(repo))
     if result.conflicts:
         raise ConflictError("; ".join(result.conflicts))
@@ -113,6 +116,14 @@ def _adopt_other_refs(repo, session, state: RemoteState, result: TransferResult)
         elif decision == "conflict":
             result.conflicts.append(f"{ref[len('refs/artrepo/'):]} differs locally and on remote "
                                     f"{session.remote.name} (both changed)")
+
+
+def _adopt_runs(repo, state: RemoteState) -> None:
+    """Chains, heads/runs and cache refs reach the remote's runs (those whose run ref agrees here)."""
+    local = runstore.run_ids(repo)
+    start = len(runstore.RUNS) + 1
+    runstore.adopt_runs(repo, [oid for ref, oid in state.refs.items()
+                               if ref.startswith(runstore.RUNS + "/") and local.get(ref[start:]) == oid])
 
 
 def clone(url: str, directory: Path | None = None, endpoint_url: str | None = None, trusted: bool = False,

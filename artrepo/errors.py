@@ -6,13 +6,11 @@ the object concerned.
 """
 from __future__ import annotations
 
-from typing import ClassVar
-
 
 class ArtrepoError(Exception):
     """Base of every error artrepo raises on purpose."""
 
-    exit_code: ClassVar[int] = 1
+    exit_code = 1  # a class attribute: the CLI's exit status
 
 
 class UserError(ArtrepoError):

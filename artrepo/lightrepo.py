@@ -20,10 +20,13 @@ class LightObjects:
 
     def __init__(self, repo: "LightRepository"):
         self._repo = repo
+        self._parsed: dict = {}  # commits and trees read so far (loose.tree_file)
 
     def tree_file(self, commit_oid: str, path: str) -> bytes | None:
+        if len(self._parsed) > 10_000:
+            self._parsed.clear()
         try:
-            return loose.tree_file(self._repo.git_dir, commit_oid, path)
+            return loose.tree_file(self._repo.git_dir, commit_oid, path, self._parsed)
         except loose.NotSimple:
             return self._repo.full_objects.tree_file(commit_oid, path)
 

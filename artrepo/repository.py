@@ -11,13 +11,13 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from artrepo import names
 from artrepo.errors import (AmbiguousReferenceError, ConflictError, FormatError, IntegrityError,
                             NotARepositoryError, NotFoundError)
 from artrepo.records.artifact import Annotation, Manifest, VersionRecord
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (milliseconds)
 if TYPE_CHECKING:
     from artrepo.storage.chunkstore import ChunkStore
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 import click
 
@@ -26,6 +25,8 @@ def human_size(n: int) -> str:
 
 
 def emit_json(doc) -> None:
+    import json
+
     click.echo(json.dumps(doc, indent=2, sort_keys=False, default=str))
 
 

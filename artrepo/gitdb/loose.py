@@ -34,6 +34,7 @@ except ImportError:  # pragma: no cover - other interpreters
 IDENTITY = "artrepo <artrepo@localhost>"
 BLOB, TREE = "100644", "40000"
 _HEX = frozenset("0123456789abcdef")
+_BLOCK = 1 << 16
 
 
 class NotSimple(Exception):
@@ -44,14 +45,34 @@ def is_oid(text: str) -> bool:
     return len(text) == 40 and _HEX.issuperset(text)
 
 
+def read_file(path: str, limit: int | None = None) -> bytes:
+    """A small file's bytes (the first `limit` only, if given) without a Python file object.
+
+    `open()` builds a buffered file object per call: half the time of reading
+    a loose object, and `artrepo log` reads three per version.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if limit is not None:
+            return os.read(fd, limit)
+        data = os.read(fd, _BLOCK)
+        if len(data) < _BLOCK:  # a short read of a regular file is its end
+            return data
+        parts = [data]
+        while data := os.read(fd, _BLOCK):
+            parts.append(data)
+        return b"".join(parts)
+    finally:
+        os.close(fd)
+
+
 # -- objects ---------------------------------------------------------------------
 def read_object(git_dir: Path, oid: str) -> tuple[str, bytes]:
     """(type, body) of a loose object whose SHA-1 checks out; NotSimple otherwise."""
     if not is_oid(oid):
         raise NotSimple(oid)
     try:
-        with open(os.path.join(git_dir, "objects", oid[:2], oid[2:]), "rb") as f:
-            raw = zlib.decompress(f.read())
+        raw = zlib.decompress(read_file(f"{git_dir}/objects/{oid[:2]}/{oid[2:]}"))
     except (OSError, zlib.error):
         raise NotSimple(oid) from None
     header, sep, body = raw.partition(b"\0")
@@ -91,17 +112,28 @@ def commit_links(body: bytes) -> tuple[str, list[str]]:
     return tree, parents
 
 
-def tree_file(git_dir: Path, commit: str, path: str) -> bytes | None:
-    """The blob at `path` in a commit's tree, None if there is none; NotSimple if not all loose."""
-    kind, body = read_object(git_dir, commit)
-    if kind != "commit":
-        raise NotSimple(commit)
-    oid = commit_links(body)[0]
+def tree_file(git_dir: Path, commit: str, path: str, parsed: dict | None = None) -> bytes | None:
+    """The blob at `path` in a commit's tree, None if there is none; NotSimple if not all loose.
+
+    `parsed` (oid -> a commit's tree id, or a tree's entries) keeps what was
+    read for the next call: objects never change, and the steps of a cached
+    run all read the same commit and trees.
+    """
+    parsed = {} if parsed is None else parsed
+    oid = parsed.get(commit)
+    if oid is None:
+        kind, body = read_object(git_dir, commit)
+        if kind != "commit":
+            raise NotSimple(commit)
+        oid = parsed[commit] = commit_links(body)[0]
     for part in path.split("/"):
-        kind, body = read_object(git_dir, oid)
-        if kind != "tree":
-            return None
-        entry = tree_entries(body).get(part)
+        entries = parsed.get(oid)
+        if entries is None:
+            kind, body = read_object(git_dir, oid)
+            if kind != "tree":
+                return None
+            entries = parsed[oid] = tree_entries(body)
+        entry = entries.get(part)
         if entry is None:
             return None
         oid = entry[1]
@@ -187,8 +219,7 @@ def read_ref(git_dir: Path, name: str, *, derived: bool = False) -> str | None:
     file a crash left empty or torn reads as absent.
     """
     try:
-        with open(os.path.join(git_dir, name), "rb") as f:
-            data = f.read(128)
+        data = read_file(os.path.join(git_dir, name), 128)
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         oid = _packed_refs(git_dir).get(name)
         if oid is not None and not is_oid(oid):
@@ -285,8 +316,7 @@ def list_prefix(git_dir: Path, prefix: str) -> dict[str, str]:
         return out
     for e in entries:
         if e.is_file() and not e.name.endswith(".lock"):
-            with open(e.path, "rb") as f:
-                text = f.read(64).decode("ascii", "replace").strip()
+            text = read_file(e.path, 64).decode("ascii", "replace").strip()
             out[e.name] = text if text else "<empty ref>"  # damaged: reading it fails loudly later
     return out
 

@@ -5,7 +5,6 @@ import enum
 from dataclasses import dataclass, field
 
 from artrepo.records import codec
-from artrepo.storage.hashing import digest
 
 
 class ArtifactType(str, enum.Enum):
@@ -98,6 +97,8 @@ class Manifest:
     @property
     def content_hash(self) -> bytes:
         """BLAKE3 over the sorted data files' paths, modes and chunk ids."""
+        from artrepo.storage.hashing import digest  # not imported by readers of records alone
+
         rows = sorted(_file_row(f) for f in self.files)
         return digest(codec.encode({"files": rows}))
 

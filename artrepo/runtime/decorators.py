@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import functools
-from typing import Any
 
 from artrepo.errors import UserError
 from artrepo.runtime import context, signature
@@ -112,7 +111,7 @@ class Pipeline:
     configure = with_options
 
 
-def _decorator(cls, func, options: dict[str, Any]):
+def _decorator(cls, func, options: dict[str, object]):
     if func is not None:
         if not callable(func):
             raise UserError(f"@{cls.__name__.lower()} decorates a function, not {type(func).__name__}")

@@ -9,20 +9,21 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Callable
 
 from artrepo import names
 from artrepo.errors import UserError
 from artrepo.records.run import RunRecord, StepRecord
 from artrepo.runtime import cachekey, context
-from artrepo.runtime.explain import Decision
 from artrepo.runtime.graph import ExternalArtifact, LateArtifact, OutputHandle
 from artrepo.runtime.plan import Plan, PlannedStep, check_against_repository, compose
 
 
 @dataclass
 class RunOptions:
+    """How a run goes: the CLI's options (`artrepo run`); a pipeline call uses the defaults."""
+
     no_cache: bool = False
     explain: bool = False
     config: dict | None = None
@@ -125,7 +126,7 @@ class Execution:
                           parameters=ps.parameters, upstream=upstream, cacheable=ps.cacheable)
         blocked = [u for u in upstream if self.records[u].status != "completed"]
         if blocked:
-            self._decide(Decision(ps.name, "skipped", f"upstream step {blocked[0]!r} did not complete"))
+            self._decide(ps.name, "skipped", f"upstream step {blocked[0]!r} did not complete")
             return self._report(base)
         start = time.time_ns()
         try:
@@ -143,7 +144,7 @@ class Execution:
             if hit is not None:
                 return self._report(hit)
         else:
-            self._decide(Decision(ps.name, "off", f"caching is off ({ps.why_not_cacheable})"))
+            self._decide(ps.name, "off", f"caching is off ({ps.why_not_cacheable})")
         try:
             outputs, labels = self._execute(ps, inputs)
         except Exception as exc:
@@ -191,17 +192,17 @@ class Execution:
         found = cached_step(self.repo, base.cache_key)
         if found is None:
             if self.options.explain:
-                self._decide(Decision(ps.name, "miss", self._closest_difference(ps.name, base.key_parts)))
+                self._decide(ps.name, "miss", self._closest_difference(ps.name, base.key_parts))
             return None
         commit, earlier = found
         missing = [k for k, vid in earlier.outputs.items()
                    if not self._output_present(vid, earlier.output_labels.get(k))]
         run_id = read_run(self.repo, commit).run_id
         if missing:
-            self._decide(Decision(ps.name, "miss", f"same cache key as run {run_id[:12]}, but its output "
-                                  f"{missing[0]!r} is no longer in the repository"))
+            self._decide(ps.name, "miss", f"same cache key as run {run_id[:12]}, but its output "
+                          f"{missing[0]!r} is no longer in the repository")
             return None
-        self._decide(Decision(ps.name, "hit", f"same cache key as step {earlier.name!r} of run {run_id[:12]}"))
+        self._decide(ps.name, "hit", f"same cache key as step {earlier.name!r} of run {run_id[:12]}")
         return replace(base, status="completed", cached=True, outputs=dict(earlier.outputs),
                        output_labels=dict(earlier.output_labels), cached_from=earlier.cached_from or run_id,
                        end_ns=time.time_ns())
@@ -275,9 +276,11 @@ class Execution:
                 return info
         return None
 
-    def _decide(self, decision: Decision) -> None:
+    def _decide(self, step: str, outcome: str, reason: str) -> None:
         if self.options.explain:
-            self.options.decisions.append(decision)
+            from artrepo.runtime.explain import Decision
+
+            self.options.decisions.append(Decision(step, outcome, reason))
 
     def _report(self, record: StepRecord) -> StepRecord:
         if self.options.report is not None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from typing import Any
 
 from artrepo.errors import UserError
 
@@ -20,9 +19,9 @@ class ExternalArtifact:
         trainer(data=ExternalArtifact(value=np.arange(10)))
     """
 
-    value: Any = None
+    value: object = None
     name: str | None = None
-    materializer: Any = None
+    materializer: object = None
 
 
 @dataclass(frozen=True)
@@ -52,9 +51,9 @@ class Invocation:
     """One call of a step in a pipeline: artifact inputs, parameters and explicit ordering."""
 
     name: str
-    step: Any  # decorators.Step
-    artifacts: dict[str, Any] = field(default_factory=dict)  # input -> OutputHandle | LateArtifact | ...
-    parameters: dict[str, Any] = field(default_factory=dict)
+    step: object  # decorators.Step
+    artifacts: dict[str, object] = field(default_factory=dict)  # input -> OutputHandle | LateArtifact | ...
+    parameters: dict[str, object] = field(default_factory=dict)
     after: set[str] = field(default_factory=set)
 
     @property

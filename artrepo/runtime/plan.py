@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
-from typing import Any
 
 from artrepo import names
 from artrepo.errors import ConflictError, NotFoundError, UserError
@@ -23,9 +22,11 @@ _STEP_CONFIG_KEYS = {"parameters", "enable_cache", "outputs", "settings", "extra
 
 @dataclass
 class PlannedStep:
+    """One step of the plan: its invocation, canonical parameters, outputs and whether it may be cached."""
+
     name: str
     invocation: Invocation
-    parameters: dict[str, Any]  # canonical, defaults included
+    parameters: dict[str, object]  # canonical, defaults included
     outputs: tuple[OutputSpec, ...]
     artifact_names: dict[str, str]  # output key -> artifact name
     cacheable: bool
@@ -38,8 +39,10 @@ class PlannedStep:
 
 @dataclass
 class Plan:
+    """A validated pipeline run, before any step runs: its steps in execution order."""
+
     pipeline: str
-    parameters: dict[str, Any]
+    parameters: dict[str, object]
     steps: dict[str, PlannedStep]
     order: list[str]
     parallel: int = 1

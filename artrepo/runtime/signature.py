@@ -7,9 +7,9 @@
 from __future__ import annotations
 
 import inspect
-import typing
+import sys
+import types
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from artrepo.errors import UserError
 
@@ -22,8 +22,8 @@ class ArtifactConfig:
     version: str | int | None = None
     tags: list[str] | None = None
     run_metadata: dict | None = None
-    artifact_type: Any = None
-    materializer: Any = None
+    artifact_type: object = None
+    materializer: object = None
 
 
 @dataclass(frozen=True)
@@ -35,9 +35,9 @@ class OutputSpec:
     version: str | None = None
     tags: tuple[str, ...] = ()
     run_metadata: dict = field(default_factory=dict)
-    artifact_type: Any = None
-    materializer: Any = None
-    data_type: Any = None
+    artifact_type: object = None
+    materializer: object = None
+    data_type: object = None
 
     def artifact_name(self, pipeline: str, step: str) -> str:
         return self.name or f"{pipeline}::{step}::{self.key}"
@@ -55,21 +55,51 @@ class OutputSpec:
         return replace(self, **changes)
 
 
+# `typing` costs milliseconds to import: a step whose annotations use
+# `Annotated` or `Tuple` imported it already, and plain annotations (`int`,
+# `tuple[int, str]`) need no resolving.
+def _typing():
+    return sys.modules.get("typing")
+
+
+def _plain(tp) -> bool:
+    """A class, None, or a builtin generic of those (`tuple[int, str]`): nothing to resolve."""
+    if isinstance(tp, types.GenericAlias):
+        return all(a is Ellipsis or _plain(a) for a in tp.__args__)
+    return tp is None or isinstance(tp, type)
+
+
 def _hints(func) -> dict:
+    annotations = dict(getattr(func, "__annotations__", None) or {})
+    if _typing() is None and all(_plain(a) for a in annotations.values()):
+        return annotations
+    import typing
+
     try:
         return typing.get_type_hints(func, include_extras=True)
     except Exception:  # unresolvable forward references: use what is there
-        return dict(getattr(func, "__annotations__", {}))
+        return annotations
+
+
+def _origin(tp):
+    typing = _typing()
+    return typing.get_origin(tp) if typing else getattr(tp, "__origin__", None)
+
+
+def _args(tp) -> tuple:
+    typing = _typing()
+    return typing.get_args(tp) if typing else getattr(tp, "__args__", ())
 
 
 def _is_annotated(tp) -> bool:
-    return typing.get_origin(tp) is typing.Annotated
+    typing = _typing()
+    return typing is not None and typing.get_origin(tp) is typing.Annotated
 
 
 def _spec_from(tp, default_key: str) -> OutputSpec:
     if not _is_annotated(tp):
         return OutputSpec(key=default_key, data_type=tp)
-    base, *extras = typing.get_args(tp)
+    base, *extras = _typing().get_args(tp)
     for extra in extras:
         if isinstance(extra, str):
             return OutputSpec(key=extra, name=extra, data_type=base)
@@ -83,8 +113,8 @@ def _spec_from(tp, default_key: str) -> OutputSpec:
 
 
 def _is_multi_output(tp) -> bool:
-    args = typing.get_args(tp)
-    return typing.get_origin(tp) is tuple and bool(args) and not (len(args) == 2 and args[1] is Ellipsis)
+    args = _args(tp)
+    return _origin(tp) is tuple and bool(args) and not (len(args) == 2 and args[1] is Ellipsis)
 
 
 def output_specs(func) -> tuple[OutputSpec, ...]:
@@ -95,7 +125,7 @@ def output_specs(func) -> tuple[OutputSpec, ...]:
     if ret is inspect.Signature.empty:
         return (OutputSpec(key="output"),)
     if _is_multi_output(ret):
-        specs = tuple(_spec_from(tp, f"output_{i}") for i, tp in enumerate(typing.get_args(ret)))
+        specs = tuple(_spec_from(tp, f"output_{i}") for i, tp in enumerate(_args(ret)))
     else:
         specs = (_spec_from(ret, "output"),)
     keys = [s.key for s in specs]

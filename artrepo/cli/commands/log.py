@@ -11,9 +11,9 @@ def log_cmd(name: str | None, limit: int | None, as_json: bool) -> None:
     """Versions of artifact NAME (newest first), NAME@ALIAS history, or the run history."""
     from artrepo.artifacts import ArtifactVersion
     from artrepo.cli import render
-    from artrepo.client import active_repository
+    from artrepo.repository import active
 
-    repo = active_repository()
+    repo = active()  # metadata only: no on-demand chunk fetching (client.active_repository)
     if name is None:
         from artrepo.cli.commands.run import print_run_log
 

@@ -70,14 +70,14 @@ def interleaved(cmds: dict[str, list[str]], cwd: Path, repeat: int, env: dict) -
 def bytecode_envs(project: Path) -> dict[str, dict]:
     """The two ways a process may find artrepo's modules.
 
-    `cached`: as an installed package runs, with compiled modules cached
-    (here under the project, so the checkout stays clean); `uncached`:
-    PYTHONDONTWRITEBYTECODE=1 without a __pycache__ (as on the team's
-    machines), so every start compiles artrepo's sources again.
+    `cached`: as an installed package runs (and as `make` sets up the
+    checkout), with compiled modules cached (here under the project, so the
+    checkout stays clean); `uncached`: PYTHONDONTWRITEBYTECODE=1 and no
+    compiled module to be found, so every start compiles artrepo's sources.
     """
     base = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")}
     return {"cached": {**base, "PYTHONPYCACHEPREFIX": str(project / ".pycache")},
-            "uncached": {**base, "PYTHONDONTWRITEBYTECODE": "1"}}
+            "uncached": {**base, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPYCACHEPREFIX": str(project / ".empty")}}
 
 
 def in_process(fn, repeat: int) -> float:
@@ -140,13 +140,14 @@ def scaling_figures(project: Path, runs: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=1000)
+    parser.add_argument("--quick", action="store_true", help="100 recorded runs instead of --runs")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="artrepo-bench-") as tmp:
         project = Path(tmp)
         subprocess.run([sys.executable, "-m", "artrepo", "init", str(project)], check=True, stdout=subprocess.DEVNULL)
         os.chdir(project)
         cached_run_figures(project)
-        scaling_figures(project, args.runs)
+        scaling_figures(project, 100 if args.quick else args.runs)
 
 
 if __name__ == "__main__":

@@ -46,14 +46,17 @@ def bench_array(size: int, repeat: int, tmp: Path) -> Table:
 
     t = Table(f"float64 array, {size / GiB:g} GiB")
     arr = np.random.default_rng(2).random(size // 8)
-    npy = tmp / "baseline.npy"
     base_save, art_save, art_resave, new_chunks = [], [], [], []
-    for _ in range(repeat):
+    for r in range(repeat):
+        # Both write new files and nothing is deleted until the end: this disk
+        # writes blocks it has just freed (and discarded) several times faster
+        # or slower than others, so deleting between rounds skews either side.
+        npy = tmp / f"baseline-{r}.npy"
         settle()
         with open(npy, "wb") as f:
             dt, _ = timed(lambda: (np.save(f, arr), f.flush(), os.fsync(f.fileno())))
         base_save.append(dt)
-        project = new_project(tmp / "proj")
+        project = new_project(tmp / f"proj-{r}")
         settle()
         art_save.append(timed(artrepo.save_artifact, arr, name="arr")[0])
         before = folder_bytes(project / ".artrepo" / "chunks")
@@ -87,8 +90,9 @@ def bench_array(size: int, repeat: int, tmp: Path) -> Table:
     t.add("re-save identical data: time / first save", "<= 0.5",
           f"{resave_share:.2f} ({fmt_s(rs['median'])} vs {fmt_s(sv['median'])})", resave_share <= 0.5, resave=rs)
     t.add("re-save identical data: new chunk bytes", "0", f"{max(new_chunks)} B", max(new_chunks) == 0)
-    shutil.rmtree(tmp / "proj", ignore_errors=True)
-    npy.unlink()
+    for r in range(repeat):
+        shutil.rmtree(tmp / f"proj-{r}", ignore_errors=True)
+        (tmp / f"baseline-{r}.npy").unlink()
     return t
 
 

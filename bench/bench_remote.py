@@ -142,7 +142,10 @@ def main() -> None:
     ap.add_argument("--size-mib", type=int, default=256)
     ap.add_argument("--gib", action="store_true", help="use a 1 GiB artifact")
     ap.add_argument("--small", type=int, default=10_000, help="number of small artifacts (0: skip)")
+    ap.add_argument("--quick", action="store_true", help="32 MiB and 500 small artifacts")
     args = ap.parse_args()
+    if args.quick:
+        args.size_mib, args.gib, args.small = 32, False, min(args.small, 500)
     for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                  "AWS_DEFAULT_REGION": "us-east-1"}.items():
         os.environ.setdefault(k, v)

@@ -246,10 +246,18 @@ def join_chains(repo, pipeline: str, head: str | None, runs: list[str]) -> str:
     tips = _tips(repo, head, runs)
     if len(tips) == 1:
         return tips[0]
-    tips.sort(key=lambda c: (repo.objects.commit(c).commit_time, c), reverse=True)
+    tips.sort(key=lambda c: _newness(repo, c), reverse=True)
     newest = repo.objects.commit(tips[0]).commit_time
     message = f"merge runs of {pipeline} ({len(tips)} chains)\n\nArtrepo-Pipeline: {pipeline}\n"
     return repo.objects.write_commit(repo.objects.write_tree({}), tips, message, newest * 10**9)
+
+
+def _newness(repo, commit: str) -> tuple[int, str]:
+    """Sort key of a chain tip: when its newest run ended (commit times are whole seconds), then an id."""
+    parents = repo.objects.commit(commit).parent_ids
+    if len(parents) > 1:  # a merge of chains is as new as its newest tip
+        return max(_newness(repo, str(p)) for p in parents)
+    return read_run(repo, commit).end_ns, commit
 
 
 def _outside(repo, commits: set[str], heads: list[str]) -> list[str]:

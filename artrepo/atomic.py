@@ -66,6 +66,9 @@ def write_atomic(path: Path, data, *, exclusive: bool = False, sync_dir: bool = 
         raise
 
 
+_IOV_MAX = 1024  # buffers per writev(2) call (Linux's UIO_MAXIOV)
+
+
 def _write_all(fd: int, parts: list) -> None:
     """Write the buffers in order, many per system call (writev(2))."""
     views = [memoryview(p).cast("B") for p in parts if len(p)]
@@ -78,8 +81,6 @@ def _write_all(fd: int, parts: list) -> None:
         if written:  # the kernel stopped inside a buffer: go on from there
             views[i] = views[i][written:]
 
-
-_IOV_MAX = 1024
 
 
 @contextlib.contextmanager

@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (GiB, MiB, ROOT, Table, folder_bytes, fsync_file, make_df, new_project,  # noqa: E402
+from common import (GiB, MiB, ROOT, Table, folder_bytes, make_df, new_project,  # noqa: E402
                     run_child, save_results, scratch, settle, summary, timed)
 
 SECTIONS = ("array", "dedup", "dataframe", "memory", "startup")

@@ -71,14 +71,6 @@ def new_project(folder: Path) -> Path:
     return folder
 
 
-def fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def make_df(rows: int, seed: int = 0, start: int = 0):
     """The 9-column frame of research/bench-results.md (10 M rows ~ 790 MB in memory).
 

@@ -12,7 +12,7 @@ AVG_SIZE = 128 * 1024
 MIN_SIZE = 32 * 1024
 MAX_SIZE = 512 * 1024
 WINDOW = 8 * 1024 * 1024  # bytes gathered before cutting when writes are small
-BATCH_BYTES = 8 * 1024 * 1024  # chunks handed to `emit_many` together (hashed in parallel)
+BATCH_BYTES = 8 * 1024 * 1024  # chunks handed to `emit_many` together (hashed while the next batch is cut)
 
 
 class Chunker:

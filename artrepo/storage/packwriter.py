@@ -63,6 +63,7 @@ class _Pack:
         self.borrowed: list[int] = []  # indexes into parts
 
     def add(self, cid: bytes, codec: int, data, raw_length: int, *, copy: bool, borrowed: bool) -> None:
+        """Append a blob: copied into `buf`, kept as a view of the caller's memory, or kept as is (our own bytes)."""
         n = len(data)
         if copy:
             self.buf[self.fill:self.fill + n] = data
@@ -134,7 +135,7 @@ class WriteSession:
                 continue
             codec, stored = encoder.encode(view)
             raw = codec == CODEC_RAW
-            self._pack.add(cid, codec, stored, len(view), copy=raw and not borrowed, borrowed=raw)
+            self._pack.add(cid, codec, stored, len(view), copy=raw and not borrowed, borrowed=raw and borrowed)
             self._new.add(cid)
             self.stored_bytes += len(stored)
             self.new_raw_bytes += len(view)
@@ -183,7 +184,7 @@ class WriteSession:
         self._hasher.submit(self._seal_pack).result()
         while self._pending:
             self._pending.popleft().result()
-        self.abort()
+        self._stop_threads()
         self._spare.clear()
         if self._packs:
             # Packs (data and names) durable before the index that names them.
@@ -191,6 +192,10 @@ class WriteSession:
             self.store.index.write(self._packs)
 
     def abort(self) -> None:
+        """Give up: queued work is dropped; packs already written are left for gc."""
+        self._stop_threads()
+
+    def _stop_threads(self) -> None:
         self._hasher.shutdown(wait=True, cancel_futures=True)
         self._io.shutdown(wait=True, cancel_futures=True)
 
@@ -215,8 +220,8 @@ class FileWriter(io.RawIOBase):
         self._borrowed |= borrowed
         self._queued.append((self._session.put_chunks(views, self._encoder, borrowed=borrowed),
                              [len(v) for v in views]))
-        if not borrowed or len(self._queued) > MAX_QUEUED_BATCHES:
-            self._collect(keep=0 if not borrowed else MAX_QUEUED_BATCHES)
+        # The chunker's own window is reused after this call: wait for its batch.
+        self._collect(keep=MAX_QUEUED_BATCHES if borrowed else 0)
 
     def _collect(self, keep: int = 0) -> None:
         while len(self._queued) > keep:

@@ -7,6 +7,8 @@ import pytest
 
 from tests.ui.conftest import CHROMIUM, CHROMIUM_ARGS
 
+VERSION_URL = re.compile(r"/versions/[0-9a-f]{40}$")
+
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is not installed (apt install chromium)")
 
 
@@ -39,7 +41,7 @@ def test_artifact_to_version_to_run_to_lineage(served, page, tmp_path):
     page.goto(served.url + "/")
     page.click("text=iris")
     page.click("table.list tbody a >> nth=0")  # the newest version
-    assert re.search(r"/versions/[0-9a-f]{40}$", page.url)
+    page.wait_for_url(VERSION_URL)
     page.wait_for_load_state("load")
     for img in page.query_selector_all("figure.vis img"):
         img.scroll_into_view_if_needed()
@@ -50,7 +52,8 @@ def test_artifact_to_version_to_run_to_lineage(served, page, tmp_path):
     assert frame.locator("h2", has_text="Schema").is_visible()
 
     page.click("#producer a >> nth=1")  # the run link
-    assert re.search(r"/runs/[0-9a-f]{40}$", page.url)
+    page.wait_for_url(re.compile(r"/runs/[0-9a-f]{40}$"))
+    page.wait_for_load_state("load")
     steps = page.eval_on_selector_all("svg.dag .node.step", "els => els.map(e => e.dataset.node)")
     assert sorted(steps) == ["s:evaluate", "s:load_data", "s:train"]
     assert page.eval_on_selector_all("svg.dag .edge", "els => els.length") >= 5
@@ -60,7 +63,7 @@ def test_artifact_to_version_to_run_to_lineage(served, page, tmp_path):
 
     page.click("svg.dag a.node.artifact >> nth=0")
     page.click("text=Lineage >> nth=0")
-    assert page.url.endswith("/lineage")
+    page.wait_for_url("**/lineage")
     labels = page.eval_on_selector_all("svg.dag .node text", "els => els.map(e => e.textContent)")
     assert {"load_data", "train", "evaluate"} <= set(labels)
     page.screenshot(path=str(tmp_path / "lineage.png"), full_page=True)
@@ -71,11 +74,16 @@ def test_artifact_to_version_to_run_to_lineage(served, page, tmp_path):
 def test_script_in_metadata_tags_and_visualizations_never_runs(served, page):
     page.goto(served.url + "/artifacts/hostile")
     page.click("table.list tbody a >> nth=0")
+    page.wait_for_url(VERSION_URL)
+    page.wait_for_load_state("load")
     assert page.locator("table.kv").inner_text().count("<script>window.__pwned=1</script>") == 1
     assert page.evaluate("window.__pwned") is None
     page.goto(served.url + "/artifacts/report")
     page.click("table.list tbody a >> nth=0")
+    page.wait_for_url(VERSION_URL)  # click() returns before the next document is committed
+    page.wait_for_load_state("load")
     title = page.title()
+    assert title.startswith("report:")
     frame_el = page.locator("figure.vis-html iframe")
     frame_el.scroll_into_view_if_needed()
     frame = page.frame_locator("figure.vis-html iframe")
@@ -94,7 +102,7 @@ def test_pages_work_without_javascript(served, browser):
         tab.goto(served.url + "/artifacts")
         tab.select_option("select[name=tag]", "prod")
         tab.click("form.filters button")
-        assert "tag=prod" in tab.url
+        tab.wait_for_url("**tag=prod*")
         names = tab.eval_on_selector_all("table.list tbody tr td:first-child a", "els => els.map(e => e.textContent)")
         assert sorted(names) == ["files", "hostile"]
         tab.goto(served.url + "/runs")

@@ -14,9 +14,8 @@ component git accepts (`x.lock` -> `x,lock`, `a::b` -> `a+b`).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-
 from artrepo.errors import InvalidNameError
+from artrepo.plain import Frozen
 
 MAX_NAME = 128
 MAX_VERSION = 64
@@ -72,14 +71,13 @@ def decode(component: str) -> str:
     return component.replace(",", ".").replace("+", "::")
 
 
-@dataclass(frozen=True, slots=True)
-class Reference:
+class Reference(Frozen):
     """A parsed reference: `name`, `name:version`, `name@alias` or an id prefix."""
 
-    text: str
-    name: str | None = None
-    version: str | None = None
-    alias: str | None = None
+    __slots__ = ("text", "name", "version", "alias")
+
+    def __init__(self, text: str, name: str | None = None, version: str | None = None, alias: str | None = None):
+        self._init(text=text, name=name, version=version, alias=alias)
 
     @property
     def may_be_id(self) -> bool:

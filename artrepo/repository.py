@@ -9,10 +9,10 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from artrepo import names
+from artrepo.plain import Frozen
 from artrepo.errors import (AmbiguousReferenceError, ConflictError, FormatError, IntegrityError,
                             NotARepositoryError, NotFoundError)
 from artrepo.records.artifact import Annotation, Manifest, VersionRecord
@@ -28,14 +28,13 @@ ALIASES = "refs/artrepo/aliases"
 ANNOTATIONS = "refs/artrepo/annotations"
 
 
-@dataclass(frozen=True, slots=True)
-class VersionInfo:
+class VersionInfo(Frozen):
     """An artifact version as stored: id (git commit oid), label and record."""
 
-    id: str
-    name: str
-    version: str
-    record: VersionRecord
+    __slots__ = ("id", "name", "version", "record")
+
+    def __init__(self, id: str, name: str, version: str, record: VersionRecord):
+        self._init(id=id, name=name, version=version, record=record)
 
 
 def find_root(start: Path | None = None) -> Path:

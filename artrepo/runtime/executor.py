@@ -7,31 +7,32 @@ leaves published versions and no half-written run.
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from artrepo import names
 from artrepo.errors import UserError
 from artrepo.records.run import RunRecord, StepRecord
 from artrepo.runtime import cachekey, context
 from artrepo.runtime.graph import ExternalArtifact, LateArtifact, OutputHandle
+from artrepo.plain import Plain
 from artrepo.runtime.plan import Plan, PlannedStep, check_against_repository, compose
 
 
-@dataclass
-class RunOptions:
+class RunOptions(Plain):
     """How a run goes: the CLI's options (`artrepo run`); a pipeline call uses the defaults."""
 
-    no_cache: bool = False
-    explain: bool = False
-    config: dict | None = None
-    parameters: dict | None = None  # pipeline parameters from `-p`
-    parallel: int | None = None
-    source: str | None = None
-    report: Callable[[str], None] | None = None  # one line per step as it ends
-    decisions: list = field(default_factory=list)  # filled with explain.Decision when explain is set
+    __slots__ = ("no_cache", "explain", "config", "parameters", "parallel", "source", "report", "decisions")
+
+    def __init__(self, no_cache: bool = False, explain: bool = False, config: dict | None = None,
+                 parameters: dict | None = None, parallel: int | None = None, source: str | None = None,
+                 report: Callable[[str], None] | None = None):
+        self.no_cache, self.explain, self.config = no_cache, explain, config
+        self.parameters = parameters  # pipeline parameters from `-p`
+        self.parallel, self.source = parallel, source
+        self.report = report  # one line per step as it ends
+        self.decisions: list = []  # filled with explain.Decision when explain is set
 
 
 class StepFailedError(UserError):
@@ -78,6 +79,8 @@ class Execution:
         self.options = options
         self.run_id = new_run_id(plan.pipeline)
         self.records: dict[str, StepRecord] = {}
+        import threading  # here: most runs are sequential and threading costs a millisecond to import
+
         self.io_lock = threading.Lock()  # loads and saves stay serial; user code may overlap
 
     def run(self):
@@ -196,7 +199,7 @@ class Execution:
             return None
         commit, earlier = found
         missing = [k for k, vid in earlier.outputs.items()
-                   if not self._output_present(vid, earlier.output_labels.get(k))]
+                   if not self._output_present(vid, ps.artifact_names.get(k), earlier.output_labels.get(k))]
         run_id = read_run(self.repo, commit).run_id
         if missing:
             self._decide(ps.name, "miss", f"same cache key as run {run_id[:12]}, but its output "
@@ -207,16 +210,19 @@ class Execution:
                        output_labels=dict(earlier.output_labels), cached_from=earlier.cached_from or run_id,
                        end_ns=time.time_ns())
 
-    def _output_present(self, version_id: str, label: str | None) -> bool:
+    def _output_present(self, version_id: str, name: str | None, label: str | None) -> bool:
+        """Whether a version a cache hit would reuse is still published.
+
+        The cache key covers the output names, so the plan's `name` is the
+        version's: its ref is checked without decoding the version record.
+        """
         from artrepo.errors import ArtrepoError
         from artrepo.repository import VERSIONS
 
+        if name is not None and label is not None:
+            if self.repo.refs.get(f"{VERSIONS}/{names.encode(name)}/{names.encode(label)}") == version_id:
+                return True
         try:
-            rec = self.repo.record(version_id)
-            if label is not None:
-                ref = f"{VERSIONS}/{names.encode(rec.name)}/{names.encode(label)}"
-                if self.repo.refs.get(ref) == version_id:
-                    return True
             self.repo.by_id(version_id)  # the label may have changed (renumbered on push)
             return True
         except ArtrepoError:

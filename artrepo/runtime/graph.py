@@ -7,54 +7,58 @@ steps take as inputs. Nothing here touches the repository.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
 
 from artrepo.errors import UserError
+from artrepo.plain import Frozen, Plain
 
 
-@dataclass
-class ExternalArtifact:
+class ExternalArtifact(Plain):
     """A value passed into a step as a new artifact; turns caching off for that step.
 
         trainer(data=ExternalArtifact(value=np.arange(10)))
     """
 
-    value: object = None
-    name: str | None = None
-    materializer: object = None
+    __slots__ = ("value", "name", "materializer")
+
+    def __init__(self, value: object = None, name: str | None = None, materializer: object = None):
+        self.value, self.name, self.materializer = value, name, materializer
 
 
-@dataclass(frozen=True)
-class LateArtifact:
+class LateArtifact(Frozen):
     """`Client().get_artifact_version(...)` inside a pipeline body: resolved when the step runs."""
 
-    reference: str
-    version: str | None = None
+    __slots__ = ("reference", "version")
+
+    def __init__(self, reference: str, version: str | None = None):
+        self._init(reference=reference, version=version)
 
     def __str__(self) -> str:
         return self.reference if self.version is None else f"{self.reference}:{self.version}"
 
 
-@dataclass(frozen=True)
-class OutputHandle:
+class OutputHandle(Frozen):
     """An output of an invocation, to be passed to later steps."""
 
-    step: str
-    key: str
+    __slots__ = ("step", "key")
+
+    def __init__(self, step: str, key: str):
+        self._init(step=step, key=key)
 
     def __repr__(self) -> str:
         return f"OutputHandle({self.step}.{self.key})"
 
 
-@dataclass
-class Invocation:
+class Invocation(Plain):
     """One call of a step in a pipeline: artifact inputs, parameters and explicit ordering."""
 
-    name: str
-    step: object  # decorators.Step
-    artifacts: dict[str, object] = field(default_factory=dict)  # input -> OutputHandle | LateArtifact | ...
-    parameters: dict[str, object] = field(default_factory=dict)
-    after: set[str] = field(default_factory=set)
+    __slots__ = ("name", "step", "artifacts", "parameters", "after")
+
+    def __init__(self, name: str, step):
+        self.name = name
+        self.step = step  # decorators.Step
+        self.artifacts: dict[str, object] = {}  # input -> OutputHandle | LateArtifact | ExternalArtifact | ...
+        self.parameters: dict[str, object] = {}
+        self.after: set[str] = set()
 
     @property
     def upstream(self) -> list[str]:

@@ -7,47 +7,48 @@ versions, missing inputs, late references and the DAG's order.
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass, field
 
 from artrepo import names
 from artrepo.errors import ConflictError, NotFoundError, UserError
 from artrepo.runtime import context
 from artrepo.runtime.cachekey import canonical_parameter
 from artrepo.runtime.graph import Composition, ExternalArtifact, Invocation, LateArtifact, execution_order
+from artrepo.plain import Plain
 from artrepo.runtime.signature import OutputSpec
 
 _STEP_CONFIG_KEYS = {"parameters", "enable_cache", "outputs", "settings", "extra", "experiment_tracker",
                      "step_operator"}
 
 
-@dataclass
-class PlannedStep:
+class PlannedStep(Plain):
     """One step of the plan: its invocation, canonical parameters, outputs and whether it may be cached."""
 
-    name: str
-    invocation: Invocation
-    parameters: dict[str, object]  # canonical, defaults included
-    outputs: tuple[OutputSpec, ...]
-    artifact_names: dict[str, str]  # output key -> artifact name
-    cacheable: bool
-    why_not_cacheable: str | None = None
+    __slots__ = ("name", "invocation", "parameters", "outputs", "artifact_names", "cacheable", "why_not_cacheable")
+
+    def __init__(self, name: str, invocation: Invocation, parameters: dict[str, object],
+                 outputs: tuple[OutputSpec, ...], artifact_names: dict[str, str], cacheable: bool,
+                 why_not_cacheable: str | None = None):
+        self.name, self.invocation = name, invocation
+        self.parameters = parameters  # canonical, defaults included
+        self.outputs = outputs
+        self.artifact_names = artifact_names  # output key -> artifact name
+        self.cacheable, self.why_not_cacheable = cacheable, why_not_cacheable
 
     @property
     def step(self):
         return self.invocation.step
 
 
-@dataclass
-class Plan:
+class Plan(Plain):
     """A validated pipeline run, before any step runs: its steps in execution order."""
 
-    pipeline: str
-    parameters: dict[str, object]
-    steps: dict[str, PlannedStep]
-    order: list[str]
-    parallel: int = 1
-    source: str | None = None
-    warnings: list[str] = field(default_factory=list)
+    __slots__ = ("pipeline", "parameters", "steps", "order", "parallel", "source", "warnings")
+
+    def __init__(self, pipeline: str, parameters: dict[str, object], steps: dict[str, PlannedStep],
+                 order: list[str], parallel: int = 1, source: str | None = None, warnings: list[str] | None = None):
+        self.pipeline, self.parameters, self.steps, self.order = pipeline, parameters, steps, order
+        self.parallel, self.source = parallel, source
+        self.warnings = [] if warnings is None else warnings
 
 
 def _pipeline_parameters(pipeline, args: tuple, kwargs: dict, config: dict, overrides: dict) -> inspect.BoundArguments:

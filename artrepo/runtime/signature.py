@@ -9,35 +9,32 @@ from __future__ import annotations
 import inspect
 import sys
 import types
-from dataclasses import dataclass, field, replace
 
 from artrepo.errors import UserError
+from artrepo.plain import Frozen
 
 
-@dataclass(frozen=True)
-class ArtifactConfig:
+class ArtifactConfig(Frozen):
     """Per-output settings, used as `Annotated[T, ArtifactConfig(name="model", version="1")]`."""
 
-    name: str | None = None
-    version: str | int | None = None
-    tags: list[str] | None = None
-    run_metadata: dict | None = None
-    artifact_type: object = None
-    materializer: object = None
+    __slots__ = ("name", "version", "tags", "run_metadata", "artifact_type", "materializer")
+
+    def __init__(self, name: str | None = None, version: str | int | None = None, tags: list[str] | None = None,
+                 run_metadata: dict | None = None, artifact_type: object = None, materializer: object = None):
+        self._init(name=name, version=version, tags=tags, run_metadata=run_metadata, artifact_type=artifact_type,
+                   materializer=materializer)
 
 
-@dataclass(frozen=True)
-class OutputSpec:
+class OutputSpec(Frozen):
     """One declared output: `key` names it within the step, `name` is its artifact name (None: default)."""
 
-    key: str
-    name: str | None = None
-    version: str | None = None
-    tags: tuple[str, ...] = ()
-    run_metadata: dict = field(default_factory=dict)
-    artifact_type: object = None
-    materializer: object = None
-    data_type: object = None
+    __slots__ = ("key", "name", "version", "tags", "run_metadata", "artifact_type", "materializer", "data_type")
+
+    def __init__(self, key: str, name: str | None = None, version: str | None = None, tags: tuple[str, ...] = (),
+                 run_metadata: dict | None = None, artifact_type: object = None, materializer: object = None,
+                 data_type: object = None):
+        self._init(key=key, name=name, version=version, tags=tags, run_metadata={} if run_metadata is None
+                   else run_metadata, artifact_type=artifact_type, materializer=materializer, data_type=data_type)
 
     def artifact_name(self, pipeline: str, step: str) -> str:
         return self.name or f"{pipeline}::{step}::{self.key}"
@@ -52,7 +49,7 @@ class OutputSpec:
             changes["version"] = str(changes["version"])
         if "tags" in changes:
             changes["tags"] = tuple(changes["tags"] or ())
-        return replace(self, **changes)
+        return OutputSpec(**{**{name: getattr(self, name) for name in self.__slots__}, **changes})
 
 
 # `typing` costs milliseconds to import: a step whose annotations use

@@ -62,9 +62,10 @@ def run_message(run: RunRecord, steps: list[StepRecord]) -> str:
 def write_run(repo, run: RunRecord, steps: list[StepRecord]) -> str:
     """Record a finished run; returns its commit id.
 
-    The objects are written loose without fsync and made durable by one
-    syncfs before `runs/<run id>` (fsynced) publishes them; `pipelines/<p>`
-    and the cache refs are not fsynced (docs/format.md, "Runs, steps and cache keys").
+    The objects are written loose without fsync; one syncfs makes them and
+    the new values of `runs/<run id>` and `heads/runs` durable before those
+    refs are renamed into place. `pipelines/<p>` and the cache refs are
+    derived, not fsynced (docs/format.md, "Runs, steps and cache keys").
     """
     objects = loose.ObjectWriter(repo.git_dir)
     step_blobs = {s.name: objects.blob(s.to_msgpack()) for s in steps}
@@ -84,24 +85,41 @@ def write_run(repo, run: RunRecord, steps: list[StepRecord]) -> str:
         while True:
             head = _derived_ref(repo, ref)
             commit = objects.commit(tree, [head] if head else [], message, run.start_ns)
-            if objects.unsynced:
-                sync_filesystem(repo.git_dir)
-                objects.unsynced = 0
-            run_ref = f"{RUNS}/{run.run_id}"
-            if not published:
-                _set_ref(repo, run_ref, lambda cur: commit if cur is None else None, f"run {run.pipeline}")
-                published = True
-            else:  # a writer outside the lock moved the pipeline ref: re-parent our own run ref
-                _set_ref(repo, run_ref, lambda cur: commit, f"re-parent run {run.pipeline}")
+            _publish(repo, run, commit, again=published)
+            published = True
             moved = _set_ref(repo, ref, lambda cur: commit if cur == head else None, f"run {run.run_id[:12]}",
                              durable=False)
             if moved == commit:
                 break
-    # HEAD names heads/runs and libgit2 resolves HEAD on every ref update: a torn one would stop all writes
-    _set_ref(repo, RUNS_HEAD, lambda cur: commit, f"run {run.pipeline}")
+            # else a writer outside the lock moved the pipeline ref: re-parent our own run ref
     for key in new_keys:
         _set_ref(repo, cache_ref(key), lambda cur: commit, f"cache {run.pipeline}", durable=False)
     return commit
+
+
+def _publish(repo, run: RunRecord, commit: str, again: bool) -> None:
+    """Point `runs/<run id>` and `heads/runs` at `commit`, durable together with the objects written before.
+
+    HEAD names heads/runs and libgit2 resolves HEAD on every ref update, so
+    heads/runs is durable too: a torn one would stop all writes.
+    """
+    run_ref = f"{RUNS}/{run.run_id}"
+    if again:  # re-parented after a writer outside the lock moved the pipeline ref
+        updates = [(run_ref, lambda cur: commit, f"re-parent run {run.pipeline}")]
+    else:
+        updates = [(run_ref, lambda cur: commit if cur is None else None, f"run {run.pipeline}")]
+    updates.append((RUNS_HEAD, lambda cur: commit, f"run {run.pipeline}"))
+    try:
+        with loose.RefTransaction(repo.git_dir) as refs:
+            for name, decide, message in updates:
+                refs.set(name, decide, message)
+            refs.commit()
+        return
+    except loose.NotSimple:  # an odd current value: pygit2 answers it, one durable ref at a time
+        pass
+    sync_filesystem(repo.git_dir)
+    for name, decide, message in updates:
+        _set_ref(repo, name, decide, message)
 
 
 def _derived_ref(repo, name: str) -> str | None:

@@ -8,13 +8,13 @@ and stored like a pulled one.
 """
 from __future__ import annotations
 
-import threading
-
 
 class LazyFetcher:
     """`fetch_missing` for a ChunkStore: chunk id -> True once stored locally."""
 
     def __init__(self, repo):
+        import threading  # only a repository that pulled needs it: not imported on every run
+
         self.repo = repo
         self._lock = threading.Lock()
         self._sessions: dict[str, object] = {}

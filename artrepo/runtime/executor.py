@@ -6,6 +6,7 @@ leaves published versions and no half-written run.
 """
 from __future__ import annotations
 
+import _thread
 import os
 import time
 from collections.abc import Callable
@@ -79,9 +80,8 @@ class Execution:
         self.options = options
         self.run_id = new_run_id(plan.pipeline)
         self.records: dict[str, StepRecord] = {}
-        import threading  # here: most runs are sequential and threading costs a millisecond to import
-
-        self.io_lock = threading.Lock()  # loads and saves stay serial; user code may overlap
+        # `_thread`'s lock is `threading.Lock`, without importing threading (a millisecond) on every run
+        self.io_lock = _thread.allocate_lock()  # loads and saves stay serial; user code may overlap
 
     def run(self):
         start = time.time_ns()

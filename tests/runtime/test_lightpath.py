@@ -163,3 +163,62 @@ def test_derived_refs_a_crash_left_empty_are_rebuilt_by_the_next_run(repo):
     assert single().steps["one"].cached
     assert {r.id for r in Client().list_pipeline_runs()} >= {first.id, again.id}
     git_fsck(repo.root)
+
+
+def _refs_and_locks(repo, names):
+    values = {n: repo.refs.get(n) for n in names}
+    locks = sorted(p.name for p in (repo.git_dir / "refs").rglob("*.lock"))
+    return values, locks
+
+
+def test_a_ref_transaction_publishes_every_ref_with_its_reflog(repo):
+    run = single()
+    names = ["refs/artrepo/runs/extra", "refs/heads/runs"]
+    with loose.RefTransaction(repo.git_dir) as refs:
+        assert refs.set(names[0], lambda cur: run.commit if cur is None else None, "made in a transaction") == run.commit
+        assert refs.set(names[1], lambda cur: None, "unchanged") == run.commit  # decide keeps it: nothing written
+        assert repo.refs.get(names[0]) is None  # nothing visible before commit
+        refs.commit()
+    assert _refs_and_locks(repo, names) == ({n: run.commit for n in names}, [])
+    assert repo.refs.reflog(names[0])[0][2] == "made in a transaction"
+    assert len(repo.refs.reflog(names[1])) == 1  # the unchanged ref got no reflog line
+    git_fsck(repo.root)
+
+
+def test_a_ref_transaction_that_fails_changes_nothing(repo):
+    run = single()
+    before = single(i=1)
+    (repo.git_dir / "refs" / "heads" / "alias").write_text("ref: refs/heads/runs\n")
+    names = ["refs/heads/runs", "refs/heads/alias"]
+    with pytest.raises(loose.NotSimple):
+        with loose.RefTransaction(repo.git_dir) as refs:
+            refs.set(names[0], lambda cur: run.commit, "first of two")
+            refs.set(names[1], lambda cur: run.commit, "second of two")  # symbolic: left to pygit2
+    assert _refs_and_locks(repo, names[:1]) == ({names[0]: before.commit}, [])
+    assert all(m != "first of two" for _, _, m in repo.refs.reflog(names[0]))
+
+
+def test_sigkill_inside_a_ref_transaction_leaves_the_refs_as_they_were(repo):
+    import signal
+
+    run = single()
+    code = textwrap.dedent(f'''
+        import sys, time
+        from artrepo.gitdb import loose
+        with loose.RefTransaction({str(repo.git_dir)!r}) as refs:
+            refs.set("refs/artrepo/runs/killed", lambda cur: {run.commit!r}, "killed")
+            refs.set("refs/heads/runs", lambda cur: "0" * 39 + "1", "killed")
+            print("ready", flush=True)
+            time.sleep(60)
+            refs.commit()
+    ''')
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "ready"
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    assert (repo.git_dir / "refs" / "heads" / "runs.lock").exists()  # what the killed writer left
+    assert repo.refs.get("refs/artrepo/runs/killed") is None and repo.refs.get("refs/heads/runs") == run.commit
+    again = single(i=2)  # the next run takes the stale locks over
+    assert loose.read_ref(repo.git_dir, "refs/heads/runs") == again.commit
+    assert not (repo.git_dir / "refs" / "heads" / "runs.lock").exists()
+    git_fsck(repo.root)  # the lock file left on a ref nobody wrote since does not bother git

@@ -1,10 +1,13 @@
-"""Value objects defined without `dataclasses`.
+"""Value objects defined without `dataclasses`: `Plain` (mutable) and `Frozen`.
 
 A fully cached run is one short process, measured against `import artrepo`
-(issue 3), and defining a dataclass costs about 0.4-0.7 ms: its methods are
-generated with exec. The classes defined on that path that are not records
-(the pipeline graph, plan and options, parsed references, version handles)
-derive from these instead. Records stay frozen dataclasses (STYLE 3).
+(issue 3). Importing `dataclasses` imports `inspect` (with `ast`, `dis`,
+`tokenize`): about 14 ms of a process's life, counting the interpreter's
+teardown, and each dataclass costs another 0.4-0.7 ms to define (its
+methods are generated with exec). So every class defined on that path
+derives from these: the records (frozen, slotted, typed, built with
+keywords, as STYLE 3 asks of a record), the pipeline graph, plan and options,
+parsed references and version handles.
 """
 from __future__ import annotations
 
@@ -45,5 +48,19 @@ class Frozen(Plain):
     def __hash__(self) -> int:
         return hash(self._values())
 
-    def __reduce__(self):  # copy and pickle: each subclass's __init__ takes its slots in order
-        return type(self), self._values()
+    def replace(self, **changes):
+        """A copy with `changes` applied, as `dataclasses.replace`."""
+        unknown = changes.keys() - set(self.__slots__)
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no field {sorted(unknown)[0]!r}")
+        return _restore(type(self), tuple(changes[n] if n in changes else getattr(self, n) for n in self.__slots__))
+
+    def __reduce__(self):  # copy and pickle
+        return _restore, (type(self), self._values())
+
+
+def _restore(cls, values: tuple):
+    obj = cls.__new__(cls)
+    for name, value in zip(cls.__slots__, values):
+        object.__setattr__(obj, name, value)
+    return obj

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
 
+from artrepo.plain import Frozen
 from artrepo.records import codec
 
 
@@ -30,8 +30,7 @@ class VisualizationType(str, enum.Enum):
     JSON = "json"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VersionRecord:
+class VersionRecord(Frozen):
     """The immutable record of one artifact version (`record.msgpack`).
 
     `version` is set only for custom versions: an auto-increment number is a
@@ -39,6 +38,8 @@ class VersionRecord:
     """
 
     SCHEMA = 1
+    __slots__ = ("name", "version", "artifact_type", "materializer", "data_type", "content_hash", "size",
+                 "created_ns", "tags", "metadata", "producer", "origin", "environment")
     name: str
     version: str | None
     artifact_type: str
@@ -47,11 +48,20 @@ class VersionRecord:
     content_hash: bytes
     size: int
     created_ns: int
-    tags: tuple[str, ...] = ()
-    metadata: dict = field(default_factory=dict)
-    producer: dict | None = None  # {"run_id": ..., "step": ..., "output": ...}
-    origin: str = "saved"  # saved | registered | pipeline
-    environment: dict = field(default_factory=dict)  # python, cloudpickle versions for pickles
+    tags: tuple[str, ...]
+    metadata: dict
+    producer: dict | None  # {"run_id": ..., "step": ..., "output": ...}
+    origin: str  # saved | registered | pipeline
+    environment: dict  # python, cloudpickle versions for pickles
+
+    def __init__(self, *, name: str, version: str | None, artifact_type: str, materializer: str, data_type: str,
+                 content_hash: bytes, size: int, created_ns: int, tags: tuple[str, ...] = (),
+                 metadata: dict | None = None, producer: dict | None = None, origin: str = "saved",
+                 environment: dict | None = None):
+        self._init(name=name, version=version, artifact_type=artifact_type, materializer=materializer,
+                   data_type=data_type, content_hash=content_hash, size=size, created_ns=created_ns, tags=tags,
+                   metadata={} if metadata is None else metadata, producer=producer, origin=origin,
+                   environment={} if environment is None else environment)
 
     def to_msgpack(self) -> bytes:
         return codec.encode({
@@ -86,13 +96,16 @@ def _file_from_row(row: list) -> StoredFile:
     return StoredFile(path, size, tuple((bytes(c), n) for c, n in chunks), bool(executable), symlink)
 
 
-@dataclass(frozen=True, slots=True)
-class Manifest:
+class Manifest(Frozen):
     """The files of a version (`manifest.msgpack`): data files and visualizations."""
 
     SCHEMA = 1
+    __slots__ = ("files", "visualizations")
     files: tuple[StoredFile, ...]
-    visualizations: tuple[tuple[str, str, StoredFile], ...] = ()  # (name, type, file)
+    visualizations: tuple[tuple[str, str, StoredFile], ...]  # (name, type, file)
+
+    def __init__(self, files: tuple[StoredFile, ...], visualizations: tuple[tuple[str, str, StoredFile], ...] = ()):
+        self._init(files=files, visualizations=visualizations)
 
     @property
     def content_hash(self) -> bytes:
@@ -137,15 +150,20 @@ class Manifest:
             )
 
 
-@dataclass(frozen=True, slots=True)
-class Annotation:
+class Annotation(Frozen):
     """A tag or metadata added to a version after it was written (append-only)."""
 
     SCHEMA = 1
+    __slots__ = ("version_id", "tags", "metadata", "created_ns")
     version_id: str
-    tags: tuple[str, ...] = ()
-    metadata: dict = field(default_factory=dict)
-    created_ns: int = 0
+    tags: tuple[str, ...]
+    metadata: dict
+    created_ns: int
+
+    def __init__(self, version_id: str, tags: tuple[str, ...] = (), metadata: dict | None = None,
+                 created_ns: int = 0):
+        self._init(version_id=version_id, tags=tags, metadata={} if metadata is None else metadata,
+                   created_ns=created_ns)
 
     def to_msgpack(self) -> bytes:
         return codec.encode({"kind": "annotation", "schema": self.SCHEMA, "version_id": self.version_id,

@@ -9,12 +9,12 @@ Decorator lines are stripped, so `@step(enable_cache=...)` changes nothing.
 from __future__ import annotations
 
 import functools
-import inspect
 import sys
 import sysconfig
 import textwrap
 import types
 
+from artrepo.runtime import introspect
 from artrepo.storage.hashing import digest
 
 _CONSTANT_TYPES = (int, float, str, bytes, bool, type(None))
@@ -41,7 +41,7 @@ def _is_user_module(name: str) -> bool:
 
 
 def _user_object(obj) -> bool:
-    target = inspect.unwrap(getattr(obj, "entrypoint", obj)) if not isinstance(obj, type) else obj
+    target = introspect.unwrap(getattr(obj, "entrypoint", obj)) if not isinstance(obj, type) else obj
     module = getattr(target, "__module__", None)
     return (isinstance(target, (types.FunctionType, type)) and module is not None and _is_user_module(module))
 
@@ -67,10 +67,10 @@ def fast_getsource(func) -> str | None:
     if (not isinstance(func, types.FunctionType) or code is None or code.co_name == "<lambda>"
             or hasattr(func, "__wrapped__")):
         return None
-    try:
-        lines, start = inspect.findsource(func)
-    except (OSError, TypeError):
+    found = introspect.source_lines(func)
+    if found is None:
         return None
+    lines, start = found
     end = max([code.co_firstlineno] + [p[1] for c in _code_tree(code) for p in c.co_positions() if p[1]])
     indent = len(lines[start]) - len(lines[start].lstrip())
     for scan in range(end, len(lines)):
@@ -93,7 +93,12 @@ def fast_getsource(func) -> str | None:
 def source_text(obj) -> str:
     """Source of a function or class without its decorator lines."""
     try:
-        src = textwrap.dedent(fast_getsource(obj) or inspect.getsource(obj))
+        src = fast_getsource(obj)
+        if src is None:
+            import inspect
+
+            src = inspect.getsource(obj)
+        src = textwrap.dedent(src)
     except (OSError, TypeError):  # no source (REPL, exec): fall back to the bytecode
         code = getattr(obj, "__code__", None)
         return repr(code.co_code) + repr(code.co_consts) if code else repr(obj)
@@ -162,7 +167,7 @@ def code_hash(func) -> str:
         if isinstance(obj, tuple):  # a constant
             parts.append(f"{label}={obj[1]}")
             continue
-        target = obj if isinstance(obj, type) else inspect.unwrap(getattr(obj, "entrypoint", obj))
+        target = obj if isinstance(obj, type) else introspect.unwrap(getattr(obj, "entrypoint", obj))
         if id(target) in seen:
             continue
         seen[id(target)] = label

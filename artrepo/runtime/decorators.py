@@ -10,7 +10,6 @@
 """
 from __future__ import annotations
 
-import copy
 import functools
 
 from artrepo.errors import UserError
@@ -70,6 +69,8 @@ class Step:
 
     def with_options(self, **options) -> "Step":
         _check_options("step", options, _STEP_OPTIONS)
+        import copy  # with_options only: not on the path of a plain run
+
         clone = copy.copy(self)
         for key in ("name", "enable_cache", "output_materializers"):
             if key in options:
@@ -100,6 +101,8 @@ class Pipeline:
 
     def with_options(self, **options) -> "Pipeline":
         _check_options("pipeline", options, _PIPELINE_OPTIONS)
+        import copy  # with_options only: not on the path of a plain run
+
         clone = copy.copy(self)
         for key in ("name", "enable_cache"):
             if key in options:

@@ -10,7 +10,6 @@ import _thread
 import os
 import time
 from collections.abc import Callable
-from dataclasses import replace
 
 from artrepo import names
 from artrepo.errors import UserError
@@ -140,7 +139,7 @@ class Execution:
                                        self._output_signature(ps))
         except Exception as exc:
             return self._report(self._failed(base, exc, start))
-        base = replace(base, code_hash=parts["code"], key_parts=parts, cache_key=cachekey.cache_key(parts),
+        base = base.replace(code_hash=parts["code"], key_parts=parts, cache_key=cachekey.cache_key(parts),
                        inputs=input_ids, start_ns=start)
         if ps.cacheable:
             hit = self._cache_hit(ps, base)
@@ -152,7 +151,7 @@ class Execution:
             outputs, labels = self._execute(ps, inputs)
         except Exception as exc:
             return self._report(self._failed(base, exc, start))
-        return self._report(replace(base, status="completed", outputs=outputs, output_labels=labels,
+        return self._report(base.replace(status="completed", outputs=outputs, output_labels=labels,
                                     end_ns=time.time_ns()))
 
     def _failed(self, base: StepRecord, exc: BaseException, start: int) -> StepRecord:
@@ -161,7 +160,7 @@ class Execution:
         message = f"{type(exc).__name__}: {exc}"
         if isinstance(exc, UserError):
             message = str(exc)
-        return replace(base, status="failed", start_ns=start, end_ns=time.time_ns(), error=message,
+        return base.replace(status="failed", start_ns=start, end_ns=time.time_ns(), error=message,
                        traceback="".join(traceback.format_exception(exc)))
 
     def _output_signature(self, ps: PlannedStep) -> list[tuple[str, str, str]]:
@@ -206,7 +205,7 @@ class Execution:
                           f"{missing[0]!r} is no longer in the repository")
             return None
         self._decide(ps.name, "hit", f"same cache key as step {earlier.name!r} of run {run_id[:12]}")
-        return replace(base, status="completed", cached=True, outputs=dict(earlier.outputs),
+        return base.replace(status="completed", cached=True, outputs=dict(earlier.outputs),
                        output_labels=dict(earlier.output_labels), cached_from=earlier.cached_from or run_id,
                        end_ns=time.time_ns())
 

@@ -6,11 +6,9 @@ versions, missing inputs, late references and the DAG's order.
 """
 from __future__ import annotations
 
-import inspect
-
 from artrepo import names
 from artrepo.errors import ConflictError, NotFoundError, UserError
-from artrepo.runtime import context
+from artrepo.runtime import context, introspect
 from artrepo.runtime.cachekey import canonical_parameter
 from artrepo.runtime.graph import Composition, ExternalArtifact, Invocation, LateArtifact, execution_order
 from artrepo.plain import Plain
@@ -51,15 +49,14 @@ class Plan(Plain):
         self.warnings = [] if warnings is None else warnings
 
 
-def _pipeline_parameters(pipeline, args: tuple, kwargs: dict, config: dict, overrides: dict) -> inspect.BoundArguments:
-    sig = inspect.signature(pipeline.entrypoint)
+def _pipeline_parameters(pipeline, args: tuple, kwargs: dict, config: dict,
+                         overrides: dict) -> tuple[tuple, dict, dict]:
+    """(args, kwargs, arguments) of the pipeline function, defaults applied."""
     merged = {**(config.get("parameters") or {}), **kwargs, **overrides}
     try:
-        bound = sig.bind(*args, **merged)
+        return introspect.bind(pipeline.entrypoint, args, merged)
     except TypeError as exc:
         raise UserError(f"pipeline {pipeline.name!r}: {exc}") from None
-    bound.apply_defaults()
-    return bound
 
 
 def _recordable(name: str, value):
@@ -75,11 +72,11 @@ def compose(pipeline, args: tuple, kwargs: dict, options) -> Plan:
     unknown = set(config) - {"parameters", "steps", "enable_cache", "settings", "extra", "run_name", "model"}
     if unknown:
         raise UserError(f"config: unknown key {sorted(unknown)[0]!r} (expected parameters, steps, enable_cache)")
-    bound = _pipeline_parameters(pipeline, args, kwargs, config, options.parameters or {})
+    call_args, call_kwargs, arguments = _pipeline_parameters(pipeline, args, kwargs, config, options.parameters or {})
     composition = Composition(pipeline.name)
     token = context._COMPOSING.set(composition)
     try:
-        pipeline.entrypoint(*bound.args, **bound.kwargs)
+        pipeline.entrypoint(*call_args, **call_kwargs)
     finally:
         context._COMPOSING.reset(token)
     if not composition.invocations:
@@ -94,7 +91,7 @@ def compose(pipeline, args: tuple, kwargs: dict, options) -> Plan:
              for name, inv in composition.invocations.items()}
     order = execution_order(composition.invocations)
     _check_custom_versions(steps)
-    params = {k: _recordable(k, v) for k, v in bound.arguments.items()}
+    params = {k: _recordable(k, v) for k, v in arguments.items()}
     return Plan(pipeline.name, params, steps, order, parallel=options.parallel or pipeline.parallel,
                 source=options.source)
 
@@ -109,16 +106,15 @@ def _plan_step(pipeline: str, inv: Invocation, config: dict, enable_cache, no_ca
         if key in inv.artifacts:
             raise UserError(f"config: step {inv.name!r} input {key!r} is an artifact, not a parameter")
         inv.parameters[key] = value
-    sig = inspect.signature(inv.step.entrypoint)
     params = {}
-    for pname, p in sig.parameters.items():
+    for pname, kind, default in introspect.parameters(inv.step.entrypoint):
         if pname in inv.artifacts:
             continue
         if pname in inv.parameters:
             params[pname] = canonical_parameter(pname, inv.parameters[pname])
-        elif p.default is not inspect.Parameter.empty:
-            params[pname] = canonical_parameter(pname, p.default)
-        elif p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+        elif default is not introspect.EMPTY:
+            params[pname] = canonical_parameter(pname, default)
+        elif kind not in ("VAR_POSITIONAL", "VAR_KEYWORD"):
             raise UserError(f"step {inv.name!r} is missing input {pname!r}: pass a step output, an artifact "
                             "or a value")
     overrides = config.get("outputs") or {}

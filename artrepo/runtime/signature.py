@@ -6,12 +6,12 @@
 """
 from __future__ import annotations
 
-import inspect
 import sys
 import types
 
 from artrepo.errors import UserError
 from artrepo.plain import Frozen
+from artrepo.runtime import introspect
 
 
 class ArtifactConfig(Frozen):
@@ -116,10 +116,10 @@ def _is_multi_output(tp) -> bool:
 
 def output_specs(func) -> tuple[OutputSpec, ...]:
     """The outputs a step declares; no annotation means one output named `output`."""
-    ret = _hints(func).get("return", inspect.Signature.empty)
+    ret = _hints(func).get("return", introspect.EMPTY)
     if ret is None or ret is type(None):
         return ()
-    if ret is inspect.Signature.empty:
+    if ret is introspect.EMPTY:
         return (OutputSpec(key="output"),)
     if _is_multi_output(ret):
         specs = tuple(_spec_from(tp, f"output_{i}") for i, tp in enumerate(_args(ret)))
@@ -141,5 +141,5 @@ def _first_dup(items: list[str]) -> str:
 
 
 def input_names(func) -> list[str]:
-    return [p.name for p in inspect.signature(func).parameters.values()
-            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY, p.POSITIONAL_ONLY)]
+    return [name for name, kind, _ in introspect.parameters(func)
+            if kind in ("POSITIONAL_OR_KEYWORD", "KEYWORD_ONLY", "POSITIONAL_ONLY")]

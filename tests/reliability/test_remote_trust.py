@@ -7,7 +7,6 @@ the materializer `py:evil_materializer.Evil`, a module that creates a marker
 when imported. A clone of that remote then goes down every path that reads a
 version; the markers never appear. A control proves the pickles do fire.
 """
-import dataclasses
 import json
 import os
 import sys
@@ -53,7 +52,7 @@ class Bomb:
 def forge(repo: Repository, source: str, name: str, **changes) -> None:
     """Publish a copy of `source`'s latest version under `name` with a doctored record."""
     info = repo.get(source, "1")
-    repo.save_version(dataclasses.replace(info.record, name=name, **changes),
+    repo.save_version(info.record.replace(name=name, **changes),
                       repo.write_manifest(repo.manifest(info.id)))
 
 

@@ -150,3 +150,42 @@ def test_a_run_finishing_during_a_pull_stays_in_the_chain(tmp_path, monkeypatch)
     assert len(runs(b)) == 3
     assert_chains_reach(b, runs(b))
 
+
+
+KILLED_PULL = textwrap.dedent('''
+    import os, signal, sys
+    from artrepo import runstore
+    from artrepo.remotes.config import get_remote
+    from artrepo.remotes.pull import pull
+    from artrepo.repository import Repository
+
+    def killed(*args, **kwargs):  # the cache refs are set; the chain is not joined yet
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    runstore.join_chains = killed
+    repo = Repository(sys.argv[1])
+    pull(repo, get_remote(repo, "origin"))
+''')
+
+
+def test_a_pull_killed_before_joining_the_chains_is_completed_by_the_next_pull(tmp_path):
+    import signal
+    import sys
+
+    remote = (str(tmp_path / "shared"), [])
+    a = project(tmp_path / "a", remote)
+    run(a, 1)
+    run(a, 2)
+    run_cli("push", cwd=a, check=True)
+    b = project(tmp_path / "b", remote)
+    run(b, 3)
+    mine = runs(b)
+    child = subprocess.run([sys.executable, "-c", KILLED_PULL, str(b)], capture_output=True, text=True)
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    assert set(git_log(b, CHAIN)) == set(mine.values())  # killed before the chain moved
+    git_fsck(b)
+    out = run(b, 1, "--explain")  # the cache refs the killed pull set already answer
+    assert out.count("cache hit") == 2
+    run_cli("pull", cwd=b, check=True)
+    assert_chains_reach(b, {**runs(a), **runs(b)})
+    assert len(runs(b)) == 4

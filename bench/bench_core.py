@@ -139,9 +139,9 @@ def bench_dedup(sizes: list[int], df_rows: int, tmp: Path) -> Table:
     appended = pd.concat([df, extra])
     del df
     grown = growth(project, lambda: artrepo.save_artifact(appended, name="df"))
-    t.add(f"append 1% rows to a {df_rows / 1e6:g}M-row DataFrame", "<= 10%",
+    t.add(f"append 1% rows to a {df_rows / 1e6:g}M-row DataFrame", _at_size("<= 10%", df_rows, 5_000_000),
           f"{grown / MiB:.1f} MiB = {grown / first:.1%} of the first version's {first / MiB:.0f} MiB",
-          grown <= 0.10 * first)
+          _judged(grown <= 0.10 * first, df_rows, 5_000_000))
     shutil.rmtree(tmp / "proj", ignore_errors=True)
     return t
 
@@ -172,11 +172,13 @@ def bench_dataframe(rows: int, repeat: int, tmp: Path) -> tuple[Table, Table]:
     del loaded
     bs, sv, bl, al = summary(base_save), summary(art_save), summary(base_load), summary(art_load)
     r = sv["median"] / bs["median"]
-    t.add(f"save ({mem / 1e6:.0f} MB in memory) vs df.to_parquet", "<= 1.5x",
-          f"{r:.2f}x ({fmt_s(sv['median'])} vs {fmt_s(bs['median'])})", r <= 1.5, artrepo=sv, baseline=bs)
+    t.add(f"save ({mem / 1e6:.0f} MB in memory) vs df.to_parquet", _at_size("<= 1.5x", rows, 10_000_000),
+          f"{r:.2f}x ({fmt_s(sv['median'])} vs {fmt_s(bs['median'])})", _judged(r <= 1.5, rows, 10_000_000),
+          artrepo=sv, baseline=bs)
     r = al["median"] / bl["median"]
-    t.add("load vs pd.read_parquet", "<= 1.5x", f"{r:.2f}x ({fmt_s(al['median'])} vs {fmt_s(bl['median'])})",
-          r <= 1.5, artrepo=al, baseline=bl)
+    t.add("load vs pd.read_parquet", _at_size("<= 1.5x", rows, 10_000_000),
+          f"{r:.2f}x ({fmt_s(al['median'])} vs {fmt_s(bl['median'])})", _judged(r <= 1.5, rows, 10_000_000),
+          artrepo=al, baseline=bl)
 
     codecs = Table(f"Parquet codec inside artrepo ({rows / 1e6:g}M-row save, then +1% rows)")
     extra = make_df(rows // 100, seed=1, start=rows)
@@ -221,15 +223,25 @@ def bench_memory(size: int, tmp: Path) -> Table:
     runs = {mode: run_child(MEMORY_CHILD.format(project=str(project), mode=mode, size=size))
             for mode in ("array-only", "save", "load")}
     alone = runs["array-only"]["peak"]
-    # The issue's bound is 1.3 GiB for 1 GiB; at small sizes the interpreter dominates, so
-    # the bound becomes "the array alone plus 30% of its size".
-    limit = 1.3 * size if size >= GiB else alone + 0.3 * size
+    # The issue's bound is 1.3 GiB for 1 GiB; below that the interpreter and the save's
+    # fixed buffers (packs in flight) dominate, so a smaller size is shown, not judged.
+    limit = 1.3 * size
     t.add("baseline: the array alone (numpy and artrepo imported)", "-", f"{alone / GiB:.2f} GiB", None)
     for mode in ("save", "load"):
         peak = runs[mode]["peak"]
-        t.add(f"{mode} peak RSS", f"<= {limit / GiB:.2f} GiB", f"{peak / GiB:.2f} GiB", peak <= limit)
+        target = f"<= {limit / GiB:.2f} GiB" if size >= GiB else "<= 1.3 GiB at the issue's 1 GiB"
+        t.add(f"{mode} peak RSS", target, f"{peak / GiB:.2f} GiB", _judged(peak <= limit, size, GiB))
     shutil.rmtree(project, ignore_errors=True)
     return t
+
+
+def _at_size(target: str, measured_at: int, issue_size: int) -> str:
+    """The target, marked when `--quick` measures below the size the issue sets it for."""
+    return target if measured_at >= issue_size else f"{target} at the issue's size, not this one"
+
+
+def _judged(ok: bool, measured_at: int, issue_size: int) -> bool | None:
+    return ok if measured_at >= issue_size else None  # n/a: fixed costs dominate a smaller size
 
 
 # -- start-up ----------------------------------------------------------------------------------

@@ -9,9 +9,9 @@ Decorator lines are stripped, so `@step(enable_cache=...)` changes nothing.
 from __future__ import annotations
 
 import functools
+import os
+import re
 import sys
-import sysconfig
-import textwrap
 import types
 
 from artrepo.runtime import introspect
@@ -22,8 +22,10 @@ _CONSTANT_TYPES = (int, float, str, bytes, bool, type(None))
 
 @functools.lru_cache(maxsize=1)
 def _library_roots() -> tuple[str, ...]:
-    paths = sysconfig.get_paths()
-    roots = {paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths}
+    # sysconfig.get_paths()'s stdlib, platstdlib, purelib and platlib (posix scheme), without
+    # the 2-3 ms that importing sysconfig and expanding its schemes cost every cached run
+    version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    roots = {os.path.dirname(os.__file__), os.path.join(sys.exec_prefix, sys.platlibdir, version)}
     roots.update(p for p in sys.path if p.endswith(("site-packages", "dist-packages")))
     import artrepo
 
@@ -84,10 +86,24 @@ def fast_getsource(func) -> str | None:
         end = scan + 1
     src = "".join(lines[start:end])
     try:
-        compile(textwrap.dedent(src), "<source>", "exec", dont_inherit=True)
+        compile(dedent(src), "<source>", "exec", dont_inherit=True)
     except (SyntaxError, ValueError):
         return None
     return src
+
+
+_BLANK_LINE = re.compile(r"^[ \t]+$", re.MULTILINE)
+
+
+def dedent(src: str) -> str:
+    """`textwrap.dedent(src)`; a block starting at column 0 (a module-level def) skips importing
+    textwrap (a millisecond): there it only empties the lines of nothing but blanks.
+    """
+    if src and not src[0].isspace():
+        return _BLANK_LINE.sub("", src)
+    import textwrap
+
+    return textwrap.dedent(src)
 
 
 def source_text(obj) -> str:
@@ -98,7 +114,7 @@ def source_text(obj) -> str:
             import inspect
 
             src = inspect.getsource(obj)
-        src = textwrap.dedent(src)
+        src = dedent(src)
     except (OSError, TypeError):  # no source (REPL, exec): fall back to the bytecode
         code = getattr(obj, "__code__", None)
         return repr(code.co_code) + repr(code.co_consts) if code else repr(obj)

@@ -122,3 +122,32 @@ def test_library_functions_match_inspect(name):
             assert fast == inspect.getsource(func), func.__qualname__
             compared += 1
     assert compared >= 5
+
+
+@pytest.mark.parametrize("src", ["def f():\n    return 1\n", "def f():\n    \n\t\n    return 1\n  \n",
+                                 "\n    def f():\n        return 1\n", "    def f():\n  \n        return 1\n",
+                                 "\tdef f():\n\t\treturn 1\n", "x = 1  \n   \ny = 2\n", "", "   \n", "@d\ndef g(): pass"])
+def test_dedent_is_textwrap_dedent(src):
+    from artrepo.runtime.codehash import dedent
+
+    assert dedent(src) == textwrap.dedent(src)
+
+
+def test_dedent_matches_textwrap_on_real_sources(tricky):
+    from artrepo.runtime.codehash import dedent
+
+    funcs = [*functions_of(tricky), *functions_of(importlib.import_module("pathlib"))]
+    for func in funcs:
+        src = inspect.getsource(func)
+        assert dedent(src) == textwrap.dedent(src), func.__qualname__
+
+
+def test_library_roots_cover_what_sysconfig_names():
+    import sysconfig
+
+    from artrepo.runtime.codehash import _is_user_module, _library_roots
+
+    paths = sysconfig.get_paths()
+    assert {paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")} <= set(_library_roots())
+    assert not _is_user_module("json") and not _is_user_module("pytest") and not _is_user_module("artrepo.names")
+    assert _is_user_module(__name__)  # a test module is the user's code

@@ -326,20 +326,18 @@ def _write_lock_file(git_dir: Path, name: str, decide, *, derived: bool, sync: b
     try:
         current = read_ref(git_dir, name, derived=derived)
         new = decide(current)
-        if new is None or new == current:
-            os.close(fd)
-            fd = -1
-            lock_path.unlink()
-            return current, None, None
-        os.write(fd, f"{new}\n".encode())
-        if sync:
-            os.fsync(fd)
+        if new is not None and new != current:
+            os.write(fd, f"{new}\n".encode())
+            if sync:
+                os.fsync(fd)
     except BaseException:
         lock_path.unlink(missing_ok=True)
         raise
     finally:
-        if fd >= 0:
-            os.close(fd)
+        os.close(fd)
+    if new is None or new == current:
+        lock_path.unlink()
+        return current, None, None
     return current, new, lock_path
 
 

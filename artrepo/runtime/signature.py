@@ -49,7 +49,7 @@ class OutputSpec(Frozen):
             changes["version"] = str(changes["version"])
         if "tags" in changes:
             changes["tags"] = tuple(changes["tags"] or ())
-        return OutputSpec(**{**{name: getattr(self, name) for name in self.__slots__}, **changes})
+        return self.replace(**changes)
 
 
 # `typing` costs milliseconds to import: a step whose annotations use

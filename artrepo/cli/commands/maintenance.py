@@ -86,28 +86,26 @@ def gc_cmd(names, dry_run, grace, keep_last, older_than, force, remote) -> None:
 
 
 def _gc_remote(remote: str, grace_s: float, dry_run: bool) -> None:
-    from artrepo.cli.render import human_size
     from artrepo.maintenance.remote_gc import collect_remote
 
-    result = collect_remote(_open(), remote, grace=grace_s, dry_run=dry_run)
-    verb = "would remove" if dry_run else "removed"
-    click.echo(f"remote {remote}: {verb} {len(result.dropped_packs)} packs ({human_size(result.freed_bytes)}) and "
-               f"{len(result.dropped_files)} unlisted index or git pack files; kept {result.kept_packs} packs in use, "
-               f"{result.kept_young} unused packs younger than the grace period")
-    if result.index_rewritten:
-        click.echo(f"{'would merge' if dry_run else 'merged'} {result.index_files_before} remote index files into one")
+    _report_gc(collect_remote(_open(), remote, grace=grace_s, dry_run=dry_run), dry_run, remote=remote)
 
 
-def _report_gc(result, dry_run: bool) -> None:
+def _report_gc(result, dry_run: bool, remote: str | None = None) -> None:
+    """What a local gc (gc.GcResult) or a remote one (remote_gc's result) did or would do."""
     from artrepo.cli.render import human_size
 
     verb = "would remove" if dry_run else "removed"
-    click.echo(f"{verb} {len(result.dropped_packs)} packs ({human_size(result.freed_bytes)}), "
-               f"{len(result.stale_tmp)} stale temporary files; kept {result.kept_packs} packs in use, "
-               f"{result.kept_young} unused packs younger than the grace period")
+    if remote is None:
+        where, others, index = "", f", {len(result.stale_tmp)} stale temporary files", "index files"
+    else:
+        where = f"remote {remote}: "
+        others, index = f" and {len(result.dropped_files)} unlisted index or git pack files", "remote index files"
+    click.echo(f"{where}{verb} {len(result.dropped_packs)} packs ({human_size(result.freed_bytes)}){others}; "
+               f"kept {result.kept_packs} packs in use, {result.kept_young} unused packs younger than the grace period")
     if result.index_rewritten:
-        click.echo(f"{'would merge' if dry_run else 'merged'} {result.index_files_before} index files into one")
-    if result.git_packed:
+        click.echo(f"{'would merge' if dry_run else 'merged'} {result.index_files_before} {index} into one")
+    if remote is None and result.git_packed:
         click.echo("packed git refs and objects")
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from artrepo import names
+from artrepo.gitdb import layout
 from artrepo.errors import ConflictError, IntegrityError, InvalidNameError, UntrustedPickleError, UserError
 from artrepo.records.artifact import ArtifactType, Manifest, VersionRecord
 from artrepo.repository import Repository, VersionInfo
@@ -141,7 +142,7 @@ class ArtifactVersion:
         from artrepo.payload import LoadFiles, check_relpath
 
         manifest = self.manifest()
-        folder = self._repo.git_dir / "cache" / "visualizations" / self.id
+        folder = layout.visualizations_cache(self._repo.git_dir) / self.id
         if not folder.exists():
             folder.mkdir(parents=True)
             LoadFiles(self._repo.chunks, manifest).materialize(folder, files=[f for _, _, f in manifest.visualizations])
@@ -316,7 +317,7 @@ def load_value(repo: Repository, info: VersionInfo, *, allow_pickle: bool = Fals
     cls = registry.resolve(rec.materializer, allow_import=repo.trusts(info.id))
     with _integrity_context(info), refuse_unpickling(refusal):
         manifest = repo.manifest(info.id)
-        files = LoadFiles(repo.chunks, manifest, repo.git_dir / "cache" / "paths")
+        files = LoadFiles(repo.chunks, manifest, layout.paths_cache(repo.git_dir))
         with tempfile.TemporaryDirectory(dir=repo.tmp, prefix="load-") as tmp:
             if cls.STREAMS:
                 mat = cls(tmp, files=files)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from artrepo.gitdb import loose
+from artrepo.gitdb import layout, loose
 from artrepo.repository import DIR_NAME, Repository
 
 
@@ -70,7 +70,7 @@ class LightRepository(Repository):
         self.git_dir = self.root / DIR_NAME
         self.objects = LightObjects(self)
         self.refs = LightRefs(self)
-        self.tmp = self.git_dir / "tmp"
+        self.tmp = layout.tmp_dir(self.git_dir)
         self._chunks = None
         self._records = {}
         self.fetch_missing = None

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from artrepo import runstore
 from artrepo.errors import ArtrepoError
+from artrepo.gitdb import layout
 
 
 @dataclass
@@ -71,7 +72,7 @@ def upstream(repo, info) -> LineageGraph:
         producer = repo.record(vid).producer
         if not producer:
             continue
-        commit = repo.refs.get(f"{runstore.RUNS}/{producer.get('run_id')}")
+        commit = repo.refs.get(layout.run_ref(producer.get('run_id')))
         step = runstore.read_step(repo, commit, producer.get("step", "")) if commit else None
         if step is None:
             continue  # its run was never recorded (killed) or is not in this repository

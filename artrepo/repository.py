@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 
 from artrepo import names
+from artrepo.gitdb import layout
+from artrepo.gitdb.layout import ANNOTATIONS, VERSIONS
 from artrepo.plain import Frozen
 from artrepo.errors import (AmbiguousReferenceError, ConflictError, FormatError, IntegrityError,
                             NotARepositoryError, NotFoundError)
@@ -21,11 +23,7 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (millisec
 if TYPE_CHECKING:
     from artrepo.storage.chunkstore import ChunkStore
 
-DIR_NAME = ".artrepo"
-VERSIONS = "refs/artrepo/v"
-HEADS = "refs/artrepo/heads"
-ALIASES = "refs/artrepo/aliases"
-ANNOTATIONS = "refs/artrepo/annotations"
+DIR_NAME = layout.DIR_NAME
 
 
 class VersionInfo(Frozen):
@@ -79,7 +77,7 @@ class Repository:
         self.git = open_git(self.git_dir)
         self.objects = Objects(self.git)
         self.refs = Refs(self.git, self.git_dir)
-        self.tmp = self.git_dir / "tmp"
+        self.tmp = layout.tmp_dir(self.git_dir)
         self._chunks: ChunkStore | None = None
         self._records: dict[str, VersionRecord] = {}
         # Called with a chunk id the store lacks (remotes fetch it on demand).
@@ -91,7 +89,7 @@ class Repository:
         if self._chunks is None:
             from artrepo.storage.chunkstore import ChunkStore
 
-            self._chunks = ChunkStore(self.git_dir / "chunks", self.tmp)
+            self._chunks = ChunkStore(layout.chunks_dir(self.git_dir), self.tmp)
             self._chunks.fetch_missing = self.fetch_missing
         return self._chunks
 
@@ -106,7 +104,7 @@ class Repository:
             return cls(root)
         root.mkdir(parents=True, exist_ok=True)
         init_git(git_dir, {"hash": "blake3", "chunker": "fastcdc-2020/32k-128k-512k", "compression": "zstd-1"})
-        for sub in ("chunks/packs", "chunks/index", "locks", "tmp"):
+        for sub in layout.INIT_FOLDERS:
             (git_dir / sub).mkdir(parents=True, exist_ok=True)
         return cls(root)
 
@@ -126,13 +124,13 @@ class Repository:
         """
         from artrepo.atomic import flock
 
-        return flock(self.git_dir / "locks" / "gc", shared=True)
+        return flock(layout.gc_lock(self.git_dir), shared=True)
 
     def lock(self, name: str):
         """The per-name lock that serializes version allocation."""
         from artrepo.atomic import flock
 
-        return flock(self.git_dir / "locks" / f"name-{names.encode(name)}")
+        return flock(layout.name_lock(self.git_dir, name))
 
     # -- saving -------------------------------------------------------------
     def write_manifest(self, manifest: Manifest) -> str:
@@ -142,21 +140,21 @@ class Repository:
         """Publish a version whose chunks and manifest blob are already durable."""
         name = record.name
         with self.lock(name):
-            existing = self.refs.list_prefix(f"{VERSIONS}/{names.encode(name)}")
+            existing = self.refs.list_prefix(layout.version_prefix(name))
             if record.version is not None:
                 label = record.version
                 if names.encode(label) in existing:
                     raise ConflictError(f"version {name}:{label} already exists; custom versions are used once")
             else:
                 label = str(next_number(names.decode(k) for k in existing))
-            head = self.refs.get(f"{HEADS}/{names.encode(name)}")
+            head = self.refs.get(layout.head_ref(name))
             tree = self.objects.write_tree({"record.msgpack": record.to_msgpack(), "manifest.msgpack": manifest_blob})
             message = version_message(record)
             commit = self.objects.write_commit(tree, [head] if head else [], message, record.created_ns)
-            ref = f"{VERSIONS}/{names.encode(name)}/{names.encode(label)}"
+            ref = layout.version_ref(name, label)
             if not self.refs.create(ref, commit, f"save {name}:{label}"):
                 raise ConflictError(f"version {name}:{label} was created by another writer at the same time")
-            self.refs.update(f"{HEADS}/{names.encode(name)}", lambda cur: commit, f"latest {name}:{label}")
+            self.refs.update(layout.head_ref(name), lambda cur: commit, f"latest {name}:{label}")
         self._records[commit] = record
         return VersionInfo(commit, name, label, record)
 
@@ -189,7 +187,7 @@ class Repository:
     def version_refs(self, name: str) -> dict[str, str]:
         """{version label: version id} for one name."""
         names.validate_name(name)
-        raw = self.refs.list_prefix(f"{VERSIONS}/{names.encode(name)}")
+        raw = self.refs.list_prefix(layout.version_prefix(name))
         return {names.decode(k): v for k, v in raw.items()}
 
     def versions(self, name: str) -> list[VersionInfo]:
@@ -200,7 +198,7 @@ class Repository:
         return infos
 
     def latest(self, name: str) -> VersionInfo:
-        head = self.refs.get(f"{HEADS}/{names.encode(name)}")
+        head = self.refs.get(layout.head_ref(name))
         refs = self.version_refs(name)
         if not refs:
             raise NotFoundError(f"no artifact named {name!r}{_suggest(name, self.names())}")
@@ -235,7 +233,7 @@ class Repository:
         """Any reference: name (latest), name:version, name@alias, or an id prefix."""
         ref = names.parse_reference(text, version)
         if ref.alias:
-            oid = self.refs.get(f"{ALIASES}/{names.encode(ref.name)}/{names.encode(ref.alias)}")
+            oid = self.refs.get(layout.alias_ref(ref.name, ref.alias))
             if oid is None:
                 raise NotFoundError(f"no alias {ref.alias!r} on artifact {ref.name!r}")
             return self.by_id(oid)
@@ -260,7 +258,7 @@ class Repository:
         Kept in `origins/<id>` files, local to this repository and never pushed.
         """
         try:
-            return (self.git_dir / "origins" / version_id).read_text().strip() or None
+            return (layout.origins_dir(self.git_dir) / version_id).read_text().strip() or None
         except FileNotFoundError:
             return None
 
@@ -277,15 +275,15 @@ class Repository:
     # -- aliases --------------------------------------------------------------
     def set_alias(self, info: VersionInfo, alias: str) -> None:
         names.validate_version(alias, "alias")
-        ref = f"{ALIASES}/{names.encode(info.name)}/{names.encode(alias)}"
+        ref = layout.alias_ref(info.name, alias)
         self.refs.update(ref, lambda cur: info.id, f"alias {alias} -> {info.name}:{info.version}")
 
     def aliases(self, name: str) -> dict[str, str]:
-        raw = self.refs.list_prefix(f"{ALIASES}/{names.encode(name)}")
+        raw = self.refs.list_prefix(layout.alias_prefix(name))
         return {names.decode(k): v for k, v in raw.items()}
 
     def alias_history(self, name: str, alias: str) -> list[tuple[str, int, str]]:
-        return self.refs.reflog(f"{ALIASES}/{names.encode(name)}/{names.encode(alias)}")
+        return self.refs.reflog(layout.alias_ref(name, alias))
 
     # -- annotations (tags and metadata added later) ---------------------------
     def annotate(self, version_id: str, tags=(), metadata=None) -> None:

@@ -9,6 +9,7 @@ import datetime as dt
 from functools import cached_property
 
 from artrepo import runstore
+from artrepo.gitdb import layout
 from artrepo.errors import IntegrityError, NotFoundError
 from artrepo.records.run import RunRecord, StepRecord
 
@@ -156,7 +157,7 @@ def producer_step(repo, producer: dict) -> StepRun | None:
     run_id, step = producer.get("run_id"), producer.get("step")
     if not run_id or not step:
         return None
-    commit = repo.refs.get(f"{runstore.RUNS}/{run_id}")
+    commit = repo.refs.get(layout.run_ref(run_id))
     if commit is None:
         return None
     rec = runstore.read_step(repo, commit, step)

@@ -21,26 +21,11 @@ import itertools
 
 from artrepo import names
 from artrepo.errors import AmbiguousReferenceError, NotFoundError
-from artrepo.gitdb import loose
+from artrepo.gitdb import layout, loose
+from artrepo.gitdb.layout import PIPELINES, RUNS, RUNS_HEAD, cache_ref, pipeline_ref, step_path
 from artrepo.records.run import RunRecord, StepRecord
 from artrepo.atomic import flock, sync_filesystem
 
-RUNS = "refs/artrepo/runs"
-PIPELINES = "refs/artrepo/pipelines"
-CACHE = "refs/artrepo/cache"
-RUNS_HEAD = "refs/heads/runs"
-
-
-def pipeline_ref(pipeline: str) -> str:
-    return f"{PIPELINES}/{names.encode(pipeline)}"
-
-
-def cache_ref(key: str) -> str:
-    return f"{CACHE}/{key[:2]}/{key[2:]}"
-
-
-def step_path(step: str) -> str:
-    return f"steps/{names.encode(step)}.msgpack"
 
 
 def run_message(run: RunRecord, steps: list[StepRecord]) -> str:
@@ -80,7 +65,7 @@ def write_run(repo, run: RunRecord, steps: list[StepRecord]) -> str:
     new_keys = [s.cache_key for s in steps if s.status == "completed" and s.cache_key and not s.cached]
     message = run_message(run, steps)
     ref = pipeline_ref(run.pipeline)
-    with flock(repo.git_dir / "locks" / f"pipeline-{names.encode(run.pipeline)}"):
+    with flock(layout.pipeline_lock(repo.git_dir, run.pipeline)):
         published = False
         while True:
             head = _derived_ref(repo, ref)
@@ -103,7 +88,7 @@ def _publish(repo, run: RunRecord, commit: str, again: bool) -> None:
     HEAD names heads/runs and libgit2 resolves HEAD on every ref update, so
     heads/runs is durable too: a torn one would stop all writes.
     """
-    run_ref = f"{RUNS}/{run.run_id}"
+    run_ref = layout.run_ref(run.run_id)
     if again:  # re-parented after a writer outside the lock moved the pipeline ref
         updates = [(run_ref, lambda cur: commit, f"re-parent run {run.pipeline}")]
     else:
@@ -247,7 +232,7 @@ def adopt_runs(repo, commits) -> None:
                  durable=False)
     moved = []
     for pipeline, runs in by_pipeline.items():
-        with flock(repo.git_dir / "locks" / f"pipeline-{names.encode(pipeline)}"):
+        with flock(layout.pipeline_lock(repo.git_dir, pipeline)):
             moved.append(_set_ref(repo, pipeline_ref(pipeline),
                                   lambda cur, p=pipeline, r=runs: join_chains(repo, p, cur, r), "pulled runs",
                                   durable=False))

@@ -25,15 +25,13 @@ from pathlib import Path
 
 from artrepo.atomic import flock, fsync_dir, sync_filesystem
 from artrepo.errors import RefLockedError
+from artrepo.gitdb.layout import IDENTITY, ref_lock
 
 try:  # the interpreter's own SHA code: importing hashlib (OpenSSL) costs milliseconds
     from _sha1 import sha1
-    from _sha256 import sha256
 except ImportError:  # pragma: no cover - other interpreters
-    from hashlib import sha1, sha256
+    from hashlib import sha1
 
-# the identity gitdb.repo writes into every repository's config (reflog entries use it)
-IDENTITY = "artrepo <artrepo@localhost>"
 BLOB, TREE = "100644", "40000"
 _HEX = frozenset("0123456789abcdef")
 _BLOCK = 1 << 16
@@ -233,11 +231,6 @@ def read_ref(git_dir: Path, name: str, *, derived: bool = False) -> str | None:
     return text
 
 
-def ref_flock_path(git_dir: Path, name: str) -> Path:
-    """The per-ref flock file, the same one `gitdb.refs.Refs` takes."""
-    return Path(git_dir) / "locks" / ("ref-" + sha256(name.encode()).hexdigest()[:24])
-
-
 def update_ref(git_dir: Path, name: str, decide: Callable[[str | None], str | None], message: str, *,
                durable: bool) -> str | None:
     """Like `Refs.update`: under the ref's locks call `decide(current)` and set the ref to its answer.
@@ -247,7 +240,7 @@ def update_ref(git_dir: Path, name: str, decide: Callable[[str | None], str | No
     counts as absent. NotSimple when the current value is odd.
     """
     git_dir = Path(git_dir)
-    with flock(ref_flock_path(git_dir, name)):
+    with flock(ref_lock(git_dir, name)):
         current, new, lock_path = _write_lock_file(git_dir, name, decide, derived=not durable, sync=durable)
         if lock_path is None:
             return current
@@ -285,7 +278,7 @@ class RefTransaction:
         self._pending: list[tuple[Path, str, str | None, str, str]] = []  # (lock file, name, old, new, message)
 
     def set(self, name: str, decide: Callable[[str | None], str | None], message: str) -> str | None:
-        self._flocks.enter_context(flock(ref_flock_path(self.git_dir, name)))
+        self._flocks.enter_context(flock(ref_lock(self.git_dir, name)))
         current, new, lock_path = _write_lock_file(self.git_dir, name, decide, derived=False, sync=False)
         if lock_path is not None:
             self._pending.append((lock_path, name, current, new, message))

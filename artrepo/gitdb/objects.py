@@ -4,7 +4,7 @@ from __future__ import annotations
 import pygit2
 
 from artrepo.errors import IntegrityError
-from artrepo.gitdb.repo import IDENTITY
+from artrepo.gitdb.layout import IDENTITY_EMAIL, IDENTITY_NAME
 
 BLOB_MODE = pygit2.enums.FileMode.BLOB
 TREE_MODE = pygit2.enums.FileMode.TREE
@@ -33,7 +33,7 @@ class Objects:
         return str(builder.write())
 
     def write_commit(self, tree: str, parents: list[str], message: str, time_ns: int) -> str:
-        sig = pygit2.Signature(*IDENTITY, time=time_ns // 1_000_000_000, offset=0)
+        sig = pygit2.Signature(IDENTITY_NAME, IDENTITY_EMAIL, time=time_ns // 1_000_000_000, offset=0)
         oid = self.repo.create_commit(None, sig, sig, message, pygit2.Oid(hex=tree),
                                       [pygit2.Oid(hex=p) for p in parents])
         return str(oid)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pygit2
 
 from artrepo.errors import RefLockedError
-from artrepo.gitdb import loose
+from artrepo.gitdb import layout, loose
 from artrepo.atomic import flock
 
 
@@ -25,7 +25,7 @@ class Refs:
         self.git_dir = git_dir
 
     def _lock_file(self, name: str):
-        return loose.ref_flock_path(self.git_dir, name)
+        return layout.ref_lock(self.git_dir, name)
 
     def get(self, name: str) -> str | None:
         ref = self.repo.references.get(name)

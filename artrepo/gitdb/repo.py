@@ -13,9 +13,9 @@ from pathlib import Path
 import pygit2
 
 from artrepo.errors import FormatError
+from artrepo.gitdb.layout import IDENTITY_EMAIL, IDENTITY_NAME
 
 FORMAT_VERSION = 1
-IDENTITY = ("artrepo", "artrepo@localhost")
 
 pygit2.settings.enable_fsync_gitdir(True)
 
@@ -26,7 +26,7 @@ def init_git(path: Path, settings: dict[str, str]) -> pygit2.Repository:
     cfg["core.repositoryformatversion"] = 0
     cfg["core.logAllRefUpdates"] = "always"
     cfg["gc.auto"] = 0
-    cfg["user.name"], cfg["user.email"] = IDENTITY
+    cfg["user.name"], cfg["user.email"] = IDENTITY_NAME, IDENTITY_EMAIL
     cfg["artrepo.formatVersion"] = FORMAT_VERSION
     for key, value in settings.items():
         cfg[f"artrepo.{key}"] = value

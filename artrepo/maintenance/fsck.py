@@ -16,6 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from artrepo.errors import ArtrepoError, IntegrityError
+from artrepo.gitdb import layout
 from artrepo.maintenance.inventory import RefTarget, artrepo_refs, classify, is_oid, pack_files
 from artrepo.payload import check_relpath
 from artrepo.repository import Repository
@@ -202,7 +203,7 @@ class _Checker:
         return self.report
 
     def _pulled_labels(self) -> set[str]:
-        folder = self.repo.git_dir / "origins"
+        folder = layout.origins_dir(self.repo.git_dir)
         if not folder.is_dir():
             return set()
         out = set()

@@ -24,13 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from artrepo.errors import UserError
+from artrepo.gitdb import layout
 from artrepo.maintenance.inventory import PackFile, artrepo_refs, pack_files
 from artrepo.maintenance.reach import reachable_chunks
 from artrepo.repository import Repository
 from artrepo.atomic import flock, fsync_dir
 from artrepo.storage.packfile import PackEntry
 
-GC_LOCK = "locks/gc"
 TEMP_MIN_AGE = 24 * 3600
 LOCK_WAIT = float(os.environ.get("ARTREPO_GC_LOCK_WAIT", "60"))
 
@@ -53,7 +53,7 @@ class GcResult:
 @contextlib.contextmanager
 def gc_lock(repo: Repository, wait: float = LOCK_WAIT):
     """The exclusive gc lock; waits for writers holding it shared, up to `wait` seconds."""
-    path = repo.git_dir / GC_LOCK
+    path = layout.gc_lock(repo.git_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -139,7 +139,7 @@ def _replace_index(store, survivors: dict[bytes, list[PackEntry]], old_files: li
 def _stale_temp_files(repo: Repository, before: float) -> list[Path]:
     """Leftovers of crashed writers: `.artrepo/tmp/*` and `.tmp-*` files, older than the grace period."""
     out = []
-    candidates = list((repo.git_dir / "tmp").glob("*"))
+    candidates = list(layout.tmp_dir(repo.git_dir).glob("*"))
     for folder in (repo.chunks.root / "index", *(repo.chunks.root / "packs").glob("*")):
         candidates += folder.glob(".tmp-*")
     for path in candidates:
@@ -171,11 +171,9 @@ def pack_git(repo: Repository, grace: float) -> bool:
     if git is None:
         return False
     base = [git, "-c", "gc.auto=0", "--git-dir", str(repo.git_dir)]
-    from artrepo.storage.hashing import digest
-
     with contextlib.ExitStack() as stack:
         for ref in sorted(artrepo_refs(repo.git_dir)):
-            stack.enter_context(flock(repo.git_dir / "locks" / ("ref-" + digest(ref.encode()).hex()[:24])))
+            stack.enter_context(flock(layout.ref_lock(repo.git_dir, ref)))
         subprocess.run([*base, "pack-refs", "--all"], check=True, capture_output=True, timeout=3600)
     prune = "now" if grace <= 0 else f"{int(grace)}.seconds.ago"
     subprocess.run([*base, "-c", "gc.packRefs=false", "-c", "gc.reflogExpire=never",

@@ -14,12 +14,12 @@ from pathlib import Path
 
 from artrepo import names
 from artrepo.errors import ArtrepoError, IntegrityError
-from artrepo.repository import ALIASES, HEADS, VERSIONS, Repository
+from artrepo.gitdb.layout import ALIASES, ANNOTATIONS, HEADS, PREFIX, VERSIONS
+from artrepo.repository import Repository
 from artrepo.storage import hashing
 from artrepo.storage.chunkstore import ChunkStore
 from artrepo.storage.packfile import PackEntry, encode_header
 
-ARTREPO_REFS = "refs/artrepo/"
 _OID = re.compile(r"[0-9a-f]{40}\Z")
 _PACK_NAME = re.compile(r"[0-9a-f]{64}\Z")
 
@@ -42,7 +42,7 @@ def artrepo_refs(git_dir: Path) -> dict[str, str]:
                 if line[:1] in "#^":
                     continue
                 oid, _, ref = line.rstrip("\n").partition(" ")
-                if ref.startswith(ARTREPO_REFS):
+                if ref.startswith(PREFIX):
                     out[ref] = oid
     except FileNotFoundError:
         pass
@@ -90,7 +90,7 @@ def classify(ref: str, oid: str) -> RefTarget:
             return RefTarget(ref, oid, "head", f"{name} (latest)", name)
     except (ArtrepoError, ValueError):
         pass
-    if ref == "refs/artrepo/annotations":
+    if ref == ANNOTATIONS:
         return RefTarget(ref, oid, "annotations", "annotations")
     return RefTarget(ref, oid, "other", ref)
 

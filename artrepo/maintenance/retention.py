@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from artrepo import names
 from artrepo.errors import ArtrepoError, IntegrityError, UserError
 from artrepo.maintenance.inventory import artrepo_refs, classify, is_oid
-from artrepo.repository import VERSIONS, Repository, VersionInfo
+from artrepo.gitdb import layout
+from artrepo.repository import Repository, VersionInfo
 
 
 @dataclass
@@ -27,7 +28,7 @@ class RetentionPlan:
 
 
 def version_ref(info: VersionInfo) -> str:
-    return f"{VERSIONS}/{names.encode(info.name)}/{names.encode(info.version)}"
+    return layout.version_ref(info.name, info.version)
 
 
 def plan(repo: Repository, wanted_names: list[str], *, keep_last: int | None, older_than: float | None,
@@ -100,7 +101,7 @@ def needed_by_runs(repo: Repository, candidates: set[str]) -> dict[str, str]:
 
 def _cache_refs(repo: Repository) -> dict[str, str]:
     return {r: oid for r, oid in artrepo_refs(repo.git_dir).items()
-            if r.startswith("refs/artrepo/cache/") and is_oid(oid)}
+            if r.startswith(layout.CACHE + "/") and is_oid(oid)}
 
 
 def _lineage(repo, runstore, kept: list[str], candidates: set[str], why: dict[str, str]) -> None:

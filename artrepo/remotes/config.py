@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from artrepo.errors import NotFoundError, UserError
+from artrepo.gitdb import layout
 
 SECTION = "artrepo-remote"
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,63}\Z")
@@ -104,7 +105,7 @@ def remove_remote(repo, name: str) -> None:
 
 
 def cache_dir(repo, name: str) -> Path:
-    return repo.git_dir / "remote-cache" / name
+    return layout.remote_cache(repo.git_dir, name)
 
 
 def open_remote(remote: Remote):

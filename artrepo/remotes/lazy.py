@@ -8,6 +8,8 @@ and stored like a pulled one.
 """
 from __future__ import annotations
 
+from artrepo.gitdb import layout
+
 
 class LazyFetcher:
     """`fetch_missing` for a ChunkStore: chunk id -> True once stored locally."""
@@ -55,7 +57,7 @@ def _cached_names(session) -> list[str]:
 
 def install_lazy_fetch(repo) -> None:
     """Let `repo` fetch missing chunks from its remotes; a no-op for a repository that never pulled."""
-    if repo.fetch_missing is None and (repo.git_dir / "remote-cache").is_dir():
+    if repo.fetch_missing is None and layout.remote_cache(repo.git_dir, "").is_dir():
         repo.fetch_missing = LazyFetcher(repo)
         if repo._chunks is not None:
             repo._chunks.fetch_missing = repo.fetch_missing

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import time
 
-from artrepo import names
 from artrepo.errors import ConflictError
-from artrepo.remotes.negotiate import ANNOTATIONS, PREFIX, ref_class, version_ref
-from artrepo.repository import HEADS, _label_key
+from artrepo.gitdb import layout
+from artrepo.gitdb.layout import ANNOTATIONS, PREFIX, version_ref
+from artrepo.remotes.negotiate import ref_class
+from artrepo.repository import _label_key
 from artrepo.atomic import write_atomic
 
 
@@ -34,7 +35,7 @@ def same_content(repo, a: str, b: str) -> bool:
 
 def write_origin(repo, version_id: str, remote_name: str) -> None:
     """Mark a version as pulled from `remote_name` (before its ref exists: never trusted by accident)."""
-    path = repo.git_dir / "origins" / version_id
+    path = layout.origins_dir(repo.git_dir) / version_id
     if not path.exists():
         write_atomic(path, remote_name.encode() + b"\n")
 
@@ -82,7 +83,7 @@ def update_head(repo, name: str) -> None:
     if not refs:
         return
     newest = max(refs.items(), key=lambda kv: (repo.record(kv[1]).created_ns, _label_key(kv[0])))[1]
-    repo.refs.update(f"{HEADS}/{names.encode(name)}", lambda cur: newest, "latest after transfer")
+    repo.refs.update(layout.head_ref(name), lambda cur: newest, "latest after transfer")
 
 
 def merge_annotations(repo, ours: str | None, theirs: str | None) -> str | None:

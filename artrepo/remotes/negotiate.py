@@ -16,36 +16,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from artrepo import names
+from artrepo.gitdb import layout
+from artrepo.gitdb.layout import split_version_ref
 from artrepo.repository import next_number
 
-PREFIX = "refs/artrepo/"
-VERSIONS = PREFIX + "v/"
-ALIASES = PREFIX + "aliases/"
-ANNOTATIONS = PREFIX + "annotations"
-DERIVED = (PREFIX + "heads/", PREFIX + "pipelines/", PREFIX + "cache/")
 
 
 def ref_class(ref: str) -> str:
     """One of `version`, `alias`, `annotations`, `derived`, `create-only`."""
-    if ref.startswith(VERSIONS):
-        return "version"
-    if ref.startswith(ALIASES):
-        return "alias"
-    if ref == ANNOTATIONS:
-        return "annotations"
-    if ref.startswith(DERIVED):
-        return "derived"
-    return "create-only"
-
-
-def version_ref(name: str, label: str) -> str:
-    return f"{VERSIONS}{names.encode(name)}/{names.encode(label)}"
-
-
-def split_version_ref(ref: str) -> tuple[str, str]:
-    enc_name, _, enc_label = ref[len(VERSIONS):].rpartition("/")
-    return names.decode(enc_name), names.decode(enc_label)
+    kind = layout.ref_kind(ref)
+    return "create-only" if kind in ("run", "other") else kind
 
 
 def group_versions(refs: dict[str, str]) -> dict[str, dict[str, str]]:

@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 
 from artrepo import runstore
+from artrepo.gitdb import layout
 from artrepo.errors import ArtrepoError, ConflictError, IntegrityError, NotFoundError, UserError
 from artrepo.remotes import localrefs
 from artrepo.remotes.negotiate import alias_on_pull, create_only, group_versions, merge_labels, ref_class
@@ -114,16 +115,16 @@ def _adopt_other_refs(repo, session, state: RemoteState, result: TransferResult)
             if repo.refs.compare_and_swap(ref, ours, theirs, f"pull from {session.remote.name}"):
                 result.refs += 1
         elif decision == "conflict":
-            result.conflicts.append(f"{ref[len('refs/artrepo/'):]} differs locally and on remote "
+            result.conflicts.append(f"{ref[len(layout.PREFIX):]} differs locally and on remote "
                                     f"{session.remote.name} (both changed)")
 
 
 def _adopt_runs(repo, state: RemoteState) -> None:
     """Chains, heads/runs and cache refs reach the remote's runs (those whose run ref agrees here)."""
     local = runstore.run_ids(repo)
-    start = len(runstore.RUNS) + 1
+    start = len(layout.RUNS) + 1
     runstore.adopt_runs(repo, [oid for ref, oid in state.refs.items()
-                               if ref.startswith(runstore.RUNS + "/") and local.get(ref[start:]) == oid])
+                               if layout.ref_kind(ref) == "run" and local.get(ref[start:]) == oid])
 
 
 def clone(url: str, directory: Path | None = None, endpoint_url: str | None = None, trusted: bool = False,

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from artrepo.errors import ConflictError
 from artrepo.remotes import localrefs
 from artrepo.remotes.gitpacks import build_git_pack, git_pack_key, pack_name
-from artrepo.remotes.negotiate import (ANNOTATIONS, alias_on_push, create_only, group_versions, merge_labels,
-                                       ref_class, version_ref)
+from artrepo.gitdb.layout import ANNOTATIONS, PREFIX, version_ref
+from artrepo.remotes.negotiate import alias_on_push, create_only, group_versions, merge_labels, ref_class
 from artrepo.remotes.packs import RemoteIndexGone, build_packs, needed_chunks, upload_index, upload_packs
 from artrepo.remotes.progress import Silent
 from artrepo.remotes.select import parse_all, pick, reached_versions
@@ -80,7 +80,7 @@ def plan_push(repo, selection: dict[str, str], all_local: dict[str, str], state:
         if decision == "send":
             plan.updates[ref] = oid
         elif decision == "conflict":
-            plan.conflicts.append(f"{ref[len('refs/artrepo/'):]} was changed on remote {remote_name} "
+            plan.conflicts.append(f"{ref[len(PREFIX):]} was changed on remote {remote_name} "
                                   "since your last pull; pull, then push again")
     return plan
 

@@ -5,9 +5,11 @@ import subprocess
 
 from artrepo import names
 from artrepo.errors import NotFoundError
-from artrepo.remotes.negotiate import ALIASES, ANNOTATIONS, PREFIX, group_versions, ref_class, version_ref
+from artrepo.gitdb import layout
+from artrepo.gitdb.layout import ANNOTATIONS, alias_prefix, alias_ref, version_ref
+from artrepo.remotes.negotiate import group_versions, ref_class
 
-RUNS = PREFIX + "runs/"
+RUNS = layout.RUNS + "/"
 
 
 def parse_all(refs) -> list:
@@ -36,7 +38,7 @@ def pick(refs: dict[str, str], parsed: list, where: str) -> dict[str, str]:
 
 def _pick_one(refs, versions, ref) -> dict[str, str]:
     if ref.alias:
-        key = f"{ALIASES}{names.encode(ref.name)}/{names.encode(ref.alias)}"
+        key = alias_ref(ref.name, ref.alias)
         if key not in refs:
             return {}
         oid = refs[key]
@@ -46,9 +48,9 @@ def _pick_one(refs, versions, ref) -> dict[str, str]:
     if ref.version is not None:
         return {version_ref(ref.name, ref.version): labels[ref.version]} if ref.version in labels else {}
     if labels:
-        alias_prefix = f"{ALIASES}{names.encode(ref.name)}/"
+        aliases = alias_prefix(ref.name) + "/"
         out = {version_ref(ref.name, lb): oid for lb, oid in labels.items()}
-        out.update({k: v for k, v in refs.items() if k.startswith(alias_prefix)})
+        out.update({k: v for k, v in refs.items() if k.startswith(aliases)})
         return out
     if ref.may_be_id:
         return {k: v for k, v in refs.items()

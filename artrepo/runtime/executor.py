@@ -11,7 +11,6 @@ import os
 import time
 from collections.abc import Callable
 
-from artrepo import names
 from artrepo.errors import UserError
 from artrepo.records.run import RunRecord, StepRecord
 from artrepo.runtime import cachekey, context
@@ -216,10 +215,10 @@ class Execution:
         version's: its ref is checked without decoding the version record.
         """
         from artrepo.errors import ArtrepoError
-        from artrepo.repository import VERSIONS
+        from artrepo.gitdb import layout
 
         if name is not None and label is not None:
-            if self.repo.refs.get(f"{VERSIONS}/{names.encode(name)}/{names.encode(label)}") == version_id:
+            if self.repo.refs.get(layout.version_ref(name, label)) == version_id:
                 return True
         try:
             self.repo.by_id(version_id)  # the label may have changed (renumbered on push)

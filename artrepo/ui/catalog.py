@@ -141,7 +141,7 @@ class Catalog:
     # -- versions -------------------------------------------------------------
     def _read_annotations(self) -> bool:
         """Re-read annotations if their ref moved; whether it did."""
-        from artrepo.repository import ANNOTATIONS
+        from artrepo.gitdb.layout import ANNOTATIONS
 
         head = self.repo.refs.get(ANNOTATIONS)
         if head == self._annotation_head:

@@ -95,13 +95,12 @@ def test_a_decompression_bomb_is_refused_past_the_recorded_size(project, repo):
 
 
 def _publish_raw_record(repo, name: str, record_bytes: bytes) -> None:
-    from artrepo import names
-    from artrepo.repository import VERSIONS
+    from artrepo.gitdb import layout
 
     manifest = repo.write_manifest(Manifest(()))
     tree = repo.objects.write_tree({"record.msgpack": record_bytes, "manifest.msgpack": manifest})
     commit = repo.objects.write_commit(tree, [], f"artifact {name}\n", time.time_ns())
-    repo.refs.create(f"{VERSIONS}/{names.encode(name)}/1", commit)
+    repo.refs.create(layout.version_ref(name, "1"), commit)
 
 
 def test_an_oversized_record_is_a_clear_error_not_a_hang(project, repo):

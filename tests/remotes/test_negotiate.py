@@ -2,8 +2,8 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from artrepo.remotes.negotiate import (alias_on_pull, alias_on_push, create_only, group_versions, merge_labels,
-                                       ref_class, split_version_ref, version_ref)
+from artrepo.gitdb.layout import split_version_ref, version_ref
+from artrepo.remotes.negotiate import alias_on_pull, alias_on_push, create_only, group_versions, merge_labels, ref_class
 
 
 def never_custom(oid):

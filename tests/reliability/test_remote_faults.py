@@ -52,7 +52,7 @@ def remote_kind(request, tmp_path):
             return {p.name: p.stat().st_size for p in top.iterdir() if not p.name.startswith(".")} if top.is_dir() else {}
         return str(folder), None, packs
     endpoint, bucket = request.getfixturevalue("s3_env")
-    from artrepo.remotes.s3 import s3_filesystem
+    from artrepo.storage.backends.s3 import s3_filesystem
 
     fs = s3_filesystem(endpoint)
 

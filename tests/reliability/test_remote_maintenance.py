@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from artrepo.artifacts import load_value, save_value
-from artrepo.maintenance.remote_gc import collect_remote
-from artrepo.remotes.backend import open_backend
+from artrepo.maintenance.gc import collect
+from artrepo.storage.backend import open_backend
 from artrepo.remotes.config import add_remote, get_remote
 from artrepo.remotes.pull import clone, pull
+from artrepo.remotes.view import open_view
 from artrepo.remotes.push import push
 from artrepo.remotes.state import RemoteState, read_state, write_state
 from artrepo.repository import Repository
@@ -139,6 +140,11 @@ def test_remote_gc_removes_leftovers_of_a_killed_push_only_after_the_grace_perio
     b = Repository(clone_root)
     for name, seed in (("a", 1), ("b", 2), ("c", 9)):
         assert np.array_equal(load_value(b, b.get(name, "1")), payload(seed, 300_000))
+
+
+def collect_remote(repo, remote: str, **options):
+    with open_view(repo, remote) as view:
+        return collect(view, **options)
 
 
 def drop_remote_ref(remote: Path, ref: str) -> None:

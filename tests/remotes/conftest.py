@@ -57,7 +57,7 @@ def s3_env(moto_server, monkeypatch):
     urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")).close()
     for key, value in MOTO_ENV.items():
         monkeypatch.setenv(key, value)
-    from artrepo.remotes.s3 import s3_filesystem
+    from artrepo.storage.backends.s3 import s3_filesystem
 
     bucket = "team-" + uuid.uuid4().hex[:8]
     s3_filesystem(moto_server).mkdir(bucket)

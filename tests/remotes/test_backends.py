@@ -2,7 +2,7 @@
 import multiprocessing
 from pathlib import Path
 
-from artrepo.remotes.backend import open_backend
+from artrepo.storage.backend import open_backend
 
 
 def test_objects_round_trip_and_missing_keys_say_so(remote_url):

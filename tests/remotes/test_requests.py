@@ -2,7 +2,7 @@
 import pytest
 
 from artrepo.artifacts import save_value
-from artrepo.remotes.backend import open_backend
+from artrepo.storage.backend import open_backend
 from artrepo.remotes.config import add_remote, get_remote
 from artrepo.remotes.push import push
 from artrepo.repository import Repository

@@ -80,11 +80,8 @@ class RemoteView:
                 self.problems.append((f"git pack {name[:12]} named by the ref table is missing", ()))
             except IntegrityError as exc:
                 self.problems.append((f"git pack {name[:12]}: {exc}", ()))
-        lines = []
-        for ref, oid in sorted(self.state.refs.items()):
-            with contextlib.suppress(IntegrityError):
-                self.reader.objects.commit(oid)
-                lines.append(f"update {ref} {oid}\n")
+        lines = [f"update {ref} {oid}\n" for ref, oid in sorted(self.state.refs.items())
+                 if self.reader.objects.contains(oid)]
         if lines:  # refs for git fsck's connectivity check
             subprocess.run(["git", "--git-dir", str(self.git_dir), "update-ref", "--stdin"],
                            input="".join(lines).encode(), check=True, capture_output=True)

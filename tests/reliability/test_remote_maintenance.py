@@ -1,5 +1,4 @@
 """fsck, du and gc on a remote: damage is named by version, sizes add up, gc is safe against pushers."""
-import importlib.util
 import os
 import shutil
 import time
@@ -19,11 +18,7 @@ from artrepo.remotes.state import RemoteState, read_state, write_state
 from artrepo.repository import Repository
 from artrepo_testing import run_cli
 from helpers import payload
-
-_spec = importlib.util.spec_from_file_location("remote_fixtures", Path(__file__).parents[1] / "remotes" / "conftest.py")
-_fixtures = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_fixtures)
-moto_server, s3_env = _fixtures.moto_server, _fixtures.s3_env
+from remote_fixtures import moto_server, s3_env  # noqa: F401  (fixtures)
 
 
 @pytest.fixture

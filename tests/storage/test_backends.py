@@ -1,8 +1,11 @@
-"""One conformance suite for every remote backend: folder, memory:// and S3 on moto_server."""
+"""One conformance suite for every backend: folder, memory:// and S3 on moto_server."""
 import multiprocessing
 from pathlib import Path
 
-from artrepo.storage.backend import open_backend
+import pytest
+
+from artrepo.errors import UserError
+from artrepo.storage.backend import MissingObjectError, check_url, open_backend
 
 
 def test_objects_round_trip_and_missing_keys_say_so(remote_url):
@@ -17,6 +20,42 @@ def test_objects_round_trip_and_missing_keys_say_so(remote_url):
         raise AssertionError("a missing key was read")
     except KeyError:
         pass
+
+
+def test_ranged_reads_stop_at_the_end_and_missing_keys_say_so(remote_url):
+    backend = open_backend(*remote_url)
+    backend.put("packs/ab", [b"0123", memoryview(b"456789")])  # a list of buffers is written in order
+    assert backend.get_range("packs/ab", 2, 5) == b"23456"
+    assert backend.get_range("packs/ab", 8, 100) == b"89"
+    assert backend.get_range("packs/ab", 10, 4) == b""
+    with pytest.raises(MissingObjectError):
+        backend.get_range("packs/cd", 0, 4)
+
+
+def test_listing_gives_sizes_and_ages_and_delete_is_idempotent(remote_url):
+    backend = open_backend(*remote_url)
+    backend.put("index/a", b"x" * 10)
+    backend.put("index/b", b"y" * 3)
+    backend.put("packs/c", b"z")
+    listed = backend.stat_prefix("index")
+    assert {k: i.size for k, i in listed.items()} == {"index/a": 10, "index/b": 3}
+    assert backend.info("index/a").size == 10 and backend.info("index/zz") is None
+    backend.delete("index/a")
+    backend.delete("index/a")
+    assert backend.list_prefix("index") == ["index/b"]
+    assert (backend.local_path("index/b") is not None) == (remote_url[0].startswith("/"))
+
+
+def test_a_content_addressed_write_of_an_existing_key_is_success_and_changes_nothing(remote_url):
+    backend = open_backend(*remote_url)
+    backend.put_content("packs/ab", b"payload")
+    backend.put_content("packs/ab", b"payload")  # a second writer of the same object: no error
+    assert backend.get("packs/ab") == b"payload"
+
+
+def test_an_unknown_protocol_is_one_user_error():
+    with pytest.raises(UserError, match="nosuchproto"):
+        check_url("nosuchproto://bucket/x")
 
 
 def test_create_only_write_has_one_winner(remote_url):

@@ -7,9 +7,10 @@ repository and a remote (view.py):
    record cannot be read, nothing is deleted.
 2. A pack is removed only when it holds no needed chunk AND it is older than
    the grace period. Its chunks are known from the index, or from its footer
-   where reading it is cheap (so a lost index file is rebuilt, not a loss);
-   a pack whose chunks cannot be known is kept, except a pack no index file
-   names in a store whose index files are all intact (it can serve nothing).
+   where reading it is cheap (so a lost index file is rebuilt, not a loss).
+   A pack whose footer is damaged is kept; a pack no index file names whose
+   footer was not read (a remote's) can serve nothing and goes when old,
+   unless an index file is damaged or missing: then nothing is deleted.
    The same age rule (at least a day for a writer's temporary files) removes
    what interrupted writers left.
 3. Index files are replaced by one merged index of the surviving packs,
@@ -38,7 +39,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 
-from artrepo.errors import ConflictError, UserError
+from artrepo.errors import ConflictError, IntegrityError, UserError
 from artrepo.gitdb import layout
 from artrepo.maintenance.inventory import artrepo_refs, survey
 from artrepo.maintenance.reach import reach, refuse_on_damage
@@ -113,11 +114,15 @@ def plan(view, grace: float, now: float, ignore_refs=frozenset()) -> GcResult:
     index = view.store.index
     intact = not (index.damaged or index.missing)
     packs, _stray = survey(view.store)
+    if not intact and any(p.footer is None and p.error is None and p.id not in index.packs for p in packs.values()):
+        bad = next(iter(index.damaged or index.missing))  # and those packs' footers were not read: cannot rebuild
+        raise IntegrityError(f"{f'remote {view.name}: ' if view.name else ''}index file {bad[:12]} is damaged or "
+                             "missing; cannot tell which packs hold needed data (nothing was deleted)")
     result = GcResult(index_files_before=len(index.files) + len(index.damaged) + len(index.missing))
     survivors = result.survivors
     for pid, pack in packs.items():
         entries = index.packs.get(pid) or pack.footer
-        if entries is None and (pack.error or not intact):  # contents unknown: never delete what cannot be read
+        if entries is None and pack.error:  # contents unknown: never delete what cannot be read
             result.kept_packs += 1
         elif entries and any(e.chunk_id in reached.users for e in entries):
             survivors[pid] = entries
@@ -128,7 +133,7 @@ def plan(view, grace: float, now: float, ignore_refs=frozenset()) -> GcResult:
             result.kept_young += 1
         else:
             result.dropped_packs[pid] = pack.size
-    for pid, entries in index.packs.items():  # a missing pack that holds needed chunks: keep naming it (fsck reports it)
+    for pid, entries in index.packs.items():  # a missing pack holding needed chunks: keep naming it (fsck says)
         if pid not in packs and any(e.chunk_id in reached.users for e in entries):
             survivors[pid] = entries
     for key, info in sorted(view.leftovers().items()):

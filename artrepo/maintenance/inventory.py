@@ -15,17 +15,11 @@ from pathlib import Path
 from artrepo import names
 from artrepo.errors import ArtrepoError, IntegrityError
 from artrepo.gitdb.layout import ALIASES, ANNOTATIONS, HEADS, PREFIX, VERSIONS
-from artrepo.repository import Repository
 from artrepo.storage.chunkstore import ChunkStore
 from artrepo.storage.ids import PackId
 from artrepo.storage.packfile import PackEntry, id_of
 
 _OID = re.compile(r"[0-9a-f]{40}\Z")
-
-
-def open_repository(root: Path) -> Repository:
-    """A Repository for maintenance (its index reports damaged index files in `index.damaged`)."""
-    return Repository(root)
 
 
 # -- refs ----------------------------------------------------------------------

@@ -163,7 +163,7 @@ class Pusher:
         if data is None:
             return
         name = pack_name(data)
-        self.session.backend.put(git_pack_key(name), data)
+        self.session.backend.put_content(git_pack_key(name), data)
         self.result.bytes_sent += len(data)
         self.new_git.append(name)
 

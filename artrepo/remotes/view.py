@@ -24,6 +24,7 @@ from artrepo.errors import IntegrityError, NotFoundError
 from artrepo.remotes.config import get_remote, open_remote
 from artrepo.remotes.gitpacks import git_pack_key, import_git_pack
 from artrepo.remotes.state import RemoteState, read_state, write_state
+from artrepo.repository import Repository
 from artrepo.storage.backend import MissingObjectError, ObjectInfo
 from artrepo.storage.chunkstore import ChunkStore
 from artrepo.storage.index import FOLDER as INDEX_FOLDER
@@ -35,8 +36,6 @@ class RemoteView:
     leftover_age = 0.0
 
     def __init__(self, repo, remote_name: str):
-        from artrepo.repository import Repository
-
         remote = get_remote(repo, remote_name)
         self.name = remote.name
         self.backend = open_remote(remote)

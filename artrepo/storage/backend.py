@@ -92,7 +92,7 @@ class Backend(ABC):
 
     @abstractmethod
     def delete(self, key: str) -> None:
-        """Remove the object; a missing one is no error."""
+        """Remove the object, durably; a missing one is no error."""
 
     def local_path(self, key: str) -> Path | None:
         """The file holding `key`, for backends on the local filesystem (fast paths); else None."""

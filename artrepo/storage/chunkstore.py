@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING
 from artrepo.atomic import sync_filesystem, write_atomic
 from artrepo.errors import IntegrityError
 from artrepo.storage.backend import Backend, MissingObjectError, ObjectInfo, joined, open_backend
+from artrepo.storage.backends.local import LocalBackend
 from artrepo.storage.files import FileReader, StoredFile
-from artrepo.storage.ids import ChunkId, PackId, short
+from artrepo.storage.ids import PackId, short
 from artrepo.storage.index import ChunkIndex
 from artrepo.storage.packfile import (CODEC_RAW, MAX_BLOBS, MAX_FOOTER, PackEntry, decode_footer,
                                       decompress_chunk, verify_chunk)
@@ -58,8 +59,6 @@ class ChunkStore:
         if isinstance(where, Backend):
             self.backend, self.sharded = where, False
         else:
-            from artrepo.storage.backends.local import LocalBackend
-
             self.backend, self.sharded = LocalBackend(str(where)), True
         self.root: Path | None = self.backend.local_path("")  # None off the local filesystem
         self.index = ChunkIndex(self.backend, cache=cache)
@@ -74,10 +73,6 @@ class ChunkStore:
             self.index.refresh()
         else:
             self.index.use(index_files)
-
-    @property
-    def url(self) -> str:
-        return self.backend.url
 
     def pack_key(self, pack_id: bytes) -> str:
         h = pack_id.hex()
@@ -144,79 +139,69 @@ class ChunkStore:
 
     def read_chunk(self, chunk_id: bytes) -> bytes:
         """The verified plaintext of one chunk."""
-        pack_id, entry = self.locate(chunk_id)
-        return self._decode(self.read_range(pack_id, entry.offset, entry.length), entry, pack_id)
-
-    def _decode(self, stored, entry: PackEntry, pack_id: bytes, dest=None):
-        if entry.codec == CODEC_RAW:
-            data = stored
-        else:
-            data = decompress_chunk(stored, entry, pack_id)
-        if dest is not None:
-            if data is not dest:
-                dest[:] = data
-            data = dest
-        verify_chunk(data, entry, pack_id)
+        pid, e = self.locate(chunk_id)
+        stored = self.read_range(pid, e.offset, e.length)
+        data = stored if e.codec == CODEC_RAW else decompress_chunk(stored, e, pid)
+        verify_chunk(data, e, pid)
         return data
 
     def read_chunk_into(self, chunk_id: bytes, dest: memoryview) -> None:
         """Read one chunk straight into `dest` (exactly its raw length), verified."""
-        pack_id, entry = self.locate(chunk_id)
-        if len(dest) != entry.raw_length:
-            raise IntegrityError(f"chunk {short(chunk_id)}: length {entry.raw_length}, expected {len(dest)}")
-        into = dest if entry.codec == CODEC_RAW else None
-        self._decode(self.read_range(pack_id, entry.offset, entry.length, into=into), entry, pack_id, dest)
+        self._read_run(*self._runs([(chunk_id, dest)])[0])
 
     def read_chunks_into(self, items: list[tuple[bytes, memoryview]]) -> None:
-        """`read_chunk_into` for many chunks: locally half of them on a second thread (preadv and
-        BLAKE3 release the GIL), elsewhere adjacent blobs in one ranged GET, several in flight."""
-        if len(items) < 4:
-            for cid, dest in items:
-                self.read_chunk_into(cid, dest)
-            return
+        """`read_chunk_into` for many chunks. Locally half of them go to a second thread (preadv and
+        BLAKE3 release the GIL); elsewhere adjacent blobs come in one ranged GET, several in flight."""
         from concurrent.futures import ThreadPoolExecutor, wait
 
-        if self.root is None:
-            runs = self._runs(items)
-            with ThreadPoolExecutor(min(READERS, len(runs)), thread_name_prefix="artrepo-get") as pool:
+        runs = self._runs(items)
+        if len(runs) < 4:
+            self._read_runs(runs)
+        elif self.root is None:
+            with ThreadPoolExecutor(READERS, thread_name_prefix="artrepo-get") as pool:
                 for future in [pool.submit(self._read_run, *run) for run in runs]:
                     future.result()
-            return
-        with self._lock:
-            if self._lane is None:
-                self._lane = ThreadPoolExecutor(1, thread_name_prefix="artrepo-read")
-        half = len(items) // 2
-        other = self._lane.submit(self._read_many, items[half:])
-        try:
-            self._read_many(items[:half])
-        except BaseException:
-            wait([other])
-            raise
-        other.result()
-
-    def _read_many(self, items: list[tuple[bytes, memoryview]]) -> None:
-        for cid, dest in items:
-            self.read_chunk_into(cid, dest)
+        else:
+            with self._lock:
+                if self._lane is None:
+                    self._lane = ThreadPoolExecutor(1, thread_name_prefix="artrepo-read")
+            other = self._lane.submit(self._read_runs, runs[len(runs) // 2:])
+            try:
+                self._read_runs(runs[:len(runs) // 2])
+            except BaseException:
+                wait([other])
+                raise
+            other.result()
 
     def _runs(self, items) -> list[tuple[bytes, int, int, list]]:
-        """(pack, start, end, [(entry, dest)]): items grouped into one ranged read each."""
+        """(pack, start, end, [(entry, dest)]): one read each (elsewhere than locally, adjacent blobs together)."""
         runs: list = []
         for cid, dest in items:
             pid, e = self.locate(cid)
             if len(dest) != e.raw_length:
                 raise IntegrityError(f"chunk {short(cid)}: length {e.raw_length}, expected {len(dest)}")
             last = runs[-1] if runs else None
-            if (last is not None and last[0] == pid and last[2] <= e.offset <= last[2] + RANGE_GAP
+            if (self.root is None and last is not None and last[0] == pid and last[2] <= e.offset <= last[2] + RANGE_GAP
                     and e.offset + e.length - last[1] <= MAX_BLOBS):
                 runs[-1] = (pid, last[1], e.offset + e.length, last[3] + [(e, dest)])
             else:
                 runs.append((pid, e.offset, e.offset + e.length, [(e, dest)]))
         return runs
 
+    def _read_runs(self, runs: list) -> None:
+        for run in runs:
+            self._read_run(*run)
+
     def _read_run(self, pid: bytes, start: int, end: int, parts: list) -> None:
+        if len(parts) == 1 and parts[0][0].codec == CODEC_RAW:  # straight into the caller's memory
+            e, dest = parts[0]
+            verify_chunk(self.read_range(pid, start, end - start, into=dest), e, pid)
+            return
         view = memoryview(self.read_range(pid, start, end - start))
         for e, dest in parts:
-            self._decode(view[e.offset - start:e.offset - start + e.length], e, pid, dest)
+            stored = view[e.offset - start:e.offset - start + e.length]
+            dest[:] = stored if e.codec == CODEC_RAW else decompress_chunk(stored, e, pid)
+            verify_chunk(dest, e, pid)
 
     def open(self, stored: StoredFile) -> FileReader:
         return FileReader(self, stored)

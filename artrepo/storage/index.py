@@ -67,7 +67,6 @@ class ChunkIndex:
         self.missing: list[str] = []  # named files that do not exist
         self.locations: dict[ChunkId, tuple[PackId, PackEntry]] = {}
         self.packs: dict[PackId, list[PackEntry]] = {}  # every indexed pack, first file naming it winning
-        self.downloaded = 0
 
     def use(self, names: list[str]) -> None:
         """Make the union exactly the named files (a remote's ref table lists them), in this order."""
@@ -107,7 +106,6 @@ class ChunkIndex:
                 if self.named is not None:
                     self.missing.append(name)
                 return None  # listed, then removed by gc: gone from the union
-            self.downloaded += 1
         try:
             if index_name(data) != name:
                 raise IntegrityError(f"index {name[:12]}: content does not match its name")

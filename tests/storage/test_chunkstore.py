@@ -102,3 +102,20 @@ def test_a_frame_claiming_more_than_the_recorded_size_is_refused(store):
     store.close()
     with pytest.raises(IntegrityError, match="decompress"):
         store.read_chunk(cid)
+
+
+def test_a_pack_is_sealed_at_its_chunk_count_bound_so_its_footer_stays_readable(store, monkeypatch):
+    import artrepo.storage.packwriter as packwriter
+
+    monkeypatch.setattr(packwriter, "MAX_PACK_ENTRIES", 10)
+    session = store.session()
+    files = []
+    for i in range(25):  # tiny files: one small chunk each, far from the 16 MiB pack size
+        w = session.writer(f"f{i}")
+        w.write(b"%d" % i * 100)
+        w.close()
+        files.append(w.result)
+    session.commit()
+    packs = store.list_packs()[0]
+    assert sorted(len(store.read_footer(pid, info.size)) for pid, info in packs.items()) == [5, 10, 10]
+    assert [store.open(f).read() for f in files] == [b"%d" % i * 100 for i in range(25)]

@@ -9,10 +9,9 @@ REMOTE_HELP = "Work on the remote NAME instead of the local repository."
 
 
 def _open():
-    from artrepo.maintenance.inventory import open_repository
-    from artrepo.repository import find_root
+    from artrepo.repository import Repository, find_root
 
-    return open_repository(find_root())
+    return Repository(find_root())
 
 
 @contextlib.contextmanager

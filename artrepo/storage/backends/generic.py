@@ -79,9 +79,6 @@ class FsspecBackend(Backend):
             self.put(key, data)
             return True
 
-    def exists(self, key: str) -> bool:
-        return with_retries(lambda: self.fs.exists(self.path(key)), what=f"look up {key}")
-
     def info(self, key: str) -> ObjectInfo | None:
         try:
             return object_info(with_retries(lambda: self.fs.info(self.path(key)), what=f"look up {key}"))

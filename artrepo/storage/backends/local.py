@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from artrepo.atomic import flock, write_atomic
+from artrepo.atomic import flock, fsync_dir, write_atomic
 from artrepo.errors import UserError
 from artrepo.storage.backend import Backend, MissingObjectError, ObjectInfo
 
@@ -87,15 +87,10 @@ class LocalBackend(Backend):
                     out[f"{rel}/{name}"] = ObjectInfo(st.st_size, st.st_mtime)
         return out
 
-    def list_prefix(self, prefix: str) -> list[str]:
-        out = []
-        for dirpath, _dirs, files in os.walk(self.root / prefix):
-            rel = os.path.relpath(dirpath, self.root)
-            out += [f"{rel}/{name}" for name in files if not name.startswith(TEMP_PREFIX)]
-        return sorted(out)
-
     def delete(self, key: str) -> None:
+        path = self.root / key
         try:
-            (self.root / key).unlink()
+            path.unlink()
         except FileNotFoundError:
-            pass
+            return
+        fsync_dir(path.parent)  # durable on return, like a put (gc deletes index files before packs)

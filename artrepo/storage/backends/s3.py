@@ -157,6 +157,3 @@ class S3Backend(FsspecBackend):
             return ObjectInfo(int(resp["ContentLength"]), resp["LastModified"].timestamp())
 
         return self._run(head)
-
-    def exists(self, key: str) -> bool:
-        return self.info(key) is not None

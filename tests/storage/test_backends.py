@@ -1,5 +1,6 @@
 """One conformance suite for every backend: folder, memory:// and S3 on moto_server."""
 import multiprocessing
+import sys
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,19 @@ def test_racing_processes_on_a_folder_remote_have_exactly_one_winner(tmp_path: P
             p.join(30)
         wins = [results.get(timeout=5) for _ in procs]
         assert wins.count(True) == 1, wins
+
+
+def test_backends_are_registered_by_protocol_and_imported_only_when_used(tmp_path):
+    import subprocess
+
+    code = ("import sys, artrepo.storage.backend as b; b.open_backend(sys.argv[1]); "
+            "print(sorted(m for m in sys.modules if m.startswith(('artrepo.storage.backends.', 's3fs', 'fsspec'))))")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "['artrepo.storage.backends.local']"
+    from artrepo.storage.backend import register
+    from artrepo.storage.backends.local import LocalBackend
+
+    register("scratch", "artrepo.storage.backends.local:LocalBackend")
+    backend = open_backend(f"scratch://{tmp_path}/x")
+    backend.put_content("a/b", b"1")
+    assert isinstance(backend, LocalBackend) and (tmp_path / "x" / "a" / "b").read_bytes() == b"1"

@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from artrepo.artifacts import ArtifactVersion, load_value, save_value, validate_metadata, validate_tags
 from artrepo.errors import NotFoundError, UserError
+from artrepo.models import ArtifactVersion
 from artrepo.records.artifact import ArtifactType
 from artrepo.repository import Repository, active
+from artrepo.values import artifact_type_of, load_value, save_value, validate_metadata, validate_tags
+
 
 def active_repository(root: str | os.PathLike | None = None) -> Repository:
     """The repository containing `root` (default: the working directory), opened once per process.
@@ -87,7 +89,7 @@ class Client:
                                artifact_type: ArtifactType | str | None = None) -> list[ArtifactVersion]:
         """Versions (newest first), filtered by name, tag and type."""
         repo = self.active_repository
-        wanted = None if artifact_type is None else _artifact_type(artifact_type)
+        wanted = artifact_type_of(artifact_type)
         out = []
         for n in [name] if name else repo.names():
             for info in repo.versions(n):
@@ -105,23 +107,14 @@ class Client:
         return [Artifact(n, [ArtifactVersion(repo, i) for i in repo.versions(n)]) for n in repo.names()]
 
     def get_pipeline_run(self, id_or_prefix: str):
-        from artrepo.runs import get_run
+        from artrepo.models import get_run
 
         return get_run(self.active_repository, id_or_prefix)
 
     def list_pipeline_runs(self, pipeline: str | None = None):
-        from artrepo.runs import list_runs
+        from artrepo.models import list_runs
 
         return list_runs(self.active_repository, pipeline)
-
-
-def _artifact_type(value) -> ArtifactType:
-    if isinstance(value, ArtifactType):
-        return value
-    try:
-        return ArtifactType[str(value).upper()]
-    except KeyError:
-        raise UserError(f"unknown artifact type {value!r}; one of {', '.join(t.name for t in ArtifactType)}") from None
 
 
 def save_artifact(data: Any, name: str, version: str | int | None = None, tags=None,
@@ -131,10 +124,12 @@ def save_artifact(data: Any, name: str, version: str | int | None = None, tags=N
 
         save_artifact(model, name="my_model", version="1", tags=["untrained"])
     """
+    settings = {"tags": tags, "artifact_type": artifact_type, "metadata": metadata, "materializer": materializer}
     ctx = _step_context()
-    producer = ctx.producer_for_manual_save(name) if ctx is not None else None
-    return save_value(active_repository(), data, name, version, tags=tags, artifact_type=artifact_type,
-                      metadata=metadata, materializer=materializer, producer=producer)
+    repo = active_repository()
+    if ctx is not None:  # recorded as an output of the running step
+        return ArtifactVersion(repo, ctx.save_artifact(data, name, version, **settings))
+    return ArtifactVersion(repo, save_value(repo, data, name, version, **settings))
 
 
 def load_artifact(name_or_id: str, version: str | int | None = None, allow_pickle: bool = False) -> Any:
@@ -161,8 +156,8 @@ def register_artifact(path: str | os.PathLike, name: str, version: str | int | N
         raise UserError(f"cannot register {source}: it is inside the repository's own .artrepo/")
     from artrepo.materializers.path import PathMaterializer
 
-    return save_value(repo, source, name, version, tags=tags, metadata=metadata,
-                      materializer=PathMaterializer, origin="registered")
+    return ArtifactVersion(repo, save_value(repo, source, name, version, tags=tags, metadata=metadata,
+                                            materializer=PathMaterializer, origin="registered"))
 
 
 def log_artifact_metadata(metadata: dict, artifact_name: str | None = None,

@@ -12,7 +12,7 @@ LAYERS = [
     {"artrepo.storage", "artrepo.gitdb", "artrepo.records"},
     {"artrepo.repository", "artrepo.lightrepo", "artrepo.runstore"},
     {"artrepo.materializers", "artrepo.remotes", "artrepo.maintenance", "artrepo.payload"},
-    {"artrepo.artifacts", "artrepo.lineage", "artrepo.runs"},
+    {"artrepo.models", "artrepo.values", "artrepo.lineage"},
     {"artrepo.runtime"},
     {"artrepo.client"},
     {"artrepo.cli", "artrepo.ui", "artrepo.__main__", "artrepo"},

@@ -14,7 +14,9 @@ import time
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from artrepo.records.artifact import Annotation, ArtifactType
+from artrepo import runstore
+from artrepo.errors import NotFoundError
+from artrepo.records.artifact import Annotation, ArtifactType, effective
 
 # A folder's mtime can be coarse (a few ms): stat results younger than this are
 # not trusted to skip a refresh, so two writes in the same tick are never missed.
@@ -79,7 +81,10 @@ def _label_key(row: VersionRow):
 
 
 class Catalog:
-    """Versions by id and by name, artifacts, runs and who consumed each version."""
+    """Versions by id and by name, artifacts, runs and who consumed each version.
+
+    It is also the lineage source of the dashboard (`artrepo.lineage.walk`).
+    """
 
     def __init__(self, repo):
         self.repo = repo
@@ -188,32 +193,29 @@ class Catalog:
 
     def _version_row(self, oid: str, name: str, label: str, origin: str | None) -> VersionRow:
         rec = self.repo.record(oid)
-        tags = list(rec.tags)
-        for note in self._annotations.get(oid, ()):
-            tags.extend(t for t in note.tags if t not in tags)
+        tags = effective(rec, self._annotations.get(oid, ()))[0]
         try:
             kind = ArtifactType(rec.artifact_type).name
         except ValueError:
             kind = str(rec.artifact_type)
-        return VersionRow(oid, name, label, kind, rec.created_ns, rec.size, tuple(tags), rec.producer, origin)
+        return VersionRow(oid, name, label, kind, rec.created_ns, rec.size, tags, rec.producer, origin)
+
+    def version_row(self, version_id: str) -> VersionRow:
+        row = self.versions.get(version_id)
+        if row is None:
+            raise NotFoundError(f"no artifact version with id {version_id[:40]!r}")
+        return row
 
     def metadata(self, version_id: str) -> dict:
         """The record's metadata with later annotations applied (as `run_metadata`)."""
-        meta = dict(self.repo.record(version_id).metadata)
-        for note in self._annotations.get(version_id, ()):
-            meta.update(note.metadata)
-        return meta
+        return effective(self.repo.record(version_id), self._annotations.get(version_id, ()))[1]
 
     # -- runs -------------------------------------------------------------------
     def _read_runs(self) -> None:
-        try:
-            from artrepo import runstore
-        except ImportError:  # a build without pipelines
-            return
         known = self._runs_by_commit
         rows = {}
         for run_id, commit in runstore.run_ids(self.repo).items():
-            row = known.get(commit) or self._run_row(runstore, run_id, commit)
+            row = known.get(commit) or self._run_row(run_id, commit)
             rows[commit] = row
         self._runs_by_commit = rows
         self.runs = sorted(rows.values(), key=lambda r: (r.start_ns, r.id), reverse=True)
@@ -225,10 +227,16 @@ class Catalog:
                     consumers.setdefault(vid, []).append((run.id, step.name))
         self.consumers = consumers
 
-    def _run_row(self, runstore, run_id: str, commit: str) -> RunRow:
+    def _run_row(self, run_id: str, commit: str) -> RunRow:
         rec = runstore.read_run(self.repo, commit)
         steps = tuple(s for name in rec.steps if (s := runstore.read_step(self.repo, commit, name)) is not None)
         return RunRow(run_id, commit, rec.pipeline, rec.status, rec.start_ns, rec.end_ns, rec.parameters, steps)
+
+    def run_step(self, run_id: str | None, name: str | None) -> tuple[RunRow, object] | None:
+        """(run, step record) of a step of a run read so far, or None."""
+        run = self.runs_by_id.get(run_id)
+        step = next((s for s in run.steps if s.name == name), None) if run else None
+        return None if step is None else (run, step)
 
     def find_run(self, text: str) -> RunRow | None:
         """A run by id, id prefix (unique) or commit prefix."""
@@ -237,3 +245,17 @@ class Catalog:
             return row
         found = [r for r in self.runs if r.id.startswith(text) or r.commit.startswith(text)]
         return found[0] if len(found) == 1 else None
+
+    # -- lineage source (artrepo.lineage.walk) ------------------------------------
+    def describe_version(self, version_id: str) -> dict:
+        row = self.versions.get(version_id)
+        return {"label": f"{row.name}:{row.version}" if row else f"{version_id[:12]} (not here)"}
+
+    def producer_steps(self, version_id: str) -> list:
+        row = self.versions.get(version_id)
+        found = self.run_step(row.producer.get("run_id"), row.producer.get("step")) if row and row.producer else None
+        return [(found[0].id, found[0].pipeline, found[1])] if found else []
+
+    def consumer_steps(self, version_id: str) -> list:
+        return [(run.id, run.pipeline, step) for run_id, name in self.consumers.get(version_id, ())
+                for run, step in [self.run_step(run_id, name) or (None, None)] if step is not None]

@@ -40,23 +40,10 @@ class VersionRecord(codec.Record):
     FORMAT = codec.Schema("artifact_version", 1, {
         "name": str, "version": (str, None), "type": str, "materializer": str, "data_type": str,
         "content_hash": bytes, "size": int, "created_ns": int, "tags": [str], "metadata": {str: codec.JSON},
-        "producer": ({str: str}, None), "origin": str, "environment": {str: str}})
-    RENAMED = {"type": "artifact_type"}
-    __slots__ = ("name", "version", "artifact_type", "materializer", "data_type", "content_hash", "size",
-                 "created_ns", "tags", "metadata", "producer", "origin", "environment")
-    name: str
-    version: str | None
-    artifact_type: str
-    materializer: str
-    data_type: str
-    content_hash: bytes
-    size: int
-    created_ns: int
-    tags: tuple[str, ...]
-    metadata: dict
-    producer: dict | None  # {"run_id": ..., "step": ..., "output": ...}
-    origin: str  # saved | registered | pipeline
-    environment: dict  # python, cloudpickle versions for pickles
+        "producer": ({str: str}, None),  # {run_id, step, output} of the step that made it
+        "origin": str,  # saved | registered | pipeline
+        "environment": {str: str}})  # python, cloudpickle versions for pickles
+    __slots__ = FORMAT.attributes(type="artifact_type")
 
     def __init__(self, *, name: str, version: str | None, artifact_type: str, materializer: str, data_type: str,
                  content_hash: bytes, size: int, created_ns: int, tags: tuple[str, ...] = (),
@@ -113,12 +100,6 @@ class Manifest(Frozen):
             for cid, _ in f.chunks:
                 yield cid
 
-    def file(self, path: str) -> StoredFile:
-        for f in self.files:
-            if f.path == path:
-                return f
-        raise KeyError(path)
-
     def to_msgpack(self) -> bytes:
         return self.FORMAT.encode({"files": [_file_row(f) for f in self.files],
                                    "visualizations": [[n, t, _file_row(f)] for n, t, f in self.visualizations]})
@@ -135,11 +116,7 @@ class Annotation(codec.Record):
 
     FORMAT = codec.Schema("annotation", 1, {"version_id": str, "tags": [str], "metadata": {str: codec.JSON},
                                             "created_ns": int})
-    __slots__ = ("version_id", "tags", "metadata", "created_ns")
-    version_id: str
-    tags: tuple[str, ...]
-    metadata: dict
-    created_ns: int
+    __slots__ = FORMAT.attributes()
 
     def __init__(self, version_id: str, tags: tuple[str, ...] = (), metadata: dict | None = None,
                  created_ns: int = 0):

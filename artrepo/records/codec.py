@@ -44,7 +44,7 @@ def encode(doc: dict) -> bytes:
     return msgpack.packb(_canonical(doc), use_bin_type=True)
 
 
-def _json(value, depth: int) -> bool:
+def _json(value, depth: int = 0) -> bool:
     kind = type(value)
     if kind is str or kind is int or kind is float or kind is bool or value is None:
         return True
@@ -52,42 +52,27 @@ def _json(value, depth: int) -> bool:
         return False
     if kind is list:
         return all(_json(v, depth + 1) for v in value)
-    if kind is dict:
-        return all(type(k) is str and _json(v, depth + 1) for k, v in value.items())
-    return False
-
-
-def _is_nil(value, depth: int) -> bool:
-    return value is None
+    return kind is dict and all(type(k) is str and _json(v, depth + 1) for k, v in value.items())
 
 
 def checker(spec):
-    """A function `(value, depth) -> bool` telling whether a decoded value has the type `spec`."""
-    if spec is None:
-        return _is_nil
+    """A function telling whether a decoded value has the type `spec`."""
     if spec is JSON:
         return _json
-    if type(spec) is type:
-        return lambda v, d, t=spec: type(v) is t
+    if spec is None or type(spec) is type:
+        kind = type(None) if spec is None else spec
+        return lambda v: type(v) is kind
     if type(spec) is Row:
         members = [checker(s) for s in spec]
-        return lambda v, d, n=len(spec): (type(v) is list and len(v) == n
-                                          and all(check(x, d + 1) for check, x in zip(members, v)))
-    if type(spec) is tuple:  # a field is at most "A or B"; "A or nil" is the common one
-        first, second = spec
-        if second is None and type(first) is type:
-            return lambda v, d: v is None or type(v) is first
-        first, second = checker(first), checker(second)
-        return lambda v, d: first(v, d) or second(v, d)
+        return lambda v: type(v) is list and len(v) == len(members) and all(c(x) for c, x in zip(members, v))
+    if type(spec) is tuple:  # "A or B"; "A or nil" (most of them) without a call per alternative
+        first, second = (checker(s) for s in spec)
+        return (lambda v: v is None or first(v)) if spec[1] is None else (lambda v: first(v) or second(v))
     if type(spec) is list:
-        if type(spec[0]) is type:
-            return lambda v, d, t=spec[0]: type(v) is list and all(type(x) is t for x in v)
         member = checker(spec[0])
-        return lambda v, d: type(v) is list and all(member(x, d + 1) for x in v)
-    if type(spec[str]) is type:  # {str: A}
-        return lambda v, d, t=spec[str]: type(v) is dict and all(type(k) is str and type(x) is t for k, x in v.items())
-    member = checker(spec[str])
-    return lambda v, d: type(v) is dict and all(type(k) is str and member(x, d + 1) for k, x in v.items())
+        return lambda v: type(v) is list and all(map(member, v))
+    member = checker(spec[str])  # {str: A}
+    return lambda v: type(v) is dict and all(type(k) is str for k in v) and all(map(member, v.values()))
 
 
 def describe(spec) -> str:
@@ -114,6 +99,11 @@ class Schema:
         # plain types are checked inline (most fields are): a call per field would double a decode's cost
         self._plain = [(name, spec) for name, spec in fields.items() if type(spec) is type]
         self._checks = [(name, checker(spec)) for name, spec in fields.items() if type(spec) is not type]
+        self.arrays = [(name, type(spec) is list) for name, spec in fields.items()]
+
+    def attributes(self, **renamed: str) -> tuple[str, ...]:
+        """The `__slots__` of a `Record` with these fields (`renamed`: field -> attribute name)."""
+        return tuple(renamed.get(name, name) for name in self.fields)
 
     def encode(self, doc: dict) -> bytes:
         return encode({"kind": self.kind, "schema": self.schema, **doc})
@@ -138,7 +128,7 @@ class Schema:
                 if type(doc[name]) is not spec:
                     raise FormatError(f"malformed {kind} record: field {name!r} is not {describe(spec)}")
             for name, check in self._checks:
-                if not check(doc[name], 0):
+                if not check(doc[name]):
                     raise FormatError(f"malformed {kind} record: field {name!r} is not {describe(fields[name])}")
         except KeyError as exc:
             raise FormatError(f"malformed {kind} record: field {exc.args[0]!r} is missing") from None
@@ -149,32 +139,21 @@ class Schema:
 
 
 class Record(Frozen):
-    """A record whose msgpack fields are its attributes, in `__slots__` order.
+    """A record whose attributes (`__slots__ = FORMAT.attributes()`) are its msgpack fields, in order.
 
-    `RENAMED` maps a field to another attribute name; arrays decode as
-    tuples, maps (metadata, parameters) as they are.
+    Arrays decode as tuples; maps (metadata, parameters) as they are.
     """
 
     __slots__ = ()
     FORMAT: Schema
-    RENAMED: dict = {}
 
     def to_msgpack(self) -> bytes:
-        return self.FORMAT.encode({name: getattr(self, self.RENAMED.get(name, name)) for name in self.FORMAT.fields})
+        return self.FORMAT.encode(dict(zip(self.FORMAT.fields, self._values())))
 
     @classmethod
     def from_msgpack(cls, data: bytes):
         doc = cls.FORMAT.decode(data)
         obj = cls.__new__(cls)
-        for name, attribute, array in cls._layout():
+        for attribute, (name, array) in zip(cls.__slots__, cls.FORMAT.arrays):
             object.__setattr__(obj, attribute, tuple(doc[name]) if array else doc[name])
         return obj
-
-    @classmethod
-    def _layout(cls) -> list:
-        """(field, attribute, whether it is an array) of each field, computed once per class."""
-        layout = cls.__dict__.get("_LAYOUT")
-        if layout is None:
-            layout = [(name, cls.RENAMED.get(name, name), type(spec) is list) for name, spec in cls.FORMAT.fields.items()]
-            type.__setattr__(cls, "_LAYOUT", layout)
-        return layout

@@ -12,30 +12,15 @@ class StepRecord(codec.Record):
     """
 
     FORMAT = codec.Schema("step_run", 1, {
-        "name": str, "status": str, "cached": bool, "cache_key": str, "code_hash": str, "key_parts": {str: str},
-        "parameters": {str: codec.JSON}, "inputs": {str: str}, "outputs": {str: str}, "output_labels": {str: str},
-        "upstream": [str], "cacheable": bool, "cached_from": (str, None), "start_ns": (int, None),
-        "end_ns": (int, None), "error": (str, None), "traceback": (str, None)})
-    __slots__ = ("name", "status", "cached", "cache_key", "code_hash", "key_parts", "parameters", "inputs",
-                 "outputs", "output_labels", "upstream", "cacheable", "cached_from", "start_ns", "end_ns",
-                 "error", "traceback")
-    name: str
-    status: str  # completed | failed | skipped
-    cached: bool
-    cache_key: str
-    code_hash: str
-    key_parts: dict
-    parameters: dict
-    inputs: dict  # input name -> version id
-    outputs: dict  # output name -> version id
-    output_labels: dict  # output name -> version label when saved
-    upstream: tuple[str, ...]
-    cacheable: bool
-    cached_from: str | None  # run id whose outputs a cached step reused
-    start_ns: int | None
-    end_ns: int | None
-    error: str | None
-    traceback: str | None
+        "name": str, "status": str,  # completed | failed | skipped
+        "cached": bool, "cache_key": str, "code_hash": str, "key_parts": {str: str},
+        "parameters": {str: codec.JSON},
+        "inputs": {str: str}, "outputs": {str: str},  # name -> version id
+        "output_labels": {str: str},  # output name -> version label when saved
+        "upstream": [str], "cacheable": bool,
+        "cached_from": (str, None),  # run id whose outputs a cached step reused
+        "start_ns": (int, None), "end_ns": (int, None), "error": (str, None), "traceback": (str, None)})
+    __slots__ = FORMAT.attributes()
 
     def __init__(self, *, name: str, status: str, cached: bool, cache_key: str, code_hash: str,
                  key_parts: dict | None = None, parameters: dict | None = None, inputs: dict | None = None,
@@ -53,17 +38,10 @@ class RunRecord(codec.Record):
     """The run as a whole (`run.msgpack`); `steps` lists step names in execution order."""
 
     FORMAT = codec.Schema("pipeline_run", 1, {
-        "run_id": str, "pipeline": str, "status": str, "parameters": {str: codec.JSON}, "steps": [str],
-        "start_ns": int, "end_ns": int, "source": (str, None)})
-    __slots__ = ("run_id", "pipeline", "status", "parameters", "steps", "start_ns", "end_ns", "source")
-    run_id: str
-    pipeline: str
-    status: str  # completed | failed
-    parameters: dict
-    steps: tuple[str, ...]
-    start_ns: int
-    end_ns: int
-    source: str | None  # file or module the pipeline came from
+        "run_id": str, "pipeline": str, "status": str,  # completed | failed
+        "parameters": {str: codec.JSON}, "steps": [str], "start_ns": int, "end_ns": int,
+        "source": (str, None)})  # the file or module the pipeline came from
+    __slots__ = FORMAT.attributes()
 
     def __init__(self, *, run_id: str, pipeline: str, status: str, parameters: dict | None = None,
                  steps: tuple[str, ...] = (), start_ns: int = 0, end_ns: int = 0, source: str | None = None):

@@ -177,11 +177,9 @@ class Driver:
             return _failed(base, exc, start)
 
     def _output_signature(self, ps: PlannedStep) -> list[tuple[str, str, str]]:
-        out = []
-        for spec in ps.outputs:
-            mat = ps.step.materializer_for(spec.key) or spec.materializer
-            out.append((spec.key, ps.artifact_names[spec.key], mat.materializer_id() if mat else "default"))
-        return out
+        """(key, artifact name, materializer id) of each output, for the cache key."""
+        return [(s.key, s.name, s.materializer.materializer_id() if s.materializer else "default")
+                for s in _outputs(ps)]
 
     def _resolve_inputs(self, ps: PlannedStep) -> dict:
         out = {}
@@ -201,16 +199,13 @@ class Driver:
         return out
 
     def _task(self, ps: PlannedStep, inputs: dict):
-        from artrepo.runtime.task import OutputPlan, StepTask
+        from artrepo.runtime.task import StepTask
         from artrepo.values import Stored
 
-        outputs = tuple(OutputPlan(s.key, ps.artifact_names[s.key], s.version, s.tags, s.artifact_type,
-                                   s.run_metadata, ps.step.materializer_for(s.key) or s.materializer)
-                        for s in ps.outputs)
         with self._store().lock:
             stored = {k: Stored.of(self.repo, info) for k, info in inputs.items()}
         return StepTask(self.run_id, self.plan.pipeline, ps.name, ps.step.entrypoint, dict(ps.invocation.parameters),
-                        stored, outputs)
+                        stored, _outputs(ps))
 
     # -- the cache ----------------------------------------------------------------
     def _cache_hit(self, ps: PlannedStep, base: StepRecord) -> StepRecord | None:
@@ -292,6 +287,12 @@ class Driver:
             explained = [d for d in self.options.decisions if d.step == record.name]
             self.options.report(step_line(record, explained[-1] if explained else None))
         return record
+
+
+def _outputs(ps: PlannedStep) -> tuple:
+    """The step's output specs with their artifact name and materializer filled in."""
+    return tuple(s.replace(name=ps.artifact_names[s.key],
+                           materializer=ps.step.materializer_for(s.key) or s.materializer) for s in ps.outputs)
 
 
 def _failed(base: StepRecord, exc: BaseException, start: int) -> StepRecord:

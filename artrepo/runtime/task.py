@@ -23,17 +23,6 @@ from artrepo.plain import Frozen
 from artrepo.runtime import context
 
 
-class OutputPlan(Frozen):
-    """One declared output of a step, as it will be saved: `key` within the step, artifact `name`, settings."""
-
-    __slots__ = ("key", "name", "version", "tags", "artifact_type", "metadata", "materializer")
-
-    def __init__(self, key: str, name: str, version: str | None, tags: tuple[str, ...], artifact_type,
-                 metadata: dict, materializer):
-        self._init(key=key, name=name, version=version, tags=tags, artifact_type=artifact_type, metadata=metadata,
-                   materializer=materializer)
-
-
 class StepOutcome(Frozen):
     """What running a step returned: staged outputs and versions saved inside it, or the error."""
 
@@ -53,12 +42,16 @@ def describe_failure(exc: BaseException) -> tuple[str, str]:
 
 
 class StepTask(Frozen):
-    """Everything running one step needs; `inputs` maps input names to `values.Stored`."""
+    """Everything running one step needs.
+
+    `inputs` maps input names to `values.Stored`; `outputs` are the step's
+    `OutputSpec`s with their artifact name and materializer filled in.
+    """
 
     __slots__ = ("run_id", "pipeline", "step", "function", "parameters", "inputs", "outputs")
 
     def __init__(self, run_id: str, pipeline: str, step: str, function, parameters: dict,
-                 inputs: dict[str, values.Stored], outputs: tuple[OutputPlan, ...]):
+                 inputs: dict[str, values.Stored], outputs: tuple):
         self._init(run_id=run_id, pipeline=pipeline, step=step, function=function, parameters=parameters,
                    inputs=inputs, outputs=outputs)
 
@@ -80,10 +73,10 @@ class StepTask(Frozen):
             return StepOutcome({}, {}, start, time.time_ns(), *describe_failure(exc))
         return StepOutcome(staged, ctx.saved, start, time.time_ns())
 
-    def _request(self, out: OutputPlan, ctx) -> values.SaveRequest:
+    def _request(self, out, ctx) -> values.SaveRequest:
         return values.SaveRequest(out.name, out.version, tags=[*out.tags, *ctx.output_tags[out.key]],
                                   artifact_type=out.artifact_type,
-                                  metadata={**out.metadata, **ctx.output_metadata[out.key]},
+                                  metadata={**out.run_metadata, **ctx.output_metadata[out.key]},
                                   materializer=out.materializer, origin="pipeline",
                                   producer={"run_id": self.run_id, "step": self.step, "output": out.key})
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections import deque
 
-from artrepo import runstore
 from artrepo.errors import ArtrepoError
 from artrepo.models import recorded_step
 
@@ -105,15 +104,15 @@ class RecordedRuns:
         if found is None:
             return []  # its run was never recorded (killed) or is not in this repository
         commit, step = found
-        return [(producer["run_id"], runstore.read_run(self.repo, commit).pipeline, step)]
+        return [(producer["run_id"], self.repo.read_run(commit).pipeline, step)]
 
     def consumer_steps(self, version_id: str) -> list:
         if self._consumers is None:
             self._consumers = {}
-            for run_id, commit in runstore.run_ids(self.repo).items():
-                run = runstore.read_run(self.repo, commit)
+            for run_id, commit in self.repo.run_ids().items():
+                run = self.repo.read_run(commit)
                 for name in run.steps:
-                    step = runstore.read_step(self.repo, commit, name)
+                    step = self.repo.read_step(commit, name)
                     for vid in (step.inputs.values() if step is not None else ()):
                         self._consumers.setdefault(vid, []).append((run_id, run.pipeline, step))
         return self._consumers.get(version_id, [])

@@ -10,7 +10,6 @@ import os
 from functools import cached_property
 from pathlib import Path
 
-from artrepo import runstore
 from artrepo.errors import IntegrityError, NotFoundError, UserError
 from artrepo.gitdb import layout
 from artrepo.records.artifact import ArtifactType, Manifest, effective
@@ -221,7 +220,7 @@ class PipelineRun:
     def steps(self) -> dict[str, StepRun]:
         out = {}
         for name in self.record.steps:
-            rec = runstore.read_step(self._repo, self.commit, name)
+            rec = self._repo.read_step(self.commit, name)
             if rec is None:
                 raise IntegrityError(f"run {self.id[:12]} lists step {name!r} but holds no record of it")
             out[name] = StepRun(self._repo, self.id, rec)
@@ -230,17 +229,17 @@ class PipelineRun:
 
 def get_run(repo, id_or_prefix: str) -> PipelineRun:
     """A run by run id or run commit id (any unique prefix of 4+ hex characters)."""
-    _run_id, commit = runstore.find_run(repo, str(id_or_prefix))
-    return PipelineRun(repo, commit, runstore.read_run(repo, commit))
+    _run_id, commit = repo.find_run(str(id_or_prefix))
+    return PipelineRun(repo, commit, repo.read_run(commit))
 
 
 def list_runs(repo, pipeline: str | None = None, limit: int | None = None) -> list[PipelineRun]:
     """Recorded runs, newest first (optionally of one pipeline, at most `limit`)."""
     if pipeline is not None:
-        commits = list(runstore.pipeline_history(repo, pipeline, limit=limit if limit is not None else 10**9))
+        commits = list(repo.pipeline_history(pipeline, limit=limit if limit is not None else 10**9))
     else:
         commits = _newest_commits(repo, limit)
-    runs = [PipelineRun(repo, c, runstore.read_run(repo, c)) for c in commits]
+    runs = [PipelineRun(repo, c, repo.read_run(c)) for c in commits]
     runs.sort(key=lambda r: (r.record.start_ns, r.id), reverse=True)
     return runs if limit is None else runs[:limit]
 
@@ -248,10 +247,10 @@ def list_runs(repo, pipeline: str | None = None, limit: int | None = None) -> li
 def _newest_commits(repo, limit: int | None) -> list[str]:
     if limit == 0:
         return []
-    if limit is not None and runstore.pipeline_heads(repo):
+    if limit is not None and repo.pipeline_heads():
         return _newest_from_chains(repo, limit)
     # Commit times (seconds) pick the candidates without decoding every run record.
-    timed = sorted(((repo.objects.commit(c).commit_time, c) for c in set(runstore.run_ids(repo).values())),
+    timed = sorted(((repo.objects.commit(c).commit_time, c) for c in set(repo.run_ids().values())),
                    reverse=True)
     if limit is None or len(timed) <= limit:
         return [c for _, c in timed]
@@ -267,7 +266,7 @@ def _newest_from_chains(repo, limit: int) -> list[str]:
     """
     out: list[str] = []
     cutoff = None
-    for commit, time in runstore.walk_runs(repo, set(runstore.pipeline_heads(repo).values())):
+    for commit, time in repo.walk_runs(set(repo.pipeline_heads().values())):
         if cutoff is not None and time < cutoff:
             break
         out.append(commit)
@@ -278,8 +277,8 @@ def _newest_from_chains(repo, limit: int) -> list[str]:
 
 def recorded_step(repo, run_id: str | None, step: str | None) -> tuple[str, StepRecord] | None:
     """(run commit, step record) of a step of a published run, or None if that run was never recorded."""
-    commit = repo.refs.get(layout.run_ref(run_id)) if run_id and step else None
-    rec = runstore.read_step(repo, commit, step) if commit else None
+    commit = repo.run_commit(run_id) if run_id and step else None
+    rec = repo.read_step(commit, step) if commit else None
     return None if rec is None else (commit, rec)
 
 

@@ -10,7 +10,7 @@ PKG = Path(__file__).resolve().parent.parent / "artrepo"
 LAYERS = [
     {"artrepo.errors", "artrepo.plain", "artrepo.names", "artrepo.config", "artrepo.atomic"},
     {"artrepo.storage", "artrepo.gitdb", "artrepo.records"},
-    {"artrepo.repository", "artrepo.lightrepo", "artrepo.runstore"},
+    {"artrepo.repository"},
     {"artrepo.materializers", "artrepo.remotes", "artrepo.maintenance", "artrepo.payload"},
     {"artrepo.models", "artrepo.values", "artrepo.lineage"},
     {"artrepo.runtime"},

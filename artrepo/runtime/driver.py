@@ -14,7 +14,6 @@ import os
 import time
 from collections.abc import Callable
 
-from artrepo import runstore
 from artrepo.errors import UserError
 from artrepo.plain import Plain
 from artrepo.records.run import RunRecord, StepRecord
@@ -103,7 +102,7 @@ class Driver:
                            source=self.plan.source)
         from artrepo.models import PipelineRun
 
-        run = PipelineRun(self.repo, runstore.write_run(self.repo, record, steps), record)
+        run = PipelineRun(self.repo, self.repo.write_run(record, steps), record)
         if failed:
             skipped = [s.name for s in steps if s.status == "skipped"]
             first = failed[0]
@@ -209,7 +208,7 @@ class Driver:
 
     # -- the cache ----------------------------------------------------------------
     def _cache_hit(self, ps: PlannedStep, base: StepRecord) -> StepRecord | None:
-        found = runstore.cached_step(self.repo, base.cache_key)
+        found = self.repo.cached_step(base.cache_key)
         if found is None:
             if self.options.explain:
                 self._explain(ps.name, "miss", self._closest_difference(ps.name, base.key_parts))
@@ -217,7 +216,7 @@ class Driver:
         commit, earlier = found
         missing = [k for k, vid in earlier.outputs.items()
                    if not self._output_present(vid, ps.artifact_names.get(k), earlier.output_labels.get(k))]
-        run_id = runstore.read_run(self.repo, commit).run_id
+        run_id = self.repo.read_run(commit).run_id
         if missing:
             self._explain(ps.name, "miss", f"same cache key as run {run_id[:12]}, but its output "
                           f"{missing[0]!r} is no longer in the repository")
@@ -234,10 +233,9 @@ class Driver:
         version's: its ref is checked without decoding the version record.
         """
         from artrepo.errors import ArtrepoError
-        from artrepo.gitdb import layout
 
         if name is not None and label is not None:
-            if self.repo.refs.get(layout.version_ref(name, label)) == version_id:
+            if self.repo.version_id(name, label) == version_id:
                 return True
         try:
             self.repo.by_id(version_id)  # the label may have changed (renumbered on push)
@@ -246,12 +244,12 @@ class Driver:
             return False
 
     def _closest_difference(self, step: str, parts: dict) -> str:
-        for commit in runstore.pipeline_history(self.repo, self.plan.pipeline):
-            earlier = runstore.read_step(self.repo, commit, step)
+        for commit in self.repo.pipeline_history(self.plan.pipeline):
+            earlier = self.repo.read_step(commit, step)
             if earlier is None or not earlier.key_parts:
                 continue
             what = cachekey.first_difference(earlier.key_parts, parts)
-            run_id = runstore.read_run(self.repo, commit).run_id[:12]
+            run_id = self.repo.read_run(commit).run_id[:12]
             if what is None:
                 return f"same key as run {run_id}, which did not complete this step ({earlier.status})"
             return f"{what} since run {run_id}"

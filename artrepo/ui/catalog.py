@@ -14,7 +14,6 @@ import time
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from artrepo import runstore
 from artrepo.errors import NotFoundError
 from artrepo.records.artifact import Annotation, ArtifactType, effective
 
@@ -214,7 +213,7 @@ class Catalog:
     def _read_runs(self) -> None:
         known = self._runs_by_commit
         rows = {}
-        for run_id, commit in runstore.run_ids(self.repo).items():
+        for run_id, commit in self.repo.run_ids().items():
             row = known.get(commit) or self._run_row(run_id, commit)
             rows[commit] = row
         self._runs_by_commit = rows
@@ -228,8 +227,8 @@ class Catalog:
         self.consumers = consumers
 
     def _run_row(self, run_id: str, commit: str) -> RunRow:
-        rec = runstore.read_run(self.repo, commit)
-        steps = tuple(s for name in rec.steps if (s := runstore.read_step(self.repo, commit, name)) is not None)
+        rec = self.repo.read_run(commit)
+        steps = tuple(s for name in rec.steps if (s := self.repo.read_step(commit, name)) is not None)
         return RunRow(run_id, commit, rec.pipeline, rec.status, rec.start_ns, rec.end_ns, rec.parameters, steps)
 
     def run_step(self, run_id: str | None, name: str | None) -> tuple[RunRow, object] | None:

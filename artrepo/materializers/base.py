@@ -87,9 +87,20 @@ class BaseMaterializer:
         return self._files.open(self._prefix + relpath, mode)
 
     def child(self, cls: type["BaseMaterializer"], relpath: str) -> "BaseMaterializer":
-        """A materializer of `cls` for a sub-folder (containers of other types)."""
-        return cls(os.path.join(self.uri, relpath), None,
-                   files=self._files, prefix=f"{self._prefix}{relpath}/")
+        """A materializer of `cls` for a sub-folder (containers of other types).
+
+        A child that reads and writes real files under its `uri` (a user's
+        materializer) gets that folder: empty when saving (what it leaves there
+        is stored under `relpath/`), holding its files when loading.
+        """
+        uri, prefix = os.path.join(self.uri, relpath), f"{self._prefix}{relpath}/"
+        if not cls.STREAMS and self._files is not None:
+            os.makedirs(uri, exist_ok=True)
+            if hasattr(self._files, "materialize"):  # loading
+                from pathlib import Path
+
+                self._files.materialize(Path(uri), prefix)
+        return cls(uri, None, files=self._files, prefix=prefix)
 
     def load(self, data_type: type) -> Any:
         raise MaterializerError(f"{type(self).__name__} does not implement load()")

@@ -33,6 +33,14 @@ def refuse_unpickling(message: str | None):
         _REFUSAL.reset(token)
 
 
+def may_run_code() -> bool:
+    """Whether the version being loaded may run code: pickles, and `py:` materializers nested in it.
+
+    The same trust rule (written here, from a trusted remote, or allow_pickle=True).
+    """
+    return _REFUSAL.get() is None
+
+
 def environment() -> dict[str, str]:
     import cloudpickle
 

@@ -44,9 +44,11 @@ def points():
 if __name__ == "__main__":
     points()
     save_artifact(Point(3, 4), "saved_point")
+    save_artifact({"a": Point(5, 6), "b": [Point(7, 8)]}, "nested_points")
 '''
 
 LOAD = "from artrepo import load_artifact; p = load_artifact({ref!r}); print(type(p).__module__, p.x, p.y)"
+NESTED = "from artrepo import load_artifact; d = load_artifact('nested_points'); print(d['a'].x, d['a'].y, d['b'][0].x, d['b'][0].y)"
 
 
 def python(cwd, *args, stdin=None):
@@ -72,6 +74,8 @@ def test_a_script_materializer_loads_in_a_new_process(project):
         out = python(where, "-c", LOAD.format(ref="saved_point"))
         assert out.stdout.split() == ["pipelines.run", "3", "4"], out.stderr
     assert (project / "imported-pipelines.run").exists()  # imported as a module: its main block did not run
+    nested = python(project, "-c", NESTED)  # in a container, each point stored by its materializer
+    assert nested.stdout.split() == ["5", "6", "7", "8"], nested.stderr
     assert len(run_cli("log", "--json", cwd=project, check=True).stdout.split('"id"')) == 2  # one run
 
 
@@ -112,11 +116,14 @@ def test_a_trusted_clone_imports_the_materializer_and_an_untrusted_one_does_not(
         shutil.copytree(project / "pipelines", clone / "pipelines")  # the code comes with the project's git
         (clone / "imported-pipelines.run").unlink(missing_ok=True)
         out = python(clone, "-c", LOAD.format(ref="saved_point"))
+        nested = python(clone, "-c", NESTED)
         if trusted:
             assert out.stdout.split() == ["pipelines.run", "3", "4"], out.stderr
+            assert nested.stdout.split() == ["5", "6", "7", "8"], nested.stderr
         else:
-            assert out.returncode == 1 and "untrusted remote" in out.stderr
-            assert "py:pipelines.run.PointMaterializer" in out.stderr
+            for proc in (out, nested):
+                assert proc.returncode == 1 and "untrusted remote" in proc.stderr
+                assert "py:pipelines.run.PointMaterializer" in proc.stderr
             assert not (clone / "imported-pipelines.run").exists()  # the script never ran
 
 

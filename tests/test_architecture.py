@@ -11,7 +11,7 @@ LAYERS = [
     {"artrepo.errors", "artrepo.plain", "artrepo.names", "artrepo.config", "artrepo.atomic", "artrepo.io",
      "artrepo.metadata"},
     {"artrepo.storage", "artrepo.gitdb", "artrepo.records", "artrepo.enums", "artrepo.tags"},
-    {"artrepo.repository", "artrepo.lightrepo", "artrepo.runstore"},
+    {"artrepo.repository"},
     {"artrepo.materializers", "artrepo.remotes", "artrepo.maintenance", "artrepo.payload"},
     {"artrepo.artifacts", "artrepo.lineage", "artrepo.runs"},
     {"artrepo.runtime"},

@@ -20,7 +20,9 @@ docs/format.md §11); nothing here imports unless asked to.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
+import os
 import sys
 from pathlib import Path
 
@@ -48,6 +50,8 @@ def module_path(module_name: str) -> str:
     file = getattr(sys.modules.get(module_name), "__file__", None)
     if not file:  # a notebook or an interactive session: nothing to import it from
         return module_name
+    if file.startswith(_installed_folders()):
+        return module_name  # the standard library or an installed package: importable by its name
     path = Path(file).resolve()
     for root in (source_root(), _main_folder()):
         if root is None or path.suffix != ".py" or root not in path.parents:
@@ -58,6 +62,14 @@ def module_path(module_name: str) -> str:
         if parts and all(p.isidentifier() for p in parts):
             return ".".join(parts)
     return module_name
+
+
+@functools.cache
+def _installed_folders() -> tuple[str, ...]:
+    import sysconfig
+
+    paths = sysconfig.get_paths()
+    return tuple({os.path.join(paths[k], "") for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths})
 
 
 def import_path(obj) -> str:

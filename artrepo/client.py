@@ -189,11 +189,13 @@ def _restricted(materializer, data, extract_metadata: bool, include_visualizatio
 
     The subclass records the same id as the class it restricts (it loads with it).
     """
-    if extract_metadata and include_visualizations:
-        return materializer
     from artrepo.materializers import registry
+    from artrepo.materializers.base import BaseMaterializer
 
     base = materializer if materializer is not None else registry.for_type(type(data))
+    if (extract_metadata and include_visualizations) or not (isinstance(base, type)
+                                                             and issubclass(base, BaseMaterializer)):
+        return materializer  # as asked, or not a materializer: save_value says so
     body = {"SKIP_REGISTRATION": True, "materializer_id": classmethod(lambda cls: base.materializer_id())}
     if not extract_metadata:
         body["extract_metadata"] = lambda self, data: {}

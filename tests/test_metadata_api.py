@@ -87,6 +87,8 @@ def test_save_artifact_without_extracted_metadata_or_visualizations(project):
     assert no_vis.visualizations == [] and no_vis.run_metadata["shape"] == [16, 16]
     with pytest.raises(UserError, match="not both"):
         save_artifact(1, name="x", metadata={"a": 1}, user_metadata={"b": 2})
+    with pytest.raises(UserError, match="must be a BaseMaterializer subclass"):
+        save_artifact(1, name="x", materializer="my.module.Materializer", extract_metadata=False)
     with pytest.raises(UserError, match="uri="):
         save_artifact(1, name="x", uri="custom_artifacts/x")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from artrepo.errors import IntegrityError, NotFoundError, UserError
 from artrepo.gitdb import layout
-from artrepo.records.artifact import ArtifactType, Manifest, effective
+from artrepo.records.artifact import ArtifactType, Manifest
 from artrepo.records.run import RunRecord, StepRecord
 
 
@@ -52,8 +52,8 @@ class ArtifactVersion:
     data_type = property(lambda self: self.record.data_type)
 
     @property
-    def tags(self) -> list[str]:
-        return list(effective(self.record, self._repo.annotations(self.id))[0])
+    def tags(self) -> list[Tag]:
+        return effective(self.record, self._repo.annotations(self.id))[0]
 
     @property
     def run_metadata(self) -> dict[str, object]:
@@ -131,6 +131,16 @@ class ArtifactVersion:
                     "image": lambda: Image(filename=str(p))}.get(vtype, lambda: p.read_text())
             display(show())
         return [p for p, _ in paths]
+
+
+def effective(record, notes) -> tuple[list[Tag], dict]:
+    """A version's tags and metadata with its annotations applied in time order (docs/format.md §7)."""
+    from artrepo.tags import effective_tags  # hashlib: not on the path of a cached run
+
+    metadata = dict(record.metadata)
+    for note in notes:
+        metadata.update(note.metadata)
+    return effective_tags(record.tags, notes), metadata
 
 
 def _in_notebook() -> bool:

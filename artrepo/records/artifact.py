@@ -112,23 +112,15 @@ class Manifest(Frozen):
 
 
 class Annotation(codec.Record):
-    """A tag or metadata added to a version after it was written (append-only)."""
+    """Tags or metadata added to (or tags removed from) a version after it was written (append-only)."""
 
+    # removed_tags is written only when not empty: older annotations keep their bytes
     FORMAT = codec.Schema("annotation", 1, {"version_id": str, "tags": [str], "metadata": {str: codec.JSON},
-                                            "created_ns": int})
+                                            "created_ns": int, "removed_tags": [str]}, optional={"removed_tags"})
     __slots__ = FORMAT.attributes()
 
     def __init__(self, version_id: str, tags: tuple[str, ...] = (), metadata: dict | None = None,
-                 created_ns: int = 0):
+                 created_ns: int = 0, removed_tags: tuple[str, ...] = ()):
         self._init(version_id=version_id, tags=tags, metadata={} if metadata is None else metadata,
-                   created_ns=created_ns)
+                   created_ns=created_ns, removed_tags=removed_tags)
 
-
-def effective(record: VersionRecord, notes: list[Annotation]) -> tuple[tuple[str, ...], dict]:
-    """A version's tags and metadata with its annotations applied (in time order, docs/format.md §7)."""
-    tags = list(record.tags)
-    metadata = dict(record.metadata)
-    for note in notes:
-        tags.extend(t for t in note.tags if t not in tags)
-        metadata.update(note.metadata)
-    return tuple(tags), metadata

@@ -92,10 +92,14 @@ def describe(spec) -> str:
 
 
 class Schema:
-    """The fields of one record kind and schema, with their types (see the module docstring)."""
+    """The fields of one record kind and schema, with their types (see the module docstring).
 
-    def __init__(self, kind: str, schema: int, fields: dict):
-        self.kind, self.schema, self.fields = kind, schema, fields
+    An `optional` field is left out when empty and reads as empty when absent
+    (a field added to a kind after records of it were written).
+    """
+
+    def __init__(self, kind: str, schema: int, fields: dict, optional: set[str] = frozenset()):
+        self.kind, self.schema, self.fields, self.optional = kind, schema, fields, optional
         # plain types are checked inline (most fields are): a call per field would double a decode's cost
         self._plain = [(name, spec) for name, spec in fields.items() if type(spec) is type]
         self._checks = [(name, checker(spec)) for name, spec in fields.items() if type(spec) is not type]
@@ -106,7 +110,8 @@ class Schema:
         return tuple(renamed.get(name, name) for name in self.fields)
 
     def encode(self, doc: dict) -> bytes:
-        return encode({"kind": self.kind, "schema": self.schema, **doc})
+        kept = {k: v for k, v in doc.items() if v or k not in self.optional}
+        return encode({"kind": self.kind, "schema": self.schema, **kept})
 
     def decode(self, data: bytes) -> dict:
         """The record's fields (without `kind` and `schema`), each checked; else a FormatError."""
@@ -123,6 +128,8 @@ class Schema:
             raise FormatError(f"{kind} record schema {doc.get('schema')!r} is not supported "
                               f"(expected {self.schema})")
         del doc["kind"], doc["schema"]
+        for name in self.optional:
+            doc.setdefault(name, type(fields[name])())
         try:
             for name, spec in self._plain:
                 if type(doc[name]) is not spec:

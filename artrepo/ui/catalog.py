@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from artrepo.errors import NotFoundError
-from artrepo.records.artifact import Annotation, ArtifactType, effective
+from artrepo.models import effective
+from artrepo.records.artifact import Annotation, ArtifactType
 
 # A folder's mtime can be coarse (a few ms): stat results younger than this are
 # not trusted to skip a refresh, so two writes in the same tick are never missed.
@@ -192,7 +193,7 @@ class Catalog:
 
     def _version_row(self, oid: str, name: str, label: str, origin: str | None) -> VersionRow:
         rec = self.repo.record(oid)
-        tags = effective(rec, self._annotations.get(oid, ()))[0]
+        tags = tuple(effective(rec, self._annotations.get(oid, ()))[0])
         try:
             kind = ArtifactType(rec.artifact_type).name
         except ValueError:

@@ -65,10 +65,8 @@ def truncated(doc):
 
 @pytest.fixture
 def recorded(project):
-    from artrepo.client import add_tags
-
     save_artifact([1, 2], name="data")
-    add_tags("data", ["checked"])
+    Client().update_artifact_version("data", add_tags=["checked"])
     run = making()
     repo = Client().active_repository
     notes = _git(project, "rev-parse", "refs/artrepo/annotations")

@@ -77,6 +77,8 @@ def new_run_id(pipeline: str) -> str:
 
 
 class Driver:
+    """Runs one plan (see the module docstring); `run()` returns the recorded PipelineRun."""
+
     def __init__(self, repo, plan: Plan, options: RunOptions):
         self.repo = repo
         self.plan = plan

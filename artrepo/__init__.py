@@ -15,7 +15,11 @@ _LAZY = {
     "load_artifact": "artrepo.client",
     "register_artifact": "artrepo.client",
     "log_artifact_metadata": "artrepo.client",
-    "ArtifactVersion": "artrepo.artifacts",
+    "log_metadata": "artrepo.client",
+    "add_tags": "artrepo.client",
+    "remove_tags": "artrepo.client",
+    "Tag": "artrepo.tags",
+    "ArtifactVersion": "artrepo.models",
     "ArtifactType": "artrepo.records.artifact",
     "VisualizationType": "artrepo.records.artifact",
     "step": "artrepo.runtime.decorators",
@@ -23,8 +27,8 @@ _LAZY = {
     "ArtifactConfig": "artrepo.runtime.signature",
     "ExternalArtifact": "artrepo.runtime.graph",
     "get_step_context": "artrepo.runtime.context",
-    "PipelineRun": "artrepo.runs",
-    "StepRun": "artrepo.runs",
+    "PipelineRun": "artrepo.models",
+    "StepRun": "artrepo.models",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

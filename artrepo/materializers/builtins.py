@@ -12,6 +12,7 @@ from typing import Any
 import msgpack
 
 from artrepo.materializers.base import BaseMaterializer
+from artrepo.materializers.pickle import may_run_code
 from artrepo.records.artifact import ArtifactType
 
 BASIC = (bool, int, float, str, bytes, type(None))
@@ -117,14 +118,12 @@ class ContainerMaterializer(BaseMaterializer):
             doc = unpack(f.read())
         values = []
         for i, (key, mid, tname) in enumerate(doc["items"]):
-            cls = registry.resolve(mid, allow_import=self._allow_import)
+            cls = registry.resolve(mid, allow_import=may_run_code())
             values.append((key, self.child(cls, f"items/{i}").load(registry.resolve_type(tname))))
         kind = doc["container"]
         if kind == "dict":
             return {k: v for k, v in values}
         return tuple(v for _, v in values) if kind == "tuple" else [v for _, v in values]
-
-    _allow_import = False
 
     def extract_metadata(self, data: Any) -> dict[str, Any]:
         return {"length": len(data)}

@@ -211,10 +211,10 @@ class Versions:
         return self.refs.reflog(layout.alias_ref(name, alias))
 
     # -- annotations (tags and metadata added later) ---------------------------
-    def annotate(self, version_id: str, tags=(), metadata=None) -> None:
+    def annotate(self, version_id: str, tags=(), metadata=None, removed_tags=()) -> None:
         from artrepo.storage.hashing import digest
 
-        note = Annotation(version_id, tuple(tags), dict(metadata or {}), time.time_ns())
+        note = Annotation(version_id, tuple(tags), dict(metadata or {}), time.time_ns(), tuple(removed_tags))
         data = note.to_msgpack()
         path = [version_id[:2], version_id[2:], digest(data).hex()[:32]]
 

@@ -136,9 +136,9 @@ def test_readers_loading_latest_while_writers_append_never_see_a_partial_version
 
 ANNOTATOR = """
 from artrepo import log_artifact_metadata
-from artrepo.client import add_tags
+from artrepo.client import Client
 for i in range(10):
-    add_tags("notes", ["t-{w}-%d" % i])
+    Client().update_artifact_version("notes", add_tags=["t-{w}-%d" % i])
     log_artifact_metadata({{"k-{w}-%d" % i: i}}, artifact_name="notes")
 """
 

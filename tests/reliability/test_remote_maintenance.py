@@ -7,16 +7,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from artrepo.artifacts import load_value, save_value
 from artrepo.errors import IntegrityError
 from artrepo.maintenance.gc import collect
-from artrepo.storage.backend import open_backend
 from artrepo.remotes.config import add_remote, get_remote
 from artrepo.remotes.pull import clone, pull
-from artrepo.remotes.view import open_view
 from artrepo.remotes.push import push
 from artrepo.remotes.state import RemoteState, read_state, write_state
+from artrepo.remotes.view import open_view
 from artrepo.repository import Repository
+from artrepo.storage.backend import open_backend
+from artrepo.values import load_value, save_value
 from artrepo_testing import run_cli
 from helpers import payload
 from remote_fixtures import moto_server, s3_env  # noqa: F401  (fixtures)

@@ -15,7 +15,7 @@ import msgpack
 import numpy as np
 import zstandard
 
-from artrepo.artifacts import save_value
+from artrepo.values import save_value
 from artrepo.remotes.config import add_remote, get_remote
 from artrepo.remotes.push import push
 from artrepo.repository import Repository

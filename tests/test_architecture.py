@@ -20,7 +20,7 @@ LAYERS = [
 ]
 SIBLINGS_APART = [{"artrepo.storage", "artrepo.gitdb"}, {"artrepo.materializers", "artrepo.remotes"},
                   {"artrepo.materializers", "artrepo.maintenance"}]
-THIRD_PARTY_HOME = {"pygit2": {"artrepo.gitdb"}, "fsspec": {"artrepo.remotes"}, "s3fs": {"artrepo.remotes"},
+THIRD_PARTY_HOME = {"pygit2": {"artrepo.gitdb"}, "fsspec": {"artrepo.storage.backends"}, "s3fs": {"artrepo.storage.backends.s3"},
                     "cloudpickle": {"artrepo.materializers.pickle"}}
 
 

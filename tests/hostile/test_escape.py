@@ -21,7 +21,6 @@ from recipes import (BAD_TREES, HOSTILE_VALUES, chain, forge_bad_cache_keys, for
                      forge_hostile_values)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 item 1: symlinks are checked lexically (payload.points_outside)")  # tests-first mark
 def test_the_chain_fools_a_lexical_check_but_not_the_kernel(tmp_path):
     """The forged links are what the issue describes: inside by normpath, outside for the kernel."""
     outside = tmp_path / "outside"
@@ -41,7 +40,7 @@ def test_the_chain_fools_a_lexical_check_but_not_the_kernel(tmp_path):
         check_files(links.items())
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 item 1: symlinks are checked lexically (payload.points_outside)")  # tests-first mark
+@pytest.mark.xfail(strict=True, reason="issue 14 item 6: a refused export leaves its folder behind")  # tests-first mark
 def test_export_and_load_never_make_a_link_that_leads_outside(world, tmp_path):
     victim = world.victim
     for dest in (tmp_path / "out", tmp_path / "out.zip"):
@@ -77,7 +76,6 @@ def test_forgeries_pulled_from_a_remote_are_refused_by_pull_or_when_used(forged,
     assert links_leaving(tmp_path) == [] and list(outside.iterdir()) == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 item 1: symlinks are checked lexically (payload.points_outside)")  # tests-first mark
 def test_register_refuses_a_folder_whose_links_chain_outside(victim, tmp_path):
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -168,7 +166,6 @@ def link_sets(draw):
     return out
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 item 1: there is no kernel-like link resolution (payload.check_files)")  # tests-first mark
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(entries=link_sets())
 def test_whatever_check_files_accepts_the_kernel_resolves_inside(entries, tmp_path_factory):

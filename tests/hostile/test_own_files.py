@@ -77,7 +77,6 @@ AWKWARD = ["unreadable-file", "unreadable-file-in-folder", "unreadable-subfolder
            "path-longer-than-PATH_MAX", "tree-deeper-than-PATH_MAX", "name-not-utf8", "file-name-not-utf8"]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 item 13: PermissionError, ENAMETOOLONG and UnicodeEncodeError tracebacks")  # tests-first mark
 @pytest.mark.parametrize("kind", AWKWARD)
 def test_registering_an_awkward_path_is_one_line_and_writes_nothing(victim, repo_root, tmp_path, kind):
     path = awkward(tmp_path, kind)

@@ -81,7 +81,6 @@ USES_DEEP = textwrap.dedent("""
 """)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 item 10: 200 nested tuples segfault; bigints, extensions, .npy headers raise other errors")  # tests-first mark
 def test_hostile_builtin_and_npy_values_are_format_errors_not_crashes(world):
     """200 nested tuples (a SIGSEGV before), a 5,000-digit integer, extension 9, an .npy of 10^12 elements,
     a record naming the wrong materializer, containers nested 300 deep."""

@@ -54,7 +54,7 @@ def test_export_and_load_never_make_a_link_that_leads_outside(world, tmp_path):
     assert list(world.outside.iterdir()) == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 item 1, 10 and 11: chains are materialized, hostile values crash or raise other errors")  # tests-first mark
+@pytest.mark.xfail(strict=True, reason="issue 14 item 6: a refused export leaves its folder behind")  # tests-first mark
 def test_forgeries_pulled_from_a_remote_are_refused_by_pull_or_when_used(forged, bucket, victim, tmp_path):
     """Items 1, 10 and 11 (manifests) through a real pull: whatever pull lets through, using it fails."""
     outside = tmp_path / "outside"

@@ -124,7 +124,6 @@ def test_malformed_pack_headers_are_one_line(forged, bucket, victim):
     victim.still_usable()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 item 6: a refused export leaves its folder behind")  # tests-first mark
 def test_manifests_whose_tree_is_inconsistent_are_refused_before_writing(world, tmp_path):
     """A path twice, a file and a link at one path, a file below a link, a file below a file."""
     victim = world.victim

@@ -36,7 +36,6 @@ def notebook(monkeypatch):
     return shown
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 item 8: visualize() hands untrusted HTML to IPython")  # tests-first mark
 def test_untrusted_html_svg_and_markdown_are_shown_sandboxed_or_as_text(world, notebook, monkeypatch):
     monkeypatch.chdir(world.victim.root)
     from artrepo import Client, save_artifact

@@ -40,7 +40,6 @@ def test_the_chain_fools_a_lexical_check_but_not_the_kernel(tmp_path):
         check_files(links.items())
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 item 6: a refused export leaves its folder behind")  # tests-first mark
 def test_export_and_load_never_make_a_link_that_leads_outside(world, tmp_path):
     victim = world.victim
     for dest in (tmp_path / "out", tmp_path / "out.zip"):
@@ -54,7 +53,6 @@ def test_export_and_load_never_make_a_link_that_leads_outside(world, tmp_path):
     assert list(world.outside.iterdir()) == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 item 6: a refused export leaves its folder behind")  # tests-first mark
 def test_forgeries_pulled_from_a_remote_are_refused_by_pull_or_when_used(forged, bucket, victim, tmp_path):
     """Items 1, 10 and 11 (manifests) through a real pull: whatever pull lets through, using it fails."""
     outside = tmp_path / "outside"

@@ -134,7 +134,6 @@ def small_disk(tmp_path):
     subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 item 14: an export on a full disk leaves partial output")  # tests-first mark
 def test_an_export_onto_a_full_disk_leaves_nothing(victim, repo_root, small_disk):
     victim.python("""
         import numpy as np

@@ -93,7 +93,6 @@ def half_readable(victim, tmp_path):
     return folder
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 item 6: a failed export leaves a half zip")  # tests-first mark
 def test_a_failed_zip_export_leaves_nothing(victim, half_readable, tmp_path):
     out = tmp_path / "exports" / "both.zip"
     proc = victim.cli("export", "both", str(out))
@@ -113,7 +112,6 @@ def test_a_failed_zip_export_leaves_nothing(victim, half_readable, tmp_path):
     assert [p.name for p in victim.root.iterdir()] == [".artrepo"]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 item 6: export overwrites an existing zip")  # tests-first mark
 def test_export_never_overwrites_an_existing_zip(victim, half_readable, tmp_path):
     existing = tmp_path / "keep.zip"
     existing.write_bytes(b"my own archive")

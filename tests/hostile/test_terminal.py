@@ -7,14 +7,11 @@ piped, as a script would see it.
 """
 from __future__ import annotations
 
-import pytest
-
 import textwrap
 
 from harness import TERMINAL_CONTROL
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 item 12: repository text reaches the terminal raw")  # tests-first mark
 def test_no_control_sequence_from_a_remote_reaches_the_terminal(world):
     victim = world.victim
     outputs = {}
@@ -46,7 +43,6 @@ PARSES_NOTE = textwrap.dedent("""
 """)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 item 12: repository text reaches the terminal raw")  # tests-first mark
 def test_error_messages_carrying_repository_text_are_escaped_and_one_line(world, tmp_path):
     """A step failing on a teammate's text, and a path refused in a manifest: both quote what they saw."""
     victim = world.victim

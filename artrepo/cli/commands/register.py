@@ -29,4 +29,4 @@ def register_cmd(path: Path, name: str, version: str | None, tags: tuple[str, ..
     if as_json:
         render.emit_json(render.version_summary(av))
     else:
-        click.echo(f"registered {av.name}:{av.version} ({av.id[:12]}, {render.human_size(av.size)})")
+        click.echo(render.safe(f"registered {av.name}:{av.version} ({av.id[:12]}, {render.human_size(av.size)})"))

@@ -35,7 +35,6 @@ def status(address: str, port: int, host: str) -> int:
         conn.close()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 item 16: a server bound to 0.0.0.0 answers 421 to the machine's address")  # tests-first mark
 def test_a_server_bound_to_every_address_answers_for_the_address_it_was_reached_on(served):
     port = served
     assert status("127.0.0.1", port, f"127.0.0.1:{port}") == 200

@@ -14,6 +14,7 @@ from artrepo.gitdb import layout
 from artrepo.errors import ConflictError, IntegrityError, InvalidNameError, UntrustedPickleError, UserError
 from artrepo.records.artifact import ArtifactType, Manifest, VersionRecord
 from artrepo.repository import Repository, VersionInfo
+from artrepo.tags import Tag, effective_tags
 
 PICKLE_ID = "cloudpickle/v1"
 
@@ -79,11 +80,8 @@ class ArtifactVersion:
         return self.record.data_type
 
     @property
-    def tags(self) -> list[str]:
-        tags = list(self.record.tags)
-        for note in self._repo.annotations(self.id):
-            tags.extend(t for t in note.tags if t not in tags)
-        return tags
+    def tags(self) -> list[Tag]:
+        return effective_tags(self.record.tags, self._repo.annotations(self.id))
 
     @property
     def run_metadata(self) -> dict[str, Any]:

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ from artrepo.artifacts import ArtifactVersion, load_value, save_value, validate_
 from artrepo.errors import NotFoundError, UserError
 from artrepo.records.artifact import ArtifactType
 from artrepo.repository import Repository, active
+from artrepo.tags import Tag, artifact_key, effective_tags, tag_names
 
 def active_repository(root: str | os.PathLike | None = None) -> Repository:
     """The repository containing `root` (default: the working directory), opened once per process.
@@ -41,14 +42,21 @@ def _composing():
 
 @dataclass(frozen=True)
 class Artifact:
-    """All versions of one name: `.name`, `.latest`, `.versions` (newest first)."""
+    """All versions of one name: `.name`, `.latest`, `.versions` (newest first), `.tags` of the artifact."""
 
     name: str
     versions: list[ArtifactVersion]
+    repo: Repository | None = field(default=None, repr=False, compare=False)
 
     @property
     def latest(self) -> ArtifactVersion:
         return self.versions[0]
+
+    @property
+    def tags(self) -> list[Tag]:
+        """The artifact's own tags (ZenML's artifact-level tags), apart from its versions' tags."""
+        repo = self.repo or active_repository()
+        return effective_tags((), repo.annotations(artifact_key(self.name)))
 
     def load(self, allow_pickle: bool = False) -> Any:
         return self.latest.load(allow_pickle=allow_pickle)
@@ -81,7 +89,7 @@ class Client:
         versions = [ArtifactVersion(repo, i) for i in repo.versions(name)]
         if not versions:
             repo.latest(name)  # raises the NotFoundError with a suggestion
-        return Artifact(name, versions)
+        return Artifact(name, versions, repo)
 
     def list_artifact_versions(self, name: str | None = None, tag: str | None = None,
                                artifact_type: ArtifactType | str | None = None) -> list[ArtifactVersion]:
@@ -102,7 +110,7 @@ class Client:
 
     def list_artifacts(self) -> list[Artifact]:
         repo = self.active_repository
-        return [Artifact(n, [ArtifactVersion(repo, i) for i in repo.versions(n)]) for n in repo.names()]
+        return [Artifact(n, [ArtifactVersion(repo, i) for i in repo.versions(n)], repo) for n in repo.names()]
 
     def get_pipeline_run(self, id_or_prefix: str):
         from artrepo.runs import get_run
@@ -113,6 +121,29 @@ class Client:
         from artrepo.runs import list_runs
 
         return list_runs(self.active_repository, pipeline)
+
+    def update_artifact_version(self, name_id_or_prefix: str, version: str | int | None = None,
+                                add_tags=None, remove_tags=None) -> ArtifactVersion:
+        """Add and remove tags of a version (one new annotation: added first, then removed).
+
+            Client().update_artifact_version("iris_dataset", "raw_2023", add_tags=["approved"])
+        """
+        repo = self.active_repository
+        info = repo.resolve(str(name_id_or_prefix), version)
+        _annotate_tags(repo, info.id, add_tags, remove_tags)
+        return ArtifactVersion(repo, info)
+
+    def update_artifact(self, name_id_or_prefix: str, new_name: str | None = None, add_tags=None,
+                        remove_tags=None, has_custom_name: bool | None = None) -> Artifact:
+        """Add and remove the tags of an artifact itself (not of its versions)."""
+        if new_name is not None:
+            raise UserError("artifacts cannot be renamed: the name is part of each version's record; "
+                            "save the versions under the new name instead")
+        if has_custom_name is not None:
+            raise UserError("has_custom_name is a ZenML dashboard setting; artrepo has no such option")
+        artifact = self.get_artifact(str(name_id_or_prefix))
+        _annotate_tags(self.active_repository, artifact_key(artifact.name), add_tags, remove_tags)
+        return artifact
 
 
 def _artifact_type(value) -> ArtifactType:
@@ -126,15 +157,51 @@ def _artifact_type(value) -> ArtifactType:
 
 def save_artifact(data: Any, name: str, version: str | int | None = None, tags=None,
                   artifact_type: ArtifactType | None = None, metadata: dict | None = None,
-                  materializer=None) -> ArtifactVersion:
+                  materializer=None, *, user_metadata: dict | None = None, extract_metadata: bool = True,
+                  include_visualizations: bool = True, uri: str | None = None) -> ArtifactVersion:
     """Save `data` as a new version of the artifact `name`.
 
         save_artifact(model, name="my_model", version="1", tags=["untrained"])
+
+    `user_metadata` is ZenML's name for `metadata`. `extract_metadata=False`
+    skips the materializer's metadata (the user's is kept, and `storage_size`
+    is always recorded); `include_visualizations=False` stores none.
     """
+    if uri is not None:
+        raise UserError("save_artifact(uri=) is not supported: artrepo decides where data is stored "
+                        "(by content); pass no uri")
+    metadata = _merged(metadata, user_metadata, "metadata", "user_metadata")
+    cls = _restricted(materializer, data, extract_metadata, include_visualizations)
     ctx = _step_context()
     producer = ctx.producer_for_manual_save(name) if ctx is not None else None
-    return save_value(active_repository(), data, name, version, tags=tags, artifact_type=artifact_type,
-                      metadata=metadata, materializer=materializer, producer=producer)
+    return save_value(active_repository(), data, name, version, tags=tag_names(tags),
+                      artifact_type=artifact_type, metadata=metadata, materializer=cls, producer=producer)
+
+
+def _merged(a: dict | None, b: dict | None, a_name: str, b_name: str) -> dict | None:
+    if a is not None and b is not None:
+        raise UserError(f"pass {a_name}= or {b_name}=, not both (they are the same thing)")
+    return a if a is not None else b
+
+
+def _restricted(materializer, data, extract_metadata: bool, include_visualizations: bool):
+    """The materializer to save with, minus its metadata or visualizations if asked.
+
+    The subclass records the same id as the class it restricts (it loads with it).
+    """
+    from artrepo.materializers import registry
+    from artrepo.materializers.base import BaseMaterializer
+
+    base = materializer if materializer is not None else registry.for_type(type(data))
+    if (extract_metadata and include_visualizations) or not (isinstance(base, type)
+                                                             and issubclass(base, BaseMaterializer)):
+        return materializer  # as asked, or not a materializer: save_value says so
+    body = {"SKIP_REGISTRATION": True, "materializer_id": classmethod(lambda cls: base.materializer_id())}
+    if not extract_metadata:
+        body["extract_metadata"] = lambda self, data: {}
+    if not include_visualizations:
+        body["save_visualizations"] = lambda self, data: {}
+    return type(base.__name__, (base,), body)
 
 
 def load_artifact(name_or_id: str, version: str | int | None = None, allow_pickle: bool = False) -> Any:
@@ -147,11 +214,15 @@ def load_artifact(name_or_id: str, version: str | int | None = None, allow_pickl
 
 
 def register_artifact(path: str | os.PathLike, name: str, version: str | int | None = None,
-                      tags=None, metadata: dict | None = None) -> ArtifactVersion:
+                      tags=None, metadata: dict | None = None, *, artifact_type: ArtifactType | None = None,
+                      artifact_metadata: dict | None = None) -> ArtifactVersion:
     """Ingest an existing file or folder; it loads as a `Path` to a read-only copy.
 
         register_artifact("checkpoints/", name="all_my_model_checkpoints")
+
+    `artifact_metadata` is ZenML's name for `metadata`.
     """
+    metadata = _merged(metadata, artifact_metadata, "metadata", "artifact_metadata")
     source = Path(path)
     if not source.exists() and not source.is_symlink():
         raise NotFoundError(f"no such file or folder: {source}")
@@ -161,8 +232,8 @@ def register_artifact(path: str | os.PathLike, name: str, version: str | int | N
         raise UserError(f"cannot register {source}: it is inside the repository's own .artrepo/")
     from artrepo.materializers.path import PathMaterializer
 
-    return save_value(repo, source, name, version, tags=tags, metadata=metadata,
-                      materializer=PathMaterializer, origin="registered")
+    return save_value(repo, source, name, version, tags=tag_names(tags), artifact_type=artifact_type,
+                      metadata=metadata, materializer=PathMaterializer, origin="registered")
 
 
 def log_artifact_metadata(metadata: dict, artifact_name: str | None = None,
@@ -181,10 +252,110 @@ def log_artifact_metadata(metadata: dict, artifact_name: str | None = None,
     repo.annotate(info.id, metadata=metadata)
 
 
-def add_tags(ref: str, tags) -> ArtifactVersion:
-    """Attach tags to an existing version (a new record; the version is unchanged)."""
-    tags = validate_tags(tags)
+
+def log_metadata(metadata: dict, step_id=None, step_name: str | None = None, run_id_name_or_prefix=None,
+                 artifact_version_id=None, artifact_name: str | None = None, artifact_version: str | None = None,
+                 infer_artifact: bool = False, model_version_id=None, model_name: str | None = None,
+                 model_version=None, infer_model: bool = False) -> None:
+    """ZenML's metadata call (>= 0.70), on artifact versions.
+
+        log_metadata({"accuracy": 0.93}, artifact_name="my_model", artifact_version="3")
+        log_metadata({"accuracy": 0.93}, infer_artifact=True)  # inside a step: its output
+
+    Step runs, pipeline runs and models hold no metadata in artrepo: those
+    forms raise a one-line error instead of dropping the metadata.
+    """
+    metadata = validate_metadata(metadata)
+    if model_version_id is not None or model_name is not None or model_version is not None or infer_model:
+        raise UserError("log_metadata for models is not supported: artrepo has no model registry; "
+                        "log it on the model's artifact version (artifact_name= and artifact_version=)")
+    if step_id is not None or step_name is not None or run_id_name_or_prefix is not None:
+        raise UserError("log_metadata on a step run or pipeline run is not supported yet; log it on an "
+                        "artifact version (artifact_name= and artifact_version=, artifact_version_id=, "
+                        "or infer_artifact=True inside a step)")
+    if infer_artifact:
+        _running_step("log_metadata(infer_artifact=True)").add_output_metadata(metadata=metadata,
+                                                                               output_name=artifact_name)
+        return
     repo = active_repository()
-    info = repo.resolve(ref)
-    repo.annotate(info.id, tags=tags)
-    return ArtifactVersion(repo, info)
+    repo.annotate(_version_target(repo, "log_metadata", artifact_version_id, artifact_name, artifact_version).id,
+                  metadata=metadata)
+
+
+def add_tags(tags, pipeline=None, run=None, run_template=None, snapshot=None, deployment=None,
+             artifact: str | None = None, artifact_version_id=None, artifact_name: str | None = None,
+             artifact_version: str | None = None, infer_artifact: bool | None = None) -> None:
+    """Tag an artifact version, an artifact, or (inside a step) an output, as ZenML's `add_tags`.
+
+        add_tags(["approved"], artifact_name="iris_dataset", artifact_version="raw_2023")
+        add_tags("golden", artifact="iris_dataset")  # the artifact itself
+    """
+    _retag("add_tags", tags, (), _other_targets(pipeline, run, run_template, snapshot, deployment),
+           artifact, artifact_version_id, artifact_name, artifact_version, infer_artifact)
+
+
+def remove_tags(tags, pipeline=None, run=None, run_template=None, snapshot=None, deployment=None,
+                artifact: str | None = None, artifact_version_id=None, artifact_name: str | None = None,
+                artifact_version: str | None = None, infer_artifact: bool | None = None) -> None:
+    """Remove tags (a new annotation that removes; the version is unchanged), as ZenML's `remove_tags`.
+
+        remove_tags("untrained", artifact_name="my_model", artifact_version="1")
+    """
+    _retag("remove_tags", (), tags, _other_targets(pipeline, run, run_template, snapshot, deployment),
+           artifact, artifact_version_id, artifact_name, artifact_version, infer_artifact)
+
+
+def _other_targets(pipeline, run, run_template, snapshot, deployment) -> list[str]:
+    given = {"pipeline": pipeline, "run": run, "run_template": run_template, "snapshot": snapshot,
+             "deployment": deployment}
+    return [k for k, v in given.items() if v is not None]
+
+
+def _retag(call: str, added, removed, others: list[str], artifact, artifact_version_id, artifact_name,
+           artifact_version, infer_artifact) -> None:
+    if others:
+        raise UserError(f"{call}({others[0]}=) is not supported: artrepo tags artifacts and artifact versions")
+    if infer_artifact:
+        ctx = _running_step(f"{call}(infer_artifact=True)")
+        if removed:
+            raise UserError("remove_tags inside a step is not supported yet; leave the tag out, or remove it "
+                            "after the run with remove_tags(artifact_name=, artifact_version=)")
+        ctx.add_output_tags(tags=tag_names(added), output_name=artifact_name)
+        return
+    repo = active_repository()
+    if artifact is not None:
+        if artifact_version_id is not None or artifact_name is not None or artifact_version is not None:
+            raise UserError(f"{call}: give artifact= (the artifact) or a version, not both")
+        key = artifact_key(Client().get_artifact(str(artifact)).name)
+    else:
+        key = _version_target(repo, call, artifact_version_id, artifact_name, artifact_version).id
+    _annotate_tags(repo, key, added, removed)
+
+
+def _annotate_tags(repo: Repository, key: str, added, removed) -> None:
+    added, removed = validate_tags(tag_names(added)), validate_tags(tag_names(removed))
+    if added or removed:
+        repo.annotate(key, tags=added, removed_tags=removed)
+
+
+def _version_target(repo: Repository, call: str, artifact_version_id, artifact_name, artifact_version):
+    """The version named as ZenML names one: an id (or prefix), or a name and a version."""
+    if artifact_version_id is not None:
+        return repo.resolve(str(artifact_version_id))
+    if artifact_name is not None and artifact_version is not None:
+        return repo.resolve(artifact_name, artifact_version)
+    if artifact_name is not None:
+        raise UserError(f"{call}(artifact_name=...) needs artifact_version= too (or infer_artifact=True "
+                        "inside a step), as in ZenML")
+    where = ("without a target would attach to the step run or pipeline run, which artrepo does not record yet"
+             if _step_context() else "outside a step needs a target")
+    raise UserError(f"{call}() {where}: pass artifact_name= and artifact_version=, artifact_version_id=, "
+                    "or infer_artifact=True inside a step")
+
+
+def _running_step(call: str):
+    ctx = _step_context()
+    if ctx is None:
+        raise UserError(f"{call} works only inside a running step; outside one, pass artifact_name= and "
+                        "artifact_version=, or artifact_version_id=")
+    return ctx

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from artrepo import runstore
 from artrepo.errors import ArtrepoError
 from artrepo.gitdb import layout
 
@@ -73,10 +72,10 @@ def upstream(repo, info) -> LineageGraph:
         if not producer:
             continue
         commit = repo.refs.get(layout.run_ref(producer.get('run_id')))
-        step = runstore.read_step(repo, commit, producer.get("step", "")) if commit else None
+        step = repo.read_step(commit, producer.get("step", "")) if commit else None
         if step is None:
             continue  # its run was never recorded (killed) or is not in this repository
-        pipeline = runstore.read_run(repo, commit).pipeline
+        pipeline = repo.read_run(commit).pipeline
         step_id = _add_step(graph, producer["run_id"], pipeline, step)
         graph.add_edge(step_id, vid)
         for input_id in step.inputs.values():
@@ -89,10 +88,10 @@ def upstream(repo, info) -> LineageGraph:
 def _consumers(repo) -> dict[str, list]:
     """{input version id: [(run id, pipeline, step record)]} over every recorded run."""
     out: dict[str, list] = {}
-    for run_id, commit in runstore.run_ids(repo).items():
-        run = runstore.read_run(repo, commit)
+    for run_id, commit in repo.run_ids().items():
+        run = repo.read_run(commit)
         for name in run.steps:
-            step = runstore.read_step(repo, commit, name)
+            step = repo.read_step(commit, name)
             if step is None or step.cached:
                 continue
             for vid in step.inputs.values():

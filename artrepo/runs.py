@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 from functools import cached_property
 
-from artrepo import runstore
 from artrepo.gitdb import layout
 from artrepo.errors import IntegrityError, NotFoundError
 from artrepo.records.run import RunRecord, StepRecord
@@ -97,7 +96,7 @@ class PipelineRun:
     def steps(self) -> dict[str, StepRun]:
         out = {}
         for name in self.record.steps:
-            rec = runstore.read_step(self._repo, self.commit, name)
+            rec = self._repo.read_step(self.commit, name)
             if rec is None:
                 raise IntegrityError(f"run {self.id[:12]} lists step {name!r} but holds no record of it")
             out[name] = StepRun(self._repo, self.id, rec)
@@ -106,17 +105,17 @@ class PipelineRun:
 
 def get_run(repo, id_or_prefix: str) -> PipelineRun:
     """A run by run id or run commit id (any unique prefix of 4+ hex characters)."""
-    _run_id, commit = runstore.find_run(repo, str(id_or_prefix))
-    return PipelineRun(repo, commit, runstore.read_run(repo, commit))
+    _run_id, commit = repo.find_run(str(id_or_prefix))
+    return PipelineRun(repo, commit, repo.read_run(commit))
 
 
 def list_runs(repo, pipeline: str | None = None, limit: int | None = None) -> list[PipelineRun]:
     """Recorded runs, newest first (optionally of one pipeline, at most `limit`)."""
     if pipeline is not None:
-        commits = list(runstore.pipeline_history(repo, pipeline, limit=limit if limit is not None else 10**9))
+        commits = list(repo.pipeline_history(pipeline, limit=limit if limit is not None else 10**9))
     else:
         commits = _newest_commits(repo, limit)
-    runs = [PipelineRun(repo, c, runstore.read_run(repo, c)) for c in commits]
+    runs = [PipelineRun(repo, c, repo.read_run(c)) for c in commits]
     runs.sort(key=lambda r: (r.record.start_ns, r.id), reverse=True)
     return runs if limit is None else runs[:limit]
 
@@ -124,10 +123,10 @@ def list_runs(repo, pipeline: str | None = None, limit: int | None = None) -> li
 def _newest_commits(repo, limit: int | None) -> list[str]:
     if limit == 0:
         return []
-    if limit is not None and runstore.pipeline_heads(repo):
+    if limit is not None and repo.pipeline_heads():
         return _newest_from_chains(repo, limit)
     # Commit times (seconds) pick the candidates without decoding every run record.
-    timed = sorted(((repo.objects.commit(c).commit_time, c) for c in set(runstore.run_ids(repo).values())),
+    timed = sorted(((repo.objects.commit(c).commit_time, c) for c in set(repo.run_ids().values())),
                    reverse=True)
     if limit is None or len(timed) <= limit:
         return [c for _, c in timed]
@@ -143,7 +142,7 @@ def _newest_from_chains(repo, limit: int) -> list[str]:
     """
     out: list[str] = []
     cutoff = None
-    for commit, time in runstore.walk_runs(repo, set(runstore.pipeline_heads(repo).values())):
+    for commit, time in repo.walk_runs(set(repo.pipeline_heads().values())):
         if cutoff is not None and time < cutoff:
             break
         out.append(commit)
@@ -160,5 +159,5 @@ def producer_step(repo, producer: dict) -> StepRun | None:
     commit = repo.refs.get(layout.run_ref(run_id))
     if commit is None:
         return None
-    rec = runstore.read_step(repo, commit, step)
+    rec = repo.read_step(commit, step)
     return None if rec is None else StepRun(repo, run_id, rec)

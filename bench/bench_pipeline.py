@@ -103,7 +103,6 @@ def cached_run_figures(project: Path) -> None:
 
 def scaling_figures(project: Path, runs: int) -> None:
     from artrepo.client import active_repository
-    from artrepo.runstore import cached_step
     import linear
 
     repo = active_repository(project)
@@ -112,7 +111,7 @@ def scaling_figures(project: Path, runs: int) -> None:
     def measure(label: str) -> tuple[float, float]:
         log = wall([py, "-m", "artrepo", "log", "-n", "20"], project, 9)
         key = linear.linear1(i=0).steps["first"].cache_key
-        lookup = in_process(lambda: cached_step(repo, key), 2000)
+        lookup = in_process(lambda: repo.cached_step(key), 2000)
         print(f"{label}: artrepo log -n 20 {log * 1000:.1f} ms, cache lookup {lookup * 1e6:.0f} us")
         return log, lookup
 

@@ -4,7 +4,7 @@
 
 The fixture is built once into $BENCH_SCRATCH/ui-10k (default /tmp/artrepo-bench)
 and reused: versions are written straight through `Repository.save_version` with
-one shared manifest (no materializer, ~1 ms each), runs through `runstore.write_run`.
+one shared manifest (no materializer, ~1 ms each), runs through `Repository.write_run`.
 3,000 versions are pipeline outputs (1,000 runs x 3 steps, with producers and
 inputs, so lineage and DAG pages have real graphs); 7,000 are plain saves.
 
@@ -39,7 +39,6 @@ def build(root: Path) -> None:
     import shutil
     import uuid
 
-    from artrepo import runstore
     from artrepo.records.artifact import Manifest, VersionRecord
     from artrepo.records.run import RunRecord, StepRecord
     from artrepo.repository import Repository
@@ -78,7 +77,7 @@ def build(root: Path) -> None:
                                     outputs={"output": ids[step]}, upstream=tuple(inputs.values()),
                                     start_ns=start + k * 1000, end_ns=start + k * 1000 + 900))
         previous_model = ids["train"]
-        runstore.write_run(repo, RunRecord(run_id=run_id, pipeline=pipeline, status="completed",
+        repo.write_run(RunRecord(run_id=run_id, pipeline=pipeline, status="completed",
                                            steps=tuple(s.name for s in steps), start_ns=start, end_ns=start + 5000),
                            steps)
     repo.close()

@@ -8,9 +8,10 @@ PKG = Path(__file__).resolve().parent.parent / "artrepo"
 
 # A module may import artrepo modules of its own layer group or below, never above.
 LAYERS = [
-    {"artrepo.errors", "artrepo.plain", "artrepo.names", "artrepo.config", "artrepo.atomic"},
-    {"artrepo.storage", "artrepo.gitdb", "artrepo.records"},
-    {"artrepo.repository", "artrepo.lightrepo", "artrepo.runstore"},
+    {"artrepo.errors", "artrepo.plain", "artrepo.names", "artrepo.config", "artrepo.atomic", "artrepo.io",
+     "artrepo.metadata"},
+    {"artrepo.storage", "artrepo.gitdb", "artrepo.records", "artrepo.enums", "artrepo.tags"},
+    {"artrepo.repository"},
     {"artrepo.materializers", "artrepo.remotes", "artrepo.maintenance", "artrepo.payload"},
     {"artrepo.artifacts", "artrepo.lineage", "artrepo.runs"},
     {"artrepo.runtime"},

@@ -79,10 +79,10 @@ def test_alias_moves_and_keeps_history(project):
 
 
 def test_tags_and_metadata_added_later_do_not_change_the_version(project):
-    from artrepo.client import add_tags, log_artifact_metadata
+    from artrepo.client import log_artifact_metadata
 
     v = save_artifact([1], "t", tags=["a"], metadata={"k": 1})
-    add_tags("t", ["b"])
+    Client().update_artifact_version("t", add_tags=["b"])
     log_artifact_metadata({"acc": 0.9, "group": {"x": 1}}, artifact_name="t")
     again = Client().get_artifact_version("t")
     assert again.id == v.id

@@ -15,6 +15,7 @@ COMMANDS = {
     "remote": "remote", "push": "transfer", "pull": "transfer", "clone": "transfer",
     "fsck": "maintenance", "gc": "maintenance", "du": "maintenance",
     "ui": "ui",
+    "artifact": "artifact",  # ZenML's spellings: artifact list, artifact version list|describe|update, ...
 }
 
 

@@ -1,1 +1,1 @@
-"""The only package that imports pygit2: git objects and refs as typed calls."""
+"""The only package that knows git: objects, refs, packs and config, pygit2 imported inside it only."""

@@ -1,105 +1,354 @@
-"""Blobs, trees and commits as typed calls; ids are hex strings of git oids."""
+"""The object store: git blobs, trees and commits by id.
+
+    objects = ObjectStore(git_dir)
+    tree = objects.write_tree({"record.msgpack": b"...", "manifest.msgpack": Blob(oid)})
+    objects.tree_file(commit_id, "record.msgpack")
+
+Loose objects are read and written in pure Python, byte-compatible with git
+(zlib of `<type> <size>\\0<body>`, SHA-1 checked on every read): importing
+pygit2 costs more than a fully cached pipeline run. Anything else (an object
+in a git pack after `git gc`, prefix search in packs, history walks) goes to
+pygit2, imported on first use, inside this module only.
+
+Objects are written without fsync: whoever publishes them runs one
+`sync_filesystem` first (`refs.RefTransaction` does), so that no ref ever
+names an object that is not durable.
+"""
 from __future__ import annotations
 
-import pygit2
+import os
+import time
+import zlib
+from pathlib import Path
 
 from artrepo.errors import IntegrityError
-from artrepo.gitdb.layout import IDENTITY_EMAIL, IDENTITY_NAME
+from artrepo.gitdb.layout import IDENTITY
+from artrepo.plain import Frozen
 
-BLOB_MODE = pygit2.enums.FileMode.BLOB
-TREE_MODE = pygit2.enums.FileMode.TREE
+try:  # the interpreter's own SHA code: importing hashlib (OpenSSL) costs milliseconds
+    from _sha1 import sha1
+except ImportError:  # pragma: no cover - other interpreters
+    from hashlib import sha1
+
+BLOB, TREE = "100644", "40000"
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+_HEX = frozenset("0123456789abcdef")
+_BLOCK = 1 << 16
+_PARSED_MAX = 10_000
 
 
-class Objects:
-    def __init__(self, repo: pygit2.Repository):
-        self.repo = repo
+def is_oid(text: str) -> bool:
+    return len(text) == 40 and _HEX.issuperset(text)
 
-    def write_blob(self, data: bytes) -> str:
-        return str(self.repo.create_blob(data))
 
-    def write_tree(self, entries: dict[str, object]) -> str:
-        """`entries` maps a name to bytes (a blob) or to a nested dict (a tree)."""
-        builder = self.repo.TreeBuilder()
-        for name in sorted(entries):
-            value = entries[name]
-            if isinstance(value, dict):
-                builder.insert(name, pygit2.Oid(hex=self.write_tree(value)), TREE_MODE)
-            elif isinstance(value, str):  # an existing object id
-                obj = self.repo[value]
-                mode = TREE_MODE if obj.type == pygit2.enums.ObjectType.TREE else BLOB_MODE
-                builder.insert(name, obj.id, mode)
-            else:
-                builder.insert(name, self.repo.create_blob(value), BLOB_MODE)
-        return str(builder.write())
+class Commit(Frozen):
+    """A commit as artrepo reads it (the attribute names pygit2 uses)."""
 
-    def write_commit(self, tree: str, parents: list[str], message: str, time_ns: int) -> str:
-        sig = pygit2.Signature(IDENTITY_NAME, IDENTITY_EMAIL, time=time_ns // 1_000_000_000, offset=0)
-        oid = self.repo.create_commit(None, sig, sig, message, pygit2.Oid(hex=tree),
-                                      [pygit2.Oid(hex=p) for p in parents])
-        return str(oid)
+    __slots__ = ("id", "tree_id", "parent_ids", "commit_time", "message")
 
-    def commit(self, oid: str) -> pygit2.Commit:
-        if len(oid) != 40:
-            raise IntegrityError(f"damaged ref: {oid[:40]!r} is not an object id")
+    def __init__(self, id: str, tree_id: str, parent_ids: tuple[str, ...], commit_time: int, message: str):
+        self._init(id=id, tree_id=tree_id, parent_ids=parent_ids, commit_time=commit_time, message=message)
+
+
+class Blob(Frozen):
+    """An existing blob, by id, as a `write_tree` entry."""
+
+    __slots__ = ("id",)
+
+    def __init__(self, id: str):
+        self._init(id=id)
+
+
+def read_file(path: str, limit: int | None = None) -> bytes:
+    """A small file's bytes (the first `limit` only, if given) without a Python file object.
+
+    `open()` builds a buffered file object per call: half the time of reading
+    a loose object, and `artrepo log` reads three per version.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if limit is not None:
+            return os.read(fd, limit)
+        data = os.read(fd, _BLOCK)
+        if len(data) < _BLOCK:  # a short read of a regular file is its end
+            return data
+        parts = [data]
+        while data := os.read(fd, _BLOCK):
+            parts.append(data)
+        return b"".join(parts)
+    finally:
+        os.close(fd)
+
+
+def tree_entries(body: bytes) -> dict[str, tuple[str, str]]:
+    """{name: (mode, oid)} of a tree object's body."""
+    out, pos = {}, 0
+    try:
+        while pos < len(body):
+            space = body.index(b" ", pos)
+            nul = body.index(b"\0", space)
+            oid = body[nul + 1:nul + 21]
+            if len(oid) != 20:
+                raise ValueError("truncated entry")
+            name = body[space + 1:nul].decode("utf-8", "surrogateescape")
+            out[name] = (body[pos:space].decode("ascii"), oid.hex())
+            pos = nul + 21
+    except ValueError as exc:
+        raise IntegrityError(f"malformed git tree ({exc})") from None
+    return out
+
+
+def parse_commit(oid: str, body: bytes) -> Commit:
+    header, _, message = body.partition(b"\n\n")
+    tree, parents, when = None, [], 0
+    for line in header.split(b"\n"):
+        key, _, value = line.partition(b" ")
+        if key == b"tree":
+            tree = value.decode("ascii", "replace")
+        elif key == b"parent":
+            parents.append(value.decode("ascii", "replace"))
+        elif key == b"committer":
+            try:
+                when = int(value.rsplit(b" ", 2)[1])
+            except (IndexError, ValueError):
+                raise IntegrityError(f"git commit {oid[:12]} has a malformed committer line") from None
+    if tree is None or not is_oid(tree) or not all(map(is_oid, parents)):
+        raise IntegrityError(f"git commit {oid[:12]} is malformed")
+    return Commit(oid, tree, tuple(parents), when, message.decode("utf-8", "replace"))
+
+
+class ObjectStore:
+    """The git objects of one repository."""
+
+    def __init__(self, git_dir: Path):
+        self.git_dir = Path(git_dir)
+        self._objects = os.path.join(self.git_dir, "objects")
+        self._parsed: dict = {}  # commit id -> Commit, tree id -> entries: objects never change
+        self._git = None  # pygit2.Repository, opened on first need
+
+    # -- pygit2, for what is not loose ----------------------------------------------
+    @property
+    def git(self):
+        if self._git is None:
+            from artrepo.gitdb.repo import open_git
+
+            self._git = open_git(self.git_dir)
+        return self._git
+
+    def _read_packed(self, oid: str) -> tuple[str, bytes]:
+        import pygit2
+
+        for attempt in range(2):
+            try:
+                obj = self.git.odb.read(pygit2.Oid(hex=oid))
+                break
+            except KeyError:
+                if attempt:
+                    raise IntegrityError(f"git object {oid[:12]} is missing") from None
+                self._git = None  # reopened: a concurrent `git gc` may have packed it since
+            except (ValueError, pygit2.GitError) as exc:
+                raise IntegrityError(f"git object {oid[:12]} is unreadable ({exc})") from None
+        kind = {1: "commit", 2: "tree", 3: "blob", 4: "tag"}.get(int(obj[0]), str(obj[0]))
+        return kind, bytes(obj[1])
+
+    # -- reading ----------------------------------------------------------------------
+    def read(self, oid: str) -> tuple[str, bytes]:
+        """(type, body) of an object; IntegrityError if it is missing or corrupt."""
+        if not is_oid(oid):
+            raise IntegrityError(f"damaged reference: {oid[:40]!r} is not an object id")
         try:
-            obj = self.repo[pygit2.Oid(hex=oid)]  # an Oid skips libgit2's prefix search
-        except (KeyError, ValueError):
-            raise IntegrityError(f"git object {oid[:12]} is missing") from None
-        except pygit2.GitError as exc:
+            raw = zlib.decompress(read_file(f"{self._objects}/{oid[:2]}/{oid[2:]}"))
+        except (FileNotFoundError, NotADirectoryError):
+            return self._read_packed(oid)
+        except (OSError, zlib.error) as exc:
             raise IntegrityError(f"git object {oid[:12]} is unreadable ({exc})") from None
-        if not isinstance(obj, pygit2.Commit):
-            raise IntegrityError(f"git object {oid[:12]} is not a commit")
-        return obj
+        header, sep, body = raw.partition(b"\0")
+        kind, _, size = header.partition(b" ")
+        if not sep or not size.isdigit() or int(size) != len(body) or sha1(raw).hexdigest() != oid:
+            raise IntegrityError(f"git object {oid[:12]} is corrupt (its content does not match its id)")
+        return kind.decode("ascii", "replace"), body
 
-    def tree_file(self, commit_oid: str, path: str) -> bytes | None:
-        """Bytes of the blob at `path` in a commit's tree, or None."""
-        tree = self.commit(commit_oid).tree
-        try:
-            entry = tree[path]
-        except KeyError:
-            return None
-        try:
-            return self.repo[entry.id].data
-        except (KeyError, pygit2.GitError) as exc:
-            raise IntegrityError(f"git object {str(entry.id)[:12]} ({path} of {commit_oid[:12]}) "
-                                 f"is missing or corrupt ({exc})") from None
+    def contains(self, oid: str) -> bool:
+        if not is_oid(oid):
+            return False
+        if os.path.exists(f"{self._objects}/{oid[:2]}/{oid[2:]}"):
+            return True
+        import pygit2
 
-    def tree_listing(self, commit_oid: str, path: str) -> dict[str, str]:
-        """Names and oids of the entries under `path` in a commit's tree."""
-        tree = self.commit(commit_oid).tree
-        try:
-            sub = tree[path] if path else tree
-        except KeyError:
-            return {}
-        sub = self.repo[sub.id]
-        return {e.name: str(e.id) for e in sub}
+        if self.git.odb.exists(pygit2.Oid(hex=oid)):
+            return True
+        self._git = None  # reopened: a concurrent `git gc` may have packed it since
+        return self.git.odb.exists(pygit2.Oid(hex=oid))
+
+    def _typed(self, oid: str, kind: str, what: str = "") -> bytes:
+        got, body = self.read(oid)
+        if got != kind:
+            raise IntegrityError(f"git object {oid[:12]}{what} is a {got}, not a {kind}")
+        return body
 
     def blob(self, oid: str) -> bytes:
-        try:
-            return self.repo[pygit2.Oid(hex=oid)].data
-        except (KeyError, pygit2.GitError) as exc:
-            raise IntegrityError(f"git object {oid[:12]} is missing or corrupt ({exc})") from None
+        return self._typed(oid, "blob")
+
+    def commit(self, oid: str) -> Commit:
+        found = self._parsed.get(oid)
+        if found is None:
+            found = self._remember(oid, parse_commit(oid, self._typed(oid, "commit")))
+        return found
+
+    def tree(self, oid: str) -> dict[str, tuple[str, str]]:
+        found = self._parsed.get(oid)
+        if found is None:
+            found = self._remember(oid, tree_entries(self._typed(oid, "tree")))
+        return found
+
+    def _remember(self, oid: str, value):
+        if len(self._parsed) > _PARSED_MAX:
+            self._parsed.clear()
+        self._parsed[oid] = value
+        return value
+
+    def _entry(self, commit: str, path: str) -> tuple[str, str] | None:
+        entry = (TREE, self.commit(commit).tree_id)
+        for part in path.split("/") if path else ():
+            if entry[0] != TREE:
+                return None
+            entry = self.tree(entry[1]).get(part)
+            if entry is None:
+                return None
+        return entry
+
+    def tree_file(self, commit: str, path: str) -> bytes | None:
+        """Bytes of the blob at `path` in a commit's tree, or None if there is none."""
+        entry = self._entry(commit, path)
+        if entry is None or entry[0] == TREE:
+            return None
+        return self._typed(entry[1], "blob", f" ({path} of {commit[:12]})")
+
+    def tree_listing(self, commit: str, path: str) -> dict[str, str]:
+        """{name: oid} of the entries under `path` ("" for the root) in a commit's tree."""
+        entry = self._entry(commit, path)
+        if entry is None or entry[0] != TREE:
+            return {}
+        return {name: oid for name, (_mode, oid) in self.tree(entry[1]).items()}
 
     def expand_prefix(self, prefix: str) -> list[str]:
-        """Full ids of commits starting with `prefix` (several if ambiguous)."""
+        """Full ids of the commits whose id starts with `prefix` (several if ambiguous)."""
+        found = set()
         try:
-            obj = self.repo[prefix]
+            names = os.listdir(f"{self._objects}/{prefix[:2]}") if len(prefix) >= 2 else []
+        except FileNotFoundError:
+            names = []
+        found.update(prefix[:2] + n for n in names if (prefix[:2] + n).startswith(prefix) and is_oid(prefix[:2] + n))
+        try:
+            obj = self.git[prefix]
+            found.add(str(obj.id))
         except KeyError:
-            return []
-        except ValueError:
+            pass
+        except ValueError:  # ambiguous among packed objects
             return ["ambiguous", "ambiguous"]
-        return [str(obj.id)] if isinstance(obj, pygit2.Commit) else []
+        return sorted(oid for oid in found if self._kind(oid) == "commit")
 
+    def _kind(self, oid: str) -> str | None:
+        try:
+            return self.read(oid)[0]
+        except IntegrityError:
+            return None
 
-def insert_path(objects: Objects, tree: str | None, path: list[str], data: bytes) -> str:
-    """A new tree: `tree` (or an empty one) with the blob `data` at `path`."""
-    repo = objects.repo
-    builder = repo.TreeBuilder(repo[tree]) if tree else repo.TreeBuilder()
-    head, rest = path[0], path[1:]
-    if not rest:
-        builder.insert(head, repo.create_blob(data), BLOB_MODE)
-    else:
-        existing = builder.get(head)
-        sub = insert_path(objects, str(existing.id) if existing is not None else None, rest, data)
-        builder.insert(head, pygit2.Oid(hex=sub), TREE_MODE)
-    return str(builder.write())
+    # -- writing ----------------------------------------------------------------------
+    def write(self, kind: str, body: bytes) -> str:
+        """Store an object as a loose file (temp, rename, mode 0444), without fsync; returns its id."""
+        raw = f"{kind} {len(body)}\0".encode() + body
+        oid = sha1(raw).hexdigest()
+        folder = f"{self._objects}/{oid[:2]}"
+        final = f"{folder}/{oid[2:]}"
+        if os.path.exists(final):
+            return oid
+        data = zlib.compress(raw, 1)
+        for attempt in range(10):
+            # `git gc` removes emptied object folders: one may vanish between mkdir and rename
+            os.makedirs(folder, exist_ok=True)
+            tmp = f"{folder}/tmp_obj_{os.getpid()}_{time.monotonic_ns()}"
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+                try:
+                    os.write(fd, data)
+                finally:
+                    os.close(fd)
+                os.replace(tmp, final)  # same name, same bytes: replacing a concurrent copy is harmless
+                return oid
+            except FileNotFoundError:
+                if attempt == 9:
+                    raise
+        raise AssertionError("unreachable")
+
+    def write_blob(self, data: bytes) -> str:
+        return self.write("blob", data)
+
+    def write_tree(self, entries: dict) -> str:
+        """A tree from {name: bytes (a new blob) | Blob(oid) | dict (a sub-tree) | (mode, oid)}."""
+        rows = []
+        for name, value in entries.items():
+            if isinstance(value, dict):
+                rows.append((TREE, name, self.write_tree(value)))
+            elif isinstance(value, Blob):
+                rows.append((BLOB, name, value.id))
+            elif isinstance(value, tuple):
+                rows.append((value[0], name, value[1]))
+            else:
+                rows.append((BLOB, name, self.write_blob(value)))
+        return self.write_tree_rows(rows)
+
+    def write_tree_rows(self, rows: list[tuple[str, str, str]]) -> str:
+        """A tree from (mode, name, oid) rows, in any order (git's order is applied here)."""
+        def order(row):
+            name = row[1].encode("utf-8", "surrogateescape")
+            return name + b"/" if row[0] == TREE else name
+
+        body = b"".join(f"{mode} ".encode() + name.encode("utf-8", "surrogateescape") + b"\0" + bytes.fromhex(oid)
+                        for mode, name, oid in sorted(rows, key=order))
+        return self.write("tree", body)
+
+    def write_commit(self, tree: str, parents: list[str], message: str, time_ns: int) -> str:
+        """A commit by artrepo at `time_ns` (whole seconds, UTC), the bytes libgit2 would write."""
+        stamp = f"{IDENTITY} {time_ns // 1_000_000_000} +0000"
+        lines = [f"tree {tree}", *(f"parent {p}" for p in parents), f"author {stamp}", f"committer {stamp}"]
+        return self.write("commit", ("\n".join(lines) + "\n\n" + message).encode())
+
+    def insert_path(self, tree: str | None, path: list[str], data: bytes) -> str:
+        """A new tree: `tree` (or an empty one) with the blob `data` at `path`."""
+        rows = {name: (mode, oid) for name, (mode, oid) in (self.tree(tree).items() if tree else ())}
+        head, rest = path[0], path[1:]
+        if not rest:
+            rows[head] = (BLOB, self.write_blob(data))
+        else:
+            existing = rows.get(head)
+            rows[head] = (TREE, self.insert_path(existing[1] if existing and existing[0] == TREE else None, rest, data))
+        return self.write_tree_rows([(mode, name, oid) for name, (mode, oid) in rows.items()])
+
+    def union_trees(self, a: str, b: str) -> str:
+        """Entries of both trees; sub-trees present on both sides are merged, `a` wins other clashes."""
+        rows = dict(self.tree(a))
+        for name, (mode, oid) in self.tree(b).items():
+            mine = rows.get(name)
+            if mine is None:
+                rows[name] = (mode, oid)
+            elif mine[1] != oid and mode == TREE and mine[0] == TREE:
+                rows[name] = (TREE, self.union_trees(mine[1], oid))
+        return self.write_tree_rows([(mode, name, oid) for name, (mode, oid) in rows.items()])
+
+    # -- history ----------------------------------------------------------------------
+    def walk(self, include, exclude=()) -> list[Commit]:
+        """Commits reachable from `include` but not from `exclude`, newest first (as `git log`)."""
+        import pygit2
+
+        walker = self.git.walk(None, pygit2.enums.SortMode.TIME)
+        for oid in include:
+            walker.push(oid)
+        for oid in exclude:
+            walker.hide(oid)
+        return [Commit(str(c.id), str(c.tree_id), tuple(map(str, c.parent_ids)), c.commit_time, c.message)
+                for c in walker]
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        """Whether `descendant` reaches `ancestor` (a commit reaches itself)."""
+        return ancestor == descendant or self.git.descendant_of(descendant, ancestor)

@@ -1,4 +1,4 @@
-"""Open or create the bare git repository that holds artrepo's metadata.
+"""Create, open and configure the bare git repository that holds artrepo's metadata.
 
 Config set at init (docs/format.md, "Configuration"): format version 0 with
 no `extensions.*` (stock git and libgit2 refuse unknown extensions),
@@ -8,19 +8,18 @@ format version lives in an `[artrepo]` section, which git ignores.
 """
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
-import pygit2
-
-from artrepo.errors import FormatError
-from artrepo.gitdb.layout import IDENTITY_EMAIL, IDENTITY_NAME
+from artrepo.errors import FormatError, IntegrityError, UserError
+from artrepo.gitdb.layout import IDENTITY_EMAIL, IDENTITY_NAME, RUNS_HEAD
 
 FORMAT_VERSION = 1
 
-pygit2.settings.enable_fsync_gitdir(True)
 
+def init_git(path: Path, settings: dict[str, str]) -> None:
+    import pygit2
 
-def init_git(path: Path, settings: dict[str, str]) -> pygit2.Repository:
     repo = pygit2.init_repository(str(path), bare=True)
     cfg = repo.config
     cfg["core.repositoryformatversion"] = 0
@@ -30,11 +29,38 @@ def init_git(path: Path, settings: dict[str, str]) -> pygit2.Repository:
     cfg["artrepo.formatVersion"] = FORMAT_VERSION
     for key, value in settings.items():
         cfg[f"artrepo.{key}"] = value
-    (path / "HEAD").write_text("ref: refs/heads/runs\n")
-    return repo
+    (Path(path) / "HEAD").write_text(f"ref: {RUNS_HEAD}\n")
 
 
-def open_git(path: Path) -> pygit2.Repository:
+def check_format(path: Path) -> None:
+    """Refuse a folder that is not a readable artrepo repository of this format, without pygit2.
+
+    Reads `artrepo.formatVersion` from the config file; anything unusual is
+    left to pygit2 (`open_git`), which says exactly what is wrong.
+    """
+    path = Path(path)
+    if (path / "HEAD").is_file() and (path / "objects").is_dir():
+        section = None
+        try:
+            text = (path / "config").read_text(errors="replace")
+        except OSError:
+            text = ""
+        for line in text.splitlines():
+            stripped = line.strip()
+            if stripped.startswith("["):
+                section = stripped.strip("[]").strip().lower()
+            elif section == "artrepo" and "=" in stripped:
+                key, _, value = stripped.partition("=")
+                if key.strip().lower() == "formatversion" and value.strip() == str(FORMAT_VERSION):
+                    return
+    open_git(path)
+
+
+def open_git(path: Path):
+    """The pygit2 repository, with its format version checked."""
+    import pygit2
+
+    pygit2.settings.enable_fsync_gitdir(True)
     try:
         repo = pygit2.Repository(str(path))
     except pygit2.GitError as exc:
@@ -49,3 +75,39 @@ def open_git(path: Path) -> pygit2.Repository:
             f"(it reads version {FORMAT_VERSION}); upgrade artrepo"
         )
     return repo
+
+
+class Config:
+    """The repository's git config: `get`, `set`, `delete` and `items` of dotted keys."""
+
+    def __init__(self, objects):
+        self._objects = objects  # its pygit2 repository, opened on first use
+
+    def items(self, prefix: str = "") -> dict[str, str]:
+        return {e.name: e.value for e in self._objects.git.config if e.name.startswith(prefix)}
+
+    def get(self, key: str) -> str | None:
+        try:
+            return str(self._objects.git.config[key])
+        except KeyError:
+            return None
+
+    def set(self, key: str, value: str) -> None:
+        self._objects.git.config[key] = value
+
+    def delete(self, key: str) -> None:
+        try:
+            del self._objects.git.config[key]
+        except KeyError:
+            pass
+
+
+def run_git(git_dir: Path, *args: str, data: bytes | None = None) -> bytes:
+    """Stock git on this repository; IntegrityError with git's message if it fails."""
+    try:
+        proc = subprocess.run(["git", "--git-dir", str(git_dir), *args], input=data, capture_output=True)
+    except FileNotFoundError:
+        raise UserError("this needs the 'git' program on PATH") from None
+    if proc.returncode != 0:
+        raise IntegrityError(f"git {args[0]} failed: {proc.stderr.decode(errors='replace').strip()[:300]}")
+    return proc.stdout

@@ -31,33 +31,10 @@ def open_repository(root: Path) -> Repository:
 
 # -- refs ----------------------------------------------------------------------
 def artrepo_refs(git_dir: Path) -> dict[str, str]:
-    """Every ref under refs/artrepo/ as {ref name: raw text}, loose winning over packed.
+    """Every ref under refs/artrepo/ as {ref name: raw text}: a garbage ref is reported, not fatal."""
+    from artrepo.gitdb.refs import RefsContainer
 
-    Read from the files, so a garbage ref is reported rather than fatal.
-    """
-    out: dict[str, str] = {}
-    try:
-        with open(git_dir / "packed-refs", encoding="ascii", errors="replace") as f:
-            for line in f:
-                if line[:1] in "#^":
-                    continue
-                oid, _, ref = line.rstrip("\n").partition(" ")
-                if ref.startswith(PREFIX):
-                    out[ref] = oid
-    except FileNotFoundError:
-        pass
-    top = git_dir / "refs" / "artrepo"
-    for folder, _dirs, files in os.walk(top):
-        for fname in files:
-            if fname.endswith(".lock"):
-                continue
-            path = Path(folder) / fname
-            ref = path.relative_to(git_dir).as_posix()
-            try:
-                out[ref] = path.read_bytes()[:200].decode("ascii", "replace").strip()
-            except OSError as exc:
-                out[ref] = f"<unreadable: {exc}>"
-    return out
+    return RefsContainer(git_dir).all(PREFIX)
 
 
 def is_oid(text: str) -> bool:

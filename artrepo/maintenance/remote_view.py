@@ -110,7 +110,7 @@ def _import_git(view: RemoteView) -> None:
             view.problem(f"git pack {name[:12]} named by the ref table is missing")
         except IntegrityError as exc:
             view.problem(f"git pack {name[:12]}: {exc}")
-    lines = [f"create {ref} {oid}\n" for ref, oid in sorted(view.state.refs.items()) if oid in view.scratch.git]
+    lines = [f"create {ref} {oid}\n" for ref, oid in sorted(view.state.refs.items()) if view.scratch.objects.contains(oid)]
     if lines:
         subprocess.run(["git", "--git-dir", str(view.scratch.git_dir), "update-ref", "--stdin"],
                        input="".join(lines).encode(), check=True, capture_output=True)
@@ -158,7 +158,7 @@ def reach(view: RemoteView) -> Reach:
     out = Reach()
     for ref, oid in sorted(view.state.refs.items()):
         target = classify(ref, oid)
-        if oid not in view.scratch.git:
+        if not view.scratch.objects.contains(oid):
             view.problem(f"ref {ref} points at {oid[:12]}, which none of the remote's git packs holds",
                          [target.label])
             continue

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from artrepo import names
-from artrepo.errors import ArtrepoError, IntegrityError, UserError
+from artrepo.errors import ArtrepoError, IntegrityError
 from artrepo.maintenance.inventory import artrepo_refs, classify, is_oid
 from artrepo.gitdb import layout
 from artrepo.repository import Repository, VersionInfo
@@ -75,25 +75,16 @@ def plan(repo: Repository, wanted_names: list[str], *, keep_last: int | None, ol
 
 def needed_by_runs(repo: Repository, candidates: set[str]) -> dict[str, str]:
     """{version id: why} for candidates a kept version's lineage or a cache entry needs."""
-    try:
-        from artrepo import runstore
-    except ImportError:
-        runstore = None
-    if runstore is None or not all(hasattr(runstore, f) for f in ("read_step", "run_ids", "cached_step")):
-        if _any_produced(repo):
-            raise UserError("this artrepo cannot read pipeline run records, so lineage cannot be checked; "
-                            "nothing was dropped (use --force to drop anyway)")
-        return {}
     why: dict[str, str] = {}
     try:
         for key_ref, commit in _cache_refs(repo).items():
-            found = runstore.cached_step(repo, "".join(key_ref.split("/")[-2:]))
+            found = repo.cached_step("".join(key_ref.split("/")[-2:]))
             step = found[1] if found else None
             for vid in (step.outputs.values() if step else ()):
                 if vid in candidates:
                     why.setdefault(vid, f"cache entry of step {step.name!r} needs it")
         kept = [i.id for n in repo.names() for i in repo.versions(n) if i.id not in candidates]
-        _lineage(repo, runstore, kept, candidates, why)
+        _lineage(repo, kept, candidates, why)
     except ArtrepoError as exc:
         raise IntegrityError(f"cannot read pipeline runs to check lineage ({exc}); nothing was dropped") from None
     return why
@@ -104,9 +95,9 @@ def _cache_refs(repo: Repository) -> dict[str, str]:
             if r.startswith(layout.CACHE + "/") and is_oid(oid)}
 
 
-def _lineage(repo, runstore, kept: list[str], candidates: set[str], why: dict[str, str]) -> None:
+def _lineage(repo, kept: list[str], candidates: set[str], why: dict[str, str]) -> None:
     """Walk producer -> step inputs from every kept version; mark candidates met on the way."""
-    run_commits = runstore.run_ids(repo)
+    run_commits = repo.run_ids()
     todo, seen = list(kept), set(kept)
     while todo:
         vid = todo.pop()
@@ -114,17 +105,13 @@ def _lineage(repo, runstore, kept: list[str], candidates: set[str], why: dict[st
         commit = run_commits.get(producer.get("run_id") or "")
         if commit is None or not producer.get("step"):
             continue
-        step = runstore.read_step(repo, commit, producer["step"])
+        step = repo.read_step(commit, producer["step"])
         for input_id in (step.inputs.values() if step else ()):
             if input_id in candidates:
                 why.setdefault(input_id, f"lineage of {repo.record(vid).name} needs it (input of step {step.name!r})")
             if input_id not in seen:
                 seen.add(input_id)
                 todo.append(input_id)
-
-
-def _any_produced(repo: Repository) -> bool:
-    return any(i.record.producer for n in repo.names() for i in repo.versions(n))
 
 
 def drop_versions(repo: Repository, infos: list[VersionInfo]) -> int:

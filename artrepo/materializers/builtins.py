@@ -20,6 +20,7 @@ import msgpack
 
 from artrepo.errors import FormatError
 from artrepo.materializers.base import BaseMaterializer
+from artrepo.materializers.pickle import may_run_code
 from artrepo.records.artifact import ArtifactType
 
 BASIC = (bool, int, float, str, bytes, type(None))
@@ -166,7 +167,7 @@ class ContainerMaterializer(BaseMaterializer):
             kind, rows = _container_index(unpack(f.read()))
         values = []
         for i, (key, mid, tname) in enumerate(rows):
-            cls = registry.resolve(mid, allow_import=self._allow_import)
+            cls = registry.resolve(mid, allow_import=may_run_code())
             values.append((key, self.child(cls, f"items/{i}").load(registry.resolve_type(tname))))
         if kind == "dict":
             try:
@@ -174,8 +175,6 @@ class ContainerMaterializer(BaseMaterializer):
             except TypeError as exc:  # an unhashable key
                 raise FormatError(f"malformed container index ({exc})") from None
         return tuple(v for _, v in values) if kind == "tuple" else [v for _, v in values]
-
-    _allow_import = False
 
     def extract_metadata(self, data: Any) -> dict[str, Any]:
         return {"length": len(data)}

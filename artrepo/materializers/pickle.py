@@ -33,6 +33,14 @@ def refuse_unpickling(message: str | None):
         _REFUSAL.reset(token)
 
 
+def may_run_code() -> bool:
+    """Whether the version being loaded may run code: pickles, and `py:` materializers nested in it.
+
+    The same trust rule (written here, from a trusted remote, or allow_pickle=True).
+    """
+    return _REFUSAL.get() is None
+
+
 def environment() -> dict[str, str]:
     import cloudpickle
 
@@ -48,12 +56,13 @@ class CloudpickleMaterializer(BaseMaterializer):
     def save(self, data: Any) -> None:
         import cloudpickle
 
-        warnings.warn(
-            f"no materializer for {type(data).__module__}.{type(data).__qualname__}: saving it with "
-            "cloudpickle, which loads only under the same Python version and runs code when loaded; "
-            "write a materializer for this type to avoid it",
-            UserWarning, stacklevel=4,
-        )
+        if type(self) is CloudpickleMaterializer:  # chosen because nothing else fits (as in ZenML)
+            warnings.warn(
+                f"no materializer for {type(data).__module__}.{type(data).__qualname__}: saving it with "
+                "cloudpickle, which loads only under the same Python version and runs code when loaded; "
+                "write a materializer for this type to avoid it",
+                UserWarning, stacklevel=4,
+            )
         try:
             payload = cloudpickle.dumps(data, protocol=5)
         except Exception as exc:
@@ -71,6 +80,13 @@ class CloudpickleMaterializer(BaseMaterializer):
             raise UntrustedPickleError(refusal)
         with self.open(FILE, "rb") as f:
             return cloudpickle.loads(f.read())
+
+
+class CloudpickleModelMaterializer(CloudpickleMaterializer):
+    """A well-known model class (model_classes.py): the same pickle, typed MODEL, no warning."""
+
+    ASSOCIATED_ARTIFACT_TYPE = ArtifactType.MODEL
+    ID = CloudpickleMaterializer.ID  # loads as any pickle
 
 
 def check_environment(recorded: dict) -> None:

@@ -9,7 +9,6 @@ written in this repository (see `resolve`).
 from __future__ import annotations
 
 import importlib
-import sys
 
 from artrepo.errors import MaterializerError
 
@@ -47,8 +46,18 @@ _USER_BY_ID: dict[str, type] = {}
 def register(cls: type) -> None:
     """Register a user materializer for its ASSOCIATED_TYPES (overrides built-ins)."""
     for t in cls.ASSOCIATED_TYPES:
-        _USER[t] = cls
+        register_type(t, cls)
+
+
+def register_type(t: type, cls: type) -> None:
+    """Use the materializer `cls` for values of type `t` (and its subclasses)."""
+    _USER[t] = cls
     _USER_BY_ID[cls.materializer_id()] = cls
+
+
+def user_types() -> dict[type, type]:
+    """Type -> user materializer, as registered in this process."""
+    return _USER
 
 
 def _load(spec: str) -> type:
@@ -61,49 +70,65 @@ def _type_name(t: type) -> str:
 
 
 def for_type(t: type) -> type:
-    """The materializer class for values of type `t`."""
+    """The materializer class for values of type `t`; well-known model classes pickle as MODEL."""
     for klass in t.__mro__:
         if klass in _USER:
             return _USER[klass]
         spec = _BUILTIN_BY_TYPE.get(_type_name(klass))
         if spec:
             return _load(spec)
+    from artrepo.materializers.model_classes import is_model_class
+
+    if is_model_class(t):
+        return _load("pickle:CloudpickleModelMaterializer")
     return _load("pickle:CloudpickleMaterializer")
 
 
 def resolve(materializer_id: str, *, allow_import: bool) -> type:
-    """The class for a recorded materializer id."""
+    """The class for a recorded materializer id.
+
+    A `py:` id names a user's class by import path (see `source`); it is
+    imported only when `allow_import` (the version was written here or came
+    from a trusted remote), and must name a BaseMaterializer.
+    """
     if materializer_id in _BUILTIN_BY_ID:
         return _load(_BUILTIN_BY_ID[materializer_id])
     if materializer_id in _USER_BY_ID:
         return _USER_BY_ID[materializer_id]
-    if materializer_id.startswith("py:") and allow_import:
-        dotted = materializer_id[3:]
-        module, _, qual = dotted.rpartition(".")
-        try:
-            obj = sys.modules.get(module) or importlib.import_module(module)
-            for part in qual.split("."):
-                obj = getattr(obj, part)
-            return obj
-        except (ImportError, AttributeError):
-            pass
-    raise MaterializerError(
-        f"materializer {materializer_id!r} is not registered in this process; "
-        "import the module that defines it before loading"
-    )
+    dotted = materializer_id.removeprefix("py:")
+    if dotted == materializer_id:
+        raise MaterializerError(f"unknown materializer {materializer_id!r}: written by a newer artrepo?")
+    if dotted.startswith("__main__."):
+        raise MaterializerError(
+            f"materializer {materializer_id!r} was defined in a notebook or an interactive session and is "
+            "not defined in this process; run the code that defines it, then load again")
+    if not allow_import:
+        raise MaterializerError(
+            f"materializer {materializer_id!r} is not imported in this process and this version came from "
+            "an untrusted remote; import the module that defines it, or trust the remote")
+    from artrepo.materializers.base import BaseMaterializer
+    from artrepo.materializers.source import import_object
+
+    try:
+        cls = import_object(dotted)
+    except (ImportError, AttributeError) as exc:
+        raise MaterializerError(f"cannot import materializer {materializer_id!r} ({type(exc).__name__}: "
+                                f"{exc}); load from the project that defines it") from None
+    if not (isinstance(cls, type) and issubclass(cls, BaseMaterializer)):
+        raise MaterializerError(f"{materializer_id!r} does not name a materializer class")
+    return cls
 
 
 def type_name(value) -> str:
-    return _type_name(type(value))
+    """The recorded `data_type`: where the value's class lives (a script's class by its path)."""
+    from artrepo.materializers.source import import_path
+
+    return import_path(type(value))
 
 
 def resolve_type(name: str):
-    """The Python type recorded as `data_type`, if already imported (else object)."""
-    module, _, qual = name.rpartition(".")
-    obj = sys.modules.get(module)
-    try:
-        for part in qual.split("."):
-            obj = getattr(obj, part)
-        return obj
-    except AttributeError:
-        return object
+    """The Python type recorded as `data_type`, if already imported (else object); never imports."""
+    from artrepo.materializers.source import find_loaded
+
+    found = find_loaded(name)
+    return found if isinstance(found, type) else object

@@ -151,26 +151,31 @@ class Manifest(Frozen):
 
 
 class Annotation(Frozen):
-    """A tag or metadata added to a version after it was written (append-only)."""
+    """Tags or metadata added to (or tags removed from) a version after it was written (append-only)."""
 
     SCHEMA = 1
-    __slots__ = ("version_id", "tags", "metadata", "created_ns")
+    __slots__ = ("version_id", "tags", "metadata", "created_ns", "removed_tags")
     version_id: str
     tags: tuple[str, ...]
     metadata: dict
     created_ns: int
+    removed_tags: tuple[str, ...]  # encoded only when not empty: older annotations keep their bytes
 
     def __init__(self, version_id: str, tags: tuple[str, ...] = (), metadata: dict | None = None,
-                 created_ns: int = 0):
+                 created_ns: int = 0, removed_tags: tuple[str, ...] = ()):
         self._init(version_id=version_id, tags=tags, metadata={} if metadata is None else metadata,
-                   created_ns=created_ns)
+                   created_ns=created_ns, removed_tags=removed_tags)
 
     def to_msgpack(self) -> bytes:
-        return codec.encode({"kind": "annotation", "schema": self.SCHEMA, "version_id": self.version_id,
-                             "tags": list(self.tags), "metadata": self.metadata, "created_ns": self.created_ns})
+        doc = {"kind": "annotation", "schema": self.SCHEMA, "version_id": self.version_id,
+               "tags": list(self.tags), "metadata": self.metadata, "created_ns": self.created_ns}
+        if self.removed_tags:
+            doc["removed_tags"] = list(self.removed_tags)
+        return codec.encode(doc)
 
     @classmethod
     def from_msgpack(cls, data: bytes) -> "Annotation":
         d = codec.decode(data, "annotation", cls.SCHEMA)
         with codec.fields("annotation"):
-            return cls(d["version_id"], tuple(d["tags"]), dict(d["metadata"]), d["created_ns"])
+            return cls(d["version_id"], tuple(d["tags"]), dict(d["metadata"]), d["created_ns"],
+                       tuple(d.get("removed_tags", ())))

@@ -55,10 +55,9 @@ def normalize_url(url: str) -> str:
 def remotes(repo) -> dict[str, Remote]:
     """Every configured remote by name."""
     fields: dict[str, dict[str, str]] = {}
-    for entry in repo.git.config:
-        if entry.name.startswith(SECTION + "."):
-            name, _, key = entry.name[len(SECTION) + 1:].rpartition(".")
-            fields.setdefault(name, {})[key] = entry.value
+    for entry, value in repo.config.items(SECTION + ".").items():
+        name, _, key = entry[len(SECTION) + 1:].rpartition(".")
+        fields.setdefault(name, {})[key] = value
     return {name: Remote(name, f["url"], f.get("endpoint-url") or None, f.get("trusted", "").lower() == "true")
             for name, f in sorted(fields.items()) if "url" in f}
 
@@ -84,23 +83,18 @@ def add_remote(repo, name: str, url: str, endpoint_url: str | None = None, trust
     url = normalize_url(url)
     if name in remotes(repo):
         raise UserError(f"remote {name!r} already exists; remove it first")
-    cfg = repo.git.config
     if endpoint_url:
-        cfg[f"{SECTION}.{name}.endpoint-url"] = endpoint_url
+        repo.config.set(f"{SECTION}.{name}.endpoint-url", endpoint_url)
     if trusted:
-        cfg[f"{SECTION}.{name}.trusted"] = "true"
-    cfg[f"{SECTION}.{name}.url"] = url  # last: a remote exists once it has a URL
+        repo.config.set(f"{SECTION}.{name}.trusted", "true")
+    repo.config.set(f"{SECTION}.{name}.url", url)  # last: a remote exists once it has a URL
     return Remote(name, url, endpoint_url, trusted)
 
 
 def remove_remote(repo, name: str) -> None:
     get_remote(repo, name)
-    cfg = repo.git.config
     for key in ("url", "endpoint-url", "trusted"):
-        try:
-            del cfg[f"{SECTION}.{name}.{key}"]
-        except KeyError:
-            pass
+        repo.config.delete(f"{SECTION}.{name}.{key}")
     shutil.rmtree(cache_dir(repo, name), ignore_errors=True)
 
 

@@ -9,7 +9,7 @@ kinds of refs (pipeline runs) sync without coordination:
   seen on the remote;
 - append-only: `annotations`, merged by union of the two commit chains;
 - derived, never sent: `heads/<name>`, `pipelines/...`, `cache/...`;
-  recomputed locally (`runstore.adopt_runs` for the last two).
+  recomputed locally (`Repository.adopt_runs` for the last two).
 """
 from __future__ import annotations
 

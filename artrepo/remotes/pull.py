@@ -5,7 +5,7 @@
 Refs are adopted by class (negotiate.py): remote version labels win and
 local versions not on the remote are renumbered after them (and reported);
 aliases move when only the remote moved them; annotation chains are merged;
-the runs that arrive join their pipeline's chain and the cache (runstore.adopt_runs).
+the runs that arrive join their pipeline's chain and the cache (Repository.adopt_runs).
 Every version that arrives gets an `origins/<id>` file naming the remote
 before its ref is created, so it is never trusted by accident.
 """
@@ -14,10 +14,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from artrepo import runstore
 from artrepo.gitdb import layout
 from artrepo.errors import ArtrepoError, ConflictError, IntegrityError, NotFoundError, UserError
-from artrepo.remotes import localrefs
 from artrepo.remotes.negotiate import alias_on_pull, create_only, group_versions, merge_labels, ref_class
 from artrepo.remotes.packs import fetch_packs, needed_chunks
 from artrepo.remotes.progress import Silent
@@ -45,7 +43,7 @@ def pull(repo, remote, refs=(), metadata_only: bool = False, progress=None, back
     _adopt_versions(repo, session, state, result)
     _adopt_other_refs(repo, session, state, result)
     _adopt_runs(repo, state)
-    session.update_tracked(state.refs, localrefs.local_refs(repo))
+    session.update_tracked(state.refs, repo.published_refs())
     if result.conflicts:
         raise ConflictError("; ".join(result.conflicts))
     return result
@@ -78,18 +76,18 @@ def _adopt_versions(repo, session, state: RemoteState, result: TransferResult) -
     for name, theirs in sorted(group_versions(state.refs).items()):
         with repo.lock(name):
             mine = repo.version_refs(name)
-            m = merge_labels(theirs, mine, set(), lambda oid: localrefs.is_custom(repo, oid),
-                             lambda a, b: localrefs.same_content(repo, a, b))
+            m = merge_labels(theirs, mine, set(), lambda oid: repo.record(oid).version is not None,
+                             lambda a, b: repo.record(a).content_hash == repo.record(b).content_hash)
             final = dict(m.labels)
             for label in m.conflicts + m.same_content:
                 final[label] = mine[label]  # locally, the local custom version keeps its label
             published = set(mine.values())
             arriving = [oid for oid in final.values() if oid not in published]
             for oid in arriving:
-                localrefs.write_origin(repo, oid, remote_name)
-            localrefs.set_labels(repo, name, final)
+                repo.write_origin(oid, remote_name)
+            repo.set_labels(name, final, "pull")
         if final != mine:
-            localrefs.update_head(repo, name)
+            repo.update_head(name)
         result.versions += len(arriving)
         result.renumbered += [f"local {name}:{old} \u2192 {name}:{new}" for old, new in m.renumbered]
         result.conflicts += [f"version {name}:{lb} exists locally with other content than on remote {remote_name}"
@@ -97,12 +95,12 @@ def _adopt_versions(repo, session, state: RemoteState, result: TransferResult) -
 
 
 def _adopt_other_refs(repo, session, state: RemoteState, result: TransferResult) -> None:
-    mine = localrefs.local_refs(repo)
+    mine = repo.published_refs()
     tracked = session.tracked()
     for ref, theirs in sorted(state.refs.items()):
         kind, ours = ref_class(ref), mine.get(ref)
         if kind == "annotations":
-            if localrefs.update_annotations(repo, theirs) != ours:
+            if repo.merge_annotations(theirs) != ours:
                 result.refs += 1
             continue
         if kind == "alias":
@@ -121,9 +119,9 @@ def _adopt_other_refs(repo, session, state: RemoteState, result: TransferResult)
 
 def _adopt_runs(repo, state: RemoteState) -> None:
     """Chains, heads/runs and cache refs reach the remote's runs (those whose run ref agrees here)."""
-    local = runstore.run_ids(repo)
+    local = repo.run_ids()
     start = len(layout.RUNS) + 1
-    runstore.adopt_runs(repo, [oid for ref, oid in state.refs.items()
+    repo.adopt_runs([oid for ref, oid in state.refs.items()
                                if layout.ref_kind(ref) == "run" and local.get(ref[start:]) == oid])
 
 

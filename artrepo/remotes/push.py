@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from artrepo.errors import ConflictError
-from artrepo.remotes import localrefs
 from artrepo.remotes.gitpacks import build_git_pack, git_pack_key, pack_name
 from artrepo.gitdb.layout import ANNOTATIONS, PREFIX, version_ref
 from artrepo.remotes.negotiate import alias_on_push, create_only, group_versions, merge_labels, ref_class
@@ -59,8 +58,8 @@ def plan_push(repo, selection: dict[str, str], all_local: dict[str, str], state:
     for name, labels in sorted(group_versions(selection).items()):
         on_remote = remote_versions.get(name, {})
         m = merge_labels(on_remote, labels, set(local_versions.get(name, {})),
-                         lambda oid: localrefs.is_custom(repo, oid),
-                         lambda a, b: localrefs.same_content(repo, a, b))
+                         lambda oid: repo.record(oid).version is not None,
+                         lambda a, b: repo.record(a).content_hash == repo.record(b).content_hash)
         plan.conflicts += [f"version {name}:{lb} exists on remote {remote_name} with other content" for lb in m.conflicts]
         plan.updates.update({version_ref(name, lb): oid for lb, oid in m.labels.items() if on_remote.get(lb) != oid})
         if m.moves:
@@ -98,11 +97,11 @@ class Pusher:
         self.new_index: list[str] = []
 
     def selection(self, state: RemoteState) -> tuple[dict[str, str], dict[str, str]]:
-        all_local = localrefs.local_refs(self.repo)
+        all_local = self.repo.published_refs()
         theirs = state.refs.get(ANNOTATIONS)
-        if theirs is not None and theirs in self.repo.git:  # union with the remote's chain first
-            localrefs.update_annotations(self.repo, state.refs[ANNOTATIONS])
-            all_local = localrefs.local_refs(self.repo)
+        if theirs is not None and self.repo.objects.contains(theirs):  # union with the remote's chain first
+            self.repo.merge_annotations(state.refs[ANNOTATIONS])
+            all_local = self.repo.published_refs()
         if not self.parsed:
             return all_local, all_local
         chosen = pick(all_local, self.parsed, "this repository")
@@ -173,9 +172,9 @@ class Pusher:
 
     def _finish(self, plan: PushPlan, remote_refs: dict[str, str], local: dict[str, str] | None = None) -> None:
         for name, moves in plan.moves.items():
-            localrefs.move_labels(self.repo, name, moves)
+            self.repo.move_labels(name, moves)
         if plan.moves or local is None:
-            local = localrefs.local_refs(self.repo)
+            local = self.repo.published_refs()
         self.session.update_tracked(remote_refs, local)
 
 

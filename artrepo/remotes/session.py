@@ -70,7 +70,7 @@ class RemoteSession:
 
     def check_reachable(self, state: RemoteState) -> None:
         for ref, oid in state.refs.items():
-            if oid not in self.repo.git:
+            if not self.repo.objects.contains(oid):
                 raise IntegrityError(f"remote {self.remote.name}: {ref} points at {oid[:12]}, "
                                      "which none of its git packs holds")
 

@@ -1,7 +1,7 @@
 """Running a plan: each step is served from cache or executed, then the run is recorded.
 
 Outputs are published as versions as soon as their step ends; the run
-itself is written (runstore.write_run) only when it is over, so a killed run
+itself is written (Repository.write_run) only when it is over, so a killed run
 leaves published versions and no half-written run.
 """
 from __future__ import annotations
@@ -95,9 +95,8 @@ class Execution:
                            steps=tuple(self.plan.order), start_ns=start, end_ns=time.time_ns(),
                            source=self.plan.source)
         from artrepo.runs import PipelineRun
-        from artrepo.runstore import write_run
 
-        commit = write_run(self.repo, record, steps)
+        commit = self.repo.write_run(record, steps)
         run = PipelineRun(self.repo, commit, record)
         if failed:
             skipped = [s.name for s in steps if s.status == "skipped"]
@@ -188,9 +187,7 @@ class Execution:
         return out
 
     def _cache_hit(self, ps: PlannedStep, base: StepRecord) -> StepRecord | None:
-        from artrepo.runstore import cached_step, read_run
-
-        found = cached_step(self.repo, base.cache_key)
+        found = self.repo.cached_step(base.cache_key)
         if found is None:
             if self.options.explain:
                 self._decide(ps.name, "miss", self._closest_difference(ps.name, base.key_parts))
@@ -198,7 +195,7 @@ class Execution:
         commit, earlier = found
         missing = [k for k, vid in earlier.outputs.items()
                    if not self._output_present(vid, ps.artifact_names.get(k), earlier.output_labels.get(k))]
-        run_id = read_run(self.repo, commit).run_id
+        run_id = self.repo.read_run(commit).run_id
         if missing:
             self._decide(ps.name, "miss", f"same cache key as run {run_id[:12]}, but its output "
                           f"{missing[0]!r} is no longer in the repository")
@@ -215,10 +212,9 @@ class Execution:
         version's: its ref is checked without decoding the version record.
         """
         from artrepo.errors import ArtrepoError
-        from artrepo.gitdb import layout
 
         if name is not None and label is not None:
-            if self.repo.refs.get(layout.version_ref(name, label)) == version_id:
+            if self.repo.version_id(name, label) == version_id:
                 return True
         try:
             self.repo.by_id(version_id)  # the label may have changed (renumbered on push)
@@ -227,14 +223,12 @@ class Execution:
             return False
 
     def _closest_difference(self, step: str, parts: dict) -> str:
-        from artrepo.runstore import pipeline_history, read_run, read_step
-
-        for commit in pipeline_history(self.repo, self.plan.pipeline):
-            earlier = read_step(self.repo, commit, step)
+        for commit in self.repo.pipeline_history(self.plan.pipeline):
+            earlier = self.repo.read_step(commit, step)
             if earlier is None or not earlier.key_parts:
                 continue
             what = cachekey.first_difference(earlier.key_parts, parts)
-            run_id = read_run(self.repo, commit).run_id[:12]
+            run_id = self.repo.read_run(commit).run_id[:12]
             if what is None:
                 return f"same key as run {run_id}, which did not complete this step ({earlier.status})"
             return f"{what} since run {run_id}"

@@ -206,14 +206,10 @@ class Catalog:
 
     # -- runs -------------------------------------------------------------------
     def _read_runs(self) -> None:
-        try:
-            from artrepo import runstore
-        except ImportError:  # a build without pipelines
-            return
         known = self._runs_by_commit
         rows = {}
-        for run_id, commit in runstore.run_ids(self.repo).items():
-            row = known.get(commit) or self._run_row(runstore, run_id, commit)
+        for run_id, commit in self.repo.run_ids().items():
+            row = known.get(commit) or self._run_row(run_id, commit)
             rows[commit] = row
         self._runs_by_commit = rows
         self.runs = sorted(rows.values(), key=lambda r: (r.start_ns, r.id), reverse=True)
@@ -225,9 +221,9 @@ class Catalog:
                     consumers.setdefault(vid, []).append((run.id, step.name))
         self.consumers = consumers
 
-    def _run_row(self, runstore, run_id: str, commit: str) -> RunRow:
-        rec = runstore.read_run(self.repo, commit)
-        steps = tuple(s for name in rec.steps if (s := runstore.read_step(self.repo, commit, name)) is not None)
+    def _run_row(self, run_id: str, commit: str) -> RunRow:
+        rec = self.repo.read_run(commit)
+        steps = tuple(s for name in rec.steps if (s := self.repo.read_step(commit, name)) is not None)
         return RunRow(run_id, commit, rec.pipeline, rec.status, rec.start_ns, rec.end_ns, rec.parameters, steps)
 
     def find_run(self, text: str) -> RunRow | None:

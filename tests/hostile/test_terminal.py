@@ -16,7 +16,8 @@ def test_no_control_sequence_from_a_remote_reaches_the_terminal(world):
     victim = world.victim
     outputs = {}
     for args in (["show", "esc"], ["show", "esc", "--json"], ["log", "esc"], ["list"], ["log"],
-                 ["show", world.run_id], ["lineage", "total"], ["du"], ["tag", "esc", "mine"], ["fsck"]):
+                 ["show", world.run_id], ["lineage", "total"], ["du"], ["tag", "esc", "mine"], ["fsck"],
+                 ["artifact", "version", "describe", "esc"], ["artifact", "version", "list"]):
         proc = victim.cli(*args)
         # fsck may exit 3 on the world's other forgeries once it checks manifests
         assert proc.returncode in ((0, 3) if args == ["fsck"] else (0,)), (args, proc)

@@ -70,7 +70,7 @@ def garbage_record_object(project, victim, other):
     from artrepo.client import active_repository
 
     repo = active_repository()
-    blob = str(repo.objects.commit(victim.id).tree["record.msgpack"].id)
+    blob = repo.objects.tree_listing(victim.id, "")["record.msgpack"]
     path = _loose_object(project, blob)
     path.chmod(0o644)
     path.write_bytes(zlib.compress(b"blob 12\0not a record"))

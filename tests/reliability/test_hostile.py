@@ -96,9 +96,10 @@ def test_a_decompression_bomb_is_refused_past_the_recorded_size(project, repo):
 
 def _publish_raw_record(repo, name: str, record_bytes: bytes) -> None:
     from artrepo.gitdb import layout
+    from artrepo.gitdb.objects import Blob
 
     manifest = repo.write_manifest(Manifest(()))
-    tree = repo.objects.write_tree({"record.msgpack": record_bytes, "manifest.msgpack": manifest})
+    tree = repo.objects.write_tree({"record.msgpack": record_bytes, "manifest.msgpack": Blob(manifest)})
     commit = repo.objects.write_commit(tree, [], f"artifact {name}\n", time.time_ns())
     repo.refs.create(layout.version_ref(name, "1"), commit)
 

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from artrepo import runstore
 from artrepo.remotes.config import get_remote
 from artrepo.remotes.pull import pull
 from artrepo.repository import Repository
@@ -134,14 +133,17 @@ def test_a_run_finishing_during_a_pull_stays_in_the_chain(tmp_path, monkeypatch)
     run_cli("push", cwd=a, check=True)
     b = project(tmp_path / "b", remote)
     run(b, 2)
-    outside = runstore._outside
+    from artrepo.gitdb.objects import ObjectStore
+
+    walk, calls = ObjectStore.walk, []
 
     def run_meanwhile(*args):
-        found = outside(*args)
-        run(b, 3)  # another process moves the chain after the pull read it
+        found = walk(*args)
+        if not calls:  # after the pull found which runs arrived
+            calls.append(run(b, 3))  # another process moves the chain after the pull read it
         return found
 
-    monkeypatch.setattr(runstore, "_outside", run_meanwhile)
+    monkeypatch.setattr(ObjectStore, "walk", run_meanwhile)
     repo = Repository(b)
     try:
         pull(repo, get_remote(repo, "origin"))
@@ -154,7 +156,6 @@ def test_a_run_finishing_during_a_pull_stays_in_the_chain(tmp_path, monkeypatch)
 
 KILLED_PULL = textwrap.dedent('''
     import os, signal, sys
-    from artrepo import runstore
     from artrepo.remotes.config import get_remote
     from artrepo.remotes.pull import pull
     from artrepo.repository import Repository
@@ -162,7 +163,7 @@ KILLED_PULL = textwrap.dedent('''
     def killed(*args, **kwargs):  # the cache refs are set; the chain is not joined yet
         os.kill(os.getpid(), signal.SIGKILL)
 
-    runstore.join_chains = killed
+    Repository.join_chains = killed
     repo = Repository(sys.argv[1])
     pull(repo, get_remote(repo, "origin"))
 ''')

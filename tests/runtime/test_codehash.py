@@ -113,7 +113,7 @@ def test_tricky_shapes_match_inspect_or_fall_back(tricky):
 
 @pytest.mark.parametrize("name", ["json.decoder", "textwrap", "inspect", "dataclasses", "argparse", "pathlib",
                                   "logging", "zipfile", "email.message", "artrepo.runtime.executor",
-                                  "artrepo.repository", "artrepo.gitdb.loose"])
+                                  "artrepo.repository.versions", "artrepo.gitdb.objects"])
 def test_library_functions_match_inspect(name):
     compared = 0
     for func in functions_of(importlib.import_module(name)):

@@ -173,7 +173,7 @@ def test_new_versions_appear_without_restarting(project, serve):
     assert "2 versions" in served.page("/artifacts/first")
     from artrepo.client import add_tags
 
-    add_tags("first:1", ["late-tag"])
+    add_tags(["late-tag"], artifact_name="first", artifact_version="1")
     assert "late-tag" in served.page("/artifacts/first")
 
 

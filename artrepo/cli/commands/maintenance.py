@@ -82,8 +82,8 @@ def gc_cmd(names, dry_run, grace, keep_last, older_than, force, remote) -> None:
             if not dry_run:
                 retention.drop_versions(repo, plan.drop)
         result = gc.collect(repo, grace=grace_s, dry_run=dry_run, ignore_refs=plan.refs() if dry_run else ())
-        if not dry_run:
-            result.git_packed = gc.pack_git(repo, grace_s)
+    if not dry_run:  # refs are packed under their writers' own per-ref locks: saves may go on
+        result.git_packed = gc.pack_git(repo, grace_s)
     _report_gc(result, dry_run)
 
 

@@ -1,0 +1,29 @@
+"""Git objects moved between repositories as git packs, built and checked by stock git.
+
+`git pack-objects --revs` packs everything the pushed tips reach minus what
+the other side's tips already reach (git's own negotiation, done against a
+ref table instead of a server). `git index-pack --strict` receives a pack:
+it recomputes every object's hash, checks that the objects are well formed
+and that every link resolves (strict mode turns fsck warnings such as `..`
+tree entries into errors), and moves the pack into place only then.
+"""
+from __future__ import annotations
+
+from artrepo.gitdb.repo import run_git
+
+
+def build_pack(objects, tips, exclude) -> bytes | None:
+    """A pack of the objects `tips` reach and `exclude` (commits the other side has) do not; None if empty."""
+    if not tips:
+        return None
+    lines = sorted(set(tips)) + [f"^{x}" for x in sorted(set(exclude) - set(tips)) if objects.contains(x)]
+    data = run_git(objects.git_dir, "pack-objects", "--revs", "--stdout", "-q",
+                   data=("\n".join(lines) + "\n").encode())
+    if int.from_bytes(data[8:12], "big") == 0:  # no objects
+        return None
+    return data
+
+
+def import_pack(objects, data: bytes) -> None:
+    """Verify a pack (hashes, well-formedness, links) and add its objects to the repository."""
+    run_git(objects.git_dir, "index-pack", "--stdin", "--strict", data=data)

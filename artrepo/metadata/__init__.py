@@ -1,0 +1,1 @@
+"""ZenML's `zenml.metadata` path: `from artrepo.metadata.metadata_types import MetadataType`."""

@@ -1,0 +1,240 @@
+"""Runs of a Repository: written as commits, read back, and joined when they arrive from elsewhere.
+
+A run is written once, when it ends (a run in progress is never referenced):
+
+1. its tree: `run.msgpack`, `steps/<encoded step>.msgpack` and `keys/<cache
+   key>` (the same blob as the step record, for cache lookups), loose
+   objects written without fsync;
+2. holding `locks/pipeline-<encoded pipeline>`: the commit, whose parent is
+   the pipeline's previous run; `runs/<run id>` and `heads/runs` in one ref
+   transaction (one syncfs makes the objects and both values durable);
+   `pipelines/<pipeline>` by compare-and-swap;
+3. derived refs: `cache/<key[:2]>/<key[2:]>` for every step that executed.
+
+See docs/format.md, "Runs, steps and cache keys" and "Runs from elsewhere".
+"""
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+import itertools
+
+from artrepo import names
+from artrepo.atomic import flock
+from artrepo.errors import AmbiguousReferenceError, IntegrityError, NotFoundError
+from artrepo.gitdb import layout
+from artrepo.gitdb.objects import BLOB, TREE, is_oid
+from artrepo.records.run import RunRecord, StepRecord
+
+
+class Runs:
+    """The runs part of `Repository` (a mixin: it uses `objects`, `refs` and `git_dir`)."""
+
+    # -- writing ----------------------------------------------------------------------
+    def write_run(self, run: RunRecord, steps: list[StepRecord]) -> str:
+        """Record a finished run; returns its commit id."""
+        objects = self.objects
+        step_blobs = {s.name: objects.write_blob(s.to_msgpack()) for s in steps}
+        rows = [(BLOB, layout.RUN_RECORD, objects.write_blob(run.to_msgpack())),
+                (TREE, layout.STEPS_TREE, objects.write_tree_rows(
+                    [(BLOB, layout.step_path(name)[len(layout.STEPS_TREE) + 1:], oid)
+                     for name, oid in step_blobs.items()]))]
+        keys = {s.cache_key: step_blobs[s.name] for s in steps if s.status == "completed" and s.cache_key}
+        if keys:
+            rows.append((TREE, layout.KEYS_TREE, objects.write_tree_rows([(BLOB, k, o) for k, o in keys.items()])))
+        tree = objects.write_tree_rows(rows)
+        # A cached step's key already points at a run with the same outputs: only executed steps move it.
+        new_keys = [s.cache_key for s in steps if s.status == "completed" and s.cache_key and not s.cached]
+        message = run_message(run, steps)
+        ref = layout.pipeline_ref(run.pipeline)
+        with flock(layout.pipeline_lock(self.git_dir, run.pipeline)):
+            published = False
+            while True:
+                head = self.refs.get(ref, derived=True)
+                commit = objects.write_commit(tree, [head] if head else [], message, run.start_ns)
+                self._publish_run(run, commit, again=published)
+                published = True
+                moved = self.refs.update(ref, lambda cur: commit if cur == head else None,
+                                         f"run {run.run_id[:12]}", durable=False)
+                if moved == commit:
+                    break
+                # else a writer outside the lock moved the pipeline ref: re-parent our own run ref
+        for key in new_keys:
+            self.refs.update(layout.cache_ref(key), lambda cur: commit, f"cache {run.pipeline}", durable=False)
+        return commit
+
+    def _publish_run(self, run: RunRecord, commit: str, again: bool) -> None:
+        """`runs/<run id>` and `heads/runs` at `commit`, durable together with the objects written before.
+
+        HEAD names heads/runs and git resolves HEAD on every ref update, so it is
+        durable too: a torn one would stop all writes.
+        """
+        with self.refs.transaction() as txn:
+            if again:  # re-parented after a writer outside the lock moved the pipeline ref
+                txn.set(layout.run_ref(run.run_id), lambda cur: commit, f"re-parent run {run.pipeline}")
+            else:
+                txn.set(layout.run_ref(run.run_id), lambda cur: commit if cur is None else None, f"run {run.pipeline}")
+            txn.set(layout.RUNS_HEAD, lambda cur: commit, f"run {run.pipeline}")
+            txn.commit()
+
+    # -- reading ----------------------------------------------------------------------
+    def run_ids(self) -> dict[str, str]:
+        """{run id: run commit} for every published run."""
+        return self.refs.list_prefix(layout.RUNS)
+
+    def run_commit(self, run_id: str) -> str | None:
+        return self.refs.get(layout.run_ref(run_id))
+
+    def read_run(self, commit: str) -> RunRecord:
+        data = self.objects.tree_file(commit, layout.RUN_RECORD)
+        if data is None:
+            raise IntegrityError(f"commit {commit[:12]} holds no run record")
+        return RunRecord.from_msgpack(data)
+
+    def read_step(self, commit: str, step: str) -> StepRecord | None:
+        data = self.objects.tree_file(commit, layout.step_path(step))
+        return None if data is None else StepRecord.from_msgpack(data)
+
+    def find_run(self, id_or_prefix: str) -> tuple[str, str]:
+        """(run id, commit) for a run id prefix or a run commit id prefix."""
+        text = id_or_prefix.strip().lower()
+        if len(text) < 4 or any(c not in "0123456789abcdef" for c in text):
+            raise NotFoundError(f"no pipeline run {id_or_prefix!r}")
+        found = {(rid, c) for rid, c in self.run_ids().items() if rid.startswith(text) or c.startswith(text)}
+        if len(found) > 1:
+            raise AmbiguousReferenceError(f"run id prefix {id_or_prefix!r} is ambiguous; give more characters")
+        if not found:
+            raise NotFoundError(f"no pipeline run {id_or_prefix!r}")
+        return found.pop()
+
+    def cached_step(self, key: str) -> tuple[str, StepRecord] | None:
+        """(run commit, step record) of the latest completed step with this cache key."""
+        commit = self.refs.get(layout.cache_ref(key), derived=True)
+        if commit is None:
+            return None
+        data = self.objects.tree_file(commit, f"{layout.KEYS_TREE}/{key}")
+        return None if data is None else (commit, StepRecord.from_msgpack(data))
+
+    def pipeline_heads(self) -> dict[str, str]:
+        return {names.decode(k): v for k, v in self.refs.list_prefix(layout.PIPELINES).items()}
+
+    def pipeline_history(self, pipeline: str, limit: int = 50):
+        """Run commits of one pipeline, newest first (through the merge commits of pulled chains)."""
+        head = self.refs.get(layout.pipeline_ref(pipeline), derived=True)
+        for commit, _time in itertools.islice(self.walk_runs([head] if head else []), limit):
+            yield commit
+
+    def walk_runs(self, heads):
+        """(commit, commit time) of the run commits `heads` reach, newest first, as `git log` lists them.
+
+        Merge commits (a pull joining two chains of a pipeline) are walked
+        through, never yielded: a run commit has at most one parent.
+        """
+        seen = set(heads)
+        heap = [(-c.commit_time, c.id) for c in map(self.objects.commit, seen)]
+        heapq.heapify(heap)
+        while heap:
+            _neg_time, oid = heapq.heappop(heap)
+            while True:
+                c = self.objects.commit(oid)
+                if len(c.parent_ids) < 2:
+                    yield oid, c.commit_time
+                parents = [p for p in c.parent_ids if p not in seen]
+                seen.update(parents)
+                if len(parents) != 1 or heap:
+                    break
+                oid = parents[0]  # one chain left: its next commit is the newest, no heap needed
+            for parent in parents:
+                heapq.heappush(heap, (-self.objects.commit(parent).commit_time, parent))
+
+    # -- runs that arrived from elsewhere (pull) -----------------------------------------
+    def adopt_runs(self, commits) -> None:
+        """Make the derived refs reach the published run commits `commits` the way a local run would.
+
+        For each pipeline, `pipelines/<p>` moves to the one commit that reaches its
+        current head and the new runs (`join_chains`); `heads/runs` follows the
+        newest chain; cache refs are created for keys no local run answers.
+        Runs the chains reach already are skipped, so calling it again is cheap
+        and repairs what an interrupted call left. Nothing is rewritten.
+        """
+        heads = [h for h in self.pipeline_heads().values() if is_oid(h)]
+        wanted = set(commits)
+        outside = [c.id for c in self.objects.walk(wanted, heads) if c.id in wanted] if wanted else []
+        arrived = sorted(((self.read_run(c), c) for c in outside), key=lambda rc: rc[0].start_ns)
+        if not arrived:
+            return
+        by_pipeline: dict[str, list[str]] = {}
+        for run, commit in arrived:
+            by_pipeline.setdefault(run.pipeline, []).append(commit)
+        # cache refs, then chains, then heads/runs: runs an interrupted call left outside the chains are redone
+        holder = {key: c for _run, c in arrived for key in self.objects.tree_listing(c, layout.KEYS_TREE)}
+        for key, commit in holder.items():  # the latest arrived run holding the key
+            self.refs.update(layout.cache_ref(key), lambda cur, c=commit: c if cur is None else None, "pulled run",
+                             durable=False)
+        moved = []
+        for pipeline, runs in by_pipeline.items():
+            with flock(layout.pipeline_lock(self.git_dir, pipeline)):
+                moved.append(self.refs.update(layout.pipeline_ref(pipeline),
+                                              lambda cur, p=pipeline, r=runs: self.join_chains(p, cur, r),
+                                              "pulled runs", durable=False))
+        self.refs.update(layout.RUNS_HEAD, lambda cur: self._newest_chain(cur, moved), "pulled runs")
+
+    def join_chains(self, pipeline: str, head: str | None, runs: list[str]) -> str:
+        """The commit reaching `head` and every commit of `runs`: one of them, or a merge commit of the tips.
+
+        The merge commit's parents are the tips newest first; its tree is empty and
+        its time the newest tip's, so two clones joining the same chains write the
+        same commit.
+        """
+        tips = self._tips(head, runs)
+        if len(tips) == 1:
+            return tips[0]
+        tips.sort(key=self._newness, reverse=True)
+        newest = self.objects.commit(tips[0]).commit_time
+        message = f"merge runs of {pipeline} ({len(tips)} chains)\n\nArtrepo-Pipeline: {pipeline}\n"
+        return self.objects.write_commit(self.objects.write_tree_rows([]), tips, message, newest * 10**9)
+
+    def _newness(self, commit: str) -> tuple[int, str]:
+        """Sort key of a chain tip: when its newest run ended (commit times are whole seconds), then an id."""
+        parents = self.objects.commit(commit).parent_ids
+        if len(parents) > 1:  # a merge of chains is as new as its newest tip
+            return max(map(self._newness, parents))
+        return self.read_run(commit).end_ns, commit
+
+    def _tips(self, head: str | None, runs: list[str]) -> list[str]:
+        """Those of `runs` and `head` that no other of them reaches.
+
+        Walks only the commits `head` does not reach: a path from one candidate to
+        another runs through them, and `head` is reached iff one of them names it
+        as a parent.
+        """
+        walked, parents = set(), set()
+        for c in self.objects.walk(runs, [head] if head else []):
+            walked.add(c.id)
+            parents.update(c.parent_ids)
+        tips = [c for c in dict.fromkeys(runs) if c in walked and c not in parents]
+        return tips + [head] if head and head not in parents else tips
+
+    def _newest_chain(self, current: str | None, heads: list[str]) -> str:
+        """heads/runs after chains moved: the newest of them, or `current` if newer (a tie goes to one reaching it)."""
+        def rank(c):
+            reaches = current is not None and self.objects.is_ancestor(current, c)
+            return self.objects.commit(c).commit_time, reaches
+
+        return max([*heads, current] if current else heads, key=rank)
+
+
+def run_message(run: RunRecord, steps: list[StepRecord]) -> str:
+    """`run PIPELINE: STATUS`, one line per step, and trailers."""
+    start = dt.datetime.fromtimestamp(run.start_ns / 1e9, tz=dt.timezone.utc).isoformat(timespec="seconds")
+    lines = [f"run {run.pipeline}: {run.status} ({len(steps)} steps, "
+             f"{sum(s.cached for s in steps)} cached)", ""]
+    for s in steps:
+        state = "cached" if s.cached else s.status
+        outs = ", ".join(f"{k}={v[:12]}" for k, v in s.outputs.items())
+        lines.append(f"  {s.name}: {state}" + (f" -> {outs}" if outs else ""))
+        if s.error:
+            lines.append(f"    error: {(s.error.splitlines() or [''])[0][:200]}")
+    lines += ["", f"Artrepo-Run-Id: {run.run_id}", f"Artrepo-Pipeline: {run.pipeline}",
+              f"Artrepo-Status: {run.status}", f"Artrepo-Started: {start}"]
+    return "\n".join(lines) + "\n"

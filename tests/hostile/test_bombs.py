@@ -15,7 +15,7 @@ from harness import RSS_LIMIT, dashboard_home
 from recipes import (BAD_HEADERS, BAD_TREES, HOSTILE_VALUES, forge_bad_headers, forge_bad_records, forge_bomb,
                      zero_bomb)
 
-BOMB_SIZE = 256 << 20  # declared and real plaintext: 512 times FastCDC's largest chunk
+BOMB_SIZE = 192 << 20  # declared and real plaintext: 384 times FastCDC's largest chunk
 
 
 @pytest.fixture(scope="session")

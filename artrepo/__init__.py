@@ -19,7 +19,7 @@ _LAZY = {
     "add_tags": "artrepo.client",
     "remove_tags": "artrepo.client",
     "Tag": "artrepo.tags",
-    "ArtifactVersion": "artrepo.artifacts",
+    "ArtifactVersion": "artrepo.models",
     "ArtifactType": "artrepo.records.artifact",
     "VisualizationType": "artrepo.records.artifact",
     "step": "artrepo.runtime.decorators",
@@ -27,8 +27,8 @@ _LAZY = {
     "ArtifactConfig": "artrepo.runtime.signature",
     "ExternalArtifact": "artrepo.runtime.graph",
     "get_step_context": "artrepo.runtime.context",
-    "PipelineRun": "artrepo.runs",
-    "StepRun": "artrepo.runs",
+    "PipelineRun": "artrepo.models",
+    "StepRun": "artrepo.models",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from artrepo.artifacts import ArtifactVersion, load_value, save_value, validate_metadata, validate_tags
 from artrepo.errors import NotFoundError, UserError
+from artrepo.models import ArtifactVersion
 from artrepo.records.artifact import ArtifactType
 from artrepo.repository import Repository, active
 from artrepo.tags import Tag, artifact_key, effective_tags, tag_names
+from artrepo.values import artifact_type_of, load_value, save_value, validate_metadata, validate_tags
+
 
 def active_repository(root: str | os.PathLike | None = None) -> Repository:
     """The repository containing `root` (default: the working directory), opened once per process.
@@ -95,7 +97,7 @@ class Client:
                                artifact_type: ArtifactType | str | None = None) -> list[ArtifactVersion]:
         """Versions (newest first), filtered by name, tag and type."""
         repo = self.active_repository
-        wanted = None if artifact_type is None else _artifact_type(artifact_type)
+        wanted = artifact_type_of(artifact_type)
         out = []
         for n in [name] if name else repo.names():
             for info in repo.versions(n):
@@ -113,12 +115,12 @@ class Client:
         return [Artifact(n, [ArtifactVersion(repo, i) for i in repo.versions(n)], repo) for n in repo.names()]
 
     def get_pipeline_run(self, id_or_prefix: str):
-        from artrepo.runs import get_run
+        from artrepo.models import get_run
 
         return get_run(self.active_repository, id_or_prefix)
 
     def list_pipeline_runs(self, pipeline: str | None = None):
-        from artrepo.runs import list_runs
+        from artrepo.models import list_runs
 
         return list_runs(self.active_repository, pipeline)
 
@@ -146,15 +148,6 @@ class Client:
         return artifact
 
 
-def _artifact_type(value) -> ArtifactType:
-    if isinstance(value, ArtifactType):
-        return value
-    try:
-        return ArtifactType[str(value).upper()]
-    except KeyError:
-        raise UserError(f"unknown artifact type {value!r}; one of {', '.join(t.name for t in ArtifactType)}") from None
-
-
 def save_artifact(data: Any, name: str, version: str | int | None = None, tags=None,
                   artifact_type: ArtifactType | None = None, metadata: dict | None = None,
                   materializer=None, *, user_metadata: dict | None = None, extract_metadata: bool = True,
@@ -171,11 +164,13 @@ def save_artifact(data: Any, name: str, version: str | int | None = None, tags=N
         raise UserError("save_artifact(uri=) is not supported: artrepo decides where data is stored "
                         "(by content); pass no uri")
     metadata = _merged(metadata, user_metadata, "metadata", "user_metadata")
-    cls = _restricted(materializer, data, extract_metadata, include_visualizations)
+    settings = {"tags": tag_names(tags), "artifact_type": artifact_type, "metadata": metadata,
+                "materializer": _restricted(materializer, data, extract_metadata, include_visualizations)}
     ctx = _step_context()
-    producer = ctx.producer_for_manual_save(name) if ctx is not None else None
-    return save_value(active_repository(), data, name, version, tags=tag_names(tags),
-                      artifact_type=artifact_type, metadata=metadata, materializer=cls, producer=producer)
+    repo = active_repository()
+    if ctx is not None:  # recorded as an output of the running step
+        return ArtifactVersion(repo, ctx.save_artifact(data, name, version, **settings))
+    return ArtifactVersion(repo, save_value(repo, data, name, version, **settings))
 
 
 def _merged(a: dict | None, b: dict | None, a_name: str, b_name: str) -> dict | None:
@@ -232,8 +227,9 @@ def register_artifact(path: str | os.PathLike, name: str, version: str | int | N
         raise UserError(f"cannot register {source}: it is inside the repository's own .artrepo/")
     from artrepo.materializers.path import PathMaterializer
 
-    return save_value(repo, source, name, version, tags=tag_names(tags), artifact_type=artifact_type,
-                      metadata=metadata, materializer=PathMaterializer, origin="registered")
+    return ArtifactVersion(repo, save_value(repo, source, name, version, tags=tag_names(tags),
+                                            artifact_type=artifact_type, metadata=metadata,
+                                            materializer=PathMaterializer, origin="registered"))
 
 
 def log_artifact_metadata(metadata: dict, artifact_name: str | None = None,

@@ -75,7 +75,7 @@ def timed(fn):
 def bench_large(work: Path, endpoint: str, bucket: str, size: int) -> None:
     import numpy as np
 
-    from artrepo.artifacts import save_value
+    from artrepo.values import save_value
     from artrepo.remotes.config import add_remote, get_remote
     from artrepo.remotes.pull import pull
     from artrepo.remotes.push import push
@@ -115,7 +115,7 @@ def bench_large(work: Path, endpoint: str, bucket: str, size: int) -> None:
 
 
 def bench_small(work: Path, endpoint: str, bucket: str, count: int) -> None:
-    from artrepo.artifacts import save_value
+    from artrepo.values import save_value
     from artrepo.remotes.config import add_remote, get_remote
     from artrepo.remotes.push import push
     from artrepo.repository import Repository

@@ -8,7 +8,6 @@ format version lives in an `[artrepo]` section, which git ignores.
 """
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 from artrepo.errors import FormatError, IntegrityError, UserError
@@ -104,6 +103,8 @@ class Config:
 
 def run_git(git_dir: Path, *args: str, data: bytes | None = None) -> bytes:
     """Stock git on this repository; IntegrityError with git's message if it fails."""
+    import subprocess  # not at the top: it imports threading, signal and locale (~4 ms) on every cached run
+
     try:
         proc = subprocess.run(["git", "--git-dir", str(git_dir), *args], input=data, capture_output=True)
     except FileNotFoundError:

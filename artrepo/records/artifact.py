@@ -30,29 +30,20 @@ class VisualizationType(str, enum.Enum):
     JSON = "json"
 
 
-class VersionRecord(Frozen):
+class VersionRecord(codec.Record):
     """The immutable record of one artifact version (`record.msgpack`).
 
     `version` is set only for custom versions: an auto-increment number is a
     label held by the ref, so renumbering never changes this record or its id.
     """
 
-    SCHEMA = 1
-    __slots__ = ("name", "version", "artifact_type", "materializer", "data_type", "content_hash", "size",
-                 "created_ns", "tags", "metadata", "producer", "origin", "environment")
-    name: str
-    version: str | None
-    artifact_type: str
-    materializer: str
-    data_type: str
-    content_hash: bytes
-    size: int
-    created_ns: int
-    tags: tuple[str, ...]
-    metadata: dict
-    producer: dict | None  # {"run_id": ..., "step": ..., "output": ...}
-    origin: str  # saved | registered | pipeline
-    environment: dict  # python, cloudpickle versions for pickles
+    FORMAT = codec.Schema("artifact_version", 1, {
+        "name": str, "version": (str, None), "type": str, "materializer": str, "data_type": str,
+        "content_hash": bytes, "size": int, "created_ns": int, "tags": [str], "metadata": {str: codec.JSON},
+        "producer": ({str: str}, None),  # {run_id, step, output} of the step that made it
+        "origin": str,  # saved | registered | pipeline
+        "environment": {str: str}})  # python, cloudpickle versions for pickles
+    __slots__ = FORMAT.attributes(type="artifact_type")
 
     def __init__(self, *, name: str, version: str | None, artifact_type: str, materializer: str, data_type: str,
                  content_hash: bytes, size: int, created_ns: int, tags: tuple[str, ...] = (),
@@ -63,27 +54,6 @@ class VersionRecord(Frozen):
                    metadata={} if metadata is None else metadata, producer=producer, origin=origin,
                    environment={} if environment is None else environment)
 
-    def to_msgpack(self) -> bytes:
-        return codec.encode({
-            "kind": "artifact_version", "schema": self.SCHEMA, "name": self.name,
-            "version": self.version, "type": self.artifact_type, "materializer": self.materializer,
-            "data_type": self.data_type, "content_hash": self.content_hash, "size": self.size,
-            "created_ns": self.created_ns, "tags": list(self.tags), "metadata": self.metadata,
-            "producer": self.producer, "origin": self.origin, "environment": self.environment,
-        })
-
-    @classmethod
-    def from_msgpack(cls, data: bytes) -> "VersionRecord":
-        d = codec.decode(data, "artifact_version", cls.SCHEMA)
-        with codec.fields("artifact_version"):
-            return cls(
-                name=d["name"], version=d["version"], artifact_type=d["type"],
-                materializer=d["materializer"], data_type=d["data_type"],
-                content_hash=bytes(d["content_hash"]), size=d["size"], created_ns=d["created_ns"],
-                tags=tuple(d["tags"]), metadata=dict(d["metadata"]), producer=d["producer"],
-                origin=d["origin"], environment=dict(d["environment"]),
-            )
-
 
 def _file_row(f: StoredFile) -> list:
     return [f.path, f.size, int(f.executable), f.symlink, [[cid, n] for cid, n in f.chunks]]
@@ -93,13 +63,16 @@ def _file_from_row(row: list) -> StoredFile:
     from artrepo.storage.chunkstore import StoredFile
 
     path, size, executable, symlink, chunks = row
-    return StoredFile(path, size, tuple((bytes(c), n) for c, n in chunks), bool(executable), symlink)
+    return StoredFile(path, size, tuple((c, n) for c, n in chunks), bool(executable), symlink)
+
+
+_FILE_ROW = codec.Row(str, int, int, (str, None), [codec.Row(bytes, int)])
 
 
 class Manifest(Frozen):
     """The files of a version (`manifest.msgpack`): data files and visualizations."""
 
-    SCHEMA = 1
+    FORMAT = codec.Schema("manifest", 1, {"files": [_FILE_ROW], "visualizations": [codec.Row(str, str, _FILE_ROW)]})
     __slots__ = ("files", "visualizations")
     files: tuple[StoredFile, ...]
     visualizations: tuple[tuple[str, str, StoredFile], ...]  # (name, type, file)
@@ -127,55 +100,27 @@ class Manifest(Frozen):
             for cid, _ in f.chunks:
                 yield cid
 
-    def file(self, path: str) -> StoredFile:
-        for f in self.files:
-            if f.path == path:
-                return f
-        raise KeyError(path)
-
     def to_msgpack(self) -> bytes:
-        return codec.encode({
-            "kind": "manifest", "schema": self.SCHEMA,
-            "files": [_file_row(f) for f in self.files],
-            "visualizations": [[n, t, _file_row(f)] for n, t, f in self.visualizations],
-        })
+        return self.FORMAT.encode({"files": [_file_row(f) for f in self.files],
+                                   "visualizations": [[n, t, _file_row(f)] for n, t, f in self.visualizations]})
 
     @classmethod
     def from_msgpack(cls, data: bytes) -> "Manifest":
-        d = codec.decode(data, "manifest", cls.SCHEMA)
-        with codec.fields("manifest"):
-            return cls(
-                tuple(_file_from_row(r) for r in d["files"]),
-                tuple((n, t, _file_from_row(r)) for n, t, r in d["visualizations"]),
-            )
+        d = cls.FORMAT.decode(data)
+        return cls(tuple(_file_from_row(r) for r in d["files"]),
+                   tuple((n, t, _file_from_row(r)) for n, t, r in d["visualizations"]))
 
 
-class Annotation(Frozen):
+class Annotation(codec.Record):
     """Tags or metadata added to (or tags removed from) a version after it was written (append-only)."""
 
-    SCHEMA = 1
-    __slots__ = ("version_id", "tags", "metadata", "created_ns", "removed_tags")
-    version_id: str
-    tags: tuple[str, ...]
-    metadata: dict
-    created_ns: int
-    removed_tags: tuple[str, ...]  # encoded only when not empty: older annotations keep their bytes
+    # removed_tags is written only when not empty: older annotations keep their bytes
+    FORMAT = codec.Schema("annotation", 1, {"version_id": str, "tags": [str], "metadata": {str: codec.JSON},
+                                            "created_ns": int, "removed_tags": [str]}, optional={"removed_tags"})
+    __slots__ = FORMAT.attributes()
 
     def __init__(self, version_id: str, tags: tuple[str, ...] = (), metadata: dict | None = None,
                  created_ns: int = 0, removed_tags: tuple[str, ...] = ()):
         self._init(version_id=version_id, tags=tags, metadata={} if metadata is None else metadata,
                    created_ns=created_ns, removed_tags=removed_tags)
 
-    def to_msgpack(self) -> bytes:
-        doc = {"kind": "annotation", "schema": self.SCHEMA, "version_id": self.version_id,
-               "tags": list(self.tags), "metadata": self.metadata, "created_ns": self.created_ns}
-        if self.removed_tags:
-            doc["removed_tags"] = list(self.removed_tags)
-        return codec.encode(doc)
-
-    @classmethod
-    def from_msgpack(cls, data: bytes) -> "Annotation":
-        d = codec.decode(data, "annotation", cls.SCHEMA)
-        with codec.fields("annotation"):
-            return cls(d["version_id"], tuple(d["tags"]), dict(d["metadata"]), d["created_ns"],
-                       tuple(d.get("removed_tags", ())))

@@ -25,16 +25,17 @@ def composing():
 
 
 class StepContext:
-    """The running step: its names, its outputs, and metadata or tags added to them."""
+    """The running step: its names, its outputs, metadata or tags added to them, versions it saved."""
 
-    def __init__(self, pipeline_name: str, step_name: str, run_id: str, outputs: dict[str, str]):
+    def __init__(self, pipeline_name: str, step_name: str, run_id: str, outputs: dict[str, str], store):
         self.pipeline_name = pipeline_name
         self.step_name = step_name
         self.run_id = run_id
         self._outputs = dict(outputs)  # output key -> artifact name
+        self._store = store  # where save_artifact saves (runtime.task)
         self.output_metadata: dict[str, dict] = {k: {} for k in outputs}
         self.output_tags: dict[str, list[str]] = {k: [] for k in outputs}
-        self.manual_saves: list[str] = []
+        self.saved: dict[str, tuple[str, str]] = {}  # artifact name -> (version id, label) saved inside the step
 
     def __repr__(self) -> str:
         return f"StepContext(step={self.step_name!r}, pipeline={self.pipeline_name!r}, run_id={self.run_id[:12]!r})"
@@ -57,20 +58,22 @@ class StepContext:
         return any(output_name in (k, a) for k, a in self._outputs.items())
 
     def add_output_metadata(self, metadata: dict | None = None, output_name: str | None = None) -> None:
-        from artrepo.artifacts import validate_metadata
+        from artrepo.values import validate_metadata
 
         self.output_metadata[self._output_key(output_name)].update(validate_metadata(metadata))
 
     def add_output_tags(self, tags=None, output_name: str | None = None) -> None:
-        from artrepo.artifacts import validate_tags
+        from artrepo.values import validate_tags
 
         key = self._output_key(output_name)
         self.output_tags[key].extend(t for t in validate_tags(tags) if t not in self.output_tags[key])
 
-    def producer_for_manual_save(self, name: str) -> dict:
-        """The producer of a `save_artifact` call inside this step; the step records the version."""
-        self.manual_saves.append(name)
-        return {"run_id": self.run_id, "step": self.step_name, "output": name}
+    def save_artifact(self, data, name: str, version=None, **settings):
+        """`save_artifact` inside this step: saved at once, and recorded as an output of the step."""
+        producer = {"run_id": self.run_id, "step": self.step_name, "output": name}
+        info = self._store.save(data, name, version, producer=producer, **settings)
+        self.saved[info.name] = (info.id, info.version)
+        return info
 
 
 def get_step_context() -> StepContext:

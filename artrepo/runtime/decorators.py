@@ -95,7 +95,7 @@ class Pipeline:
         return f"<pipeline {self.name}>"
 
     def __call__(self, *args, **kwargs):
-        from artrepo.runtime.executor import RunOptions, run_pipeline
+        from artrepo.runtime.driver import RunOptions, run_pipeline
 
         return run_pipeline(self, args, kwargs, RunOptions())
 

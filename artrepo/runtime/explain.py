@@ -1,16 +1,16 @@
 """Why a step was (or was not) served from cache, and the one-line step reports of `artrepo run`."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from artrepo.plain import Frozen
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(Frozen):
     """`outcome` is hit, miss, off (caching disabled) or skipped; `reason` says why."""
 
-    step: str
-    outcome: str
-    reason: str
+    __slots__ = ("step", "outcome", "reason")
+
+    def __init__(self, step: str, outcome: str, reason: str):
+        self._init(step=step, outcome=outcome, reason=reason)
 
     def line(self) -> str:
         return f"{self.step}: {self.outcome} - {self.reason}"

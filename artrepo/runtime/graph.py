@@ -69,8 +69,8 @@ class Invocation(Plain):
 def _is_artifact_input(value) -> bool:
     if isinstance(value, (OutputHandle, LateArtifact, ExternalArtifact)):
         return True
-    artifacts = sys.modules.get("artrepo.artifacts")  # no ArtifactVersion exists before it is imported
-    return artifacts is not None and isinstance(value, artifacts.ArtifactVersion)
+    models = sys.modules.get("artrepo.models")  # no ArtifactVersion exists before it is imported
+    return models is not None and isinstance(value, models.ArtifactVersion)
 
 
 class Composition:

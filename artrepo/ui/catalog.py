@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from artrepo.errors import NotFoundError
+from artrepo.models import effective
 from artrepo.records.artifact import Annotation, ArtifactType
 
 # A folder's mtime can be coarse (a few ms): stat results younger than this are
@@ -79,7 +81,10 @@ def _label_key(row: VersionRow):
 
 
 class Catalog:
-    """Versions by id and by name, artifacts, runs and who consumed each version."""
+    """Versions by id and by name, artifacts, runs and who consumed each version.
+
+    It is also the lineage source of the dashboard (`artrepo.lineage.walk`).
+    """
 
     def __init__(self, repo):
         self.repo = repo
@@ -188,21 +193,22 @@ class Catalog:
 
     def _version_row(self, oid: str, name: str, label: str, origin: str | None) -> VersionRow:
         rec = self.repo.record(oid)
-        tags = list(rec.tags)
-        for note in self._annotations.get(oid, ()):
-            tags.extend(t for t in note.tags if t not in tags)
+        tags = tuple(effective(rec, self._annotations.get(oid, ()))[0])
         try:
             kind = ArtifactType(rec.artifact_type).name
         except ValueError:
             kind = str(rec.artifact_type)
-        return VersionRow(oid, name, label, kind, rec.created_ns, rec.size, tuple(tags), rec.producer, origin)
+        return VersionRow(oid, name, label, kind, rec.created_ns, rec.size, tags, rec.producer, origin)
+
+    def version_row(self, version_id: str) -> VersionRow:
+        row = self.versions.get(version_id)
+        if row is None:
+            raise NotFoundError(f"no artifact version with id {version_id[:40]!r}")
+        return row
 
     def metadata(self, version_id: str) -> dict:
         """The record's metadata with later annotations applied (as `run_metadata`)."""
-        meta = dict(self.repo.record(version_id).metadata)
-        for note in self._annotations.get(version_id, ()):
-            meta.update(note.metadata)
-        return meta
+        return effective(self.repo.record(version_id), self._annotations.get(version_id, ()))[1]
 
     # -- runs -------------------------------------------------------------------
     def _read_runs(self) -> None:
@@ -226,6 +232,12 @@ class Catalog:
         steps = tuple(s for name in rec.steps if (s := self.repo.read_step(commit, name)) is not None)
         return RunRow(run_id, commit, rec.pipeline, rec.status, rec.start_ns, rec.end_ns, rec.parameters, steps)
 
+    def run_step(self, run_id: str | None, name: str | None) -> tuple[RunRow, object] | None:
+        """(run, step record) of a step of a run read so far, or None."""
+        run = self.runs_by_id.get(run_id)
+        step = next((s for s in run.steps if s.name == name), None) if run else None
+        return None if step is None else (run, step)
+
     def find_run(self, text: str) -> RunRow | None:
         """A run by id, id prefix (unique) or commit prefix."""
         row = self.runs_by_id.get(text)
@@ -233,3 +245,17 @@ class Catalog:
             return row
         found = [r for r in self.runs if r.id.startswith(text) or r.commit.startswith(text)]
         return found[0] if len(found) == 1 else None
+
+    # -- lineage source (artrepo.lineage.walk) ------------------------------------
+    def describe_version(self, version_id: str) -> dict:
+        row = self.versions.get(version_id)
+        return {"label": f"{row.name}:{row.version}" if row else f"{version_id[:12]} (not here)"}
+
+    def producer_steps(self, version_id: str) -> list:
+        row = self.versions.get(version_id)
+        found = self.run_step(row.producer.get("run_id"), row.producer.get("step")) if row and row.producer else None
+        return [(found[0].id, found[0].pipeline, found[1])] if found else []
+
+    def consumer_steps(self, version_id: str) -> list:
+        return [(run.id, run.pipeline, step) for run_id, name in self.consumers.get(version_id, ())
+                for run, step in [self.run_step(run_id, name) or (None, None)] if step is not None]

@@ -13,7 +13,7 @@ import csv
 import io
 import json
 
-from artrepo.ui.server import Response
+from artrepo.ui.dashboard import Response
 
 MAX_INLINE = 2 * 1024 * 1024  # text shown in the page
 MAX_SERVED = 64 * 1024 * 1024  # raw bytes served from a visualization URL
@@ -71,9 +71,7 @@ def _render_text(vtype: str, text: str) -> dict:
 
 
 def visualization_response(dash, query: dict, version_id: str, index: str) -> Response:
-    from artrepo.ui.pages import version_row
-
-    row = version_row(dash, version_id)
+    row = dash.catalog.version_row(version_id)
     visuals = dash.repo.manifest(row.id).visualizations
     if not index.isdigit() or int(index) >= len(visuals):
         return dash.not_found(f"version {row.id[:12]} has no visualization {index}")
@@ -105,9 +103,8 @@ def _content_type(vtype: str, data: bytes) -> str:
 def download_response(dash, query: dict, version_id: str) -> Response:
     """The version's files as a zip, streamed while it is made (never written to disk)."""
     from artrepo.payload import LoadFiles
-    from artrepo.ui.pages import version_row
 
-    row = version_row(dash, version_id)
+    row = dash.catalog.version_row(version_id)
     files = LoadFiles(dash.repo.chunks, dash.repo.manifest(row.id))
     filename = f"{row.name.replace('::', '__')}-{row.version}.zip"
 

@@ -5,6 +5,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from artrepo.errors import NotFoundError
+from artrepo.ui import content, lineage_view
 
 PER_PAGE = 50
 ARTIFACT_SORTS = {
@@ -83,24 +84,15 @@ def _aliases_by_version(repo, name: str) -> dict[str, list[str]]:
     return out
 
 
-def version_row(dash, version_id: str):
-    row = dash.catalog.versions.get(version_id)
-    if row is None:
-        raise NotFoundError(f"no artifact version with id {version_id[:40]!r}")
-    return row
-
-
 def version_page(dash, query: dict, version_id: str):
-    from artrepo.ui import content, lineage_view
-
-    row = version_row(dash, version_id)
+    row = dash.catalog.version_row(version_id)
     record = dash.repo.record(row.id)
     manifest = dash.repo.manifest(row.id)
     producer = None
     if row.producer:
-        run = dash.catalog.runs_by_id.get(row.producer.get("run_id"))
-        step = next((s for s in run.steps if s.name == row.producer.get("step")), None) if run else None
-        producer = {"run": run, "step": step, "run_id": row.producer.get("run_id"),
+        found = dash.catalog.run_step(row.producer.get("run_id"), row.producer.get("step"))
+        producer = {"run": dash.catalog.runs_by_id.get(row.producer.get("run_id")), "step": found[1] if found else None,
+                    "run_id": row.producer.get("run_id"),
                     "step_name": row.producer.get("step"), "output": row.producer.get("output")}
     consumers = [(dash.catalog.runs_by_id.get(r), s) for r, s in dash.catalog.consumers.get(row.id, [])]
     return dash.render(

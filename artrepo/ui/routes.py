@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote
 
 from artrepo.ui import content, lineage_view, pages, runpages
+from artrepo.ui.dashboard import Dashboard, Response
 
 _ID = r"([0-9a-f]{40})"
 ROUTES = [
@@ -18,3 +20,14 @@ ROUTES = [
     (re.compile(r"/runs/([0-9a-f]{4,64})"), runpages.run_page),
     (re.compile(r"/storage"), pages.storage_page),
 ]
+
+
+def dispatch(dash: Dashboard, path: str, query: dict[str, str]) -> Response:
+    """The page at `path`, built from a freshly refreshed catalog, one request at a time."""
+    for pattern, page in ROUTES:
+        match = pattern.fullmatch(path)
+        if match:
+            with dash.lock:
+                dash.catalog.refresh()
+                return page(dash, query, *(unquote(g) for g in match.groups()))
+    return dash.not_found(f"no page at {path}")

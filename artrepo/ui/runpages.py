@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from artrepo.errors import NotFoundError
 from artrepo.ui.graph import Node, layout
+from artrepo.ui.lineage_view import version_node
 from artrepo.ui.pages import Page
 
 STATUSES = ("completed", "failed", "running")
@@ -58,9 +59,7 @@ def run_dag(catalog, run):
 def _artifact(nodes: dict, catalog, vid: str) -> str:
     key = f"v:{vid}"
     if key not in nodes:
-        row = catalog.versions.get(vid)
-        label = f"{row.name}:{row.version}" if row else vid[:12]
-        nodes[key] = Node(key, "artifact", label, f"/versions/{vid}", "", f"{row.type} · {vid[:12]}" if row else vid)
+        nodes[key] = version_node(catalog, vid)
     return key
 
 

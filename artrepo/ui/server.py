@@ -17,78 +17,20 @@ from __future__ import annotations
 import re
 import socket
 import sys
-import threading
 import traceback
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from artrepo.errors import ArtrepoError, NotFoundError
+from artrepo.ui.dashboard import Dashboard, Response
+from artrepo.ui.routes import dispatch
 
 PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
             "frame-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 STATIC = Path(__file__).parent / "static"
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                 ".svg": "image/svg+xml"}
-
-
-@dataclass
-class Response:
-    body: bytes | None = None
-    content_type: str = "text/html; charset=utf-8"
-    status: int = 200
-    headers: dict[str, str] = field(default_factory=dict)
-    stream: object = None  # callable(writable) for bodies written as they are made
-
-
-class Dashboard:
-    """What every request shares: the open repository, its catalog, templates, one lock."""
-
-    def __init__(self, root: Path):
-        from artrepo.repository import Repository
-        from artrepo.ui.catalog import Catalog
-
-        self.repo = Repository(root)
-        self.catalog = Catalog(self.repo)
-        # pygit2 objects are not safe to share between threads: one request at a time
-        # touches the repository (pages are built in milliseconds).
-        self.lock = threading.Lock()
-        self.templates = _environment()
-        with self.lock:
-            self.catalog.refresh()
-
-    def render(self, template: str, status: int = 200, **context) -> Response:
-        html = self.templates.get_template(template).render(repo_root=str(self.repo.root), **context)
-        return Response(html.encode(), status=status)
-
-    def handle(self, path: str, query: dict[str, str]) -> Response:
-        from artrepo.ui.routes import ROUTES
-
-        for pattern, page in ROUTES:
-            match = pattern.fullmatch(path)
-            if match:
-                with self.lock:
-                    self.catalog.refresh()
-                    return page(self, query, *(unquote(g) for g in match.groups()))
-        return self.not_found(f"no page at {path}")
-
-    def not_found(self, message: str) -> Response:
-        return self.render("error.html", status=404, title="Not found", message=message)
-
-    def close(self) -> None:
-        self.repo.close()
-
-
-def _environment():
-    import jinja2
-
-    from artrepo.ui import templating
-
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
-                             autoescape=True, trim_blocks=True, lstrip_blocks=True)
-    templating.install(env)
-    return env
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -117,7 +59,7 @@ class Handler(BaseHTTPRequestHandler):
             if url.path.startswith("/static/"):
                 response = _static(url.path[len("/static/"):])
             else:
-                response = self.dashboard.handle(url.path, query)
+                response = dispatch(self.dashboard, url.path, query)
         except NotFoundError as exc:
             response = self.dashboard.not_found(str(exc))
         except ArtrepoError as exc:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from artrepo.artifacts import load_value, save_value
+from artrepo.values import load_value, save_value
 from artrepo.remotes.config import add_remote, get_remote
 from artrepo.remotes.pull import clone, pull
 from artrepo.remotes.push import push
@@ -127,7 +127,7 @@ def test_pull_killed_mid_download_leaves_both_sides_valid_and_the_rerun_skips_wh
 CLONE_PUSHER = """
 import random, subprocess, sys, time
 import numpy as np
-from artrepo.artifacts import save_value
+from artrepo.values import save_value
 from artrepo.repository import Repository
 clone_no, saves = {clone_no}, {saves}
 repo = Repository(".")

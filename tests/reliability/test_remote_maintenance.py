@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from artrepo.artifacts import load_value, save_value
+from artrepo.values import load_value, save_value
 from artrepo.maintenance.remote_gc import collect_remote
 from artrepo.remotes.backend import open_backend
 from artrepo.remotes.config import add_remote, get_remote

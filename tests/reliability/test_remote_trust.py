@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from artrepo.artifacts import load_value, save_value
+from artrepo.values import load_value, save_value
 from artrepo.errors import MaterializerError, UntrustedPickleError
 from artrepo.remotes.config import add_remote, get_remote
 from artrepo.remotes.pull import clone, pull

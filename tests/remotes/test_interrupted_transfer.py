@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from artrepo.artifacts import load_value, save_value
+from artrepo.values import load_value, save_value
 from artrepo.remotes.config import add_remote, get_remote
 from artrepo.remotes.pull import clone
 from artrepo.remotes.push import push

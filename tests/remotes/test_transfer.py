@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from artrepo.artifacts import load_value, save_value
+from artrepo.values import load_value, save_value
 from artrepo.errors import ConflictError, UntrustedPickleError
 from artrepo.remotes.config import add_remote, get_remote
 from artrepo.remotes.lazy import install_lazy_fetch

@@ -112,7 +112,7 @@ def test_tricky_shapes_match_inspect_or_fall_back(tricky):
 
 
 @pytest.mark.parametrize("name", ["json.decoder", "textwrap", "inspect", "dataclasses", "argparse", "pathlib",
-                                  "logging", "zipfile", "email.message", "artrepo.runtime.executor",
+                                  "logging", "zipfile", "email.message", "artrepo.runtime.driver",
                                   "artrepo.repository.versions", "artrepo.gitdb.objects"])
 def test_library_functions_match_inspect(name):
     compared = 0

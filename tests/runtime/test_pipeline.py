@@ -10,7 +10,7 @@ from typing_extensions import Annotated
 from artrepo import (ArtifactConfig, Client, ExternalArtifact, get_step_context, load_artifact, log_artifact_metadata,
                      pipeline, save_artifact, step)
 from artrepo.errors import ConflictError, InvalidNameError, UserError
-from artrepo.runtime.executor import StepFailedError
+from artrepo.runtime.driver import StepFailedError
 
 CALLS: list[str] = []
 

@@ -162,7 +162,7 @@ def _any_matches(values: list[str], query: str | None) -> bool:
 
 
 def _artifact_type(text: str):
-    from artrepo.client import _artifact_type as by_name
+    from artrepo.values import artifact_type_of as by_name
     from artrepo.records.artifact import ArtifactType
 
     try:

@@ -15,7 +15,7 @@ def lineage_cmd(ref: str, downstream: bool, fmt: str) -> None:
 
     repo = active_repository()
     info = repo.resolve(ref)
-    graph = lineage.downstream(repo, info) if downstream else lineage.upstream(repo, info)
+    graph = lineage.walk(lineage.RecordedRuns(repo), info.id, "downstream" if downstream else "upstream")
     if fmt == "json":
         render.emit_json(graph.to_json())
     elif fmt == "dot":

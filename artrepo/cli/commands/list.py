@@ -19,9 +19,9 @@ def list_cmd(tag: str | None, artifact_type: str | None, as_json: bool) -> None:
         if tag is not None:
             versions = [v for v in versions if tag in v.tags]
         if artifact_type is not None:
-            from artrepo.client import _artifact_type
+            from artrepo.values import artifact_type_of
 
-            wanted = _artifact_type(artifact_type)
+            wanted = artifact_type_of(artifact_type)
             versions = [v for v in versions if v.type is wanted]
         if not versions:
             continue

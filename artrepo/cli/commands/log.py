@@ -9,7 +9,7 @@ import click
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def log_cmd(name: str | None, limit: int | None, as_json: bool) -> None:
     """Versions of artifact NAME (newest first), NAME@ALIAS history, or the run history."""
-    from artrepo.artifacts import ArtifactVersion
+    from artrepo.models import ArtifactVersion
     from artrepo.cli import render
     from artrepo.repository import active
 

@@ -48,7 +48,7 @@ def run_cmd(target: str, params: tuple[str, ...], config_path: str | None, no_ca
     """Run a pipeline defined in FILE (or an importable MODULE)."""
     from artrepo.cli.render import safe
     from artrepo.client import active_repository
-    from artrepo.runtime.executor import RunOptions, StepFailedError, run_pipeline
+    from artrepo.runtime.driver import RunOptions, StepFailedError, run_pipeline
     from artrepo.runtime.loader import find_pipeline
 
     parameters = dict(_parse_parameter(p) for p in params)
@@ -77,7 +77,7 @@ def _summary(run) -> None:
 def print_run_log(repo, limit: int | None, as_json: bool) -> None:
     """`artrepo log` without a name: runs, newest first."""
     from artrepo.cli import render
-    from artrepo.runs import list_runs
+    from artrepo.models import list_runs
 
     runs = list_runs(repo, limit=limit)
     if as_json:
@@ -108,7 +108,7 @@ def show_run(repo, ref: str, as_json: bool) -> bool:
     """Print one run; False if `ref` names no run."""
     from artrepo.cli import render
     from artrepo.errors import NotFoundError
-    from artrepo.runs import get_run
+    from artrepo.models import get_run
 
     try:
         run = get_run(repo, ref)

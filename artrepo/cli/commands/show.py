@@ -8,7 +8,7 @@ import click
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def show_cmd(ref: str, as_json: bool) -> None:
     """Show one artifact version (or one pipeline run). Never loads the data."""
-    from artrepo.artifacts import ArtifactVersion
+    from artrepo.models import ArtifactVersion
     from artrepo.cli import render
     from artrepo.client import active_repository
     from artrepo.errors import NotFoundError

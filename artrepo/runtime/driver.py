@@ -1,35 +1,40 @@
-"""Running a plan: each step is served from cache or executed, then the run is recorded.
+"""Running a plan: the driver decides each step, a scheduler runs those that must run, the run is recorded.
 
-Outputs are published as versions as soon as their step ends; the run
-itself is written (Repository.write_run) only when it is over, so a killed run
-leaves published versions and no half-written run.
+For each step, once its upstream steps are done, the driver resolves its
+inputs, computes its cache key and decides: skipped (an upstream step did not
+complete), served from cache (it alone reads the repository's cache), or run:
+then it becomes a `StepTask` for the scheduler, and the driver publishes the
+versions the task staged. Outputs are published as soon as their step ends;
+the run itself is written only when it is over, so a killed run leaves
+published versions and no half-written run.
 """
 from __future__ import annotations
 
-import _thread
 import os
 import time
 from collections.abc import Callable
 
 from artrepo.errors import UserError
-from artrepo.records.run import RunRecord, StepRecord
-from artrepo.runtime import cachekey, context
-from artrepo.runtime.graph import ExternalArtifact, LateArtifact, OutputHandle
 from artrepo.plain import Plain
+from artrepo.records.run import RunRecord, StepRecord
+from artrepo.runtime import cachekey
+from artrepo.runtime.graph import ExternalArtifact, LateArtifact, OutputHandle
 from artrepo.runtime.plan import Plan, PlannedStep, check_against_repository, compose
 
 
 class RunOptions(Plain):
     """How a run goes: the CLI's options (`artrepo run`); a pipeline call uses the defaults."""
 
-    __slots__ = ("no_cache", "explain", "config", "parameters", "parallel", "source", "report", "decisions")
+    __slots__ = ("no_cache", "explain", "config", "parameters", "parallel", "source", "report", "scheduler",
+                 "decisions")
 
     def __init__(self, no_cache: bool = False, explain: bool = False, config: dict | None = None,
                  parameters: dict | None = None, parallel: int | None = None, source: str | None = None,
-                 report: Callable[[str], None] | None = None):
+                 report: Callable[[str], None] | None = None, scheduler=None):
         self.no_cache, self.explain, self.config = no_cache, explain, config
         self.parameters = parameters  # pipeline parameters from `-p`
         self.parallel, self.source = parallel, source
+        self.scheduler = scheduler  # a runtime.scheduler.Scheduler; None: in this process, `parallel` at once
         self.report = report  # one line per step as it ends
         self.decisions: list = []  # filled with explain.Decision when explain is set
 
@@ -61,7 +66,7 @@ def run_pipeline(pipeline, args: tuple, kwargs: dict, options: RunOptions):
     plan = compose(pipeline, args, kwargs, options)
     repo = open_repository()
     check_against_repository(repo, plan)
-    return Execution(repo, plan, options).run()
+    return Driver(repo, plan, options).run()
 
 
 def new_run_id(pipeline: str) -> str:
@@ -71,33 +76,35 @@ def new_run_id(pipeline: str) -> str:
     return digest(seed).hex()[:40]
 
 
-class Execution:
+class Driver:
+    """Runs one plan (see the module docstring); `run()` returns the recorded PipelineRun."""
+
     def __init__(self, repo, plan: Plan, options: RunOptions):
         self.repo = repo
         self.plan = plan
         self.options = options
         self.run_id = new_run_id(plan.pipeline)
         self.records: dict[str, StepRecord] = {}
-        # `_thread`'s lock is `threading.Lock`, without importing threading (a millisecond) on every run
-        self.io_lock = _thread.allocate_lock()  # loads and saves stay serial; user code may overlap
+        self.running: dict[str, StepRecord] = {}  # step -> its record so far, while its task runs
+        self.store = None  # the repository as steps in this process use it (runtime.task.LocalStore)
+        self.scheduler = options.scheduler  # else made for the first step that runs: a cached run needs none
 
     def run(self):
         start = time.time_ns()
-        if self.plan.parallel > 1:
-            self._run_parallel(self.plan.parallel)
-        else:
-            for name in self.plan.order:
-                self.records[name] = self.run_step(self.plan.steps[name])
+        try:
+            self._drive()
+        finally:
+            if self.scheduler is not None:
+                self.scheduler.close()
         steps = [self.records[n] for n in self.plan.order]
         failed = [s for s in steps if s.status == "failed"]
         record = RunRecord(run_id=self.run_id, pipeline=self.plan.pipeline,
                            status="failed" if failed else "completed", parameters=self.plan.parameters,
                            steps=tuple(self.plan.order), start_ns=start, end_ns=time.time_ns(),
                            source=self.plan.source)
-        from artrepo.runs import PipelineRun
+        from artrepo.models import PipelineRun
 
-        commit = self.repo.write_run(record, steps)
-        run = PipelineRun(self.repo, commit, record)
+        run = PipelineRun(self.repo, self.repo.write_run(record, steps), record)
         if failed:
             skipped = [s.name for s in steps if s.status == "skipped"]
             first = failed[0]
@@ -105,68 +112,75 @@ class Execution:
             raise StepFailedError(f"step {first.name!r} failed: {first.error} (run {self.run_id[:12]}{tail})", run)
         return run
 
-    def _run_parallel(self, workers: int) -> None:
-        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+    def _drive(self) -> None:
+        """Decide steps in plan order as their upstream steps finish; submit those that must run."""
+        waiting = list(self.plan.order)
+        while waiting or self.running:
+            for name in list(waiting):
+                if self.scheduler is not None and len(self.running) >= self.scheduler.slots:
+                    break
+                if any(u not in self.records for u in self.plan.steps[name].invocation.upstream):
+                    continue
+                waiting.remove(name)
+                decided = self._decide(self.plan.steps[name])
+                if isinstance(decided, StepRecord):
+                    self.records[name] = self._report(decided)
+                else:
+                    self._submit(*decided)
+            if self.running:
+                for task, outcome in self.scheduler.wait_any():
+                    self.records[task.step] = self._report(self._finish(self.running.pop(task.step), outcome))
 
-        pending = {n: set(self.plan.steps[n].invocation.upstream) for n in self.plan.order}
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="artrepo-step") as pool:
-            running = {}
-            while pending or running:
-                for name in [n for n in self.plan.order if n in pending and not pending[n] - set(self.records)]:
-                    del pending[name]
-                    running[pool.submit(self.run_step, self.plan.steps[name])] = name
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    self.records[running.pop(fut)] = fut.result()
+    def _submit(self, base: StepRecord, task) -> None:
+        if self.scheduler is None:
+            from artrepo.runtime.scheduler import make_scheduler
 
-    # -- one step ---------------------------------------------------------------
-    def run_step(self, ps: PlannedStep) -> StepRecord:
+            self.scheduler = make_scheduler(self.plan.parallel, self._store())
+        self.running[task.step] = base
+        self.scheduler.submit(task)
+
+    def _store(self):
+        if self.store is None:
+            from artrepo.runtime.task import LocalStore
+
+            self.store = LocalStore(self.repo)
+        return self.store
+
+    # -- deciding one step ------------------------------------------------------
+    def _decide(self, ps: PlannedStep):
+        """A finished StepRecord (skipped, failed, cached), or (its record so far, the StepTask to run)."""
         upstream = tuple(ps.invocation.upstream)
         base = StepRecord(name=ps.name, status="skipped", cached=False, cache_key="", code_hash="",
                           parameters=ps.parameters, upstream=upstream, cacheable=ps.cacheable)
         blocked = [u for u in upstream if self.records[u].status != "completed"]
         if blocked:
-            self._decide(ps.name, "skipped", f"upstream step {blocked[0]!r} did not complete")
-            return self._report(base)
+            self._explain(ps.name, "skipped", f"upstream step {blocked[0]!r} did not complete")
+            return base
         start = time.time_ns()
         try:
             inputs = self._resolve_inputs(ps)
-            input_ids = {k: info.id for k, info in inputs.items()}
             parts = cachekey.key_parts(ps.step.code_hash, ps.parameters,
                                        {k: info.record.content_hash.hex() for k, info in inputs.items()},
                                        self._output_signature(ps))
         except Exception as exc:
-            return self._report(self._failed(base, exc, start))
+            return _failed(base, exc, start)
         base = base.replace(code_hash=parts["code"], key_parts=parts, cache_key=cachekey.cache_key(parts),
-                       inputs=input_ids, start_ns=start)
+                            inputs={k: info.id for k, info in inputs.items()}, start_ns=start)
         if ps.cacheable:
             hit = self._cache_hit(ps, base)
             if hit is not None:
-                return self._report(hit)
+                return hit
         else:
-            self._decide(ps.name, "off", f"caching is off ({ps.why_not_cacheable})")
+            self._explain(ps.name, "off", f"caching is off ({ps.why_not_cacheable})")
         try:
-            outputs, labels = self._execute(ps, inputs)
+            return base, self._task(ps, inputs)
         except Exception as exc:
-            return self._report(self._failed(base, exc, start))
-        return self._report(base.replace(status="completed", outputs=outputs, output_labels=labels,
-                                    end_ns=time.time_ns()))
-
-    def _failed(self, base: StepRecord, exc: BaseException, start: int) -> StepRecord:
-        import traceback
-
-        message = f"{type(exc).__name__}: {exc}"
-        if isinstance(exc, UserError):
-            message = str(exc)
-        return base.replace(status="failed", start_ns=start, end_ns=time.time_ns(), error=message,
-                       traceback="".join(traceback.format_exception(exc)))
+            return _failed(base, exc, start)
 
     def _output_signature(self, ps: PlannedStep) -> list[tuple[str, str, str]]:
-        out = []
-        for spec in ps.outputs:
-            mat = ps.step.materializer_for(spec.key) or spec.materializer
-            out.append((spec.key, ps.artifact_names[spec.key], mat.materializer_id() if mat else "default"))
-        return out
+        """(key, artifact name, materializer id) of each output, for the cache key."""
+        return [(s.key, s.name, s.materializer.materializer_id() if s.materializer else "default")
+                for s in _outputs(ps)]
 
     def _resolve_inputs(self, ps: PlannedStep) -> dict:
         out = {}
@@ -176,34 +190,43 @@ class Execution:
             elif isinstance(source, LateArtifact):
                 out[input_name] = self.repo.resolve(source.reference, source.version)
             elif isinstance(source, ExternalArtifact):
-                from artrepo.artifacts import save_value
+                from artrepo.values import save_value
 
                 name = source.name or f"{self.plan.pipeline}::{ps.name}::{input_name}"
-                with self.io_lock:
-                    av = save_value(self.repo, source.value, name, materializer=source.materializer)
-                out[input_name] = self.repo.by_id(av.id)
+                with self._store().lock:
+                    out[input_name] = save_value(self.repo, source.value, name, materializer=source.materializer)
             else:  # an ArtifactVersion (graph accepts nothing else)
                 out[input_name] = self.repo.by_id(source.id)
         return out
 
+    def _task(self, ps: PlannedStep, inputs: dict):
+        from artrepo.runtime.task import StepTask
+        from artrepo.values import Stored
+
+        with self._store().lock:
+            stored = {k: Stored.of(self.repo, info) for k, info in inputs.items()}
+        return StepTask(self.run_id, self.plan.pipeline, ps.name, ps.step.entrypoint, dict(ps.invocation.parameters),
+                        stored, _outputs(ps))
+
+    # -- the cache ----------------------------------------------------------------
     def _cache_hit(self, ps: PlannedStep, base: StepRecord) -> StepRecord | None:
         found = self.repo.cached_step(base.cache_key)
         if found is None:
             if self.options.explain:
-                self._decide(ps.name, "miss", self._closest_difference(ps.name, base.key_parts))
+                self._explain(ps.name, "miss", self._closest_difference(ps.name, base.key_parts))
             return None
         commit, earlier = found
         missing = [k for k, vid in earlier.outputs.items()
                    if not self._output_present(vid, ps.artifact_names.get(k), earlier.output_labels.get(k))]
         run_id = self.repo.read_run(commit).run_id
         if missing:
-            self._decide(ps.name, "miss", f"same cache key as run {run_id[:12]}, but its output "
+            self._explain(ps.name, "miss", f"same cache key as run {run_id[:12]}, but its output "
                           f"{missing[0]!r} is no longer in the repository")
             return None
-        self._decide(ps.name, "hit", f"same cache key as step {earlier.name!r} of run {run_id[:12]}")
+        self._explain(ps.name, "hit", f"same cache key as step {earlier.name!r} of run {run_id[:12]}")
         return base.replace(status="completed", cached=True, outputs=dict(earlier.outputs),
-                       output_labels=dict(earlier.output_labels), cached_from=earlier.cached_from or run_id,
-                       end_ns=time.time_ns())
+                            output_labels=dict(earlier.output_labels), cached_from=earlier.cached_from or run_id,
+                            end_ns=time.time_ns())
 
     def _output_present(self, version_id: str, name: str | None, label: str | None) -> bool:
         """Whether a version a cache hit would reuse is still published.
@@ -234,47 +257,24 @@ class Execution:
             return f"{what} since run {run_id}"
         return "no earlier run of this step"
 
-    def _execute(self, ps: PlannedStep, inputs: dict) -> tuple[dict, dict]:
-        from artrepo.artifacts import load_value
-
-        with self.io_lock:
-            values = {k: load_value(self.repo, info) for k, info in inputs.items()}
-        ctx = context.StepContext(self.plan.pipeline, ps.name, self.run_id, ps.artifact_names)
-        token = context._STEP.set(ctx)
+    # -- a step that ran ------------------------------------------------------------
+    def _finish(self, base: StepRecord, outcome) -> StepRecord:
+        """Publish what the task staged; the step's final record."""
         try:
-            result = ps.step.entrypoint(**ps.invocation.parameters, **values)
-        finally:
-            context._STEP.reset(token)
-        return self._save_outputs(ps, ctx, _split_outputs(ps, result))
+            published = self._store().publish(base.name, outcome.staged)
+        except Exception as exc:
+            return _failed(base, exc, base.start_ns)
+        if outcome.error is not None:
+            return base.replace(status="failed", end_ns=outcome.end_ns, error=outcome.error,
+                                traceback=outcome.traceback)
+        outputs = {k: info.id for k, info in published.items()}
+        labels = {k: info.version for k, info in published.items()}
+        for name, (version_id, label) in outcome.saved.items():
+            if name not in outputs:  # a version save_artifact made inside the step
+                outputs[name], labels[name] = version_id, label
+        return base.replace(status="completed", outputs=outputs, output_labels=labels, end_ns=time.time_ns())
 
-    def _save_outputs(self, ps: PlannedStep, ctx, values: list) -> tuple[dict, dict]:
-        from artrepo.artifacts import save_value
-
-        outputs, labels = {}, {}
-        with self.io_lock:
-            for spec, value in zip(ps.outputs, values):
-                name = ps.artifact_names[spec.key]
-                av = save_value(self.repo, value, name, spec.version, tags=[*spec.tags, *ctx.output_tags[spec.key]],
-                                artifact_type=spec.artifact_type,
-                                metadata={**spec.run_metadata, **ctx.output_metadata[spec.key]},
-                                materializer=ps.step.materializer_for(spec.key) or spec.materializer,
-                                producer={"run_id": self.run_id, "step": ps.name, "output": spec.key},
-                                origin="pipeline")
-                outputs[spec.key], labels[spec.key] = av.id, av.version
-            for name in ctx.manual_saves:
-                info = self._manual_save(name, ps.name)
-                if info is not None and name not in outputs:
-                    outputs[name], labels[name] = info.id, info.version
-        return outputs, labels
-
-    def _manual_save(self, name: str, step: str):
-        for info in self.repo.versions(name):
-            p = info.record.producer or {}
-            if p.get("run_id") == self.run_id and p.get("step") == step:
-                return info
-        return None
-
-    def _decide(self, step: str, outcome: str, reason: str) -> None:
+    def _explain(self, step: str, outcome: str, reason: str) -> None:
         if self.options.explain:
             from artrepo.runtime.explain import Decision
 
@@ -289,14 +289,14 @@ class Execution:
         return record
 
 
-def _split_outputs(ps: PlannedStep, result) -> list:
-    n = len(ps.outputs)
-    if n == 0:
-        return []
-    if n == 1:
-        return [result]
-    if not isinstance(result, (tuple, list)) or len(result) != n:
-        got = f"{len(result)} values" if isinstance(result, (tuple, list)) else type(result).__name__
-        raise UserError(f"step {ps.name!r} declares {n} outputs ({', '.join(s.key for s in ps.outputs)}) "
-                        f"but returned {got}")
-    return list(result)
+def _outputs(ps: PlannedStep) -> tuple:
+    """The step's output specs with their artifact name and materializer filled in."""
+    return tuple(s.replace(name=ps.artifact_names[s.key],
+                           materializer=ps.step.materializer_for(s.key) or s.materializer) for s in ps.outputs)
+
+
+def _failed(base: StepRecord, exc: BaseException, start: int) -> StepRecord:
+    from artrepo.runtime.task import describe_failure
+
+    message, trace = describe_failure(exc)
+    return base.replace(status="failed", start_ns=start, end_ns=time.time_ns(), error=message, traceback=trace)

@@ -33,15 +33,16 @@ def _view(remote: str | None):
 @click.option("--remote", "remote", metavar="NAME", help=REMOTE_HELP)
 def fsck_cmd(read_data: bool, remote: str | None) -> None:
     """Check that every ref reaches complete, intact records and data (exit 3 if not)."""
+    from artrepo.cli.render import safe
     from artrepo.errors import IntegrityError
     from artrepo.maintenance.fsck import fsck
 
     with _view(remote) as view:
         report = fsck(view, read_data=read_data)
     for note in report.notes:
-        click.echo(f"note: {note}")
+        click.echo(f"note: {safe(note)}")
     for problem in report.problems:
-        click.echo(f"error: {problem}")
+        click.echo(f"error: {safe(problem)}")
     read = f", {report.chunks_read} chunks read and verified" if read_data else ""
     where = f"remote {remote}: " if remote else ""
     summary = (f"{where}checked {report.versions} versions, {report.chunks} chunks in {report.packs} packs{read}"
@@ -63,6 +64,7 @@ def gc_cmd(names, dry_run, grace, keep_last, older_than, force, remote) -> None:
     """Remove data no ref needs; with --keep-last/--older-than, drop old versions of NAMEs first."""
     import time
 
+    from artrepo.cli.render import safe
     from artrepo.errors import UserError
     from artrepo.maintenance import gc, retention
     from artrepo.maintenance.durations import parse_duration
@@ -86,9 +88,9 @@ def gc_cmd(names, dry_run, grace, keep_last, older_than, force, remote) -> None:
             plan = retention.plan(repo, list(names), keep_last=keep_last, older_than=older_s,
                                   now_ns=time.time_ns(), force=force)
             for label, why in sorted(plan.kept.items()):
-                click.echo(f"keep {label}: {why}")
+                click.echo(safe(f"keep {label}: {why}"))
             for info in plan.drop:
-                click.echo(f"{'would drop' if dry_run else 'drop'} {info.name}:{info.version}")
+                click.echo(safe(f"{'would drop' if dry_run else 'drop'} {info.name}:{info.version}"))
             if not dry_run:
                 retention.drop_versions(repo, plan.drop)
         result = gc.collect(LocalView(repo), grace=grace_s, dry_run=dry_run,
@@ -131,7 +133,7 @@ def du_cmd(as_json: bool, remote: str | None) -> None:
         return
     size = render.human_size
     for a in doc["artifacts"]:
-        click.echo(f"{a['name']}: {a['versions']} versions, {size(a['logical_bytes'])} logical, "
+        click.echo(f"{render.safe(a['name'])}: {a['versions']} versions, {size(a['logical_bytes'])} logical, "
                    f"{size(a['unique_bytes'])} unique, {size(a['shared_bytes'])} shared")
     click.echo(f"total: {size(doc['logical_bytes'])} logical, {size(doc['stored_bytes'])} stored "
                f"(dedup saved {size(doc['dedup_saved_bytes'])}, compression saved "

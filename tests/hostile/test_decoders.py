@@ -60,9 +60,9 @@ def decode_step(data: bytes):
 
 
 def decode_pack_header(data: bytes):
-    from artrepo.storage.packfile import decode_header
+    from artrepo.storage.packfile import decode_footer
 
-    return decode_header(data, len(data), "hypothesis")
+    return decode_footer(data, len(data), "hypothesis")
 
 
 def decode_index(data: bytes):

@@ -1,6 +1,7 @@
 """The two doors every durable write goes through: atomic files and locks."""
 from __future__ import annotations
 
+import _thread  # not threading: a cached run imports no threading
 import contextlib
 import fcntl
 import os
@@ -15,25 +16,53 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+_libc = None
+_syncs: dict[int, list] = {}  # filesystem (st_dev) -> [lock, syncs started, last sync completed]
+_syncs_lock = _thread.allocate_lock()
+
+
 def sync_filesystem(folder: Path) -> None:
-    """Make everything written so far on `folder`'s filesystem durable (syncfs(2), else sync(2))."""
+    """Make everything written so far on `folder`'s filesystem durable (syncfs(2), else sync(2)).
+
+    Concurrent callers in one process share syncs (group commit): a caller
+    returns as soon as a sync that started after its call has completed, so N
+    threads publishing at once cost about two syncs, not N. (Processes share
+    them too: the kernel commits concurrent syncs of a filesystem together.)
+    """
     fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        if not hasattr(libc, "syncfs") or libc.syncfs(fd) != 0:
-            os.sync()
+        dev = os.fstat(fd).st_dev
+        with _syncs_lock:
+            state = _syncs.setdefault(dev, [_thread.allocate_lock(), 0, 0])
+        ticket = state[1] + 1  # any sync numbered from here on starts after our writes
+        with state[0]:
+            if state[2] >= ticket:
+                return
+            state[1] += 1
+            number = state[1]
+            _syncfs(fd)
+            state[2] = number
     finally:
         os.close(fd)
 
 
-def write_atomic(path: Path, data, *, exclusive: bool = False, sync_dir: bool = True) -> bool:
+def _syncfs(fd: int) -> None:
+    global _libc
+    if _libc is None:
+        import ctypes
+
+        _libc = ctypes.CDLL(None, use_errno=True)
+    if not hasattr(_libc, "syncfs") or _libc.syncfs(fd) != 0:
+        os.sync()
+
+
+def write_atomic(path: Path, data, *, exclusive: bool = False, sync_dir: bool = True, sync: bool = True) -> bool:
     """Write `data` (bytes, or a list of buffers) to `path`: temp file in the same folder,
     fsync, rename, fsync dir.
 
-    Without `sync_dir` the rename is not made durable here: the caller runs one
-    `sync_filesystem` before anything may refer to the file (packs of a save).
+    Without `sync_dir` the rename is not made durable here, without `sync`
+    neither is the data: the caller runs one `sync_filesystem` before anything
+    may refer to the file (the packs and index file of a save).
     With `exclusive`, the file is published with link(2), which fails if
     `path` exists: returns False then, and leaves the existing file alone.
     Readers see either no file or the complete file, never a torn one.
@@ -45,7 +74,8 @@ def write_atomic(path: Path, data, *, exclusive: bool = False, sync_dir: bool = 
     try:
         try:
             _write_all(fd, data if isinstance(data, list) else [data])
-            os.fsync(fd)
+            if sync:
+                os.fsync(fd)
         finally:
             os.close(fd)
         if exclusive:
@@ -57,7 +87,7 @@ def write_atomic(path: Path, data, *, exclusive: bool = False, sync_dir: bool = 
                 os.unlink(tmp)
         else:
             os.replace(tmp, path)
-        if sync_dir:
+        if sync_dir and sync:
             fsync_dir(path.parent)
         return True
     except BaseException:

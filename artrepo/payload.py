@@ -24,6 +24,7 @@ from pathlib import Path
 from artrepo.errors import IntegrityError, MaterializerError, UserError
 from artrepo.records.artifact import Manifest
 from artrepo.storage.chunkstore import ChunkStore, StoredFile
+from artrepo.storage.export import export_file
 from artrepo.storage.packwriter import WriteSession
 
 COPY_BLOCK = 8 * 1024 * 1024
@@ -273,10 +274,10 @@ class LoadFiles:
                 continue
             target = _safe_parent(dest, f.path[len(prefix):])
             fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o755 if f.executable else 0o644)
-            with os.fdopen(fd, "wb") as out, self.store.open(f) as src:
-                buf = bytearray(min(COPY_BLOCK, max(f.size, 1)))
-                while n := src.readinto(buf):
-                    out.write(memoryview(buf)[:n])
+            try:
+                export_file(self.store, f, fd)  # verified, copied by the kernel where chunks are stored raw
+            finally:
+                os.close(fd)
         for f in chosen:
             if f.symlink is not None:
                 os.symlink(f.symlink, _safe_parent(dest, f.path[len(prefix):]))

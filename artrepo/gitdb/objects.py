@@ -5,10 +5,11 @@
     objects.tree_file(commit_id, "record.msgpack")
 
 Loose objects are read and written in pure Python, byte-compatible with git
-(zlib of `<type> <size>\\0<body>`, SHA-1 checked on every read): importing
-pygit2 costs more than a fully cached pipeline run. Anything else (an object
-in a git pack after `git gc`, prefix search in packs, history walks) goes to
-pygit2, imported on first use, inside this module only.
+(zlib of `<type> <size>\\0<body>`, SHA-1 checked on every read), and so are
+objects in git's packs (gitpack.py; packed by `artrepo gc` or by the
+automatic packing of gitdb.repack): importing pygit2 costs more than a fully
+cached pipeline run. History walks and ancestry go to pygit2, imported on
+first use, inside this module only.
 
 Objects are written without fsync: whoever publishes them runs one
 `sync_filesystem` first (`refs.RefTransaction` does), so that no ref ever
@@ -22,6 +23,7 @@ import zlib
 from pathlib import Path
 
 from artrepo.errors import IntegrityError
+from artrepo.gitdb.gitpack import GitPack, PackError
 from artrepo.gitdb.layout import IDENTITY
 from artrepo.plain import Frozen
 
@@ -125,6 +127,7 @@ class ObjectStore:
         self._objects = os.path.join(self.git_dir, "objects")
         self._parsed: dict = {}  # commit id -> Commit, tree id -> entries: objects never change
         self._git = None  # pygit2.Repository, opened on first need
+        self._packs: list[GitPack] | None = None
 
     # -- pygit2, for what is not loose ----------------------------------------------
     @property
@@ -135,21 +138,58 @@ class ObjectStore:
             self._git = open_git(self.git_dir)
         return self._git
 
-    def _read_packed(self, oid: str) -> tuple[str, bytes]:
-        import pygit2
-
-        for attempt in range(2):
+    # -- packed objects (read in pure Python) -----------------------------------------
+    def packs(self, refresh: bool = False) -> list[GitPack]:
+        """The repository's git packs (their list re-read on `refresh`: packing replaces packs)."""
+        if self._packs is None or refresh:
+            known = {p.idx_path.name: p for p in self._packs or ()}
+            folder = f"{self._objects}/pack"
             try:
-                obj = self.git.odb.read(pygit2.Oid(hex=oid))
+                names = sorted(n for n in os.listdir(folder) if n.endswith(".idx"))
+            except FileNotFoundError:
+                names = []
+            packs = []
+            for name in names:
+                pack = known.get(name)
+                if pack is None:
+                    try:
+                        pack = GitPack(Path(folder) / name)
+                    except FileNotFoundError:
+                        continue  # removed by a concurrent repack since the listing
+                    except PackError as exc:
+                        raise IntegrityError(f"git pack index {name} is unreadable ({exc})") from None
+                packs.append(pack)
+            self._packs = sorted(packs, key=lambda p: -p.count)  # the biggest pack holds most objects
+        return self._packs
+
+    def _find_packed(self, raw: bytes) -> tuple[GitPack, int] | None:
+        for refresh in (False, True):  # a concurrent repack may have replaced the packs we know
+            for pack in self.packs(refresh):
+                offset = pack.find(raw)
+                if offset is not None:
+                    return pack, offset
+        return None
+
+    def _read_packed(self, oid: str) -> tuple[str, bytes]:
+        for attempt in range(2):
+            found = self._find_packed(bytes.fromhex(oid))
+            if found is None:
                 break
-            except KeyError:
-                if attempt:
-                    raise IntegrityError(f"git object {oid[:12]} is missing") from None
-                self._git = None  # reopened: a concurrent `git gc` may have packed it since
-            except (ValueError, pygit2.GitError) as exc:
+            try:
+                kind, body = found[0].read(found[1], self._base)
+            except (FileNotFoundError, ValueError):  # its pack was removed meanwhile (a closed mapping)
+                self._packs = None
+                continue
+            except (PackError, zlib.error, IndexError, KeyError) as exc:
                 raise IntegrityError(f"git object {oid[:12]} is unreadable ({exc})") from None
-        kind = {1: "commit", 2: "tree", 3: "blob", 4: "tag"}.get(int(obj[0]), str(obj[0]))
-        return kind, bytes(obj[1])
+            if sha1(f"{kind} {len(body)}\0".encode() + body).hexdigest() != oid:
+                raise IntegrityError(f"git object {oid[:12]} is corrupt (its content does not match its id)")
+            return kind, body
+        raise IntegrityError(f"git object {oid[:12]} is missing")
+
+    def _base(self, raw: bytes) -> tuple[str, bytes]:
+        """A REF_DELTA base held elsewhere (another pack, or loose)."""
+        return self.read(raw.hex())
 
     # -- reading ----------------------------------------------------------------------
     def read(self, oid: str) -> tuple[str, bytes]:
@@ -173,12 +213,8 @@ class ObjectStore:
             return False
         if os.path.exists(f"{self._objects}/{oid[:2]}/{oid[2:]}"):
             return True
-        import pygit2
-
-        if self.git.odb.exists(pygit2.Oid(hex=oid)):
-            return True
-        self._git = None  # reopened: a concurrent `git gc` may have packed it since
-        return self.git.odb.exists(pygit2.Oid(hex=oid))
+        return self._find_packed(bytes.fromhex(oid)) is not None or os.path.exists(
+            f"{self._objects}/{oid[:2]}/{oid[2:]}")  # packed and removed while we looked
 
     def _typed(self, oid: str, kind: str, what: str = "") -> bytes:
         got, body = self.read(oid)
@@ -239,13 +275,8 @@ class ObjectStore:
         except FileNotFoundError:
             names = []
         found.update(prefix[:2] + n for n in names if (prefix[:2] + n).startswith(prefix) and is_oid(prefix[:2] + n))
-        try:
-            obj = self.git[prefix]
-            found.add(str(obj.id))
-        except KeyError:
-            pass
-        except ValueError:  # ambiguous among packed objects
-            return ["ambiguous", "ambiguous"]
+        for pack in self.packs(refresh=True):
+            found.update(pack.with_prefix(prefix, limit=16))
         return sorted(oid for oid in found if self._kind(oid) == "commit")
 
     def _kind(self, oid: str) -> str | None:
@@ -261,7 +292,12 @@ class ObjectStore:
         oid = sha1(raw).hexdigest()
         folder = f"{self._objects}/{oid[:2]}"
         final = f"{folder}/{oid[2:]}"
-        if os.path.exists(final):
+        try:
+            os.utime(final)  # there already: young again, so that gc's grace period protects it (as git freshens)
+            return oid
+        except FileNotFoundError:
+            pass
+        except OSError:
             return oid
         data = zlib.compress(raw, 1)
         for attempt in range(10):

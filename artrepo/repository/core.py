@@ -115,10 +115,10 @@ class Repository(Versions, Runs):
         return flock(layout.gc_lock(self.git_dir), shared=True)
 
     def lock(self, name: str):
-        """The per-name lock that serializes version allocation."""
-        from artrepo.atomic import flock
+        """The per-name lock that serializes version allocation (it also keeps the name's label counter)."""
+        from artrepo.repository.labels import NameLock
 
-        return flock(layout.name_lock(self.git_dir, name))
+        return NameLock(self.git_dir, name)
 
     def published_refs(self) -> dict[str, str]:
         """Every ref under refs/artrepo/ that a transfer exchanges (not derived): {name: oid}."""

@@ -25,6 +25,7 @@ from artrepo.errors import AmbiguousReferenceError, IntegrityError, NotFoundErro
 from artrepo.gitdb import layout
 from artrepo.gitdb.objects import BLOB, TREE, is_oid
 from artrepo.records.run import RunRecord, StepRecord
+from artrepo.repository.upkeep import maybe_maintain
 
 
 class Runs:
@@ -61,6 +62,7 @@ class Runs:
                 # else a writer outside the lock moved the pipeline ref: re-parent our own run ref
         for key in new_keys:
             self.refs.update(layout.cache_ref(key), lambda cur: commit, f"cache {run.pipeline}", durable=False)
+        maybe_maintain(self, saved=False)
         return commit
 
     def _publish_run(self, run: RunRecord, commit: str, again: bool) -> None:
@@ -69,7 +71,7 @@ class Runs:
         HEAD names heads/runs and git resolves HEAD on every ref update, so it is
         durable too: a torn one would stop all writes.
         """
-        with self.refs.transaction() as txn:
+        with self.refs.transaction([layout.run_ref(run.run_id), layout.RUNS_HEAD]) as txn:
             if again:  # re-parented after a writer outside the lock moved the pipeline ref
                 txn.set(layout.run_ref(run.run_id), lambda cur: commit, f"re-parent run {run.pipeline}")
             else:

@@ -5,7 +5,17 @@ import _thread  # not threading: a cached run imports no threading
 import contextlib
 import fcntl
 import os
+import time
 from pathlib import Path
+
+
+def open_creating(path, flags: int, mode: int = 0o644) -> int:
+    """os.open with O_CREAT, making the parent folders only when they are missing (no mkdir per call)."""
+    try:
+        return os.open(path, flags | os.O_CREAT | os.O_CLOEXEC, mode)
+    except FileNotFoundError:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, flags | os.O_CREAT | os.O_CLOEXEC, mode)
 
 
 def fsync_dir(path: Path) -> None:
@@ -67,10 +77,7 @@ def write_atomic(path: Path, data, *, exclusive: bool = False, sync_dir: bool = 
     `path` exists: returns False then, and leaves the existing file alone.
     Readers see either no file or the complete file, never a torn one.
     """
-    import tempfile  # loads shutil, random, bz2, lzma: not on the paths that only lock
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    fd, tmp = _temp_file(path.parent)
     try:
         try:
             _write_all(fd, data if isinstance(data, list) else [data])
@@ -94,6 +101,24 @@ def write_atomic(path: Path, data, *, exclusive: bool = False, sync_dir: bool = 
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+_temp_count = 0
+
+
+def _temp_file(folder: Path) -> tuple[int, str]:
+    """A new `.tmp-*` file in `folder` (made if missing), open for writing (no tempfile: it imports random)."""
+    global _temp_count
+    for attempt in range(100):
+        _temp_count += 1
+        tmp = os.path.join(folder, f".tmp-{os.getpid()}-{time.monotonic_ns()}-{_temp_count}")
+        try:
+            return os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600), tmp
+        except FileNotFoundError:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name in {folder}")
 
 
 _IOV_MAX = 1024  # buffers per writev(2) call (Linux's UIO_MAXIOV)
@@ -120,8 +145,7 @@ def flock(path: Path, *, shared: bool = False):
     The kernel drops it when the process dies, so a SIGKILLed holder never
     leaves a stale lock behind.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = open_creating(path, os.O_RDWR)
     try:
         fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         yield

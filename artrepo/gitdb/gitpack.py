@@ -134,17 +134,16 @@ class GitPack:
         return kind, size, pos
 
     def _inflate(self, pos: int, size: int) -> bytes:
+        # A zlib stream of `size` bytes is never longer than this (stored blocks: 5 bytes per
+        # 64 KiB, header and checksum): one slice, one call, whatever follows it is ignored.
+        # The output is bounded by the size the header gives (a stream that says more is an error).
+        bound = size + 5 * (size // 16384 + 1) + 64
         d = zlib.decompressobj()
-        step = size + 64
-        out = []
-        while not d.eof:
-            data = self.pack[pos:pos + step]
-            if not data:
-                raise PackError(f"{self.pack_path.name}: truncated object at {pos}")
-            out.append(d.decompress(data))
-            pos += step
-        body = b"".join(out)
-        if len(body) != size:
+        try:
+            body = d.decompress(self.pack[pos:pos + bound], size + 1)
+        except zlib.error as exc:
+            raise PackError(f"{self.pack_path.name}: object at {pos} does not inflate ({exc})") from None
+        if len(body) != size or not d.eof:
             raise PackError(f"{self.pack_path.name}: object of {len(body)} bytes, its header says {size}")
         return body
 

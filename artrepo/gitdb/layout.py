@@ -174,7 +174,11 @@ def name_stripe(name: str) -> int:
 
 def name_lock(git_dir: Path, name: str) -> Path:
     """Serializes the versions of one name (label allocation); holds the label counters of its stripe."""
-    return locks_dir(git_dir) / f"labels-{name_stripe(name):02x}"
+    return name_stripe_lock(git_dir, name_stripe(name))
+
+
+def name_stripe_lock(git_dir: Path, stripe: int) -> Path:
+    return locks_dir(git_dir) / f"labels-{stripe:02x}"
 
 
 def pipeline_lock(git_dir: Path, pipeline: str) -> Path:

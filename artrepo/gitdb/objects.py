@@ -162,30 +162,33 @@ class ObjectStore:
             self._packs = sorted(packs, key=lambda p: -p.count)  # the biggest pack holds most objects
         return self._packs
 
-    def _find_packed(self, raw: bytes) -> tuple[GitPack, int] | None:
-        for refresh in (False, True):  # a concurrent repack may have replaced the packs we know
-            for pack in self.packs(refresh):
+    def _find_packed(self, raw: bytes, refresh: bool = True) -> tuple[GitPack, int] | None:
+        for again in (False, True) if refresh else (False,):  # a repack may have replaced the packs we know
+            for pack in self.packs(again):
                 offset = pack.find(raw)
                 if offset is not None:
                     return pack, offset
         return None
 
     def _read_packed(self, oid: str) -> tuple[str, bytes]:
-        for attempt in range(2):
+        for _attempt in range(2):
             found = self._find_packed(bytes.fromhex(oid))
             if found is None:
                 break
             try:
-                kind, body = found[0].read(found[1], self._base)
-            except (FileNotFoundError, ValueError):  # its pack was removed meanwhile (a closed mapping)
+                return self._read_found(oid, found)
+            except FileNotFoundError:  # its pack was removed meanwhile
                 self._packs = None
-                continue
-            except (PackError, zlib.error, IndexError, KeyError) as exc:
-                raise IntegrityError(f"git object {oid[:12]} is unreadable ({exc})") from None
-            if sha1(f"{kind} {len(body)}\0".encode() + body).hexdigest() != oid:
-                raise IntegrityError(f"git object {oid[:12]} is corrupt (its content does not match its id)")
-            return kind, body
         raise IntegrityError(f"git object {oid[:12]} is missing")
+
+    def _read_found(self, oid: str, found: tuple[GitPack, int]) -> tuple[str, bytes]:
+        try:
+            kind, body = found[0].read(found[1], self._base)
+        except (PackError, zlib.error, IndexError, KeyError, ValueError) as exc:
+            raise IntegrityError(f"git object {oid[:12]} is unreadable ({exc})") from None
+        if sha1(b"%s %d\0" % (kind.encode(), len(body)) + body).hexdigest() != oid:
+            raise IntegrityError(f"git object {oid[:12]} is corrupt (its content does not match its id)")
+        return kind, body
 
     def _base(self, raw: bytes) -> tuple[str, bytes]:
         """A REF_DELTA base held elsewhere (another pack, or loose)."""
@@ -196,6 +199,10 @@ class ObjectStore:
         """(type, body) of an object; IntegrityError if it is missing or corrupt."""
         if not is_oid(oid):
             raise IntegrityError(f"damaged reference: {oid[:40]!r} is not an object id")
+        if self._packs:  # most objects are packed once a repository has packs: look there first
+            found = self._find_packed(bytes.fromhex(oid), refresh=False)
+            if found is not None:
+                return self._read_found(oid, found)
         try:
             raw = zlib.decompress(read_file(f"{self._objects}/{oid[:2]}/{oid[2:]}"))
         except (FileNotFoundError, NotADirectoryError):
@@ -211,6 +218,8 @@ class ObjectStore:
     def contains(self, oid: str) -> bool:
         if not is_oid(oid):
             return False
+        if self._packs and self._find_packed(bytes.fromhex(oid), refresh=False) is not None:
+            return True
         if os.path.exists(f"{self._objects}/{oid[:2]}/{oid[2:]}"):
             return True
         return self._find_packed(bytes.fromhex(oid)) is not None or os.path.exists(
@@ -252,6 +261,11 @@ class ObjectStore:
             if entry is None:
                 return None
         return entry
+
+    def tree_has(self, commit: str, path: str) -> bool:
+        """Whether a commit's tree holds a file at `path` (its blob is not read)."""
+        entry = self._entry(commit, path)
+        return entry is not None and entry[0] != TREE
 
     def tree_file(self, commit: str, path: str) -> bytes | None:
         """Bytes of the blob at `path` in a commit's tree, or None if there is none."""
@@ -302,10 +316,11 @@ class ObjectStore:
         data = zlib.compress(raw, 1)
         for attempt in range(10):
             # `git gc` removes emptied object folders: one may vanish between mkdir and rename
-            os.makedirs(folder, exist_ok=True)
+            if attempt:
+                os.makedirs(folder, exist_ok=True)
             tmp = f"{folder}/tmp_obj_{os.getpid()}_{time.monotonic_ns()}"
             try:
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
                 try:
                     os.write(fd, data)
                 finally:

@@ -95,15 +95,14 @@ class PackedRefs:
         return self.get(name) is not None
 
     def items(self, prefix: str = "") -> Iterator[tuple[str, str]]:
-        """(refname, oid) of every ref starting with `prefix`, in order."""
+        """(refname, oid) of every ref starting with `prefix`, in order (the range found by two searches,
+        then split in one go)."""
         key = _enc(prefix)
-        pos = self.seek(key) if key else self.start
-        while (found := self.record(pos)) is not None:
-            name, oid, pos = found
-            if not name.startswith(key):
-                return
-            if len(oid) == 40 and name:
-                yield _dec(name), oid.decode("ascii", "replace")
+        start = self.seek(key) if key else self.start
+        end = self.seek(_successor(key)) if key else len(self.data)
+        for line in bytes(self.data[start:end]).split(b"\n"):
+            if len(line) > 41 and line[40:41] == b" " and line[:1] not in (b"^", b"#"):
+                yield _dec(line[41:]), line[:40].decode("ascii", "replace")
 
     def folders(self, prefix: str) -> set[str]:
         """First components of the refs under `prefix/` that have a further `/` (one search per folder)."""
@@ -139,6 +138,13 @@ class PackedRefs:
         out.append(self.data[last:])
         body = b"".join(bytes(p) for p in out)
         return body if body.endswith(b"\n") else body + b"\n"
+
+
+def _successor(key: bytes) -> bytes:
+    """The smallest byte string greater than every string starting with `key`."""
+    while key and key[-1] == 0xFF:
+        key = key[:-1]
+    return key[:-1] + bytes([key[-1] + 1]) if key else b"\xff" * 256
 
 
 def _sorted_copy(body) -> bytes:

@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from artrepo.atomic import flock, fsync_dir, sync_filesystem
+from artrepo.atomic import flock, fsync_dir, open_creating, sync_filesystem
 from artrepo.errors import IntegrityError, RefLockedError
 from artrepo.gitdb import layout
 from artrepo.gitdb.layout import IDENTITY, PREFIX
@@ -237,9 +237,7 @@ class _StripeLocks:
             self._acquire(stripe, block=not self.held or stripe > max(self.held))
 
     def _acquire(self, stripe: int, block: bool) -> None:
-        path = layout.ref_stripe_lock(self.git_dir, stripe)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fd = open_creating(layout.ref_stripe_lock(self.git_dir, stripe), os.O_RDWR)
         try:
             if block:
                 fcntl.flock(fd, fcntl.LOCK_EX)
@@ -439,9 +437,7 @@ def _append_reflog(git_dir: Path, name: str, old: str | None, new: str, message:
     offset = time.localtime().tm_gmtoff // 60
     tz = f"{'-' if offset < 0 else '+'}{abs(offset) // 60:02d}{abs(offset) % 60:02d}"
     line = f"{old or _ZERO} {new} {IDENTITY} {int(time.time())} {tz}\t{' '.join(message.split())}\n"
-    log = git_dir / "logs" / name
-    log.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    fd = open_creating(git_dir / "logs" / name, os.O_WRONLY | os.O_APPEND)
     try:
         os.write(fd, line.encode())
     finally:

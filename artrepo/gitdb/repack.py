@@ -99,17 +99,11 @@ def _copy(objects: ObjectStore, pack, builder: PackBuilder) -> None:
 
 
 def _remove_packed_loose(objects: ObjectStore, oids: list[str]) -> None:
-    """Delete loose copies of objects now in a durable pack, and the folders emptied (as git prune-packed)."""
+    """Delete loose copies of objects now in a durable pack (as git prune-packed; the folders stay:
+    the next saves would only make them again)."""
     root = Path(objects.git_dir) / "objects"
-    folders = set()
     for oid in oids:
         try:
             os.unlink(root / oid[:2] / oid[2:])
         except FileNotFoundError:
             pass
-        folders.add(oid[:2])
-    for folder in folders:
-        try:
-            (root / folder).rmdir()
-        except OSError:
-            pass  # not empty (a writer added an object meanwhile)

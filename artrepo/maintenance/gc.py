@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from artrepo.errors import ConflictError, IntegrityError, UserError
 from artrepo.gitdb import layout
 from artrepo.maintenance.inventory import survey
-from artrepo.maintenance.reach import reach, refuse_on_damage
+from artrepo.maintenance.reach import cache_of, reach, refuse_on_damage
 from artrepo.repository import Repository
 from artrepo.atomic import flock
 from artrepo.storage.index import index_key
@@ -114,7 +114,7 @@ def collect(view, *, grace: float, dry_run: bool = False, ignore_refs=frozenset(
 
 
 def plan(view, grace: float, now: float, ignore_refs=frozenset()) -> GcResult:
-    reached = reach(view, ignore_refs=ignore_refs)
+    reached = reach(view, ignore_refs=ignore_refs, cache=cache_of(view))
     refuse_on_damage(view, reached, "nothing was deleted")
     index = view.store.index
     intact = not (index.damaged or index.missing)

@@ -6,6 +6,7 @@ Maintenance code never asks where the data lives; a view gives
     refs()          every ref under refs/artrepo/ as {ref: raw text}: damage shows, is not fatal
     reader          records and manifests: .record(oid), .manifest(oid), .objects (commit,
                     tree_file, tree_listing, blob)
+    reach_cache()   (optional) what each commit was found to hold before, or None
     store           the ChunkStore, its index what this side's index files say
     git_dir         the bare git repository stock `git fsck` checks
     problems        [(message, versions affected)] found while opening (a git pack the ref table names)
@@ -47,13 +48,22 @@ class LocalView:
         self.store = repo.chunks
         self.store.index.refresh()
         self.problems: list[tuple[str, tuple[str, ...]]] = []
+        self._refs: dict[str, str] | None = None
 
     def refs(self) -> dict[str, str]:
-        return artrepo_refs(self.git_dir)
+        """Every ref under refs/artrepo/ (read once per view, until `refresh`)."""
+        if self._refs is None:
+            self._refs = artrepo_refs(self.git_dir)
+        return self._refs
+
+    def reach_cache(self):
+        """What each commit was found to hold before (reachcache.py), or None."""
+        from artrepo.maintenance.reachcache import open_cache
+
+        return open_cache(self.git_dir)
 
     def pulled(self) -> set[str]:
-        folder = layout.origins_dir(self.git_dir)
-        return set(os.listdir(folder)) if folder.is_dir() else set()
+        return set(self.repo.origins.all())
 
     def leftovers(self) -> dict[str, ObjectInfo]:
         """`.artrepo/tmp/*` and the `.tmp-*` files of crashed writers in the chunk folders."""
@@ -84,6 +94,7 @@ class LocalView:
 
     def refresh(self) -> None:
         self.store.index.refresh()
+        self._refs = None
 
     def metadata_bytes(self) -> int:
         index = sum(i.size for i in self.store.backend.stat_prefix("index").values())

@@ -16,6 +16,7 @@ from artrepo.errors import NotARepositoryError
 from artrepo.gitdb import layout
 from artrepo.gitdb.objects import ObjectStore, is_oid
 from artrepo.gitdb.refs import RefsContainer
+from artrepo.repository.relabel import Relabel
 from artrepo.repository.runs import Runs
 from artrepo.repository.versions import Versions
 
@@ -53,7 +54,7 @@ def active(root: Path | str | None = None) -> "Repository":
     return repo
 
 
-class Repository(Versions, Runs):
+class Repository(Versions, Relabel, Runs):
     """An open artrepo repository."""
 
     def __init__(self, root: Path):
@@ -68,6 +69,7 @@ class Repository(Versions, Runs):
         self.tmp = layout.tmp_dir(self.git_dir)
         self._chunks: ChunkStore | None = None
         self._records: dict = {}
+        self._origins = None
         # Called with a chunk id the store lacks (remotes fetch it on demand).
         self.fetch_missing = None
 
@@ -126,23 +128,22 @@ class Repository(Versions, Runs):
                 if layout.ref_kind(name) != "derived" and is_oid(oid)}
 
     # -- trust ----------------------------------------------------------------------------
-    def origin(self, version_id: str) -> str | None:
-        """The remote a version was pulled from, or None if it was written here.
+    @property
+    def origins(self):
+        """Which remote each pulled version came from (origins.py), read on first use."""
+        if self._origins is None:
+            from artrepo.repository.origins import Origins
 
-        Kept in `origins/<id>` files, local to this repository and never pushed.
-        """
-        try:
-            return (layout.origins_dir(self.git_dir) / version_id).read_text().strip() or None
-        except FileNotFoundError:
-            return None
+            self._origins = Origins(self.git_dir)
+        return self._origins
+
+    def origin(self, version_id: str) -> str | None:
+        """The remote a version was pulled from, or None if it was written here (local, never pushed)."""
+        return self.origins.get(version_id)
 
     def write_origin(self, version_id: str, remote_name: str) -> None:
         """Mark a version as pulled from `remote_name` (before its ref exists: never trusted by accident)."""
-        from artrepo.atomic import write_atomic
-
-        path = layout.origins_dir(self.git_dir) / version_id
-        if not path.exists():
-            write_atomic(path, remote_name.encode() + b"\n")
+        self.origins.add({version_id: remote_name})
 
     def trusts(self, version_id: str) -> bool:
         """Whether loading this version may run code (pickles, materializer imports)."""

@@ -10,6 +10,9 @@ version of the name:
         n = lock.counter()          # a hint: checked against the refs before use
         lock.set_counter(n + 1)     # before the ref transaction that publishes n + 1
 
+`NameLocks` holds the stripes of many names at once (a pull adopting 10,000
+names), taken in stripe order so that two such holders never deadlock.
+
 The counter is written in place without its own fsync, before the version ref
 is created: the ref transaction's filesystem sync makes both durable together,
 so after any crash the counter is at least every numeric label. A counter that
@@ -23,47 +26,66 @@ import fcntl
 import os
 from pathlib import Path
 
+from artrepo.atomic import open_creating
 from artrepo.gitdb import layout
 
 
-class NameLock:
-    """The exclusive lock of a name's stripe, and access to the name's label counter while held."""
+class NameLocks:
+    """The exclusive locks of the stripes of several names (taken in stripe order), and their counters."""
 
-    def __init__(self, git_dir: Path, name: str):
-        self.path = layout.name_lock(git_dir, name)
-        self.name = name
-        self._fd: int | None = None
+    def __init__(self, git_dir: Path, names):
+        self.git_dir = Path(git_dir)
+        self.names = list(names)
+        self._fds: dict[int, int] = {}
 
-    def __enter__(self) -> "NameLock":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    def __enter__(self) -> "NameLocks":
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            for stripe in sorted({layout.name_stripe(n) for n in self.names}):
+                fd = open_creating(layout.name_stripe_lock(self.git_dir, stripe), os.O_RDWR)
+                self._fds[stripe] = fd
+                fcntl.flock(fd, fcntl.LOCK_EX)
         except BaseException:
-            os.close(fd)
+            self.__exit__()
             raise
-        self._fd = fd
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
 
-    def counter(self) -> int | None:
-        return _decode(_read_all(self._fd)).get(self.name)
+    def _fd(self, name: str) -> int:
+        return self._fds[layout.name_stripe(name)]
 
-    def set_counter(self, value: int) -> None:
-        """Record `value` as the name's highest numeric label (in place: the flock is on this file)."""
-        counters = _decode(_read_all(self._fd))
-        if counters.get(self.name) == value:
+    def counter_of(self, name: str) -> int | None:
+        return _decode(_read_all(self._fd(name))).get(name)
+
+    def raise_counter(self, name: str, value: int) -> None:
+        """Make the name's counter at least `value` (in place: the flock is on this file)."""
+        fd = self._fd(name)
+        counters = _decode(_read_all(fd))
+        if counters.get(name, 0) >= value:
             return
-        counters[self.name] = value
+        counters[name] = value
         import msgpack
 
         data = msgpack.packb(counters)
-        os.pwrite(self._fd, data, 0)
-        os.ftruncate(self._fd, len(data))
+        os.pwrite(fd, data, 0)
+        os.ftruncate(fd, len(data))
+
+
+class NameLock(NameLocks):
+    """The lock of one name's stripe, and that name's label counter while held."""
+
+    def __init__(self, git_dir: Path, name: str):
+        super().__init__(git_dir, [name])
+        self.name = name
+
+    def counter(self) -> int | None:
+        return self.counter_of(self.name)
+
+    def set_counter(self, value: int) -> None:
+        self.raise_counter(self.name, value)
 
 
 def peek_counter(git_dir: Path, name: str) -> int | None:

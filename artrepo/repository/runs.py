@@ -169,10 +169,12 @@ class Runs:
         for run, commit in arrived:
             by_pipeline.setdefault(run.pipeline, []).append(commit)
         # cache refs, then chains, then heads/runs: runs an interrupted call left outside the chains are redone
-        holder = {key: c for _run, c in arrived for key in self.objects.tree_listing(c, layout.KEYS_TREE)}
-        for key, commit in holder.items():  # the latest arrived run holding the key
-            self.refs.update(layout.cache_ref(key), lambda cur, c=commit: c if cur is None else None, "pulled run",
-                             durable=False)
+        holder = {layout.cache_ref(key): c for _run, c in arrived
+                  for key in self.objects.tree_listing(c, layout.KEYS_TREE)}
+        with self.refs.transaction(list(holder), durable=False) as txn:
+            for ref, commit in holder.items():  # the latest arrived run holding the key
+                txn.set(ref, lambda cur, c=commit: c if cur is None else None, "pulled run")
+            txn.commit()
         moved = []
         for pipeline, runs in by_pipeline.items():
             with flock(layout.pipeline_lock(self.git_dir, pipeline)):

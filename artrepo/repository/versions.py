@@ -250,52 +250,6 @@ class Versions:
             raise NotFoundError(f"no artifact or version id matching {prefix!r}")
         return found[0]
 
-    # -- labels changed by transfers ----------------------------------------------
-    def set_labels(self, name: str, final: dict[str, str], message: str, lock=None) -> None:
-        """Make the labels of `name` equal `final`; the caller holds `lock` (`self.lock(name)`).
-
-        Order keeps every version published at all times: first create refs at
-        free labels, then drop old labels of versions now published elsewhere,
-        then create the refs whose label those freed.
-        """
-        numbers = [int(label) for label in final if label.isdigit()]
-        if numbers and lock is not None and max(numbers) > (lock.counter() or 0):
-            lock.set_counter(max(numbers))  # before the refs: the counter stays at least every label
-        current = self.version_refs(name)
-        deferred = {}
-        for label, oid in final.items():
-            if current.get(label) == oid:
-                continue
-            if label in current:
-                deferred[label] = oid
-            elif not self.refs.create(layout.version_ref(name, label), oid, f"{message} {name}:{label}"):
-                raise ConflictError(f"version {name}:{label} was created locally at the same time; run again")
-        placed = set(final.values())
-        for label, oid in current.items():
-            if final.get(label) != oid and oid in placed:
-                self.refs.delete(layout.version_ref(name, label), oid)
-        for label, oid in deferred.items():
-            if not self.refs.create(layout.version_ref(name, label), oid, f"relabel {name}:{label}"):
-                raise ConflictError(f"version {name}:{label} was created locally at the same time; run again")
-
-    def move_labels(self, name: str, moves: list[tuple[str, str, str]]) -> None:
-        """Apply (version id, old label, new label) moves decided against a remote."""
-        with self.lock(name) as lock:
-            final = dict(self.version_refs(name))
-            for oid, old, new in moves:
-                if final.get(old) == oid:
-                    del final[old]
-                final[new] = oid
-            self.set_labels(name, final, "renumber", lock)
-        self.update_head(name)
-
-    def update_head(self, name: str) -> None:
-        """Recompute the derived `heads/<name>`: the newest version by creation time."""
-        refs = self.version_refs(name)
-        if refs:
-            newest = max(refs.items(), key=lambda kv: (self.record(kv[1]).created_ns, label_key(kv[0])))[1]
-            self.refs.update(layout.head_ref(name), lambda cur: newest, "latest after transfer")
-
     # -- aliases --------------------------------------------------------------
     def set_alias(self, info: VersionInfo, alias: str) -> None:
         names.validate_version(alias, "alias")

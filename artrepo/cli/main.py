@@ -44,9 +44,19 @@ def cli():
     """artrepo: versioned, deduplicated artifacts and pipeline runs in a git repository."""
 
 
+def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as one line on stderr, like errors (no source location: it is not the user's code)."""
+    from artrepo.cli.render import safe
+
+    click.echo(f"artrepo: warning: {safe(message)}", err=True)
+
+
 def main(argv=None) -> None:
+    import warnings
+
     from artrepo.errors import ArtrepoError
 
+    warnings.showwarning = _warning_line
     try:
         cli.main(args=argv, prog_name="artrepo", standalone_mode=False)
     except ArtrepoError as exc:

@@ -145,23 +145,12 @@ class Catalog:
 
     # -- versions -------------------------------------------------------------
     def _read_annotations(self) -> bool:
-        """Re-read annotations if their ref moved; whether it did."""
+        """Re-read annotations if their ref moved; whether it did (an unreadable one is skipped, with a warning)."""
         from artrepo.gitdb.layout import ANNOTATIONS
 
-        head = self.repo.refs.get(ANNOTATIONS)
-        if head == self._annotation_head:
+        if self.repo.refs.get(ANNOTATIONS) == self._annotation_head:
             return False
-        notes: dict[str, list[Annotation]] = {}
-        if head is not None:
-            objects = self.repo.objects
-            for top, _oid in objects.tree_listing(head, "").items():
-                for rest in objects.tree_listing(head, top):
-                    for blob in objects.tree_listing(head, f"{top}/{rest}").values():
-                        note = Annotation.from_msgpack(objects.blob(blob))
-                        notes.setdefault(note.version_id, []).append(note)
-        for found in notes.values():
-            found.sort(key=lambda a: a.created_ns)
-        self._annotations, self._annotation_head = notes, head
+        self._annotation_head, self._annotations = self.repo.all_annotations()
         return True
 
     def _origins(self) -> dict[str, str]:

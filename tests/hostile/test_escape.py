@@ -107,8 +107,6 @@ def test_legit_links_inside_a_folder_still_register_and_export(victim, tmp_path)
     assert links_leaving(out) == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 item 1: pull does not call payload.check_manifest yet "
-                   "(remotes/ is being restructured)")
 def test_pull_refuses_a_version_whose_links_chain_outside(forged, bucket, victim, tmp_path):
     forge_chain(forged, tmp_path)
     victim.project_with(bucket, forged)
@@ -118,8 +116,6 @@ def test_pull_refuses_a_version_whose_links_chain_outside(forged, bucket, victim
     victim.still_usable()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 items 1 and 11: fsck and fsck --remote do not call "
-                   "payload.check_manifest yet (maintenance/ is being restructured)")
 def test_fsck_names_versions_whose_links_chain_outside_or_whose_tree_is_inconsistent(forged, bucket, victim,
                                                                                     tmp_path):
     forge_chain(forged, tmp_path)
@@ -135,8 +131,6 @@ def test_fsck_names_versions_whose_links_chain_outside_or_whose_tree_is_inconsis
     assert "mine:1" not in local.stdout
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 item 2: cache refs are made from remote tree names "
-                   "without validation (runstore / runtime are being restructured)")
 def test_cache_key_names_from_a_remote_never_become_refs(forged, bucket, victim):
     forge_bad_cache_keys(forged)
     victim.project_with(bucket, forged)

@@ -81,11 +81,12 @@ def _check_store(view, reached: Reach, report: FsckReport):
     chunks only pulled versions need that are not here ({remote: {chunk: labels}})."""
     store = view.store
     index = store.index
-    rebuild = "; 'artrepo gc' rebuilds the index from the packs" if store.root is not None and not view.name else ""
+    gc = f"artrepo gc --remote {view.name}" if view.name else "artrepo gc"
+    rebuild = f"; '{gc}' rebuilds the index from the packs' footers"
     for name, why in sorted(index.damaged.items()):
         report.problem(f"index file {name[:12]} is damaged: {why}{rebuild}")
     for name in index.missing:
-        report.problem(f"index file {name[:12]} named by the ref table is missing")
+        report.problem(f"index file {name[:12]} named by the ref table is missing{rebuild}")
     packs, stray = survey(store)
     report.packs = len(packs)
     report.notes += [f"stray file {key} in the pack folder" for key in stray]
@@ -105,7 +106,6 @@ def _check_store(view, reached: Reach, report: FsckReport):
     elsewhere = _check_chunks(view, reached, packs, report)
     orphans = [p for pid, p in packs.items() if pid not in index.packs]
     if orphans:
-        gc = f"artrepo gc --remote {view.name}" if view.name else "artrepo gc"
         report.notes.append(f"{len(orphans)} packs ({sum(p.size for p in orphans)} bytes) that no index file names "
                             f"(left by interrupted writes, or a write in progress): '{gc}' removes them once older "
                             "than the grace period")

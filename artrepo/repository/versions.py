@@ -1,6 +1,8 @@
 """Versions and aliases of a Repository (docs/format.md §8, §10)."""
 from __future__ import annotations
 
+import warnings
+
 from artrepo import names
 from artrepo.errors import AmbiguousReferenceError, ConflictError, FormatError, IntegrityError, NotFoundError
 from artrepo.gitdb import layout
@@ -92,9 +94,17 @@ class Versions:
         return self.refs.get(layout.version_ref(name, label), derived=True)
 
     def versions(self, name: str) -> list[VersionInfo]:
-        """All versions of `name`, newest first."""
-        infos = [VersionInfo(oid, name, label, self.named_record(oid, name, label))
-                 for label, oid in self.version_refs(name).items()]
+        """All readable versions of `name`, newest first.
+
+        A version whose record cannot be read costs only itself: it is left out
+        with a warning (`fsck` reports it; reading it by label fails in one line).
+        """
+        infos = []
+        for label, oid in self.version_refs(name).items():
+            try:
+                infos.append(VersionInfo(oid, name, label, self.named_record(oid, name, label)))
+            except IntegrityError as exc:
+                warnings.warn(f"skipped unreadable version: {exc}", UserWarning)
         infos.sort(key=lambda i: (i.record.created_ns, label_key(i.version)), reverse=True)
         return infos
 
@@ -110,7 +120,10 @@ class Versions:
         if numbered:
             candidates.add(max(numbered, key=int))
         if not candidates:
-            return self.versions(name)[0]
+            readable = self.versions(name)
+            if not readable:
+                raise IntegrityError(f"no version of artifact {name!r} is readable (run 'artrepo fsck')")
+            return readable[0]
         infos = [VersionInfo(refs[label], name, label, self.named_record(refs[label], name, label))
                  for label in candidates]
         return max(infos, key=lambda i: i.record.created_ns)

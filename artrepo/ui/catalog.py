@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from artrepo.errors import NotFoundError
+from artrepo.errors import ArtrepoError, NotFoundError
 from artrepo.models import effective
 from artrepo.records.artifact import Annotation, ArtifactType
 
@@ -181,7 +181,10 @@ class Catalog:
         self.versions, self.artifacts, self._stamps = versions, artifacts, stamps
 
     def _version_row(self, oid: str, name: str, label: str, origin: str | None) -> VersionRow:
-        rec = self.repo.record(oid)
+        try:
+            rec = self.repo.record(oid)
+        except ArtrepoError:  # costs only this version: listed as UNREADABLE, its own page says why
+            return VersionRow(oid, name, label, "UNREADABLE", 0, 0, (), None, origin)
         tags = tuple(effective(rec, self._annotations.get(oid, ()))[0])
         try:
             kind = ArtifactType(rec.artifact_type).name

@@ -7,8 +7,6 @@ documented exit code, never a traceback.
 """
 from __future__ import annotations
 
-import pytest
-
 import json
 import os
 import re
@@ -265,11 +263,3 @@ def server_url(proc) -> tuple[str | None, str]:
         if found:
             return found.group(1), said
     return None, said
-
-
-def xfail_for(request, bucket, kind: str, reason: str) -> None:
-    """A strict xfail on one kind of bucket only (`folder` or `s3`): the other already holds."""
-    from forgery import FolderBucket
-
-    if (kind == "folder") == isinstance(bucket, FolderBucket):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))

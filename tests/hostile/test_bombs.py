@@ -6,6 +6,7 @@ that still goes off costs the shared machine little; the measure is the child's 
 """
 from __future__ import annotations
 
+import re
 import textwrap
 
 import pytest
@@ -102,6 +103,28 @@ def test_one_bad_record_costs_only_its_own_version(forged, bucket, victim):
     fsck = victim.cli("fsck")
     assert fsck.returncode == (3 if present else 0) and all(f"{n}:1" in fsck.stdout for n in present), fsck
     assert dashboard_home(victim.root) == 200
+
+
+def test_a_bad_record_already_here_costs_only_its_own_version(forged, victim, tmp_path):
+    """However one got here (planted: damage, an older artrepo), list, log and the dashboard go on and mark it."""
+    bad = forge_bad_records(forged)
+    victim.project_with(FolderBucket(tmp_path / "unused"))
+    refs = forged.table["refs"]
+    forged.plant(victim.root, {ref: refs[ref] for ref in [*(f"refs/artrepo/v/{n}/1" for n in bad), "refs/artrepo/v/num/1"]})
+    listed = victim.cli("list")
+    assert listed.returncode == 0 and "num" in listed.stdout and "mine" in listed.stdout, listed
+    assert all(re.search(rf"^{n}\s+unreadable", listed.stdout, re.M) for n in bad), listed
+    assert listed.stderr.count("warning: skipped unreadable version") == len(bad), listed
+    for name in bad:
+        shown = victim.cli("show", name)
+        assert shown.refused(3) and f"{name}:1" in shown.stderr, shown
+        logged = victim.cli("log", name)
+        assert logged.returncode == 3 and "Traceback" not in logged.stderr, logged
+    assert victim.cli("log", "num").returncode == 0 and victim.cli("log").returncode == 0
+    fsck = victim.cli("fsck")
+    assert fsck.refused(3) and all(f"{n}:1" in fsck.stdout for n in bad) and "mine:1" not in fsck.stdout, fsck
+    assert dashboard_home(victim.root) == 200
+    victim.still_usable()
 
 
 def test_malformed_pack_headers_are_one_line(forged, bucket, victim):

@@ -122,8 +122,6 @@ def _get(url: str) -> tuple[int, bytes]:
         return resp.status, resp.read()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 item 6: the dashboard's download.zip response is not aborted "
-                   "at the HTTP level (ui/ is another helper's)")
 def test_the_dashboards_zip_of_an_unreadable_version_is_an_aborted_download(victim, half_readable):
     info = victim.cli("show", "both", "--json")
     version = re.search(r'"id": "([0-9a-f]{40})"', info.stdout).group(1)

@@ -60,8 +60,15 @@ def test_an_unknown_codec_is_refused_by_pull_and_remote_fsck(forged, bucket, vic
     remote = victim.cli("fsck", "--remote", "evil", "--read-data")
     assert remote.refused(3) and "seven:1" in remote.stdout and "codec" in remote.stdout, remote
     pulled = victim.cli("pull", "evil")
-    assert pulled.refused(3) and "codec" in pulled.stderr, pulled
+    assert pulled.refused(3) and "codec" in pulled.stderr and "seven:1" in pulled.stderr, pulled
+    assert victim.cli("show", "seven").returncode == 1 and victim.cli("show", "num").returncode == 0
     victim.still_usable()
+    # however it got here (planted), local reads and fsck refuse it too
+    forged.plant(victim.root, {"refs/artrepo/v/seven/1": forged.table["refs"]["refs/artrepo/v/seven/1"]})
+    local = victim.cli("fsck", "--read-data")
+    assert local.refused(3) and "seven:1" in local.stdout and "codec" in local.stdout, local
+    export = victim.cli("export", "seven", str(victim.home / "out"))
+    assert export.refused(3) and "seven:1" in export.stderr, export
 
 
 # -- item 6: half zips ---------------------------------------------------------------

@@ -104,8 +104,11 @@ def test_registering_a_path_longer_than_PATH_MAX_through_the_api_is_a_user_error
 
 
 @pytest.fixture
-def read_only(victim, repo_root, tmp_path):
-    """A repository holding `num` and `notes`, then made read-only (restored after the test)."""
+def read_only(victim, repo_root, forged, tmp_path):
+    """A repository holding `num` and `notes`, with a remote `team` it has not pulled yet, then made read-only
+    (restored after the test)."""
+    forged.write_to(FolderBucket(tmp_path / "team"))
+    assert victim.cli("remote", "add", "team", str(tmp_path / "team")).returncode == 0
     (tmp_path / "notes.txt").write_text("notes\n")
     assert victim.cli("register", str(tmp_path / "notes.txt"), "--name", "notes").returncode == 0
     victim.python("from artrepo import save_artifact; save_artifact(10, 'num')")
@@ -132,7 +135,7 @@ def test_writes_to_a_read_only_repository_fail_in_one_line(victim, read_only, tm
     (tmp_path / "more.txt").write_text("more\n")
     (tmp_path / "pipe.py").write_text(PIPELINE)
     for args in (["tag", "num", "t1"], ["register", str(tmp_path / "more.txt"), "--name", "more"],
-                 ["alias", "num", "prod"], ["gc"], ["run", str(tmp_path / "pipe.py")]):
+                 ["alias", "num", "prod"], ["gc"], ["run", str(tmp_path / "pipe.py")], ["pull", "team"]):
         proc = victim.cli(*args, unprivileged=True)
         assert proc.refused(1) and ("read-only" in proc.stderr or "ermission" in proc.stderr), (args, proc)
 

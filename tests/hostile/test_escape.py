@@ -34,7 +34,7 @@ def test_the_chain_fools_a_lexical_check_but_not_the_kernel(tmp_path):
         os.symlink(target, root / rel)
     assert os.path.realpath(root / "dir/M") == "/etc/passwd"
     assert os.path.realpath(root / "dir/W") == str(outside)
-    from artrepo.payload import check_files
+    from artrepo.safepaths import check_files
 
     with pytest.raises(IntegrityError, match="outside"):
         check_files(links.items())
@@ -107,7 +107,7 @@ def test_legit_links_inside_a_folder_still_register_and_export(victim, tmp_path)
     assert links_leaving(out) == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 item 1: pull does not call payload.check_manifest yet "
+@pytest.mark.xfail(strict=True, reason="issue 14 item 1: pull does not call safepaths.check_manifest yet "
                    "(remotes/ is being restructured)")
 def test_pull_refuses_a_version_whose_links_chain_outside(forged, bucket, victim, tmp_path):
     forge_chain(forged, tmp_path)
@@ -119,7 +119,7 @@ def test_pull_refuses_a_version_whose_links_chain_outside(forged, bucket, victim
 
 
 @pytest.mark.xfail(strict=True, reason="issue 14 items 1 and 11: fsck and fsck --remote do not call "
-                   "payload.check_manifest yet (maintenance/ is being restructured)")
+                   "safepaths.check_manifest yet (maintenance/ is being restructured)")
 def test_fsck_names_versions_whose_links_chain_outside_or_whose_tree_is_inconsistent(forged, bucket, victim,
                                                                                     tmp_path):
     forge_chain(forged, tmp_path)
@@ -168,7 +168,7 @@ def link_sets(draw):
 @given(entries=link_sets())
 def test_whatever_check_files_accepts_the_kernel_resolves_inside(entries, tmp_path_factory):
     """The resolver agrees with the kernel: an accepted set, made on disk, has no link leading out."""
-    from artrepo.payload import check_files
+    from artrepo.safepaths import check_files
 
     try:
         check_files(entries.items())

@@ -7,7 +7,6 @@ where that is cheap, reads pack footers without trusting the index.
 """
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from artrepo.errors import ArtrepoError, IntegrityError
 from artrepo.gitdb.layout import VERSION_RECORD
 from artrepo.maintenance.inventory import RefTarget, classify, is_oid
-from artrepo.payload import check_manifest
+from artrepo.safepaths import check_manifest
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@
 Anyone who can write to a remote may publish any bytes, so every ref a pull
 would create is checked first: a version's record and manifest decode, agree
 with each other and with the ref's name, and its files can be written safely
-(`payload.check_manifest`: paths, and links resolved as the kernel would); a
+(`safepaths.check_manifest`: paths, and links resolved as the kernel would); a
 run's records decode, its pipeline is a valid name and its `keys/` tree holds
 only cache keys whose step records say so (`Repository.run_problem`); an alias
 points at a version that arrives or is here. Data is verified as it is
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from artrepo.errors import ArtrepoError, IntegrityError
 from artrepo.gitdb import layout
-from artrepo.payload import check_manifest
+from artrepo.safepaths import check_manifest
 from artrepo.storage.ids import short
 from artrepo.storage.transfer import transfer
 

@@ -35,7 +35,7 @@ def test_the_chain_fools_a_lexical_check_but_not_the_kernel(tmp_path):
         os.symlink(target, root / rel)
     assert os.path.realpath(root / "dir/M") == "/etc/passwd"
     assert os.path.realpath(root / "dir/W") == str(outside)
-    from artrepo.payload import check_files
+    from artrepo.safepaths import check_files
 
     with pytest.raises(IntegrityError, match="outside"):
         check_files(links.items())
@@ -170,7 +170,7 @@ def link_sets(draw):
 @given(entries=link_sets())
 def test_whatever_check_files_accepts_the_kernel_resolves_inside(entries, tmp_path_factory):
     """The resolver agrees with the kernel: an accepted set, made on disk, has no link leading out."""
-    from artrepo.payload import check_files
+    from artrepo.safepaths import check_files
 
     try:
         check_files(entries.items())

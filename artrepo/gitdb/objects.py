@@ -24,6 +24,7 @@ from pathlib import Path
 
 from artrepo.errors import IntegrityError
 from artrepo.gitdb.gitpack import GitPack, PackError
+from artrepo.gitdb.files import read_file
 from artrepo.gitdb.layout import IDENTITY
 from artrepo.plain import Frozen
 
@@ -35,7 +36,6 @@ except ImportError:  # pragma: no cover - other interpreters
 BLOB, TREE = "100644", "40000"
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 _HEX = frozenset("0123456789abcdef")
-_BLOCK = 1 << 16
 _PARSED_MAX = 10_000
 
 
@@ -59,27 +59,6 @@ class Blob(Frozen):
 
     def __init__(self, id: str):
         self._init(id=id)
-
-
-def read_file(path: str, limit: int | None = None) -> bytes:
-    """A small file's bytes (the first `limit` only, if given) without a Python file object.
-
-    `open()` builds a buffered file object per call: half the time of reading
-    a loose object, and `artrepo log` reads three per version.
-    """
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        if limit is not None:
-            return os.read(fd, limit)
-        data = os.read(fd, _BLOCK)
-        if len(data) < _BLOCK:  # a short read of a regular file is its end
-            return data
-        parts = [data]
-        while data := os.read(fd, _BLOCK):
-            parts.append(data)
-        return b"".join(parts)
-    finally:
-        os.close(fd)
 
 
 def tree_entries(body: bytes) -> dict[str, tuple[str, str]]:

@@ -35,12 +35,13 @@ from pathlib import Path
 from artrepo.atomic import flock, fsync_dir, open_creating, sync_filesystem
 from artrepo.errors import IntegrityError, RefLockedError
 from artrepo.gitdb import layout
-from artrepo.gitdb.layout import IDENTITY, PREFIX
-from artrepo.gitdb.objects import is_oid, read_file
+from artrepo.gitdb.files import (append_reflog, read_file, read_loose, remove_empty_folders, replace_packed,
+                                 take_lock_file)
+from artrepo.gitdb.layout import PREFIX
+from artrepo.gitdb.objects import is_oid
 from artrepo.gitdb.packedrefs import packed_refs
 
 Decide = Callable[[str | None], str | None]
-_ZERO = "0" * 40
 BULK = 64  # a transaction creating more refs than this writes them into packed-refs at once
 
 
@@ -91,7 +92,7 @@ class RefsContainer:
             entries = []
         for e in entries:
             if not e.name.endswith(".lock") and e.is_file():
-                text = _read_loose(e.path, 64)
+                text = read_loose(e.path, 64)
                 if text is not None:
                     loose[e.name] = text or "<empty ref>"
         cut = len(prefix) + 1
@@ -119,7 +120,7 @@ class RefsContainer:
             for fname in files:
                 if not fname.endswith(".lock"):
                     path = os.path.join(folder, fname)
-                    text = _read_loose(path, 200)
+                    text = read_loose(path, 200)
                     if text is not None:
                         loose[Path(path).relative_to(self.git_dir).as_posix()] = text
         return loose
@@ -165,13 +166,13 @@ class RefsContainer:
         if not expected:
             return set()
         with _StripeLocks(self.git_dir, expected) as _locks, flock(layout.packed_refs_lock(self.git_dir)):
-            locks = [_take_lock_file(self.git_dir, name) for name in expected]
+            locks = [take_lock_file(self.git_dir, name) for name in expected]
             try:
                 gone = {name for name, oid in expected.items() if self.get(name, derived=True) == oid}
                 packed = packed_refs(self.git_dir)
                 in_packed = {name for name in gone if name in packed}
                 if in_packed:
-                    _replace_packed(self.git_dir, packed.edited({}, in_packed))
+                    replace_packed(self.git_dir, packed.edited({}, in_packed))
                 for name in gone:
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(self.git_dir / name)
@@ -182,7 +183,7 @@ class RefsContainer:
                 for lock_path in locks:
                     lock_path.unlink(missing_ok=True)
                 for name in expected:
-                    _remove_empty_folders(self.git_dir, name)
+                    remove_empty_folders(self.git_dir, name)
 
     def transaction(self, names=(), *, durable: bool = True) -> "RefTransaction":
         """Ref updates made durable together (see `RefTransaction`); lock `names` up front."""
@@ -194,7 +195,7 @@ class RefsContainer:
         with flock(layout.packed_refs_lock(self.git_dir)):
             loose = {name: text for name, text in self._loose("refs").items() if is_oid(text)}
             if loose:
-                _replace_packed(self.git_dir, packed_refs(self.git_dir).edited(loose))
+                replace_packed(self.git_dir, packed_refs(self.git_dir).edited(loose))
         by_stripe: dict[int, dict[str, str]] = {}
         for name, oid in loose.items():
             by_stripe.setdefault(layout.ref_stripe(name), {})[name] = oid
@@ -206,13 +207,13 @@ class RefsContainer:
 
     def _prune_loose(self, name: str, packed_value: str) -> None:
         """Delete a loose ref that holds the value just packed (the caller holds its stripe lock)."""
-        lock_path = _take_lock_file(self.git_dir, name)
+        lock_path = take_lock_file(self.git_dir, name)
         try:
-            if _read_loose(str(self.git_dir / name), 64) == packed_value:
+            if read_loose(str(self.git_dir / name), 64) == packed_value:
                 os.unlink(self.git_dir / name)
         finally:
             lock_path.unlink(missing_ok=True)
-        _remove_empty_folders(self.git_dir, name)
+        remove_empty_folders(self.git_dir, name)
 
     def loose_count(self, prefix: str = "refs", limit: int | None = None) -> int:
         """How many loose ref files there are under `prefix` (counting stops at `limit`)."""
@@ -304,17 +305,17 @@ class RefTransaction:
             if new is None or new == current:
                 return current
             if current is None:
-                _check_oid(new)
+                check_oid(new)
                 self._pending.append((None, name, None, new, message))
                 return new
-        lock_path, fd = _take_lock_file(self.git_dir, name, keep_open=True)
+        lock_path, fd = take_lock_file(self.git_dir, name, keep_open=True)
         try:
             current = self.refs.get(name, derived=not self.durable)
             new = decide(current)
             if new is None or new == current:
                 lock_path.unlink()
                 return current
-            _check_oid(new)
+            check_oid(new)
             os.write(fd, f"{new}\n".encode())
         except BaseException:
             lock_path.unlink(missing_ok=True)
@@ -329,13 +330,13 @@ class RefTransaction:
             return
         for _, name, old, new, message in self._pending:
             if layout.keeps_reflog(name):
-                _append_reflog(self.git_dir, name, old, new, message)
+                append_reflog(self.git_dir, name, old, new, message)
         if self.durable:
             sync_filesystem(self.git_dir)
         packed = {name: new for lock_path, name, _old, new, _m in self._pending if lock_path is None}
         if packed:
             with flock(layout.packed_refs_lock(self.git_dir)):
-                _replace_packed(self.git_dir, packed_refs(self.git_dir).edited(packed), durable=self.durable)
+                replace_packed(self.git_dir, packed_refs(self.git_dir).edited(packed), durable=self.durable)
         for lock_path, name, *_ in self._pending:
             if lock_path is not None:
                 os.replace(lock_path, self.git_dir / name)
@@ -354,91 +355,6 @@ class RefTransaction:
         self._locks.release()
 
 
-def _remove_empty_folders(git_dir: Path, name: str) -> None:
-    """Remove the folders of `name` that are now empty, up to refs/ (as git pack-refs does)."""
-    folder, top = (git_dir / name).parent, git_dir / "refs"
-    while folder != top and top in folder.parents:
-        try:
-            folder.rmdir()
-        except OSError:
-            return
-        folder = folder.parent
-
-
-def _check_oid(value: str) -> None:
+def check_oid(value: str) -> None:
     if not is_oid(value):
         raise ValueError(f"not an object id: {value!r}")
-
-
-def _read_loose(path: str, limit: int) -> str | None:
-    """A loose ref file's text, None if it vanished (packed or deleted meanwhile)."""
-    try:
-        return read_file(path, limit).decode("ascii", "replace").strip()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        return f"<unreadable: {exc}>"
-
-
-def _take_lock_file(git_dir: Path, name: str, *, flocked: bool = True, keep_open: bool = False):
-    """git's `<name>.lock`, created exclusively.
-
-    When the caller holds the ref's flock (`flocked`), a lock file found at
-    once is stale (its writer held the flock and is gone) and is removed; one
-    that appears meanwhile belongs to a writer outside artrepo's flocks (stock
-    git), which holds it a moment. A folder removed meanwhile (ref packing
-    removes emptied folders) is made again. With `keep_open`, returns (path, open descriptor).
-    """
-    lock_path = git_dir / (name + ".lock")
-    if flocked:
-        lock_path.unlink(missing_ok=True)
-    for attempt in range(100):
-        try:
-            fd = os.open(lock_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
-            if keep_open:
-                return lock_path, fd
-            os.close(fd)
-            return lock_path
-        except FileNotFoundError:
-            lock_path.parent.mkdir(parents=True, exist_ok=True)
-        except FileExistsError:
-            time.sleep(min(0.05, 0.001 * (attempt + 1)))
-    raise RefLockedError(f"ref {name} stayed locked by another writer; try again")
-
-
-def _replace_packed(git_dir: Path, data: bytes, *, durable: bool = True) -> None:
-    """Write a new `packed-refs` under git's `packed-refs.lock` (the caller holds the packed-refs flock).
-
-    A `packed-refs.lock` still there after a while, while we hold the flock
-    every artrepo writer takes, was left by a killed writer: it is removed.
-    """
-    try:
-        lock_path = _take_lock_file(git_dir, "packed-refs", flocked=False)  # stock git takes it too
-    except RefLockedError:
-        lock_path = _take_lock_file(git_dir, "packed-refs", flocked=True)
-    try:
-        fd = os.open(lock_path, os.O_WRONLY | os.O_TRUNC)
-        try:
-            view, done = memoryview(data), 0
-            while done < len(data):
-                done += os.write(fd, view[done:])
-            if durable:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(lock_path, git_dir / "packed-refs")
-        if durable:
-            fsync_dir(git_dir)
-    finally:
-        lock_path.unlink(missing_ok=True)
-
-
-def _append_reflog(git_dir: Path, name: str, old: str | None, new: str, message: str) -> None:
-    offset = time.localtime().tm_gmtoff // 60
-    tz = f"{'-' if offset < 0 else '+'}{abs(offset) // 60:02d}{abs(offset) % 60:02d}"
-    line = f"{old or _ZERO} {new} {IDENTITY} {int(time.time())} {tz}\t{' '.join(message.split())}\n"
-    fd = open_creating(git_dir / "logs" / name, os.O_WRONLY | os.O_APPEND)
-    try:
-        os.write(fd, line.encode())
-    finally:
-        os.close(fd)

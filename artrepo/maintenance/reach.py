@@ -14,7 +14,7 @@ from artrepo.errors import ArtrepoError, IntegrityError
 from artrepo.gitdb.layout import VERSION_RECORD
 from artrepo.maintenance.inventory import RefTarget, classify, is_oid
 from artrepo.maintenance.reachcache import NONE
-from artrepo.payload import check_relpath
+from artrepo.safepaths import check_manifest
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +37,9 @@ class Reach:
     versions: list[tuple[RefTarget, list]] = field(default_factory=list)
     annotations: list[str] = field(default_factory=list)  # commits of annotation refs
     problems: list[Problem] = field(default_factory=list)
+    # versions whose files cannot be written safely (links leading out, a path twice): fsck reports them, but
+    # their chunks are known, so gc and du go on
+    unsafe: list[Problem] = field(default_factory=list)
 
     def problem(self, message: str, affects=()) -> None:
         self.problems.append(Problem(message, tuple(sorted(set(affects)))))
@@ -100,18 +103,17 @@ def _version(reader, target: RefTarget, out: Reach) -> tuple | None:
     except Exception as exc:  # a record that decodes but has the wrong shape
         out.problem(f"version {target.oid[:12]} ({target.ref}): malformed record ({exc!r})", [label])
         return None
-    before = len(out.problems)
+    before = len(out.problems), len(out.unsafe)
     stored = list(manifest.files) + [f for _, _, f in manifest.visualizations]
-    for f in stored:
-        try:
-            check_relpath(f.path)
-        except IntegrityError as exc:
-            out.problem(f"version {target.oid[:12]}: {exc}", [label])
+    try:
+        check_manifest(manifest)  # paths, and links resolved as the kernel would (item 1 of issue 14)
+    except IntegrityError as exc:
+        out.unsafe.append(Problem(f"version {target.oid[:12]}: {exc}", (label,)))
     if manifest.content_hash != record.content_hash:
         out.problem(f"version {target.oid[:12]}: manifest does not match the record's content hash", [label])
     files = [(f.size, [tuple(c) for c in f.chunks]) for f in stored]
     _add(target, record.name, files, out)
-    return (record.name, files) if len(out.problems) == before else None
+    return (record.name, files) if (len(out.problems), len(out.unsafe)) == before else None  # only sound ones cached
 
 
 def _add(target: RefTarget, name: str, files: list, out: Reach) -> None:

@@ -55,7 +55,8 @@ def plan_push(repo, selection: dict[str, str], all_local: dict[str, str], state:
     plan = PushPlan()
     remote_versions = group_versions(state.refs)
     local_versions = group_versions(all_local)
-    for name, labels in sorted(group_versions(selection).items()):
+    selected = local_versions if selection is all_local else group_versions(selection)  # a whole push: the same
+    for name, labels in sorted(selected.items()):
         on_remote = remote_versions.get(name, {})
         m = merge_labels(on_remote, labels, set(local_versions.get(name, {})),
                          lambda oid: repo.record(oid).version is not None,
@@ -114,6 +115,9 @@ class Pusher:
             state = session.read_state()
             session.fetch_git(state)
             selection, all_local = self.selection(state)
+            if selection.items() <= state.refs.items():  # each ref is there as it is here: no plan to make
+                self._finish(PushPlan(), state.refs, all_local)
+                return self.result
             plan = plan_push(self.repo, selection, all_local, state, session.tracked(), session.remote.name)
             if plan.conflicts:
                 raise ConflictError("; ".join(plan.conflicts))

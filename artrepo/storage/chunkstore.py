@@ -16,6 +16,7 @@ may write into one store at once.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -44,6 +45,7 @@ PACKS = "packs"
 # again (which makes it young), so a remote gc with a grace period longer than this window plus a
 # writer's duration never deletes a pack that writer counts on (docs/reliability.md, "Remote gc").
 REUSE_WINDOW = 30 * 60
+MAX_OPEN_PACKS = 64  # pack descriptors kept open between reads (the open-files limit is often 1,024)
 RANGE_GAP = 256 * 1024  # blobs this close in one pack are fetched with one ranged GET
 READERS = 4  # ranged GETs in flight
 SORTED_FROM = 4096  # a repository writes index files of this many entries or more in format 2
@@ -72,7 +74,8 @@ class ChunkStore:
         # durable by the sync of the ref transaction that publishes the save (nothing reads it before).
         self.deferred_sync = self.sharded
         self.index = ChunkIndex(self.backend, cache=cache, sorted_from=SORTED_FROM if self.sharded else None)
-        self._fds: dict[bytes, int] = {}
+        self._fds: dict[bytes, int] = {}  # pack id -> open descriptor, least recently used first
+        self._users: dict[int, int] = {}  # descriptor -> readers using it now
         self._lock = threading.Lock()
         self._missing_lock = threading.Lock()
         self._lane: ThreadPoolExecutor | None = None  # second reader thread, started on demand
@@ -123,26 +126,46 @@ class ChunkStore:
                 self.index.refresh()
             return read()
 
-    def _fd(self, pack_id: bytes) -> int:
+    @contextlib.contextmanager
+    def pack_fd(self, pack_id: bytes):
+        """An open descriptor of a local pack, for the block; at most MAX_OPEN_PACKS stay open between uses.
+
+        A process reading chunks of 100,000 packs (fsck, gc, a push) must stay
+        under the open-files limit: the least recently used descriptor is closed
+        (by its last user, if one is reading through it).
+        """
         with self._lock:
-            fd = self._fds.get(pack_id)
+            fd = self._fds.pop(pack_id, None)
             if fd is None:
                 try:
-                    fd = os.open(self.pack_path(pack_id), os.O_RDONLY)
+                    fd = os.open(self.pack_path(pack_id), os.O_RDONLY | os.O_CLOEXEC)
                 except FileNotFoundError:
                     raise PackMissingError(f"pack {short(pack_id)} is missing") from None
-                self._fds[pack_id] = fd
-            return fd
+            self._fds[pack_id] = fd  # most recently used last
+            self._users[fd] = self._users.get(fd, 0) + 1
+            while len(self._fds) > MAX_OPEN_PACKS:
+                old = self._fds.pop(next(iter(self._fds)))
+                if old not in self._users:
+                    os.close(old)
+        try:
+            yield fd
+        finally:
+            with self._lock:
+                left = self._users.pop(fd) - 1
+                if left:
+                    self._users[fd] = left
+                elif self._fds.get(pack_id) != fd:
+                    os.close(fd)  # evicted while in use
 
     def read_range(self, pack_id: bytes, offset: int, length: int, into=None):
         """`length` bytes of a pack from `offset` (into `into` if given); IntegrityError if short."""
         if self.root is not None:
-            fd = self._fd(pack_id)
-            if into is None:
-                data = os.pread(fd, length, offset)
-                got = len(data)
-            else:
-                got, data = os.preadv(fd, [into], offset), into
+            with self.pack_fd(pack_id) as fd:
+                if into is None:
+                    data = os.pread(fd, length, offset)
+                    got = len(data)
+                else:
+                    got, data = os.preadv(fd, [into], offset), into
         else:
             try:
                 data = self.backend.get_range(self.pack_key(pack_id), offset, length)

@@ -68,16 +68,16 @@ class _Copier:
         if not (self.kernel_copy and e.codec == CODEC_RAW):
             _write_at(self.fd, self.store.read_chunk(cid), pos)
             return
-        src = self.store._fd(pid)
-        data = self._map(pid, src)
-        if e.offset + e.length > len(data):
-            raise IntegrityError(f"pack {short(pid)}: truncated (chunk {short(cid)} ends past its end)")
-        view = memoryview(data)[e.offset:e.offset + e.length]
-        try:
-            verify_chunk(view, e, pid)  # before any byte reaches the destination
-        finally:
-            view.release()
-        self._copy(src, e.offset, n, pos)
+        with self.store.pack_fd(pid) as src:
+            data = self._map(pid, src)
+            if e.offset + e.length > len(data):
+                raise IntegrityError(f"pack {short(pid)}: truncated (chunk {short(cid)} ends past its end)")
+            view = memoryview(data)[e.offset:e.offset + e.length]
+            try:
+                verify_chunk(view, e, pid)  # before any byte reaches the destination
+            finally:
+                view.release()
+            self._copy(src, e.offset, n, pos)
 
     def _map(self, pid: bytes, src: int) -> mmap.mmap:
         found = self.maps.get(pid)

@@ -172,10 +172,11 @@ class StepRun:
         self.record = record
 
     def __repr__(self) -> str:
-        return f"StepRun({self.name}, {self.status}{', cached' if self.cached else ''}, run={self.run_id[:12]})"
+        return f"StepRun({self.name}, {self.status}, run={self.run_id[:12]})"
 
     name = property(lambda self: self.record.name)
-    status = property(lambda self: self.record.status)
+    # ZenML's: a step served from cache reads `cached` (its record says completed, and cached)
+    status = property(lambda self: "cached" if self.record.cached else self.record.status)
     cached = property(lambda self: self.record.cached)
     parameters = property(lambda self: dict(self.record.parameters))
     cache_key = property(lambda self: self.record.cache_key)

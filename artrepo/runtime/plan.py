@@ -152,15 +152,14 @@ def _check_custom_versions(steps: dict[str, PlannedStep]) -> None:
             seen[label] = ps.name
 
 
-def check_against_repository(repo, plan: Plan) -> None:
-    """Custom versions that already exist, and late references that resolve to nothing."""
+def check_late_artifacts(repo, plan: Plan) -> None:
+    """Late references (`Client().get_artifact_version` in the body) that resolve to nothing.
+
+    Custom versions that already exist are the driver's to judge: a step
+    served from cache saves nothing, so only one that must run conflicts.
+    """
     produced = {n for ps in plan.steps.values() for n in ps.artifact_names.values()}
     for ps in plan.steps.values():
-        for spec in ps.outputs:
-            name = ps.artifact_names[spec.key]
-            if spec.version is not None and spec.version in repo.version_refs(name):
-                raise ConflictError(f"step {ps.name!r}: version {name}:{spec.version} already exists; custom "
-                                    "versions are used once (change the version or remove it)")
         for input_name, source in ps.invocation.artifacts.items():
             if isinstance(source, LateArtifact):
                 _check_late(repo, ps.name, input_name, source, produced)

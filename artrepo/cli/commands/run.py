@@ -94,7 +94,7 @@ def _run_json(run) -> dict:
     return {
         "id": run.id, "pipeline": run.pipeline, "status": run.status, "created": render.iso(run.record.start_ns),
         "commit": run.commit, "parameters": run.parameters, "duration": run.duration,
-        "steps": [{"name": s.name, "status": s.status, "cached": s.cached, "parameters": s.parameters,
+        "steps": [{"name": s.name, "status": s.record.status, "cached": s.cached, "parameters": s.parameters,
                    "inputs": dict(s.record.inputs), "outputs": dict(s.record.outputs), "cache_key": s.cache_key,
                    "duration": s.duration, "upstream": s.upstream, "error": s.error}
                   for s in run.steps.values()],

@@ -78,6 +78,13 @@ class Client:
     def active_repository(self) -> Repository:
         return active_repository(self._root)
 
+    @property
+    def active_stack(self):
+        """The stack runs use (`.artifact_store.path`, `.orchestrator`): the default, local one."""
+        from artrepo.stacks import default_stack
+
+        return default_stack(self.active_repository.root)
+
     def get_artifact_version(self, name_id_or_prefix: str, version: str | int | None = None):
         """A version by reference (latest if no version); a late handle inside a pipeline body."""
         composing = _composing()

@@ -9,11 +9,11 @@ PKG = Path(__file__).resolve().parent.parent / "artrepo"
 # A module may import artrepo modules of its own layer group or below, never above.
 LAYERS = [
     {"artrepo.errors", "artrepo.plain", "artrepo.names", "artrepo.config", "artrepo.atomic", "artrepo.io",
-     "artrepo.metadata"},
+     "artrepo.metadata", "artrepo.exceptions"},
     {"artrepo.storage", "artrepo.gitdb", "artrepo.records", "artrepo.enums", "artrepo.tags"},
     {"artrepo.repository"},
     {"artrepo.materializers", "artrepo.remotes", "artrepo.maintenance", "artrepo.payload"},
-    {"artrepo.models", "artrepo.values", "artrepo.lineage"},
+    {"artrepo.models", "artrepo.values", "artrepo.lineage", "artrepo.stacks"},
     {"artrepo.runtime"},
     {"artrepo.client"},
     {"artrepo.cli", "artrepo.ui", "artrepo.__main__", "artrepo"},

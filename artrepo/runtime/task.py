@@ -20,7 +20,7 @@ import time
 from artrepo import values
 from artrepo.errors import UserError
 from artrepo.plain import Frozen
-from artrepo.runtime import context
+from artrepo.runtime import context, signature
 
 
 class StepOutcome(Frozen):
@@ -67,8 +67,10 @@ class StepTask(Frozen):
                 result = self.function(**self.parameters, **loaded)
             finally:
                 context._STEP.reset(token)
-            staged = {out.key: store.stage(value, self._request(out, ctx))
-                      for out, value in zip(self.outputs, self._split(result))}
+            returned = self._split(result)
+            for out, value in zip(self.outputs, returned):
+                signature.check_output(self.step, out.key, value, out.data_type)
+            staged = {out.key: store.stage(value, self._request(out, ctx)) for out, value in zip(self.outputs, returned)}
         except Exception as exc:
             return StepOutcome({}, {}, start, time.time_ns(), *describe_failure(exc))
         return StepOutcome(staged, ctx.saved, start, time.time_ns())

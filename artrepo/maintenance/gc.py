@@ -79,7 +79,7 @@ def collect(repo: Repository, *, grace: float, dry_run: bool = False, ignore_ref
     store = repo.chunks
     store.index.refresh()
     index = store.index
-    needed = reachable_chunks(repo, ignore_refs=ignore_refs)
+    needed = reachable_chunks(repo, ignore_refs=ignore_refs) | recently_deleted_chunks(repo, now - grace)
     packs, _stray = pack_files(store)
     indexed: dict[bytes, list[PackEntry]] = {}
     for by_pack in index.by_file.values():
@@ -122,6 +122,15 @@ def collect(repo: Repository, *, grace: float, dry_run: bool = False, ignore_ref
     for path in result.stale_tmp:
         _remove(path)
     return result
+
+
+def recently_deleted_chunks(repo: Repository, since: float) -> set[bytes]:
+    """Chunks of versions deleted after `since` (seconds): kept until a gc runs a grace period after."""
+    out: set[bytes] = set()
+    for version_id, when_ns in repo.deletions().items():
+        if when_ns / 1e9 > since:
+            out.update(repo.manifest(version_id).chunk_ids())
+    return out
 
 
 def _replace_index(store, survivors: dict[bytes, list[PackEntry]], old_files: list[str]) -> None:

@@ -8,8 +8,6 @@ Loading gives a `Path` to a read-only materialized copy.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from artrepo.errors import UserError
@@ -35,23 +33,7 @@ class PathMaterializer(BaseMaterializer):
             raise UserError(f"cannot store {source}: not a regular file or folder")
 
     def load(self, data_type: type) -> Path:
-        files = self._files
-        cache = files.cache_dir()
-        if not cache.exists():
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(dir=cache.parent, prefix=".tmp-"))
-            try:
-                files.materialize(tmp, self._prefix)
-                from artrepo.payload import make_read_only
-
-                make_read_only(tmp)
-                try:
-                    os.rename(tmp, cache)
-                except OSError:  # another process materialized it first
-                    _remove_read_only(tmp)
-            except BaseException:
-                _remove_read_only(tmp)
-                raise
+        cache = self._files.read_only_copy(self._prefix)
         if (cache / "dir").is_dir():
             return cache / "dir"
         inner = cache / "file"
@@ -70,9 +52,3 @@ class PathMaterializer(BaseMaterializer):
 
         return path_visualizations(self, data)
 
-
-def _remove_read_only(path: Path) -> None:
-    if path.exists():
-        for folder, dirs, _files in os.walk(path):
-            os.chmod(folder, 0o755)
-        shutil.rmtree(path, ignore_errors=True)

@@ -131,6 +131,8 @@ class Versions:
         for label, oid in self.version_refs(rec.name).items():
             if oid == version_id:
                 return VersionInfo(oid, rec.name, label, rec)
+        if self.deleted(version_id):
+            raise NotFoundError(f"version {rec.name} ({version_id[:12]}) was deleted")
         raise NotFoundError(f"version id {version_id[:12]} is not a published version")
 
     def resolve(self, text: str, version: str | int | None = None) -> VersionInfo:
@@ -210,11 +212,60 @@ class Versions:
     def alias_history(self, name: str, alias: str) -> list[tuple[str, int, str]]:
         return self.refs.reflog(layout.alias_ref(name, alias))
 
+    # -- deletion ---------------------------------------------------------------
+    def delete_version(self, info: VersionInfo) -> None:
+        """Delete a published version: a deletion recorded, then nothing publishes it any more.
+
+        Order: the deletion annotation (append-only: push and pull carry it,
+        and a pull does not publish a deleted version again), then, under the
+        name's lock, the aliases naming it and its version ref, then
+        `heads/<name>`. Its record stays (runs name it); its data goes at the
+        first gc at least the grace period after the deletion. A crash between
+        the annotation and the refs leaves it published: deleting it again
+        finishes the job.
+        """
+        self.annotate(info.id, deleted=True)
+        with self.lock(info.name):
+            for alias, oid in self.aliases(info.name).items():
+                if oid == info.id:
+                    self.refs.delete(layout.alias_ref(info.name, alias), oid)
+            for label, oid in self.version_refs(info.name).items():
+                if oid == info.id:
+                    self.refs.delete(layout.version_ref(info.name, label), oid)
+            if not self.version_refs(info.name):
+                head = self.refs.get(layout.head_ref(info.name), derived=True)
+                if head is not None:
+                    self.refs.delete(layout.head_ref(info.name), head)
+                for prefix in (layout.version_prefix(info.name), layout.alias_prefix(info.name)):
+                    with contextlib.suppress(OSError):  # an empty loose-ref folder would still list the name
+                        (self.git_dir / prefix).rmdir()
+        self.update_head(info.name)
+
+    def deleted(self, version_id: str) -> bool:
+        """Whether a deletion of this version was recorded (here, or pulled)."""
+        return any(note.deleted for note in self.annotations(version_id))
+
+    def deletions(self) -> dict[str, int]:
+        """{version id: when its deletion was recorded (ns)}: every deletion (walks all annotations)."""
+        head = self.refs.get(layout.ANNOTATIONS)
+        out: dict[str, int] = {}
+        if head is None:
+            return out
+        objects = self.objects
+        for top in objects.tree_listing(head, ""):
+            for rest in objects.tree_listing(head, top):
+                for blob in objects.tree_listing(head, f"{top}/{rest}").values():
+                    note = Annotation.from_msgpack(objects.blob(blob))
+                    if note.deleted:
+                        out[note.version_id] = min(note.created_ns, out.get(note.version_id, note.created_ns))
+        return out
+
     # -- annotations (tags and metadata added later) ---------------------------
-    def annotate(self, version_id: str, tags=(), metadata=None, removed_tags=()) -> None:
+    def annotate(self, version_id: str, tags=(), metadata=None, removed_tags=(), deleted: bool = False) -> None:
         from artrepo.storage.hashing import digest
 
-        note = Annotation(version_id, tuple(tags), dict(metadata or {}), time.time_ns(), tuple(removed_tags))
+        note = Annotation(version_id, tuple(tags), dict(metadata or {}), time.time_ns(), tuple(removed_tags),
+                          deleted)
         data = note.to_msgpack()
         path = [version_id[:2], version_id[2:], digest(data).hex()[:32]]
 

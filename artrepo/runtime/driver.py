@@ -92,6 +92,9 @@ class Driver:
         self.plan = plan
         self.options = options
         self.run_id = new_run_id(plan.pipeline)
+        self.start_ns = time.time_ns()
+        self.run_name = plan.format_run_name(self.start_ns) or ""
+        self.run_metadata: dict = {}  # logged on this run by its steps
         self.records: dict[str, StepRecord] = {}
         self.running: dict[str, StepRecord] = {}  # step -> its record so far, while its task runs
         self.pending: dict[str, tuple] = {}  # step -> (record so far, task): decided up front, not yet submitted
@@ -100,7 +103,6 @@ class Driver:
         self.scheduler = options.scheduler  # else made for the first step that runs: a cached run needs none
 
     def run(self):
-        start = time.time_ns()
         self._decide_up_front()
         try:
             self._drive()
@@ -111,8 +113,9 @@ class Driver:
         failed = [s for s in steps if s.status == "failed"]
         record = RunRecord(run_id=self.run_id, pipeline=self.plan.pipeline,
                            status="failed" if failed else "completed", parameters=self.plan.parameters,
-                           steps=tuple(self.plan.order), start_ns=start, end_ns=time.time_ns(),
-                           source=self.plan.source)
+                           steps=tuple(self.plan.order), start_ns=self.start_ns, end_ns=time.time_ns(),
+                           source=self.plan.source, run_name=self.run_name, tags=self.plan.tags,
+                           metadata=self.run_metadata)
         from artrepo.models import PipelineRun
 
         run = PipelineRun(self.repo, self.repo.write_run(record, steps), record)
@@ -245,7 +248,9 @@ class Driver:
 
                 name = source.name or f"{self.plan.pipeline}::{ps.name}::{input_name}"
                 with self._store().lock:
-                    out[input_name] = save_value(self.repo, source.value, name, materializer=source.materializer)
+                    out[input_name] = save_value(self.repo, source.value, name, materializer=source.materializer,
+                                                 extract_metadata=source.store_artifact_metadata,
+                                                 include_visualizations=source.store_artifact_visualizations)
             else:  # an ArtifactVersion (graph accepts nothing else)
                 out[input_name] = self.repo.by_id(source.id)
         return out
@@ -257,7 +262,12 @@ class Driver:
         with self._store().lock:
             stored = {k: Stored.of(self.repo, info) for k, info in inputs.items()}
         return StepTask(self.run_id, self.plan.pipeline, ps.name, ps.step.entrypoint, dict(ps.invocation.parameters),
-                        stored, _outputs(ps))
+                        stored, _outputs(ps), ps.settings, self.run_name or self.default_run_name())
+
+    def default_run_name(self) -> str:
+        from artrepo.models import default_run_name
+
+        return default_run_name(self.plan.pipeline, self.start_ns)
 
     # -- the cache ----------------------------------------------------------------
     def _cache_hit(self, ps: PlannedStep, base: StepRecord) -> StepRecord | None:
@@ -311,6 +321,8 @@ class Driver:
     # -- a step that ran ------------------------------------------------------------
     def _finish(self, base: StepRecord, outcome) -> StepRecord:
         """Publish what the task staged; the step's final record."""
+        self.run_metadata.update(outcome.run_metadata)
+        base = base.replace(metadata=outcome.metadata)
         try:
             published = self._store().publish(base.name, outcome.staged)
         except Exception as exc:

@@ -15,7 +15,7 @@ def list_cmd(tag: str | None, artifact_type: str | None, as_json: bool) -> None:
     client = Client()
     rows = []
     for art in client.list_artifacts():
-        versions = art.versions
+        versions = list(art.versions.values())
         if tag is not None:
             versions = [v for v in versions if tag in v.tags]
         if artifact_type is not None:

@@ -16,25 +16,6 @@ def _parse_parameter(text: str):
         return key.strip(), value
 
 
-def _read_config(path: str | None) -> dict:
-    if path is None:
-        return {}
-    import yaml
-
-    from artrepo.errors import UserError
-
-    try:
-        with open(path, encoding="utf-8") as f:
-            doc = yaml.safe_load(f)
-    except (OSError, yaml.YAMLError) as exc:
-        raise UserError(f"cannot read config {path}: {str(exc).splitlines()[0]}") from None
-    if doc is None:
-        return {}
-    if not isinstance(doc, dict):
-        raise UserError(f"config {path} must be a YAML mapping with 'parameters' and/or 'steps'")
-    return doc
-
-
 @click.command("run")
 @click.argument("target", metavar="FILE_OR_MODULE[:PIPELINE]")
 @click.option("-p", "--parameter", "params", multiple=True, metavar="KEY=VALUE",
@@ -49,13 +30,14 @@ def run_cmd(target: str, params: tuple[str, ...], config_path: str | None, no_ca
     from artrepo.client import active_repository
     from artrepo.runtime.driver import RunOptions, StepFailedError, run_pipeline
     from artrepo.runtime.loader import find_pipeline
+    from artrepo.runtime.options import read_config
 
     parameters = dict(_parse_parameter(p) for p in params)
-    config = _read_config(config_path)
+    config = read_config(config_path) if config_path else {}
     active_repository()  # fail fast outside a repository, before importing user code
     pipeline, source = find_pipeline(target)
-    options = RunOptions(no_cache=no_cache, explain=explain, config=config, parameters=parameters,
-                         parallel=parallel, source=source, report=click.echo)
+    options = RunOptions(no_cache=no_cache, explain=explain, config=pipeline.run_config(config),
+                         parameters=parameters, parallel=parallel, source=source, report=click.echo)
     try:
         run = run_pipeline(pipeline, (), {}, options)
     except StepFailedError as exc:

@@ -82,3 +82,13 @@ class VersionList(list):
         return len(self) == 1 and self[0] == other
 
     __hash__ = None
+
+
+class StepConfig:
+    """A step run's configuration as ZenML shows it: `.name`, `.parameters`, `.extra`."""
+
+    def __init__(self, name: str, parameters: dict, extra: dict | None = None, enable_cache: bool | None = None):
+        self.name, self.parameters, self.extra, self.enable_cache = name, dict(parameters), extra or {}, enable_cache
+
+    def __repr__(self) -> str:
+        return f"StepConfig({self.name}, parameters={self.parameters!r})"

@@ -15,7 +15,7 @@ from functools import cached_property
 from pathlib import Path
 
 from artrepo.errors import IntegrityError, NotFoundError, UserError
-from artrepo.listing import VersionList
+from artrepo.listing import StepConfig, VersionList
 from artrepo.records.artifact import ArtifactType, Manifest
 from artrepo.records.run import RunRecord, StepRecord
 
@@ -94,27 +94,17 @@ class ArtifactVersion:
         step = self.producer
         return None if step is None else step.run
 
-    @property
-    def producer_pipeline_run_id(self) -> str | None:
-        return (self.record.producer or {}).get("run_id")
-
-    @property
-    def producer_step_run_id(self) -> str | None:
-        producer = self.record.producer
-        return step_run_id(producer["run_id"], producer["step"]) if producer else None
-
-    @property
-    def artifact(self) -> Artifact:
-        return Artifact(self._repo, self.name)
-
+    producer_pipeline_run_id = property(lambda self: (self.record.producer or {}).get("run_id"))
+    producer_step_run_id = property(lambda self: step_run_id(self.record.producer["run_id"],
+                                                             self.record.producer["step"])
+                                    if self.record.producer else None)
+    artifact = property(lambda self: Artifact(self._repo, self.name))
     save_type = property(lambda self: SAVE_TYPES.get(self.record.origin, self.record.origin))
 
     @property
     def uri(self) -> str:
         """A read-only materialized copy of the version's files (a version has no folder of its own)."""
-        from artrepo import versionfiles
-
-        return str(versionfiles.read_only_copy(self._repo, self._info))
+        return str(_files_api().read_only_copy(self._repo, self._info))
 
     @property
     def visualizations(self) -> list[tuple[str, str]]:
@@ -130,26 +120,26 @@ class ArtifactVersion:
         if not self._published and self._repo.deleted(self.id):
             raise UserError(f"artifact {self.name} ({self.id[:12]}) was deleted: its data is gone or goes at the "
                             "next gc")
-
         return values.load_value(self._repo, self._info, allow_pickle=allow_pickle)
 
+    # the version's files outside the store (artrepo/versionfiles.py)
     def download_files(self, path: str | os.PathLike, overwrite: bool = False) -> None:
-        """Write the version's files into a `.zip` archive at `path` (its folder must exist, as in ZenML)."""
-        from artrepo import versionfiles
-
-        versionfiles.download_zip(self._repo, self._info, Path(path), overwrite)
+        """Write the version's files into a new `.zip` archive at `path` (ZenML's; all or nothing)."""
+        _files_api().download_zip(self._repo, self._info, Path(path), overwrite)
 
     def export(self, dest: str | os.PathLike) -> Path:
-        """Write the version's files under `dest` (a new or empty folder), or a zip."""
-        from artrepo import versionfiles
-
-        return versionfiles.export(self._repo, self._info, Path(dest))
+        """Write the version's files under `dest` (a new or empty folder), or a zip; all or nothing."""
+        return _files_api().export(self._repo, self._info, Path(dest))
 
     def visualize(self, title: str | None = None) -> list[Path]:
         """Show the visualizations in Jupyter (under `title`), or print where their files are."""
-        from artrepo import versionfiles
+        return _files_api().visualize(self._repo, self._info, title)
 
-        return versionfiles.visualize(self._repo, self._info, title)
+
+def _files_api():
+    from artrepo import versionfiles  # zipfile, shutil: not on the path of a cached run
+
+    return versionfiles
 
 
 def effective(record, notes) -> tuple[list[Tag], dict]:
@@ -197,12 +187,7 @@ class Artifact:
             self._infos = self._repo.versions(self.name)
         return self._infos
 
-    @property
-    def id(self) -> str:
-        """The artifact's key (40 hex digits, where its own tags are kept)."""
-        from artrepo.tags import artifact_key
-
-        return artifact_key(self.name)
+    id = property(lambda self: _tags_api().artifact_key(self.name))  # the key its own tags are kept under
 
     @property
     def versions(self) -> dict[str, ArtifactVersion]:
@@ -222,23 +207,11 @@ class Artifact:
     @property
     def tags(self) -> list:
         """The artifact's own tags (ZenML's artifact-level tags), apart from its versions' tags."""
-        from artrepo.tags import effective_tags
-
-        return effective_tags((), self._repo.annotations(self.id))
+        return _tags_api().effective_tags((), self._repo.annotations(self.id))
 
     def load(self, allow_pickle: bool = False):
         """The latest version's value (ZenML 0.98's artifact has no `load`, though its docs call it)."""
         return self.latest.load(allow_pickle=allow_pickle)
-
-
-class StepConfig:
-    """A step run's configuration as ZenML shows it: `.name`, `.parameters`, `.extra`."""
-
-    def __init__(self, name: str, parameters: dict, extra: dict | None = None, enable_cache: bool | None = None):
-        self.name, self.parameters, self.extra, self.enable_cache = name, dict(parameters), extra or {}, enable_cache
-
-    def __repr__(self) -> str:
-        return f"StepConfig({self.name}, parameters={self.parameters!r})"
 
 
 class StepRun:
@@ -339,7 +312,8 @@ class PipelineRun:
     pipeline = property(lambda self: NamedPipeline(self._repo, self.record.pipeline))
     status = property(lambda self: self.record.status)
     parameters = property(lambda self: dict(self.record.parameters))
-    tags = property(lambda self: _tags(self.record.tags, self._repo.annotations(self.id)))
+    # its record's tags (`@pipeline(tags=)`), then those added and removed later (`add_tags(run=)`)
+    tags = property(lambda self: _tags_api().effective_tags(self.record.tags, self._repo.annotations(self.id)))
     created = property(lambda self: _utc(self.record.start_ns))
     start_time = created
     end_time = property(lambda self: _utc(self.record.end_ns))
@@ -361,11 +335,10 @@ class PipelineRun:
         return out
 
 
-def _tags(names, notes) -> list:
-    """A run's tags: its record's (`@pipeline(tags=)`), then those added and removed later (`add_tags(run=)`)."""
-    from artrepo.tags import effective_tags
+def _tags_api():
+    from artrepo import tags  # hashlib: not on the path of a cached run
 
-    return effective_tags(names, notes)
+    return tags
 
 
 class NamedPipeline(str):
@@ -387,13 +360,16 @@ class NamedPipeline(str):
     def __reduce__(self):
         return str, (self.name,)
 
-    @property
-    def runs(self) -> list[PipelineRun]:
-        return list_runs(self._repo, self.name)
+    def _runs(self, limit: int) -> list[PipelineRun]:
+        runs = [PipelineRun(self._repo, c, self._repo.read_run(c))
+                for c in self._repo.pipeline_history(self.name, limit=limit)]
+        return sorted(runs, key=lambda r: (r.record.start_ns, r.id), reverse=True)
+
+    runs = property(lambda self: self._runs(10**9))
 
     @property
     def last_run(self) -> PipelineRun:
-        runs = list_runs(self._repo, self.name, limit=1)
+        runs = self._runs(1)
         if not runs:
             raise NotFoundError(f"pipeline {self.name!r} has no runs")
         return runs[0]
@@ -404,71 +380,6 @@ class NamedPipeline(str):
             if run.status == "completed":
                 return run
         raise NotFoundError(f"pipeline {self.name!r} has no successful run")
-
-
-def get_pipeline(repo, name: str) -> NamedPipeline:
-    """A pipeline that has runs, by name."""
-    known = repo.pipeline_heads()
-    if name not in known:
-        from artrepo.repository.versions import suggest
-
-        raise NotFoundError(f"no pipeline named {name!r}{suggest(name, sorted(known))}")
-    return NamedPipeline(repo, name)
-
-
-def get_run(repo, name_id_or_prefix: str) -> PipelineRun:
-    """A run by run id or run commit id (any unique prefix of 4+ hex characters), or by name (the newest)."""
-    text = str(name_id_or_prefix)
-    try:
-        _run_id, commit = repo.find_run(text)
-    except NotFoundError:
-        for run in list_runs(repo):
-            if run.name == text:
-                return run
-        raise
-    return PipelineRun(repo, commit, repo.read_run(commit))
-
-
-def list_runs(repo, pipeline: str | None = None, limit: int | None = None) -> list[PipelineRun]:
-    """Recorded runs, newest first (optionally of one pipeline, at most `limit`)."""
-    if pipeline is not None:
-        commits = list(repo.pipeline_history(pipeline, limit=limit if limit is not None else 10**9))
-    else:
-        commits = _newest_commits(repo, limit)
-    runs = [PipelineRun(repo, c, repo.read_run(c)) for c in commits]
-    runs.sort(key=lambda r: (r.record.start_ns, r.id), reverse=True)
-    return runs if limit is None else runs[:limit]
-
-
-def _newest_commits(repo, limit: int | None) -> list[str]:
-    if limit == 0:
-        return []
-    if limit is not None and repo.pipeline_heads():
-        return _newest_from_chains(repo, limit)
-    # Commit times (seconds) pick the candidates without decoding every run record.
-    timed = sorted(((repo.objects.commit(c).commit_time, c) for c in set(repo.run_ids().values())),
-                   reverse=True)
-    if limit is None or len(timed) <= limit:
-        return [c for _, c in timed]
-    cutoff = timed[limit - 1][0] if limit > 0 else None
-    return [c for t, c in timed if cutoff is not None and t >= cutoff]
-
-
-def _newest_from_chains(repo, limit: int) -> list[str]:
-    """The newest `limit` runs by merging the per-pipeline chains (reads about `limit` commits).
-
-    The chains are derived refs; a run outside every chain (its pipeline ref
-    not yet rebuilt) shows up in the unlimited listing only.
-    """
-    out: list[str] = []
-    cutoff = None
-    for commit, time in repo.walk_runs(set(repo.pipeline_heads().values())):
-        if cutoff is not None and time < cutoff:
-            break
-        out.append(commit)
-        if len(out) == limit:
-            cutoff = time  # keep equal-second runs: the caller sorts them exactly
-    return out
 
 
 def recorded_step(repo, run_id: str | None, step: str | None) -> tuple[str, StepRecord] | None:

@@ -9,9 +9,9 @@ implement is a one-line error, never ignored.
 """
 from __future__ import annotations
 
-from artrepo.errors import UserError
+from artrepo.errors import NotFoundError, UserError
 from artrepo.listing import Page, matches
-from artrepo.models import Artifact, ArtifactVersion, NamedPipeline, list_runs
+from artrepo.models import Artifact, ArtifactVersion, NamedPipeline, PipelineRun
 
 # field -> sort key of an ArtifactVersion
 _VERSION_FIELDS = {
@@ -72,8 +72,6 @@ def list_versions(repo, *, name=None, version=None, artifact=None, type=None, ta
     wanted_tags = _tag_queries(tag, tags)
     run_id = None
     if pipeline_run is not None:
-        from artrepo.models import get_run
-
         run_id = get_run(repo, getattr(pipeline_run, "id", pipeline_run)).id
     exact = [q for q in (name, artifact) if q is not None and ":" not in str(q)]
     candidates = exact[:1] if exact else repo.names()
@@ -146,3 +144,68 @@ def list_pipeline_runs(repo, *, pipeline=None, name=None, status=None, tag=None,
 def list_pipelines(repo, *, name=None, sort_by: str = "name", page: int = 1, size: int | None = None) -> Page:
     out = [NamedPipeline(repo, n) for n in sorted(repo.pipeline_heads()) if matches(n, name)]
     return sort_and_page(out, {"name": str}, sort_by, page, size, "list_pipelines")
+
+
+def get_pipeline(repo, name: str) -> NamedPipeline:
+    """A pipeline that has runs, by name."""
+    known = repo.pipeline_heads()
+    if name not in known:
+        from artrepo.repository.versions import suggest
+
+        raise NotFoundError(f"no pipeline named {name!r}{suggest(name, sorted(known))}")
+    return NamedPipeline(repo, name)
+
+
+def get_run(repo, name_id_or_prefix: str) -> PipelineRun:
+    """A run by run id or run commit id (any unique prefix of 4+ hex characters), or by name (the newest)."""
+    text = str(name_id_or_prefix)
+    try:
+        _run_id, commit = repo.find_run(text)
+    except NotFoundError:
+        for run in list_runs(repo):
+            if run.name == text:
+                return run
+        raise
+    return PipelineRun(repo, commit, repo.read_run(commit))
+
+
+def list_runs(repo, pipeline: str | None = None, limit: int | None = None) -> list[PipelineRun]:
+    """Recorded runs, newest first (optionally of one pipeline, at most `limit`)."""
+    if pipeline is not None:
+        commits = list(repo.pipeline_history(pipeline, limit=limit if limit is not None else 10**9))
+    else:
+        commits = _newest_commits(repo, limit)
+    runs = [PipelineRun(repo, c, repo.read_run(c)) for c in commits]
+    runs.sort(key=lambda r: (r.record.start_ns, r.id), reverse=True)
+    return runs if limit is None else runs[:limit]
+
+
+def _newest_commits(repo, limit: int | None) -> list[str]:
+    if limit == 0:
+        return []
+    if limit is not None and repo.pipeline_heads():
+        return _newest_from_chains(repo, limit)
+    # Commit times (seconds) pick the candidates without decoding every run record.
+    timed = sorted(((repo.objects.commit(c).commit_time, c) for c in set(repo.run_ids().values())),
+                   reverse=True)
+    if limit is None or len(timed) <= limit:
+        return [c for _, c in timed]
+    cutoff = timed[limit - 1][0] if limit > 0 else None
+    return [c for t, c in timed if cutoff is not None and t >= cutoff]
+
+
+def _newest_from_chains(repo, limit: int) -> list[str]:
+    """The newest `limit` runs by merging the per-pipeline chains (reads about `limit` commits).
+
+    The chains are derived refs; a run outside every chain (its pipeline ref
+    not yet rebuilt) shows up in the unlimited listing only.
+    """
+    out: list[str] = []
+    cutoff = None
+    for commit, time in repo.walk_runs(set(repo.pipeline_heads().values())):
+        if cutoff is not None and time < cutoff:
+            break
+        out.append(commit)
+        if len(out) == limit:
+            cutoff = time  # keep equal-second runs: the caller sorts them exactly
+    return out

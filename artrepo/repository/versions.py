@@ -245,21 +245,6 @@ class Versions:
         """Whether a deletion of this version was recorded (here, or pulled)."""
         return any(note.deleted for note in self.annotations(version_id))
 
-    def deletions(self) -> dict[str, int]:
-        """{version id: when its deletion was recorded (ns)}: every deletion (walks all annotations)."""
-        head = self.refs.get(layout.ANNOTATIONS)
-        out: dict[str, int] = {}
-        if head is None:
-            return out
-        objects = self.objects
-        for top in objects.tree_listing(head, ""):
-            for rest in objects.tree_listing(head, top):
-                for blob in objects.tree_listing(head, f"{top}/{rest}").values():
-                    note = Annotation.from_msgpack(objects.blob(blob))
-                    if note.deleted:
-                        out[note.version_id] = min(note.created_ns, out.get(note.version_id, note.created_ns))
-        return out
-
     # -- annotations (tags and metadata added later) ---------------------------
     def annotate(self, version_id: str, tags=(), metadata=None, removed_tags=(), deleted: bool = False) -> None:
         from artrepo.storage.hashing import digest

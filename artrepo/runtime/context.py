@@ -75,7 +75,7 @@ class StepContext:
     def inputs(self) -> dict:
         """{input name: [ArtifactVersion]}, ZenML's shape (a one-item list per input, which also answers as it)."""
         if self._inputs is None:
-            from artrepo.models import VersionList
+            from artrepo.listing import VersionList
 
             self._inputs = {k: VersionList([self._store.version(stored)]) for k, stored in self._task.inputs.items()}
         return self._inputs
@@ -208,7 +208,7 @@ class RunningStep:
 
     @property
     def config(self):
-        from artrepo.models import StepConfig
+        from artrepo.listing import StepConfig
 
         task = self._ctx._task
         return StepConfig(task.step, task.parameters, task.settings.get("extra") or {})

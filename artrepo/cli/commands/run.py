@@ -27,6 +27,7 @@ def _parse_parameter(text: str):
 def run_cmd(target: str, params: tuple[str, ...], config_path: str | None, no_cache: bool, explain: bool,
             parallel: int | None) -> None:
     """Run a pipeline defined in FILE (or an importable MODULE)."""
+    from artrepo.cli.render import safe
     from artrepo.client import active_repository
     from artrepo.runtime.driver import RunOptions, StepFailedError, run_pipeline
     from artrepo.runtime.loader import find_pipeline
@@ -37,7 +38,8 @@ def run_cmd(target: str, params: tuple[str, ...], config_path: str | None, no_ca
     active_repository()  # fail fast outside a repository, before importing user code
     pipeline, source = find_pipeline(target)
     options = RunOptions(no_cache=no_cache, explain=explain, config=pipeline.run_config(config),
-                         parameters=parameters, parallel=parallel, source=source, report=click.echo)
+                         parameters=parameters, parallel=parallel, source=source,
+                         report=lambda line: click.echo(safe(line, newlines=True)))
     try:
         run = run_pipeline(pipeline, (), {}, options)
     except StepFailedError as exc:
@@ -49,14 +51,16 @@ def run_cmd(target: str, params: tuple[str, ...], config_path: str | None, no_ca
 def _summary(run) -> None:
     steps = run.steps.values()
     cached = sum(s.cached for s in steps)
-    click.echo(f"run {run.id} of {run.pipeline}: {run.status} ({len(steps)} steps, {cached} cached, "
-               f"{run.duration:.2f}s)")
+    from artrepo.cli.render import safe
+
+    click.echo(safe(f"run {run.id} of {run.pipeline}: {run.status} ({len(steps)} steps, {cached} cached, "
+                    f"{run.duration:.2f}s)"))
 
 
 def print_run_log(repo, limit: int | None, as_json: bool) -> None:
     """`artrepo log` without a name: runs, newest first."""
     from artrepo.cli import render
-    from artrepo.models import list_runs
+    from artrepo.queries import list_runs
 
     runs = list_runs(repo, limit=limit)
     if as_json:
@@ -65,8 +69,8 @@ def print_run_log(repo, limit: int | None, as_json: bool) -> None:
         return
     colors = {"completed": "green", "failed": "red"}
     for r in runs:
-        click.echo(f"{click.style('run ' + r.id[:12], fg='yellow')}  {render.when(r.record.start_ns)}  "
-                   f"{r.pipeline}  {click.style(r.status, fg=colors.get(r.status))}  "
+        click.echo(f"{click.style(render.safe('run ' + r.id[:12]), fg='yellow')}  {render.when(r.record.start_ns)}  "
+                   f"{render.safe(r.pipeline)}  {click.style(render.safe(r.status), fg=colors.get(r.status))}  "
                    f"({len(r.record.steps)} steps, {r.duration:.2f}s)")
 
 
@@ -87,7 +91,7 @@ def show_run(repo, ref: str, as_json: bool) -> bool:
     """Print one run; False if `ref` names no run."""
     from artrepo.cli import render
     from artrepo.errors import NotFoundError
-    from artrepo.models import get_run
+    from artrepo.queries import get_run
 
     try:
         run = get_run(repo, ref)
@@ -96,22 +100,23 @@ def show_run(repo, ref: str, as_json: bool) -> bool:
     if as_json:
         render.emit_json(_run_json(run))
         return True
-    click.echo(click.style(f"run {run.id}", fg="yellow"))
-    click.echo(f"Pipeline:   {run.pipeline}")
-    click.echo(f"Status:     {run.status}")
+    safe = render.safe
+    click.echo(click.style(safe(f"run {run.id}"), fg="yellow"))
+    click.echo(f"Pipeline:   {safe(run.pipeline)}")
+    click.echo(f"Status:     {safe(run.status)}")
     click.echo(f"Started:    {render.when(run.record.start_ns)}  ({run.duration:.2f}s)")
-    click.echo(f"Commit:     {run.commit}")
+    click.echo(f"Commit:     {safe(run.commit)}")
     if run.parameters:
-        click.echo("Parameters: " + ", ".join(f"{k}={v!r}" for k, v in run.parameters.items()))
+        click.echo("Parameters: " + safe(", ".join(f"{k}={v!r}" for k, v in run.parameters.items())))
     for s in run.steps.values():
         state = "cached" if s.cached else s.status
         took = f"{s.duration:.2f}s" if s.duration is not None else "-"
-        click.echo(f"\nstep {s.name}: {state} ({took})")
+        click.echo(f"\nstep {safe(s.name)}: {safe(state)} ({took})")
         if s.parameters:
-            click.echo("  parameters: " + ", ".join(f"{k}={v!r}" for k, v in s.parameters.items()))
+            click.echo("  parameters: " + safe(", ".join(f"{k}={v!r}" for k, v in s.parameters.items())))
         for label, items in (("in ", s.inputs), ("out", s.outputs)):
             for key, av in items.items():
-                click.echo(f"  {label} {key}: {av.name}:{av.version} ({av.id[:12]})")
+                click.echo(safe(f"  {label} {key}: {av.name}:{av.version} ({av.id[:12]})"))
         if s.error:
-            click.echo(f"  error: {s.error}")
+            click.echo(f"  error: {safe(s.error)}")
     return True

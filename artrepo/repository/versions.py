@@ -225,25 +225,47 @@ class Versions:
         finishes the job.
         """
         self.annotate(info.id, deleted=True)
-        with self.lock(info.name):
-            for alias, oid in self.aliases(info.name).items():
-                if oid == info.id:
-                    self.refs.delete(layout.alias_ref(info.name, alias), oid)
-            for label, oid in self.version_refs(info.name).items():
-                if oid == info.id:
-                    self.refs.delete(layout.version_ref(info.name, label), oid)
-            if not self.version_refs(info.name):
-                head = self.refs.get(layout.head_ref(info.name), derived=True)
+        self.unpublish(info.name, info.id)
+
+    def unpublish(self, name: str, version_id: str) -> None:
+        """Remove every ref publishing a version of `name` (a deleted one): aliases, labels, then the head."""
+        with self.lock(name):
+            for alias, oid in self.aliases(name).items():
+                if oid == version_id:
+                    self.refs.delete(layout.alias_ref(name, alias), oid)
+            for label, oid in self.version_refs(name).items():
+                if oid == version_id:
+                    self.refs.delete(layout.version_ref(name, label), oid)
+            if not self.version_refs(name):
+                head = self.refs.get(layout.head_ref(name), derived=True)
                 if head is not None:
-                    self.refs.delete(layout.head_ref(info.name), head)
-                for prefix in (layout.version_prefix(info.name), layout.alias_prefix(info.name)):
+                    self.refs.delete(layout.head_ref(name), head)
+                for prefix in (layout.version_prefix(name), layout.alias_prefix(name)):
                     with contextlib.suppress(OSError):  # an empty loose-ref folder would still list the name
                         (self.git_dir / prefix).rmdir()
-        self.update_head(info.name)
+        self.update_head(name)
 
     def deleted(self, version_id: str) -> bool:
         """Whether a deletion of this version was recorded (here, or pulled)."""
         return any(note.deleted for note in self.annotations(version_id))
+
+    def unpublish_deleted(self, elsewhere: set[str]) -> None:
+        """Unpublish the local versions whose deletion arrived from elsewhere (a pull or a push merged the
+        annotations): those not in `elsewhere`, the version ids the other side still publishes."""
+        local = {oid: layout.split_version_ref(ref)[0] for ref, oid in self.published_refs().items()
+                 if layout.ref_kind(ref) == "version"}
+        for oid in self.deleted_among(set(local) - elsewhere):
+            self.unpublish(local[oid], oid)
+
+    def deleted_among(self, version_ids) -> set[str]:
+        """Those of `version_ids` whose deletion was recorded; reads the annotations of annotated ones only."""
+        head = self.refs.get(layout.ANNOTATIONS)
+        if head is None:
+            return set()
+        wanted = set(version_ids)
+        annotated = {top + rest for top in self.objects.tree_listing(head, "") if any(v.startswith(top) for v in wanted)
+                     for rest in self.objects.tree_listing(head, top)}
+        return {v for v in wanted & annotated if self.deleted(v)}
 
     # -- annotations (tags and metadata added later) ---------------------------
     def annotate(self, version_id: str, tags=(), metadata=None, removed_tags=(), deleted: bool = False) -> None:

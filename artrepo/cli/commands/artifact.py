@@ -153,8 +153,10 @@ def delete_version_cmd(name_id_or_prefix: str, version: str | None, yes: bool, d
 
     client = Client()
     av = client.get_artifact_version(name_id_or_prefix, version)
-    if not yes:
-        click.confirm(f"Delete artifact version '{av.name}' (version: {av.version})?", abort=True)
+    if not yes and not click.confirm(f"Delete artifact version '{av.name}' (version: {av.version})?"):
+        from artrepo.errors import UserError
+
+        raise UserError("nothing deleted (answer y, or pass -y)")
     client.delete_artifact_version(av.id)
     click.echo(f"Artifact version '{av.id}' deleted.")
 

@@ -138,10 +138,21 @@ class LoadFiles:
         return self.cache_root / self.manifest.content_hash.hex()
 
     def read_only_copy(self, prefix: str = "") -> Path:
-        """`cache_dir()`, holding a read-only materialized copy of the files (made once, by one process)."""
+        """`cache_dir()`, holding a read-only materialized copy of the files (made once, by one process); in
+        a read-only repository, the same folder in this user's cache (docs/reliability.md, issue 14)."""
+        import errno
+
+        try:
+            return self._read_only_copy(self.cache_dir(), prefix)
+        except OSError as exc:
+            if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+                raise
+            base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+            return self._read_only_copy(Path(base) / "artrepo" / "paths" / self.cache_dir().name, prefix)
+
+    def _read_only_copy(self, cache: Path, prefix: str) -> Path:
         import tempfile
 
-        cache = self.cache_dir()
         if not cache.exists():
             cache.parent.mkdir(parents=True, exist_ok=True)
             tmp = Path(tempfile.mkdtemp(dir=cache.parent, prefix=".tmp-"))

@@ -16,6 +16,8 @@ from artrepo.errors import NotARepositoryError
 from artrepo.gitdb import layout
 from artrepo.gitdb.objects import ObjectStore, is_oid
 from artrepo.gitdb.refs import RefsContainer
+from artrepo.repository.annotations import Annotations
+from artrepo.repository.deletions import Deletions
 from artrepo.repository.runs import Runs
 from artrepo.repository.versions import Versions
 
@@ -53,7 +55,7 @@ def active(root: Path | str | None = None) -> "Repository":
     return repo
 
 
-class Repository(Versions, Runs):
+class Repository(Versions, Deletions, Annotations, Runs):
     """An open artrepo repository."""
 
     def __init__(self, root: Path):

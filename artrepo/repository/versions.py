@@ -1,15 +1,14 @@
-"""Versions, aliases and annotations of a Repository (docs/format.md §8, §10)."""
+"""Versions and aliases of a Repository (docs/format.md §8, §10)."""
 from __future__ import annotations
 
-import contextlib
-import time
+import warnings
 
 from artrepo import names
 from artrepo.errors import AmbiguousReferenceError, ConflictError, FormatError, IntegrityError, NotFoundError
 from artrepo.gitdb import layout
 from artrepo.gitdb.objects import Blob
 from artrepo.plain import Frozen
-from artrepo.records.artifact import Annotation, Manifest, VersionRecord
+from artrepo.records.artifact import Manifest, VersionRecord
 
 
 class VersionInfo(Frozen):
@@ -95,9 +94,17 @@ class Versions:
         return self.refs.get(layout.version_ref(name, label), derived=True)
 
     def versions(self, name: str) -> list[VersionInfo]:
-        """All versions of `name`, newest first."""
-        infos = [VersionInfo(oid, name, label, self.named_record(oid, name, label))
-                 for label, oid in self.version_refs(name).items()]
+        """All readable versions of `name`, newest first.
+
+        A version whose record cannot be read costs only itself: it is left out
+        with a warning (`fsck` reports it; reading it by label fails in one line).
+        """
+        infos = []
+        for label, oid in self.version_refs(name).items():
+            try:
+                infos.append(VersionInfo(oid, name, label, self.named_record(oid, name, label)))
+            except IntegrityError as exc:
+                warnings.warn(f"skipped unreadable version: {exc}", UserWarning)
         infos.sort(key=lambda i: (i.record.created_ns, label_key(i.version)), reverse=True)
         return infos
 
@@ -113,7 +120,10 @@ class Versions:
         if numbered:
             candidates.add(max(numbered, key=int))
         if not candidates:
-            return self.versions(name)[0]
+            readable = self.versions(name)
+            if not readable:
+                raise IntegrityError(f"no version of artifact {name!r} is readable (run 'artrepo fsck')")
+            return readable[0]
         infos = [VersionInfo(refs[label], name, label, self.named_record(refs[label], name, label))
                  for label in candidates]
         return max(infos, key=lambda i: i.record.created_ns)
@@ -211,112 +221,6 @@ class Versions:
 
     def alias_history(self, name: str, alias: str) -> list[tuple[str, int, str]]:
         return self.refs.reflog(layout.alias_ref(name, alias))
-
-    # -- deletion ---------------------------------------------------------------
-    def delete_version(self, info: VersionInfo) -> None:
-        """Delete a published version: a deletion recorded, then nothing publishes it any more.
-
-        Order: the deletion annotation (append-only: push and pull carry it,
-        and a pull does not publish a deleted version again), then, under the
-        name's lock, the aliases naming it and its version ref, then
-        `heads/<name>`. Its record stays (runs name it); its data goes at the
-        first gc at least the grace period after the deletion. A crash between
-        the annotation and the refs leaves it published: deleting it again
-        finishes the job.
-        """
-        self.annotate(info.id, deleted=True)
-        self.unpublish(info.name, info.id)
-
-    def unpublish(self, name: str, version_id: str) -> None:
-        """Remove every ref publishing a version of `name` (a deleted one): aliases, labels, then the head."""
-        with self.lock(name):
-            for alias, oid in self.aliases(name).items():
-                if oid == version_id:
-                    self.refs.delete(layout.alias_ref(name, alias), oid)
-            for label, oid in self.version_refs(name).items():
-                if oid == version_id:
-                    self.refs.delete(layout.version_ref(name, label), oid)
-            if not self.version_refs(name):
-                head = self.refs.get(layout.head_ref(name), derived=True)
-                if head is not None:
-                    self.refs.delete(layout.head_ref(name), head)
-                for prefix in (layout.version_prefix(name), layout.alias_prefix(name)):
-                    with contextlib.suppress(OSError):  # an empty loose-ref folder would still list the name
-                        (self.git_dir / prefix).rmdir()
-        self.update_head(name)
-
-    def deleted(self, version_id: str) -> bool:
-        """Whether a deletion of this version was recorded (here, or pulled)."""
-        return any(note.deleted for note in self.annotations(version_id))
-
-    def unpublish_deleted(self, elsewhere: set[str]) -> None:
-        """Unpublish the local versions whose deletion arrived from elsewhere (a pull or a push merged the
-        annotations): those not in `elsewhere`, the version ids the other side still publishes."""
-        local = {oid: layout.split_version_ref(ref)[0] for ref, oid in self.published_refs().items()
-                 if layout.ref_kind(ref) == "version"}
-        for oid in self.deleted_among(set(local) - elsewhere):
-            self.unpublish(local[oid], oid)
-
-    def deleted_among(self, version_ids) -> set[str]:
-        """Those of `version_ids` whose deletion was recorded; reads the annotations of annotated ones only."""
-        head = self.refs.get(layout.ANNOTATIONS)
-        if head is None:
-            return set()
-        wanted = set(version_ids)
-        annotated = {top + rest for top in self.objects.tree_listing(head, "") if any(v.startswith(top) for v in wanted)
-                     for rest in self.objects.tree_listing(head, top)}
-        return {v for v in wanted & annotated if self.deleted(v)}
-
-    # -- annotations (tags and metadata added later) ---------------------------
-    def annotate(self, version_id: str, tags=(), metadata=None, removed_tags=(), deleted: bool = False) -> None:
-        from artrepo.storage.hashing import digest
-
-        note = Annotation(version_id, tuple(tags), dict(metadata or {}), time.time_ns(), tuple(removed_tags),
-                          deleted)
-        data = note.to_msgpack()
-        path = [version_id[:2], version_id[2:], digest(data).hex()[:32]]
-
-        def decide(current: str | None) -> str:
-            base = self.objects.commit(current).tree_id if current else None
-            tree = self.objects.insert_path(base, path, data)
-            return self.objects.write_commit(tree, [current] if current else [], "annotate " + version_id[:12],
-                                             note.created_ns)
-
-        self.refs.update(layout.ANNOTATIONS, decide, "annotate " + version_id[:12])
-
-    def merge_annotations(self, theirs: str | None) -> str | None:
-        """Join another annotation chain into ours (theirs, ours, or a union merge commit); returns our tip."""
-        def decide(ours: str | None) -> str | None:
-            if theirs is None or ours == theirs:
-                return ours
-            if ours is None or self.objects.is_ancestor(ours, theirs):
-                return theirs
-            if self.objects.is_ancestor(theirs, ours):
-                return ours
-            tree = self.objects.union_trees(self.objects.commit(ours).tree_id, self.objects.commit(theirs).tree_id)
-            return self.objects.write_commit(tree, [ours, theirs], "merge annotations", time.time_ns())
-
-        return self.refs.update(layout.ANNOTATIONS, decide, "merge annotations")
-
-    @contextlib.contextmanager
-    def snapshot(self):
-        """Within the block the annotations ref is read once (listings of many versions)."""
-        self._annotations_head = self.refs.get(layout.ANNOTATIONS)
-        try:
-            yield self
-        finally:
-            del self._annotations_head
-
-    def annotations(self, version_id: str) -> list[Annotation]:
-        if "_annotations_head" in self.__dict__:  # inside snapshot()
-            head = self.__dict__["_annotations_head"]
-        else:
-            head = self.refs.get(layout.ANNOTATIONS)
-        if head is None:
-            return []
-        out = [Annotation.from_msgpack(self.objects.blob(oid))
-               for oid in self.objects.tree_listing(head, f"{version_id[:2]}/{version_id[2:]}").values()]
-        return sorted(out, key=lambda a: a.created_ns)
 
 
 def next_number(labels) -> int:

@@ -72,16 +72,15 @@ class Client:
         return Artifact(repo, name, infos)
 
     def list_artifact_versions(self, name: str | None = None, tag=None, artifact_type=None, *,
-                               sort_by: str = "desc:created", page: int = 1, size: int | None = None,
+                               sort_by: str = "created", page: int = 1, size: int | None = None,
                                tags=None, type=None, artifact=None, version=None, id=None, materializer=None,
                                data_type=None, pipeline_run=None, hydrate: bool = False, **unsupported) -> Page:
-        """Versions matching every filter given, newest first unless `sort_by` says otherwise; a `Page`.
+        """Versions matching every filter given, oldest first as in ZenML unless `sort_by` says otherwise; a `Page`.
 
-            Client().list_artifact_versions(name="iris_dataset", tags=["approved"], size=10).items
+            Client().list_artifact_versions(name="iris_dataset", tags=["approved"], sort_by="desc:created").items
 
         ZenML's keywords (`type`, `artifact`, `tags`, `sort_by`, `size`, `page`);
-        `size=None` (the default) returns one page of everything. ZenML's own
-        default order is oldest first: pass `sort_by="asc:created"` for it.
+        `size=None` (the default) returns one page of everything.
         """
         from artrepo.queries import list_versions, refuse
 

@@ -35,9 +35,10 @@ def test_list_artifact_versions_takes_zenmls_keywords_and_returns_a_page(project
     page = client.list_artifact_versions(name="iris_dataset", sort_by="desc:created", size=2, page=1)
     assert page.total == 3 and page.size == 2 and len(page.items) == 2
     assert [v.version for v in page] == ["3", "2"]
-    assert [v.version for v in client.list_artifact_versions(name="iris_dataset", size=2, page=2)] == ["1"]
-    assert [v.version for v in client.list_artifact_versions(name="iris_dataset", sort_by="asc:created")] == \
-        ["1", "2", "3"]
+    assert [v.version for v in client.list_artifact_versions(name="iris_dataset", sort_by="desc:created", size=2,
+                                                             page=2)] == ["1"]
+    assert [v.version for v in client.list_artifact_versions(name="iris_dataset")] == ["1", "2", "3"]  # ZenML's order
+    assert client.list_artifact_versions(name="iris_dataset")[-1].version == "3"  # so `[-1]` is the latest
     assert [v.version for v in client.list_artifact_versions(tag="approved")] == ["3"]
     assert {v.name for v in client.list_artifact_versions(tags=["raw"])} == {"iris_dataset"}
     assert [v.version for v in client.list_artifact_versions(artifact="iris_dataset", version="2")] == ["2"]

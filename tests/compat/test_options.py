@@ -63,3 +63,14 @@ def test_a_config_file_option_artrepo_does_not_implement_is_one_line_on_stderr(p
     proc = run_cli("run", "run.py", "--config", "bad.yaml", cwd=project)
     assert proc.returncode == 1 and proc.stderr.count("\n") == 1 and "'settings' is not supported" in proc.stderr
     assert Client().list_pipeline_runs().total == 0  # refused before anything ran
+
+
+def test_run_name_in_a_config_file_names_the_run_on_the_command_line(project):
+    (project / "run.py").write_text(
+        "from artrepo import pipeline, step\n\n"
+        "@step\ndef one() -> int:\n    return 1\n\n"
+        "@pipeline\ndef p():\n    one()\n")
+    (project / "nightly.yaml").write_text("run_name: nightly_{date}\n")
+    run_cli("run", "run.py", "--config", "nightly.yaml", cwd=project, check=True)
+    (run,) = Client().list_pipeline_runs()
+    assert run.name.startswith("nightly_") and Client().get_pipeline("p").last_run.name == run.name

@@ -106,7 +106,7 @@ class Pusher:
         all_local = self.repo.published_refs()
         theirs = state.refs.get(ANNOTATIONS)
         if theirs is not None and self.repo.objects.contains(theirs):  # union with the remote's chain first
-            self.repo.merge_annotations(state.refs[ANNOTATIONS])
+            self.repo.merge_annotations(state.refs[ANNOTATIONS], self.session.remote.name)
             self.repo.unpublish_deleted(set(state.refs.values()))  # deleted by another clone: not sent again
             all_local = self.repo.published_refs()
         if not self.parsed:

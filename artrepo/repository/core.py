@@ -148,7 +148,10 @@ class Repository(Versions, Deletions, Annotations, Runs):
 
     def trusts(self, version_id: str) -> bool:
         """Whether loading this version may run code (pickles, materializer imports)."""
-        remote = self.origin(version_id)
+        return self.trusts_remote(self.origin(version_id))
+
+    def trusts_remote(self, remote: str | None) -> bool:
+        """Whether what came from `remote` (None: made here) may run code or delete versions here."""
         if remote is None:
             return True
         return (self.config.get(f"artrepo-remote.{remote}.trusted") or "").lower() == "true"

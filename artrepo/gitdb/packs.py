@@ -12,11 +12,16 @@ from __future__ import annotations
 from artrepo.gitdb.repo import run_git
 
 
-def build_pack(objects, tips, exclude) -> bytes | None:
-    """A pack of the objects `tips` reach and `exclude` (commits the other side has) do not; None if empty."""
+def build_pack(objects, tips, exclude, present=frozenset()) -> bytes | None:
+    """A pack of the objects `tips` reach and `exclude` (commits the other side has) do not; None if empty.
+
+    Commits of `exclude` missing here are left out (git would refuse them); those in `present` (known to be
+    here, e.g. what local refs name) are not looked up.
+    """
     if not tips:
         return None
-    lines = sorted(set(tips)) + [f"^{x}" for x in sorted(set(exclude) - set(tips)) if objects.contains(x)]
+    lines = sorted(set(tips)) + [f"^{x}" for x in sorted(set(exclude) - set(tips))
+                                 if x in present or objects.contains(x)]
     data = run_git(objects.git_dir, "pack-objects", "--revs", "--stdout", "-q",
                    data=("\n".join(lines) + "\n").encode())
     if int.from_bytes(data[8:12], "big") == 0:  # no objects

@@ -14,9 +14,10 @@ def pack_name(data: bytes) -> str:
     return hashing.digest(data).hex()
 
 
-def build_git_pack(repo, tips, exclude) -> bytes | None:
-    """A pack of the objects `tips` reach and `exclude` (commits the remote has) do not; None if empty."""
-    return build_pack(repo.objects, tips, exclude)
+def build_git_pack(repo, tips, exclude, present=frozenset()) -> bytes | None:
+    """A pack of the objects `tips` reach and `exclude` (commits the remote has; those in `present` are known to
+    be here) do not; None if empty."""
+    return build_pack(repo.objects, tips, exclude, present)
 
 
 def import_git_pack(repo, name: str, data: bytes) -> None:

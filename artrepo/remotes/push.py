@@ -10,11 +10,12 @@ what was uploaded stays and is reused.
 """
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 
 from artrepo.errors import ConflictError
 from artrepo.remotes.gitpacks import build_git_pack, git_pack_key, pack_name
-from artrepo.gitdb.layout import ANNOTATIONS, PREFIX, version_ref
+from artrepo.gitdb.layout import ANNOTATIONS, PREFIX, split_version_ref, version_prefix, version_ref
 from artrepo.remotes.negotiate import alias_on_push, create_only, group_versions, merge_labels, ref_class
 from artrepo.remotes.progress import Silent
 from artrepo.remotes.select import needed_chunks, parse_all, pick, reached_versions
@@ -53,15 +54,24 @@ class PushPlan:
 
 def plan_push(repo, selection: dict[str, str], all_local: dict[str, str], state: RemoteState,
               tracked: dict[str, str], remote_name: str) -> PushPlan:
+    """What to send: decided for the refs on which the two sides differ, and the names those belong to.
+
+    A ref with the same value on both sides decides nothing (an alias, run or
+    annotation chain is kept; a name whose every version ref agrees keeps its
+    labels), so the work is proportional to the difference, not to the table.
+    """
     plan = PushPlan()
+    differ = {ref for ref, _oid in selection.items() ^ state.refs.items()}
     published = set(all_local.values())
-    candidates = {ref: oid for ref, oid in state.refs.items()
-                  if ref_class(ref) in ("version", "alias") and oid not in published}
+    candidates = {ref: state.refs[ref] for ref in differ
+                  if ref in state.refs and ref_class(ref) in ("version", "alias") and state.refs[ref] not in published}
     gone = repo.deleted_among(candidates.values()) if candidates else set()
     plan.removals = {ref for ref, oid in candidates.items() if oid in gone}
-    remote_versions = group_versions({r: o for r, o in state.refs.items() if r not in plan.removals})
-    local_versions = group_versions(all_local)
-    selected = local_versions if selection is all_local else group_versions(selection)  # a whole push: the same
+    names = {split_version_ref(ref)[0] for ref in differ if ref_class(ref) == "version"}
+    selected = group_versions(_under(selection, names))
+    remote_versions = group_versions(_under({r: o for r, o in state.refs.items() if r not in plan.removals}
+                                            if plan.removals else state.refs, selected))
+    local_versions = selected if selection is all_local else group_versions(_under(all_local, selected))
     for name, labels in sorted(selected.items()):
         on_remote = remote_versions.get(name, {})
         m = merge_labels(on_remote, labels, set(local_versions.get(name, {})),
@@ -72,7 +82,10 @@ def plan_push(repo, selection: dict[str, str], all_local: dict[str, str], state:
         if m.moves:
             plan.moves[name] = m.moves
         plan.renumbered += [f"{name}:{old} \u2192 {name}:{new}" for old, new in m.renumbered]
-    for ref, oid in sorted(selection.items()):
+    for ref in sorted(differ):
+        oid = selection.get(ref)
+        if oid is None:
+            continue
         kind, theirs = ref_class(ref), state.refs.get(ref)
         if kind == "alias":
             decision = alias_on_push(oid, theirs, tracked.get(ref))
@@ -91,6 +104,21 @@ def plan_push(repo, selection: dict[str, str], all_local: dict[str, str], state:
     return plan
 
 
+def _under(refs: dict[str, str], names) -> dict[str, str]:
+    """The version refs of `refs` that belong to `names` (one binary search per name over the sorted refs)."""
+    if not names:
+        return {}
+    keys = sorted(refs)
+    out = {}
+    for name in names:
+        prefix = version_prefix(name) + "/"
+        i = bisect.bisect_left(keys, prefix)
+        while i < len(keys) and keys[i].startswith(prefix):
+            out[keys[i]] = refs[keys[i]]
+            i += 1
+    return out
+
+
 class Pusher:
     def __init__(self, repo, remote, refs=(), progress=None, backend=None):
         self.repo = repo
@@ -102,6 +130,7 @@ class Pusher:
         self.shipped_tips: set[str] = set()
         self.new_git: list[str] = []
         self.new_index: list[str] = []
+        self.local: set[str] | None = None  # the commits local refs name (here: no lookup needed)
 
     def selection(self, state: RemoteState) -> tuple[dict[str, str], dict[str, str]]:
         all_local = self.repo.published_refs()
@@ -110,6 +139,7 @@ class Pusher:
             self.repo.merge_annotations(state.refs[ANNOTATIONS], self.session.remote.name)
             self.repo.unpublish_deleted(set(state.refs.values()))  # deleted by another clone: not sent again
             all_local = self.repo.published_refs()
+        self.local = set(all_local.values())
         if not self.parsed:
             return all_local, all_local
         chosen = pick(all_local, self.parsed, "this repository")
@@ -145,7 +175,7 @@ class Pusher:
                 self.result.refs = len(plan.updates) - self.result.versions + len(plan.removals)
                 self.result.renumbered = plan.renumbered
                 session.mark_imported(self.new_git)
-                self._finish(plan, new.refs)
+                self._finish(plan, new.refs, all_local)
                 return self.result
         raise ConflictError(f"remote {session.remote.name} kept changing during {MAX_ATTEMPTS} attempts; try again")
 
@@ -170,7 +200,8 @@ class Pusher:
         tips = set(plan.updates.values()) - self.shipped_tips
         if not tips:
             return
-        data = build_git_pack(self.repo, tips, set(state.refs.values()) | self.shipped_tips)
+        data = build_git_pack(self.repo, tips, set(state.refs.values()) | self.shipped_tips,
+                              set(self.repo.published_refs().values()) if self.local is None else self.local)
         self.shipped_tips |= tips
         if data is None:
             return

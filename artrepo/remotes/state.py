@@ -30,6 +30,10 @@ _RUN_ID = re.compile(r"[0-9a-f]{40}\Z")
 # encoded components only (names.encode): what git accepts and artrepo writes
 _REF = re.compile(r"refs/artrepo(/[A-Za-z0-9_+,-][A-Za-z0-9_+,.-]{0,254})+\Z")
 MAX_STATE_BYTES = 1 << 30
+# a subset of the valid refs that needs no decoding: a version or alias whose name and label have no `.` or `::`
+# (nothing to decode, no `.lock` ending) within the length limits, or a run; every other ref takes ref_problem
+_PLAIN = re.compile(r"refs/artrepo/(?:(?:v|aliases)/[A-Za-z0-9_][A-Za-z0-9_-]{0,127}/[A-Za-z0-9_][A-Za-z0-9_-]{0,63}"
+                    r"|runs/[0-9a-f]{40})\Z")
 
 
 @dataclass
@@ -69,7 +73,10 @@ def decode_state(data: bytes, url: str) -> RemoteState:
     refs, git, index = doc.get("refs"), doc.get("git"), doc.get("index")
     if type(refs) is not dict or type(git) is not list or type(index) is not list:
         raise IntegrityError(f"remote {url}: unreadable ref table (refs, git or index of the wrong type)")
+    plain, oid_ok = _PLAIN.match, _OID.match
     for name, oid in refs.items():
+        if type(name) is str and plain(name) and type(oid) is str and oid_ok(oid):
+            continue  # the common case, proven valid by one match (ref_problem would say None)
         why = ref_problem(name)
         if why is None and (type(oid) is not str or not _OID.match(oid)):
             why = "it does not name a commit id"

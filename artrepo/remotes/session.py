@@ -28,16 +28,27 @@ class RemoteSession:
         self.backend = backend or open_remote(remote)
         self.cache = cache_dir(repo, remote.name)
         self._store: ChunkStore | None = None
+        self._tracked: tuple | None = None  # (file stamp, what it held)
 
     # -- ref table ------------------------------------------------------------
     def read_state(self) -> RemoteState:
         return read_state(self.backend)
 
     def tracked(self) -> dict[str, str]:
+        """The ref table as last agreed (read again only when the file changed since this session read it)."""
+        path = self.cache / "tracked"
         try:
-            return msgpack.unpackb((self.cache / "tracked").read_bytes())
+            st = path.stat()
+            stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+            if self._tracked is not None and self._tracked[0] == stamp:
+                return dict(self._tracked[1])
+            found = msgpack.unpackb(path.read_bytes())
         except (FileNotFoundError, ValueError, msgpack.UnpackException):
             return {}
+        if type(found) is not dict:
+            return {}
+        self._tracked = (stamp, found)
+        return dict(found)
 
     def update_tracked(self, remote_refs: dict[str, str], local_refs: dict[str, str]) -> None:
         """Record the value both sides agree on, ref by ref; disagreements keep the old agreement."""

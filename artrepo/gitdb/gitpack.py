@@ -87,6 +87,11 @@ class GitPack:
             (off,) = struct.unpack_from(">Q", self.idx, self._large + 8 * (off & 0x7FFFFFFF))
         return off
 
+    def names(self) -> set[bytes]:
+        """Every object id this pack holds (20 bytes each)."""
+        idx, base = self.idx, self._names
+        return {idx[base + 20 * i:base + 20 * i + 20] for i in range(self.count)}
+
     def crc(self, i: int) -> int:
         return struct.unpack_from(">I", self.idx, self._crcs + 4 * i)[0]
 

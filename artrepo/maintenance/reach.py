@@ -60,6 +60,7 @@ def reach(view, *, ignore_refs=frozenset(), cache=None) -> Reach:
     out = Reach()
     for message, affects in view.problems:
         out.problem(message, affects)
+    todo = []
     for ref, text in sorted(view.refs().items()):
         if ref in ignore_refs:
             continue
@@ -67,8 +68,12 @@ def reach(view, *, ignore_refs=frozenset(), cache=None) -> Reach:
         if not is_oid(text):
             out.problem(f"ref {ref} does not hold an object id ({text[:40]!r})", [target.label])
             continue
-        known = cache.get(text) if cache is not None and target.kind != "annotations" else None
-        if known is not None and view.reader.objects.contains(text):
+        todo.append((target, cache.get(text) if cache is not None and target.kind != "annotations" else None))
+    # a cached commit still needs its object here: checked for all of them at once
+    gone = view.reader.objects.missing_among([t.oid for t, known in todo if known is not None]) if cache is not None else set()
+    for target, known in todo:
+        ref, text = target.ref, target.oid
+        if known is not None and text not in gone:
             if known:
                 _add(target, known[0], known[1], out)
             continue

@@ -53,6 +53,22 @@ def test_packed_objects_are_read_after_git_gc_packs_them(repo):
     assert [c.id for c in fresh.walk([commit])] == [commit]
 
 
+def test_missing_among_answers_as_contains_does_for_packed_loose_and_absent_objects(repo):
+    """fsck checks every cached commit at once: whether a pack is searched or read whole, the answer is the same."""
+    packed = [repo.objects.write_blob(b"packed %d" % i) for i in range(40)]
+    commit = repo.objects.write_commit(repo.objects.write_tree({str(i): Blob(b) for i, b in enumerate(packed)}),
+                                       [], "m\n", 10**18)
+    repo.refs.create("refs/artrepo/runs/x", commit)
+    git(repo, "gc", "--quiet", "--prune=now")
+    loose = repo.objects.write_blob(b"still loose")
+    absent = ["0" * 40, "f" * 40]
+    fresh = ObjectStore(repo.git_dir)
+    fresh.packs()
+    for asked in ([*packed, commit, loose, *absent, "not an id"], [packed[0], absent[0]], [loose]):
+        assert fresh.missing_among(asked) == {o for o in asked if not fresh.contains(o)}
+    assert fresh.missing_among([*packed, loose, *absent]) == set(absent)
+
+
 def test_a_corrupt_or_missing_object_is_an_integrity_error_naming_it(repo):
     blob = repo.objects.write_blob(b"soon corrupt")
     path = repo.git_dir / "objects" / blob[:2] / blob[2:]

@@ -205,20 +205,12 @@ class ObjectStore:
             f"{self._objects}/{oid[:2]}/{oid[2:]}")  # packed and removed while we looked
 
     def missing_among(self, oids) -> set[str]:
-        """Those of `oids` (object ids) that are not here: `contains` for many at once.
-
-        A pack asked about many of its objects has its names read into a set
-        once (one pass over its index) instead of one binary search each.
-        """
+        """Those of `oids` not here (`contains` for many: a pack asked about many has its names read once)."""
         oids = list(oids)
-        left = {bytes.fromhex(o) for o in oids if is_oid(o)}
-        bad = {o for o in oids if not is_oid(o)}
+        left, bad = {bytes.fromhex(o) for o in oids if is_oid(o)}, {o for o in oids if not is_oid(o)}
         for pack in self.packs(False) if left else ():
-            if len(left) * 8 >= pack.count:
-                names = pack.names()
-                left = {raw for raw in left if raw not in names}
-            else:
-                left = {raw for raw in left if pack.find(raw) is None}
+            names = pack.names() if len(left) * 8 >= pack.count else None
+            left = {raw for raw in left if (raw not in names if names is not None else pack.find(raw) is None)}
             if not left:
                 break
         return bad | {raw.hex() for raw in left if not self.contains(raw.hex())}  # loose, or packed meanwhile

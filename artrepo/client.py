@@ -78,6 +78,13 @@ class Client:
     def active_repository(self) -> Repository:
         return active_repository(self._root)
 
+    @property
+    def active_stack(self):
+        """The stack runs use (`artrepo stack set`): `.name`, `.artifact_store` (`.path`), `.orchestrator`."""
+        from artrepo.stacks import get_stack
+
+        return get_stack(self.active_repository)
+
     def get_artifact_version(self, name_id_or_prefix: str, version: str | int | None = None):
         """A version by reference (latest if no version); a late handle inside a pipeline body."""
         composing = _composing()
@@ -167,9 +174,11 @@ def save_artifact(data: Any, name: str, version: str | int | None = None, tags=N
     settings = {"tags": tag_names(tags), "artifact_type": artifact_type, "metadata": metadata,
                 "materializer": _restricted(materializer, data, extract_metadata, include_visualizations)}
     ctx = _step_context()
-    repo = active_repository()
     if ctx is not None:  # recorded as an output of the running step
-        return ArtifactVersion(repo, ctx.save_artifact(data, name, version, **settings))
+        saved = ctx.save_artifact(data, name, version, **settings)
+        # on a Dask worker it is staged, published by the driver when the step ends (no repository here)
+        return saved if hasattr(saved, "staged") else ArtifactVersion(active_repository(), saved)
+    repo = active_repository()
     return ArtifactVersion(repo, save_value(repo, data, name, version, **settings))
 
 

@@ -13,7 +13,7 @@ LAYERS = [
     {"artrepo.storage", "artrepo.gitdb", "artrepo.records", "artrepo.enums", "artrepo.tags"},
     {"artrepo.repository"},
     {"artrepo.materializers", "artrepo.remotes", "artrepo.maintenance", "artrepo.payload"},
-    {"artrepo.models", "artrepo.values", "artrepo.lineage"},
+    {"artrepo.models", "artrepo.values", "artrepo.lineage", "artrepo.stacks"},
     {"artrepo.runtime"},
     {"artrepo.client"},
     {"artrepo.cli", "artrepo.ui", "artrepo.__main__", "artrepo"},
@@ -21,7 +21,9 @@ LAYERS = [
 SIBLINGS_APART = [{"artrepo.storage", "artrepo.gitdb"}, {"artrepo.materializers", "artrepo.remotes"},
                   {"artrepo.materializers", "artrepo.maintenance"}]
 THIRD_PARTY_HOME = {"pygit2": {"artrepo.gitdb"}, "fsspec": {"artrepo.storage.backends"}, "s3fs": {"artrepo.storage.backends.s3"},
-                    "cloudpickle": {"artrepo.materializers.pickle"}}
+                    "cloudpickle": {"artrepo.materializers.pickle", "artrepo.runtime.dask_scheduler",
+                                    "artrepo.runtime.workerstore"},
+                    "dask": {"artrepo.runtime.dask_scheduler"}, "distributed": {"artrepo.runtime.dask_scheduler"}}
 
 
 def group_of(module: str) -> str:

@@ -14,7 +14,7 @@ COMMANDS = {
     "run": "run", "lineage": "lineage",
     "remote": "remote", "push": "transfer", "pull": "transfer", "clone": "transfer",
     "fsck": "maintenance", "gc": "maintenance", "du": "maintenance",
-    "ui": "ui",
+    "ui": "ui", "stack": "stack",
     "artifact": "artifact",  # ZenML's spellings: artifact list, artifact version list|describe|update, ...
 }
 

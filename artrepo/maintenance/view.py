@@ -9,7 +9,8 @@ Maintenance code never asks where the data lives; a view gives
     store           the ChunkStore, its index what this side's index files say
     git_dir         the bare git repository stock `git fsck` checks
     problems        [(message, versions affected)] found while opening (a git pack the ref table names)
-    pulled()        version ids whose data may be absent here (pulled with --metadata-only)
+    pulled()        version ids whose data may be absent here (pulled with --metadata-only, or
+                    written by workers into a stack's remote)
     leftovers()     {key: ObjectInfo}: what interrupted writers left besides packs
     leftover_age    their minimum age, besides the grace period, before gc removes them
     remove(key)     delete one leftover
@@ -52,8 +53,10 @@ class LocalView:
         return artrepo_refs(self.git_dir)
 
     def pulled(self) -> set[str]:
-        folder = layout.origins_dir(self.git_dir)
-        return set(os.listdir(folder)) if folder.is_dir() else set()
+        out: set[str] = set()
+        for folder in (layout.origins_dir(self.git_dir), layout.stored_on_dir(self.git_dir)):
+            out.update(os.listdir(folder) if folder.is_dir() else ())
+        return out
 
     def leftovers(self) -> dict[str, ObjectInfo]:
         """`.artrepo/tmp/*` and the `.tmp-*` files of crashed writers in the chunk folders."""

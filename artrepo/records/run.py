@@ -19,19 +19,22 @@ class StepRecord(codec.Record):
         "output_labels": {str: str},  # output name -> version label when saved
         "upstream": [str], "cacheable": bool,
         "cached_from": (str, None),  # run id whose outputs a cached step reused
-        "start_ns": (int, None), "end_ns": (int, None), "error": (str, None), "traceback": (str, None)})
+        "start_ns": (int, None), "end_ns": (int, None), "error": (str, None), "traceback": (str, None),
+        "executor": {str: str}},  # where it ran, when not in the run's process: orchestrator, worker, host
+        optional={"executor"})
     __slots__ = FORMAT.attributes()
 
     def __init__(self, *, name: str, status: str, cached: bool, cache_key: str, code_hash: str,
                  key_parts: dict | None = None, parameters: dict | None = None, inputs: dict | None = None,
                  outputs: dict | None = None, output_labels: dict | None = None, upstream: tuple[str, ...] = (),
                  cacheable: bool = True, cached_from: str | None = None, start_ns: int | None = None,
-                 end_ns: int | None = None, error: str | None = None, traceback: str | None = None):
+                 end_ns: int | None = None, error: str | None = None, traceback: str | None = None,
+                 executor: dict | None = None):
         self._init(name=name, status=status, cached=cached, cache_key=cache_key, code_hash=code_hash,
                    key_parts=_dict(key_parts), parameters=_dict(parameters), inputs=_dict(inputs),
                    outputs=_dict(outputs), output_labels=_dict(output_labels), upstream=upstream,
                    cacheable=cacheable, cached_from=cached_from, start_ns=start_ns, end_ns=end_ns, error=error,
-                   traceback=traceback)
+                   traceback=traceback, executor=_dict(executor))
 
 
 class RunRecord(codec.Record):

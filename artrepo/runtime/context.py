@@ -36,6 +36,7 @@ class StepContext:
         self.output_metadata: dict[str, dict] = {k: {} for k in outputs}
         self.output_tags: dict[str, list[str]] = {k: [] for k in outputs}
         self.saved: dict[str, tuple[str, str]] = {}  # artifact name -> (version id, label) saved inside the step
+        self.pending: dict[str, object] = {}  # artifact name -> values.Staged, staged on a worker (driver publishes)
 
     def __repr__(self) -> str:
         return f"StepContext(step={self.step_name!r}, pipeline={self.pipeline_name!r}, run_id={self.run_id[:12]!r})"
@@ -72,7 +73,11 @@ class StepContext:
         """`save_artifact` inside this step: saved at once, and recorded as an output of the step."""
         producer = {"run_id": self.run_id, "step": self.step_name, "output": name}
         info = self._store.save(data, name, version, producer=producer, **settings)
-        self.saved[info.name] = (info.id, info.version)
+        staged = getattr(info, "staged", None)
+        if staged is not None:  # staged on a worker: the driver publishes it when the step ends
+            self.pending[info.name] = staged
+        else:
+            self.saved[info.name] = (info.id, info.version)
         return info
 
 

@@ -17,10 +17,10 @@ from artrepo.runtime import context, signature
 
 _STEP_OPTIONS = {"name", "enable_cache", "output_materializers", "settings", "extra", "experiment_tracker",
                  "step_operator", "on_failure", "on_success", "retry", "model", "enable_artifact_metadata",
-                 "enable_artifact_visualization", "enable_step_logs"}
+                 "enable_artifact_visualization", "enable_step_logs", "resources", "retries"}
 _PIPELINE_OPTIONS = {"name", "enable_cache", "parallel", "settings", "extra", "on_failure", "on_success",
                      "model", "enable_artifact_metadata", "enable_artifact_visualization", "enable_step_logs",
-                     "tags"}
+                     "tags", "orchestrator"}
 
 
 def _check_options(kind: str, options: dict, allowed: set[str]) -> None:
@@ -38,6 +38,8 @@ class Step:
         self.name = options.get("name") or func.__name__
         self.enable_cache: bool | None = options.get("enable_cache")
         self.output_materializers = options.get("output_materializers")
+        self.resources = _resources(options.get("resources"))  # {"GPU": 1}: what a worker must offer (Dask)
+        self.retries = _retries(options.get("retries"))  # attempts after the first when the step raises
         self.outputs = signature.output_specs(func)
         self.input_names = signature.input_names(func)
         self._code_hash: str | None = None
@@ -75,6 +77,10 @@ class Step:
         for key in ("name", "enable_cache", "output_materializers"):
             if key in options:
                 setattr(clone, key, options[key])
+        if "resources" in options:
+            clone.resources = _resources(options["resources"])
+        if "retries" in options:
+            clone.retries = _retries(options["retries"])
         return clone
 
     configure = with_options
@@ -89,6 +95,7 @@ class Pipeline:
         self.name = options.get("name") or func.__name__
         self.enable_cache: bool | None = options.get("enable_cache")
         self.parallel: int = int(options.get("parallel") or 1)
+        self.orchestrator = _orchestrator(options.get("orchestrator"))
         functools.update_wrapper(self, func)
 
     def __repr__(self) -> str:
@@ -109,9 +116,36 @@ class Pipeline:
                 setattr(clone, key, options[key])
         if "parallel" in options:
             clone.parallel = int(options["parallel"] or 1)
+        if "orchestrator" in options:
+            clone.orchestrator = _orchestrator(options["orchestrator"])
         return clone
 
     configure = with_options
+
+
+def _resources(value) -> dict[str, float]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, (int, float))
+                                              and not isinstance(v, bool) and v > 0 for k, v in value.items()):
+        raise UserError(f"resources must map resource names to positive amounts, as {{'GPU': 1}}; got {value!r}")
+    return dict(value)
+
+
+def _retries(value) -> int:
+    if value is None:
+        return 0
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise UserError(f"retries must be a number of attempts (0 or more), got {value!r}")
+    return value
+
+
+def _orchestrator(value):
+    if value is None:
+        return None
+    from artrepo.stacks import orchestrator_of
+
+    return orchestrator_of(value)
 
 
 def _decorator(cls, func, options: dict[str, object]):

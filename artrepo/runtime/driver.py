@@ -26,15 +26,16 @@ class RunOptions(Plain):
     """How a run goes: the CLI's options (`artrepo run`); a pipeline call uses the defaults."""
 
     __slots__ = ("no_cache", "explain", "config", "parameters", "parallel", "source", "report", "scheduler",
-                 "decisions")
+                 "decisions", "stack")
 
     def __init__(self, no_cache: bool = False, explain: bool = False, config: dict | None = None,
                  parameters: dict | None = None, parallel: int | None = None, source: str | None = None,
-                 report: Callable[[str], None] | None = None, scheduler=None):
+                 report: Callable[[str], None] | None = None, scheduler=None, stack: str | None = None):
         self.no_cache, self.explain, self.config = no_cache, explain, config
         self.parameters = parameters  # pipeline parameters from `-p`
         self.parallel, self.source = parallel, source
-        self.scheduler = scheduler  # a runtime.scheduler.Scheduler; None: in this process, `parallel` at once
+        self.scheduler = scheduler  # a runtime.scheduler.Scheduler; None: the stack's (in this process by default)
+        self.stack = stack  # `--stack NAME`; None: the repository's active stack
         self.report = report  # one line per step as it ends
         self.decisions: list = []  # filled with explain.Decision when explain is set
 
@@ -66,7 +67,10 @@ def run_pipeline(pipeline, args: tuple, kwargs: dict, options: RunOptions):
     plan = compose(pipeline, args, kwargs, options)
     repo = open_repository()
     check_against_repository(repo, plan)
-    return Driver(repo, plan, options).run()
+    from artrepo.stacks import run_stack
+
+    stack = run_stack(repo, options.stack, getattr(pipeline, "orchestrator", None))
+    return Driver(repo, plan, options, stack).run()
 
 
 def new_run_id(pipeline: str) -> str:
@@ -79,23 +83,33 @@ def new_run_id(pipeline: str) -> str:
 class Driver:
     """Runs one plan (see the module docstring); `run()` returns the recorded PipelineRun."""
 
-    def __init__(self, repo, plan: Plan, options: RunOptions):
+    def __init__(self, repo, plan: Plan, options: RunOptions, stack=None):
         self.repo = repo
         self.plan = plan
         self.options = options
+        self.stack = stack  # a stacks.Stack other than local + local, or None
         self.run_id = new_run_id(plan.pipeline)
         self.records: dict[str, StepRecord] = {}
         self.running: dict[str, StepRecord] = {}  # step -> its record so far, while its task runs
         self.store = None  # the repository as steps in this process use it (runtime.task.LocalStore)
         self.scheduler = options.scheduler  # else made for the first step that runs: a cached run needs none
+        self.stack_store = None  # the stack's artifact store as this run uses it (runtime.stackstore)
+        self.produced: list[str] = []  # versions this run published
 
     def run(self):
         start = time.time_ns()
         try:
-            self._drive()
+            try:
+                self._drive()
+            finally:
+                if self.scheduler is not None:
+                    self.scheduler.close()
+            return self._record(start)
         finally:
-            if self.scheduler is not None:
-                self.scheduler.close()
+            if self.stack_store is not None:
+                self.stack_store.close()
+
+    def _record(self, start: int):
         steps = [self.records[n] for n in self.plan.order]
         failed = [s for s in steps if s.status == "failed"]
         record = RunRecord(run_id=self.run_id, pipeline=self.plan.pipeline,
@@ -105,12 +119,31 @@ class Driver:
         from artrepo.models import PipelineRun
 
         run = PipelineRun(self.repo, self.repo.write_run(record, steps), record)
+        if self.stack is not None and self.stack.remote is not None:
+            self._publish_to_stack()
         if failed:
             skipped = [s.name for s in steps if s.status == "skipped"]
             first = failed[0]
             tail = f"; skipped: {', '.join(skipped)}" if skipped else ""
             raise StepFailedError(f"step {first.name!r} failed: {first.error} (run {self.run_id[:12]}{tail})", run)
         return run
+
+    def _publish_to_stack(self) -> None:
+        from artrepo.errors import ArtrepoError
+
+        try:
+            used = [vid for r in self.records.values() for vid in (*r.inputs.values(), *r.outputs.values())]
+            self._stack_store().publish_run(self.run_id, self.produced, used)
+        except (ArtrepoError, OSError) as exc:
+            raise UserError(f"run {self.run_id[:12]} is recorded here, but publishing it to remote "
+                            f"{self.stack.remote.name} failed: {exc}") from None
+
+    def _stack_store(self):
+        if self.stack_store is None:
+            from artrepo.runtime.stackstore import run_store
+
+            self.stack_store = run_store(self.repo, self.stack)
+        return self.stack_store
 
     def _drive(self) -> None:
         """Decide steps in plan order as their upstream steps finish; submit those that must run."""
@@ -129,15 +162,37 @@ class Driver:
                     self._submit(*decided)
             if self.running:
                 for task, outcome in self.scheduler.wait_any():
-                    self.records[task.step] = self._report(self._finish(self.running.pop(task.step), outcome))
+                    base = self.running.pop(task.step)
+                    if outcome.error is not None and task.attempt < self.plan.steps[task.step].step.retries:
+                        self._say(f"step {task.step}: attempt {task.attempt + 1} failed ({outcome.error}); "
+                                  "trying again")
+                        self._submit(base, task.replace(attempt=task.attempt + 1))
+                        continue
+                    self.records[task.step] = self._report(self._finish(base, outcome))
 
     def _submit(self, base: StepRecord, task) -> None:
         if self.scheduler is None:
-            from artrepo.runtime.scheduler import make_scheduler
-
-            self.scheduler = make_scheduler(self.plan.parallel, self._store())
+            self.scheduler = self._make_scheduler()
+        try:
+            self.scheduler.submit(task)
+        except Exception as exc:  # refused before it ran (a resource no worker offers, inputs not sent)
+            self.records[task.step] = self._report(_failed(base, exc, base.start_ns))
+            return
         self.running[task.step] = base
-        self.scheduler.submit(task)
+
+    def _make_scheduler(self):
+        orchestrator = self.stack.orchestrator if self.stack is not None else None
+        if getattr(orchestrator, "flavor", "local") == "dask":
+            from artrepo.runtime.dask_scheduler import DaskScheduler
+
+            return DaskScheduler(orchestrator, self._stack_store(), self.run_id, self._say)
+        from artrepo.runtime.scheduler import make_scheduler
+
+        return make_scheduler(self.plan.parallel, self._store())
+
+    def _say(self, line: str) -> None:
+        if self.options.report is not None:
+            self.options.report(line)
 
     def _store(self):
         if self.store is None:
@@ -206,7 +261,7 @@ class Driver:
         with self._store().lock:
             stored = {k: Stored.of(self.repo, info) for k, info in inputs.items()}
         return StepTask(self.run_id, self.plan.pipeline, ps.name, ps.step.entrypoint, dict(ps.invocation.parameters),
-                        stored, _outputs(ps))
+                        stored, _outputs(ps), resources=ps.step.resources)
 
     # -- the cache ----------------------------------------------------------------
     def _cache_hit(self, ps: PlannedStep, base: StepRecord) -> StepRecord | None:
@@ -223,6 +278,13 @@ class Driver:
             self._explain(ps.name, "miss", f"same cache key as run {run_id[:12]}, but its output "
                           f"{missing[0]!r} is no longer in the repository")
             return None
+        if self.stack is not None:  # workers read the outputs from the stack's store: their data must be there
+            for key, vid in earlier.outputs.items():
+                why = self._stack_store().unavailable([vid])
+                if why is not None:
+                    self._explain(ps.name, "miss", f"same cache key as run {run_id[:12]}, but its output {key!r}: "
+                                  f"{why}")
+                    return None
         self._explain(ps.name, "hit", f"same cache key as step {earlier.name!r} of run {run_id[:12]}")
         return base.replace(status="completed", cached=True, outputs=dict(earlier.outputs),
                             output_labels=dict(earlier.output_labels), cached_from=earlier.cached_from or run_id,
@@ -260,16 +322,20 @@ class Driver:
     # -- a step that ran ------------------------------------------------------------
     def _finish(self, base: StepRecord, outcome) -> StepRecord:
         """Publish what the task staged; the step's final record."""
+        base = base.replace(executor=outcome.executor) if outcome.executor else base
         try:
+            saved = {name: (info.id, info.version) for name, info in
+                     (self._store().publish_saved(outcome.pending).items() if outcome.pending else ())}
             published = self._store().publish(base.name, outcome.staged)
         except Exception as exc:
             return _failed(base, exc, base.start_ns)
+        self.produced += [info.id for info in published.values()] + [vid for vid, _label in saved.values()]
         if outcome.error is not None:
             return base.replace(status="failed", end_ns=outcome.end_ns, error=outcome.error,
                                 traceback=outcome.traceback)
         outputs = {k: info.id for k, info in published.items()}
         labels = {k: info.version for k, info in published.items()}
-        for name, (version_id, label) in outcome.saved.items():
+        for name, (version_id, label) in {**outcome.saved, **saved}.items():
             if name not in outputs:  # a version save_artifact made inside the step
                 outputs[name], labels[name] = version_id, label
         return base.replace(status="completed", outputs=outputs, output_labels=labels, end_ns=time.time_ns())

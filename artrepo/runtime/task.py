@@ -24,13 +24,19 @@ from artrepo.runtime import context
 
 
 class StepOutcome(Frozen):
-    """What running a step returned: staged outputs and versions saved inside it, or the error."""
+    """What running a step returned: staged outputs and versions saved inside it, or the error.
 
-    __slots__ = ("staged", "saved", "start_ns", "end_ns", "error", "traceback")
+    `saved` holds versions `save_artifact` published inside the step ({name: (id, label)}), `pending`
+    those it staged ({name: Staged}, on a worker: the driver publishes them); `executor` says where
+    the step ran when that was not the driver's process ({"orchestrator", "worker", "host"}).
+    """
+
+    __slots__ = ("staged", "saved", "start_ns", "end_ns", "error", "traceback", "pending", "executor")
 
     def __init__(self, staged: dict, saved: dict, start_ns: int, end_ns: int, error: str | None = None,
-                 traceback: str | None = None):
-        self._init(staged=staged, saved=saved, start_ns=start_ns, end_ns=end_ns, error=error, traceback=traceback)
+                 traceback: str | None = None, pending: dict | None = None, executor: dict | None = None):
+        self._init(staged=staged, saved=saved, start_ns=start_ns, end_ns=end_ns, error=error, traceback=traceback,
+                   pending=pending or {}, executor=executor or {})
 
 
 def describe_failure(exc: BaseException) -> tuple[str, str]:
@@ -48,12 +54,13 @@ class StepTask(Frozen):
     `OutputSpec`s with their artifact name and materializer filled in.
     """
 
-    __slots__ = ("run_id", "pipeline", "step", "function", "parameters", "inputs", "outputs")
+    __slots__ = ("run_id", "pipeline", "step", "function", "parameters", "inputs", "outputs", "attempt",
+                 "resources")
 
     def __init__(self, run_id: str, pipeline: str, step: str, function, parameters: dict,
-                 inputs: dict[str, values.Stored], outputs: tuple):
+                 inputs: dict[str, values.Stored], outputs: tuple, attempt: int = 0, resources: dict | None = None):
         self._init(run_id=run_id, pipeline=pipeline, step=step, function=function, parameters=parameters,
-                   inputs=inputs, outputs=outputs)
+                   inputs=inputs, outputs=outputs, attempt=attempt, resources=resources or {})
 
     def run(self, store) -> StepOutcome:
         """Load the inputs, call the step function, stage its outputs; an exception becomes the outcome's error."""
@@ -71,7 +78,7 @@ class StepTask(Frozen):
                       for out, value in zip(self.outputs, self._split(result))}
         except Exception as exc:
             return StepOutcome({}, {}, start, time.time_ns(), *describe_failure(exc))
-        return StepOutcome(staged, ctx.saved, start, time.time_ns())
+        return StepOutcome(staged, ctx.saved, start, time.time_ns(), pending=ctx.pending)
 
     def _request(self, out, ctx) -> values.SaveRequest:
         return values.SaveRequest(out.name, out.version, tags=[*out.tags, *ctx.output_tags[out.key]],
@@ -131,6 +138,11 @@ class LocalStore:
         """`save_artifact` inside a step: published at once (the step may use the version it returns)."""
         with self.lock:
             return values.save_value(self.repo, data, name, version, **settings)
+
+    def publish_saved(self, pending: dict[str, values.Staged]) -> dict:
+        """Publish the versions `save_artifact` staged inside a step on a worker ({name: VersionInfo})."""
+        with self.lock:
+            return {name: values.publish(self.repo, s) for name, s in pending.items()}
 
     def publish(self, step: str, staged: dict[str, values.Staged]) -> dict:
         """Publish what a step staged, in order ({key: VersionInfo}); releases its hold even on failure."""

@@ -67,6 +67,7 @@ class ChunkIndex:
         self.missing: list[str] = []  # named files that do not exist
         self.locations: dict[ChunkId, tuple[PackId, PackEntry]] = {}
         self.packs: dict[PackId, list[PackEntry]] = {}  # every indexed pack, first file naming it winning
+        self.forgotten: set[PackId] = set()  # packs known to be gone (`forget`)
 
     def use(self, names: list[str]) -> None:
         """Make the union exactly the named files (a remote's ref table lists them), in this order."""
@@ -124,8 +125,21 @@ class ChunkIndex:
         data = path.read_bytes()
         return data if index_name(data) == name else None
 
+    def forget(self, pack_ids) -> None:
+        """Leave these packs out of the union (their data is gone): their chunks read as missing, and are
+        written again by the next save that needs them instead of being deduplicated against."""
+        gone = set(pack_ids) - self.forgotten
+        if not gone:
+            return
+        self.forgotten |= gone
+        self.locations, self.packs = {}, {}
+        for packs in self.files.values():
+            self._add(packs)
+
     def _add(self, packs: dict[PackId, list[PackEntry]]) -> None:
         for pid, entries in packs.items():
+            if pid in self.forgotten:
+                continue
             self.packs.setdefault(pid, entries)
             for e in entries:
                 self.locations.setdefault(e.chunk_id, (pid, e))

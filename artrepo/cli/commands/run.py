@@ -43,8 +43,9 @@ def _read_config(path: str | None) -> dict:
 @click.option("--no-cache", is_flag=True, help="Run every step, ignoring the cache.")
 @click.option("--explain", is_flag=True, help="Say for each step why it was or was not served from cache.")
 @click.option("--parallel", type=click.IntRange(min=1), help="Run up to N independent steps at once.")
+@click.option("--stack", "stack", metavar="NAME", help="Run on this stack (artrepo stack list) instead of the active one.")
 def run_cmd(target: str, params: tuple[str, ...], config_path: str | None, no_cache: bool, explain: bool,
-            parallel: int | None) -> None:
+            parallel: int | None, stack: str | None) -> None:
     """Run a pipeline defined in FILE (or an importable MODULE)."""
     from artrepo.cli.render import safe
     from artrepo.client import active_repository
@@ -53,10 +54,15 @@ def run_cmd(target: str, params: tuple[str, ...], config_path: str | None, no_ca
 
     parameters = dict(_parse_parameter(p) for p in params)
     config = _read_config(config_path)
-    active_repository()  # fail fast outside a repository, before importing user code
+    repo = active_repository()  # fail fast outside a repository, before importing user code
+    if stack is not None:
+        from artrepo.stacks import get_stack
+
+        get_stack(repo, stack)  # an unknown stack fails before user code is imported
     pipeline, source = find_pipeline(target)
     options = RunOptions(no_cache=no_cache, explain=explain, config=config, parameters=parameters,
-                         parallel=parallel, source=source, report=lambda line: click.echo(safe(line, newlines=True)))
+                         parallel=parallel, source=source, report=lambda line: click.echo(safe(line, newlines=True)),
+                         stack=stack)
     try:
         run = run_pipeline(pipeline, (), {}, options)
     except StepFailedError as exc:

@@ -57,6 +57,9 @@ class RepositoryStore:
         for cid in _chunks_of(self.repo, version_ids):
             loc = chunks.index.locations.get(cid)
             if loc is None:
+                chunks.index.refresh()  # workers wrote index files since it was read
+                loc = chunks.index.locations.get(cid)
+            if loc is None:
                 if chunks.fetch_missing is not None and chunks.fetch_missing(cid):
                     continue  # pulled with --metadata-only: fetched from its remote now
                 return f"chunk {cid.hex()[:12]} is no longer in the repository"

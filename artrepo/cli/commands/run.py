@@ -105,7 +105,8 @@ def _run_json(run) -> dict:
         "commit": run.commit, "parameters": run.parameters, "duration": run.duration,
         "steps": [{"name": s.name, "status": s.status, "cached": s.cached, "parameters": s.parameters,
                    "inputs": dict(s.record.inputs), "outputs": dict(s.record.outputs), "cache_key": s.cache_key,
-                   "duration": s.duration, "upstream": s.upstream, "error": s.error}
+                   "duration": s.duration, "upstream": s.upstream, "error": s.error,
+                   "executor": dict(s.record.executor)}
                   for s in run.steps.values()],
     }
 
@@ -135,6 +136,10 @@ def show_run(repo, ref: str, as_json: bool) -> bool:
         state = "cached" if s.cached else s.status
         took = f"{s.duration:.2f}s" if s.duration is not None else "-"
         click.echo(f"\nstep {safe(s.name)}: {safe(state)} ({took})")
+        if s.record.executor.get("worker"):
+            where = s.record.executor
+            click.echo(safe(f"  ran on:     {where.get('orchestrator', '')} worker {where['worker']}"
+                            + (f" ({where['host']})" if where.get("host") else "")))
         if s.parameters:
             click.echo("  parameters: " + safe(", ".join(f"{k}={v!r}" for k, v in s.parameters.items())))
         for label, items in (("in ", s.inputs), ("out", s.outputs)):

@@ -117,7 +117,8 @@ class DaskScheduler(Scheduler):
             where = f"Dask scheduler {o.scheduler}"
         else:
             self._start_local_cluster(o.workers)
-            where = f"a local Dask cluster ({len(self.cluster.workers)} workers)"
+            n = len(self.cluster.workers)
+            where = f"a local Dask cluster ({n} worker{'s' if n != 1 else ''})"
         self.completed = distributed.as_completed(loop=self.client.loop)
         try:
             info = self.client.scheduler_info()

@@ -227,9 +227,15 @@ def register_artifact(path: str | os.PathLike, name: str, version: str | int | N
     `artifact_metadata` is ZenML's name for `metadata`.
     """
     metadata = _merged(metadata, artifact_metadata, "metadata", "artifact_metadata")
+    from artrepo.payload import short_path
+
     source = Path(path)
-    if not source.exists() and not source.is_symlink():
-        raise NotFoundError(f"no such file or folder: {source}")
+    try:
+        os.lstat(source)
+    except FileNotFoundError:
+        raise NotFoundError(f"no such file or folder: {short_path(source)}") from None
+    except OSError as exc:  # a path longer than PATH_MAX, a folder on the way that cannot be searched
+        raise UserError(f"cannot register {short_path(source)}: {exc.strerror or exc}") from None
     repo = active_repository()
     inside = source.resolve()
     if inside == repo.git_dir or repo.git_dir in inside.parents:

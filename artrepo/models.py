@@ -120,7 +120,7 @@ class ArtifactVersion:
         sandbox>` (scripts allowed only for trusted versions, never with
         same-origin), Markdown from an untrusted source as plain text.
         """
-        from artrepo.payload import check_relpath
+        from artrepo.safepaths import check_relpath
 
         manifest = self.manifest()
         shown = manifest.visualizations

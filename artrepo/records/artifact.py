@@ -3,8 +3,13 @@ from __future__ import annotations
 
 import enum
 
+from artrepo.errors import FormatError
 from artrepo.plain import Frozen
 from artrepo.records import codec
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from artrepo.storedfile import StoredFile
 
 
 class ArtifactType(str, enum.Enum):
@@ -54,13 +59,23 @@ class VersionRecord(codec.Record):
                    metadata={} if metadata is None else metadata, producer=producer, origin=origin,
                    environment={} if environment is None else environment)
 
+    @classmethod
+    def from_msgpack(cls, data: bytes) -> "VersionRecord":
+        record = super().from_msgpack(data)
+        if record.artifact_type not in _TYPES:
+            raise FormatError(f"malformed artifact_version record: unknown type {record.artifact_type[:40]!r}")
+        return record
+
+
+_TYPES = frozenset(t.value for t in ArtifactType)
+
 
 def _file_row(f: StoredFile) -> list:
     return [f.path, f.size, int(f.executable), f.symlink, [[cid, n] for cid, n in f.chunks]]
 
 
 def _file_from_row(row: list) -> StoredFile:
-    from artrepo.storage.chunkstore import StoredFile
+    from artrepo.storedfile import StoredFile  # a dataclass: not loaded by a cached run, which reads no manifest
 
     path, size, executable, symlink, chunks = row
     return StoredFile(path, size, tuple((c, n) for c, n in chunks), bool(executable), symlink)
@@ -83,10 +98,10 @@ class Manifest(Frozen):
     @property
     def content_hash(self) -> bytes:
         """BLAKE3 over the sorted data files' paths, modes and chunk ids."""
-        from artrepo.storage.hashing import digest  # not imported by readers of records alone
+        import blake3  # docs/format.md §7; not imported by readers of records alone
 
         rows = sorted(_file_row(f) for f in self.files)
-        return digest(codec.encode({"files": rows}))
+        return blake3.blake3(codec.encode({"files": rows})).digest()
 
     @property
     def size(self) -> int:

@@ -27,7 +27,8 @@ from artrepo.atomic import sync_filesystem, write_atomic
 from artrepo.errors import IntegrityError
 from artrepo.storage.backend import Backend, MissingObjectError, ObjectInfo, joined, open_backend
 from artrepo.storage.backends.local import LocalBackend
-from artrepo.storage.files import FileReader, StoredFile
+from artrepo.storage.files import FileReader
+from artrepo.storedfile import StoredFile
 from artrepo.storage.ids import PackId, short
 from artrepo.storage.index import ChunkIndex
 from artrepo.storage.packfile import (CODEC_RAW, MAX_BLOBS, MAX_FOOTER, PackEntry, decode_footer,

@@ -3,20 +3,8 @@ from __future__ import annotations
 
 import io
 from bisect import bisect_right
-from dataclasses import dataclass
 
-from artrepo.storage.ids import ChunkId
-
-
-@dataclass(frozen=True, slots=True)
-class StoredFile:
-    """One file of a payload: its relative path, mode, size and chunk list."""
-
-    path: str
-    size: int
-    chunks: tuple[tuple[ChunkId, int], ...]  # (chunk id, raw length)
-    executable: bool = False
-    symlink: str | None = None  # link target text, for a stored symlink
+from artrepo.storedfile import StoredFile
 
 
 class FileReader(io.RawIOBase):

@@ -10,7 +10,7 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 from artrepo.storage.chunking import MAX_SIZE, Chunker
-from artrepo.storage.files import StoredFile
+from artrepo.storedfile import StoredFile
 from artrepo.storage.ids import PackId, chunk_id, pack_id
 from artrepo.storage.packfile import CODEC_RAW, CODEC_ZSTD, MAX_PACK_ENTRIES, PACK_TARGET, PackEntry, encode_footer
 

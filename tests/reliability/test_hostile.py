@@ -8,7 +8,7 @@ import zstandard
 
 from artrepo.errors import IntegrityError
 from artrepo.records.artifact import Manifest, VersionRecord
-from artrepo.storage.chunkstore import StoredFile
+from artrepo.storedfile import StoredFile
 from artrepo_testing import git_fsck, run_cli
 
 

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from artrepo.errors import IntegrityError
-from artrepo.storage.chunkstore import StoredFile, open_store
+from artrepo.storage.chunkstore import open_store
+from artrepo.storedfile import StoredFile
 
 ROOT = Path(__file__).resolve().parents[2]
 

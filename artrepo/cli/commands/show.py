@@ -22,10 +22,11 @@ def show_cmd(ref: str, as_json: bool) -> None:
         if show_run(repo, ref, as_json):
             return
         raise
-    if as_json:
-        render.emit_json(render.version_detail(av))
-        return
     doc = render.version_detail(av)
+    doc["annotations"] = render.annotation_rows(repo, av.id)
+    if as_json:
+        render.emit_json(doc)
+        return
     safe = render.safe
     click.echo(click.style(safe(f"version {av.id}"), fg="yellow"))
     click.echo(f"Artifact:     {safe(av.name)}:{safe(av.version)}")
@@ -46,5 +47,10 @@ def show_cmd(ref: str, as_json: bool) -> None:
         click.echo("Metadata:")
         for k, v in doc["run_metadata"].items():
             click.echo(f"  {safe(k)}: {safe(v)}")
+    pulled = [a["origin"] for a in doc["annotations"] if a["origin"]]
+    if pulled:
+        here = len(doc["annotations"]) - len(pulled)
+        sources = ", ".join(f"{pulled.count(o)} from remote {safe(o)}" for o in sorted(set(pulled)))
+        click.echo(f"Annotations:  {here} made here, {sources} (applied as of when they arrived)")
     for vis in doc["visualizations"]:
         click.echo(f"Visualization: {safe(vis['name'])} ({safe(vis['type'])})")

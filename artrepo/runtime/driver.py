@@ -11,6 +11,7 @@ published versions and no half-written run.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable
 
@@ -70,7 +71,15 @@ def run_pipeline(pipeline, args: tuple, kwargs: dict, options: RunOptions):
     from artrepo.stacks import run_stack
 
     stack = run_stack(repo, options.stack, getattr(pipeline, "orchestrator", None))
+    if options.report is None and stack is not None and stack.orchestrator.flavor != "local":
+        options.report = _progress  # steps on other processes: say where each one is
     return Driver(repo, plan, options, stack).run()
+
+
+def _progress(line: str) -> None:
+    """A progress line on stderr, control characters escaped (an error message may hold any text)."""
+    shown = "".join(c if c.isprintable() or c == "\n" else c.encode("unicode_escape").decode() for c in line)
+    print(shown, file=sys.stderr, flush=True)
 
 
 def new_run_id(pipeline: str) -> str:

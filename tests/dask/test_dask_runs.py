@@ -274,3 +274,18 @@ def test_a_failing_step_skips_its_dependents_keeps_the_rest_and_a_rerun_runs_onl
     assert submitted.steps[3:] == ["broken"]
     assert [s.cached for s in again.steps.values()] == [True, True, False, False]
     fsck_clean(project)
+
+
+def test_workers_with_another_artrepo_version_are_named_before_anything_is_submitted(project, dask_stack,
+                                                                                     submitted, monkeypatch):
+    import artrepo
+    from artrepo.errors import UserError
+
+    dask_stack()
+    theirs = artrepo.__version__  # the workers import artrepo themselves: their version is the installed one
+    monkeypatch.setattr(artrepo, "__version__", "99.0.0")
+    with pytest.raises(UserError) as caught:
+        run_pipeline(analysis, (), {}, RunOptions())
+    assert f"has artrepo {theirs}, this process artrepo 99.0.0" in str(caught.value)
+    assert str(caught.value).startswith("Dask worker tcp://")
+    assert submitted == []

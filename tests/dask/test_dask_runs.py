@@ -88,8 +88,18 @@ def test_a_dask_run_equals_a_local_run(project, tmp_path, dask_stack, dask_clust
             assert a.replace(created_ns=0, producer=None) == b.replace(created_ns=0, producer=None)
     assert remote.steps["scaled"].inputs["x"].producer.run_id == remote.id  # lineage as for a local run
     assert load_artifact("data_sum") == pytest.approx(float(load_artifact("data").sum()))
+    worker = remote.steps['make'].record.executor['worker']
     shown = run_cli("show", remote.id, cwd=project, check=True).stdout
-    assert f"ran on:     dask worker {remote.steps['make'].record.executor['worker']}" in shown
+    assert f"ran on:     dask worker {worker}" in shown
+    from artrepo.ui.dashboard import Dashboard
+    from artrepo.ui.runpages import run_page
+
+    dash = Dashboard(project)
+    try:  # the dashboard's run page, as a browser gets it
+        page = run_page(dash, {}, remote.id).body.decode()
+    finally:
+        dash.close()
+    assert f'ran on dask worker <span class="mono">{worker}</span>' in page
     fsck_clean(project)
 
 

@@ -135,7 +135,6 @@ def test_artifacts_made_outside_pipelines_saved_and_loaded(project):
     assert proc.stdout.split() == ["[1]", "[1]"]  # ZenML 0.98's ArtifactResponse has no .load() (docs/zenml.md)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12 item 10: Client().active_stack with .artifact_store.path")
 def test_linking_existing_checkpoints_as_an_artifact(project, tmp_path):
     fake = tmp_path / "fake_lightning" / "pytorch_lightning"  # the checkpoints a Lightning run would write
     fake.mkdir(parents=True)

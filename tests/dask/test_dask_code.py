@@ -204,3 +204,36 @@ def test_local_runs_and_stack_commands_never_import_dask(project):
         out = subprocess.run([sys.executable, "-c", probe, *args], cwd=project, capture_output=True, text=True,
                              timeout=60).stdout
         assert out.strip().splitlines()[-1] == "False", args
+
+
+NO_FILE = textwrap.dedent('''
+    import json, sys
+    from typing_extensions import Annotated
+    from artrepo import pipeline, step
+    from artrepo.stacks import DaskOrchestrator
+
+    @step
+    def doubled(x: int = 2) -> Annotated[int, "doubled"]:
+        return 2 * x
+
+    @pipeline(orchestrator=DaskOrchestrator(scheduler=sys.argv[1]))
+    def no_file(x: int = 2):
+        doubled(x=x)
+
+    runs = [no_file(x=21), no_file(x=21)]
+    print(json.dumps({"value": runs[0].steps["doubled"].outputs["doubled"].load(),
+                      "worker": runs[0].steps["doubled"].record.executor.get("worker"),
+                      "cached": runs[1].steps["doubled"].cached}))
+''')
+
+
+def test_steps_defined_without_a_source_file_run_on_workers_and_cache(project, scheduler_address, dask_cluster):
+    """Code typed into a notebook or `python -c` has no file: it reaches the workers by value all the same."""
+    proc = subprocess.run([sys.executable, "-c", NO_FILE, scheduler_address], cwd=project, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out == {"value": 42, "worker": out["worker"], "cached": True}
+    assert out["worker"] in dask_cluster.scheduler_info["workers"]
+    assert "step doubled: submitted to Dask" in proc.stderr  # the progress of a run started from code
+    git_fsck(project)

@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import shutil
+import signal
 import sys
 import time
 from pathlib import Path
@@ -120,8 +123,6 @@ def main() -> None:
         local_chain = min(timed_run(chain, "local", n=steps) for _ in range(3))
         dask_chain = min(timed_run(chain, dask, n=steps) for _ in range(3))
 
-        import os
-
         os.environ.update(env)
         import s3fs
 
@@ -138,7 +139,10 @@ def main() -> None:
         cluster.close()
         stop = time.perf_counter() - t
     finally:
-        moto.terminate()
+        os.killpg(moto.pid, signal.SIGTERM)
+        moto.wait()
+        os.chdir("/")
+        shutil.rmtree(work, ignore_errors=True)
     print(f"4 steps x {seconds:g} s CPU: local {local4:.2f} s, Dask (2 workers, warm) {dask4:.2f} s: "
           f"{dask4 / local4:.2f}x (target <= 0.6x)")
     per_step = (dask_chain - local_chain) / steps * 1000

@@ -17,6 +17,7 @@ from artrepo.gitdb import layout
 from artrepo.gitdb.objects import ObjectStore, is_oid
 from artrepo.gitdb.refs import RefsContainer
 from artrepo.repository.annotations import Annotations
+from artrepo.repository.deletions import Deletions
 from artrepo.repository.runs import Runs
 from artrepo.repository.versions import Versions
 
@@ -54,7 +55,7 @@ def active(root: Path | str | None = None) -> "Repository":
     return repo
 
 
-class Repository(Versions, Annotations, Runs):
+class Repository(Versions, Deletions, Annotations, Runs):
     """An open artrepo repository."""
 
     def __init__(self, root: Path):

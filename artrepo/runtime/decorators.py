@@ -7,39 +7,69 @@
     def numbers_pipeline(): loader()
 
     run = numbers_pipeline()          # runs in the current repository, returns a PipelineRun
+
+As in ZenML, `configure(...)` changes a step or pipeline in place and returns
+it; `with_options(...)` returns a configured copy. Options artrepo does not
+implement are one-line errors (runtime/options.py).
 """
 from __future__ import annotations
 
 import functools
 
 from artrepo.errors import UserError
-from artrepo.runtime import context, signature
-
-_STEP_OPTIONS = {"name", "enable_cache", "output_materializers", "settings", "extra", "experiment_tracker",
-                 "step_operator", "on_failure", "on_success", "retry", "model", "enable_artifact_metadata",
-                 "enable_artifact_visualization", "enable_step_logs", "resources", "retries"}
-_PIPELINE_OPTIONS = {"name", "enable_cache", "parallel", "settings", "extra", "on_failure", "on_success",
-                     "model", "enable_artifact_metadata", "enable_artifact_visualization", "enable_step_logs",
-                     "tags", "orchestrator"}
+from artrepo.runtime import context, options as known, signature
 
 
-def _check_options(kind: str, options: dict, allowed: set[str]) -> None:
-    unknown = set(options) - allowed
-    if unknown:
-        raise UserError(f"@{kind} has no option {sorted(unknown)[0]!r}")
+class _Configurable:
+    """What steps and pipelines share: a function and the options it was configured with."""
+
+    KIND = ""
+    __slots__ = ()
+
+    def _configure(self, merge: bool, given: dict) -> None:
+        given = known.checked(self.KIND, given)
+        for name in ("on_failure", "on_success"):
+            if name in given:
+                given[name] = known.hook(self.KIND, name, given[name])
+        for name, check in (("resources", _resources), ("retries", _retries), ("orchestrator", _orchestrator)):
+            if name in given:
+                given[name] = check(given[name])
+        if merge:
+            if "extra" in given and "extra" in self.options:
+                given["extra"] = {**self.options["extra"], **given["extra"]}
+            self.options = {**self.options, **given}
+        else:
+            self.options = given
+
+    @property
+    def name(self) -> str:
+        return self.options.get("name") or self.entrypoint.__name__
+
+    @property
+    def enable_cache(self) -> bool | None:
+        return self.options.get("enable_cache")
+
+    @property
+    def configuration(self) -> known.Configuration:
+        return known.Configuration({"name": self.name, **self.options})
+
+    def _copy(self):
+        import copy  # with_options only: not on the path of a plain run
+
+        clone = copy.copy(self)
+        clone.options = dict(self.options)
+        return clone
 
 
-class Step:
+class Step(_Configurable):
     """A step function. Called inside a pipeline body it wires the DAG; outside, it just runs."""
 
+    KIND = "step"
+
     def __init__(self, func, **options):
-        _check_options("step", options, _STEP_OPTIONS)
         self.entrypoint = func
-        self.name = options.get("name") or func.__name__
-        self.enable_cache: bool | None = options.get("enable_cache")
-        self.output_materializers = options.get("output_materializers")
-        self.resources = _resources(options.get("resources"))  # {"GPU": 1}: what a worker must offer (Dask)
-        self.retries = _retries(options.get("retries"))  # attempts after the first when the step raises
+        self.options: dict = {}
+        self._configure(True, options)
         self.outputs = signature.output_specs(func)
         self.input_names = signature.input_names(func)
         self._code_hash: str | None = None
@@ -53,6 +83,20 @@ class Step:
         if composition is None:
             return self.entrypoint(*args, **kwargs)
         return composition.add(self, args, kwargs)
+
+    @property
+    def resources(self) -> dict[str, float]:
+        """What a worker must offer to run it ({"GPU": 1}; Dask resources)."""
+        return self.options.get("resources") or {}
+
+    @property
+    def retries(self) -> int:
+        """Attempts after the first when the step raises."""
+        return self.options.get("retries") or 0
+
+    @property
+    def output_materializers(self):
+        return self.options.get("output_materializers")
 
     @property
     def code_hash(self) -> str:
@@ -69,63 +113,82 @@ class Step:
             return chosen.get(key)
         return chosen
 
-    def with_options(self, **options) -> "Step":
-        _check_options("step", options, _STEP_OPTIONS)
-        import copy  # with_options only: not on the path of a plain run
+    def configure(self, merge: bool = True, **options) -> "Step":
+        """Set options in place (ZenML's `step.configure`); returns the step."""
+        self._configure(merge, options)
+        return self
 
-        clone = copy.copy(self)
-        for key in ("name", "enable_cache", "output_materializers"):
-            if key in options:
-                setattr(clone, key, options[key])
-        if "resources" in options:
-            clone.resources = _resources(options["resources"])
-        if "retries" in options:
-            clone.retries = _retries(options["retries"])
-        return clone
-
-    configure = with_options
+    def with_options(self, merge: bool = True, **options) -> "Step":
+        """A copy of the step with these options."""
+        return self._copy().configure(merge, **options)
 
 
-class Pipeline:
+class Pipeline(_Configurable):
     """A pipeline function; calling it composes the DAG and runs it, returning a `PipelineRun`."""
 
+    KIND = "pipeline"
+
     def __init__(self, func, **options):
-        _check_options("pipeline", options, _PIPELINE_OPTIONS)
         self.entrypoint = func
-        self.name = options.get("name") or func.__name__
-        self.enable_cache: bool | None = options.get("enable_cache")
-        self.parallel: int = int(options.get("parallel") or 1)
-        self.orchestrator = _orchestrator(options.get("orchestrator"))
+        self.options: dict = {}
+        self.run_name: str | None = None
+        self.config_path: str | None = None
+        self.step_configurations: dict = {}
+        self._configure(True, options)
         functools.update_wrapper(self, func)
 
     def __repr__(self) -> str:
         return f"<pipeline {self.name}>"
 
+    @property
+    def parallel(self) -> int:
+        return int(self.options.get("parallel") or 1)
+
+    @property
+    def orchestrator(self):
+        """The orchestrator given in code (replaces the stack's for this pipeline), or None."""
+        return self.options.get("orchestrator")
+
     def __call__(self, *args, **kwargs):
         from artrepo.runtime.driver import RunOptions, run_pipeline
 
-        return run_pipeline(self, args, kwargs, RunOptions())
+        return run_pipeline(self, args, kwargs, RunOptions(config=self.run_config()))
 
-    def with_options(self, **options) -> "Pipeline":
-        _check_options("pipeline", options, _PIPELINE_OPTIONS)
-        import copy  # with_options only: not on the path of a plain run
+    def configure(self, merge: bool = True, **options) -> "Pipeline":
+        """Set options in place (ZenML's `pipeline.configure`); returns the pipeline.
 
-        clone = copy.copy(self)
-        for key in ("name", "enable_cache"):
-            if key in options:
-                setattr(clone, key, options[key])
-        if "parallel" in options:
-            clone.parallel = int(options["parallel"] or 1)
-        if "orchestrator" in options:
-            clone.orchestrator = _orchestrator(options["orchestrator"])
-        return clone
+            training.configure(enable_cache=False)
+        """
+        self._configure(merge, options)
+        return self
 
-    configure = with_options
+    def with_options(self, run_name: str | None = None, config_path: str | None = None, steps: dict | None = None,
+                     step_configurations: dict | None = None, merge: bool = True, **options) -> "Pipeline":
+        """A copy with these options, a run name template (`{date}`, `{time}`) or a config file.
+
+            training.with_options(run_name="nightly_{date}", config_path="prod.yaml")()
+        """
+        clone = self._copy()
+        clone.step_configurations = dict(self.step_configurations)
+        for step, config in {**(step_configurations or {}), **(steps or {})}.items():
+            clone.step_configurations[step] = {**clone.step_configurations.get(step, {}), **config}
+        if run_name is not None:
+            clone.run_name = run_name
+        if config_path is not None:
+            clone.config_path = str(config_path)
+        return clone.configure(merge, **options)
+
+    def run_config(self, overrides: dict | None = None) -> dict:
+        """The run's config: the config file, then `with_options` settings, then `overrides` (`--config`)."""
+        config = known.read_config(self.config_path) if self.config_path else {}
+        if self.step_configurations:
+            config["steps"] = self.step_configurations
+        if self.run_name is not None:
+            config["run_name"] = self.run_name
+        return known.merge_configs(config, overrides or {})
 
 
 def _resources(value) -> dict[str, float]:
-    if value is None:
-        return {}
     if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, (int, float))
                                               and not isinstance(v, bool) and v > 0 for k, v in value.items()):
         raise UserError(f"resources must map resource names to positive amounts, as {{'GPU': 1}}; got {value!r}")
@@ -133,16 +196,12 @@ def _resources(value) -> dict[str, float]:
 
 
 def _retries(value) -> int:
-    if value is None:
-        return 0
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise UserError(f"retries must be a number of attempts (0 or more), got {value!r}")
     return value
 
 
 def _orchestrator(value):
-    if value is None:
-        return None
     from artrepo.stacks import orchestrator_of
 
     return orchestrator_of(value)
@@ -151,7 +210,7 @@ def _orchestrator(value):
 def _decorator(cls, func, options: dict[str, object]):
     if func is not None:
         if not callable(func):
-            raise UserError(f"@{cls.__name__.lower()} decorates a function, not {type(func).__name__}")
+            raise UserError(f"@{cls.KIND} decorates a function, not {type(func).__name__}")
         return cls(func, **options)
     return lambda f: cls(f, **options)
 

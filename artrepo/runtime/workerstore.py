@@ -164,7 +164,7 @@ class WorkerStore:
         with _LOCK:
             return values.load(self.workspace, stored)
 
-    def stage(self, value, request: values.SaveRequest) -> values.Staged:
+    def stage(self, value, request: values.SaveRequest, uri=None) -> values.Staged:
         with _LOCK:
             if self.spec.git_dir is not None and self._hold is None:
                 from artrepo.atomic import flock
@@ -172,7 +172,11 @@ class WorkerStore:
 
                 self._hold = flock(layout.gc_lock(Path(self.spec.git_dir)), shared=True)
                 self._hold.__enter__()
-            return values.stage(self.workspace, value, request)
+            return values.stage(self.workspace, value, request, uri)
+
+    def output_folder(self):
+        """A folder on this worker whose files a later `stage(..., uri=)` stores (`get_output_artifact_uri`)."""
+        return values.output_folder(self.workspace)
 
     def save(self, data, name: str, version=None, **settings) -> PendingVersion:
         request = values.SaveRequest(name, version, **settings)

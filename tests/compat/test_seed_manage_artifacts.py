@@ -77,7 +77,6 @@ def test_a_custom_version_is_created_and_listed(project):
     assert [(i["artifact"], i["version"]) for i in listed["items"]] == [("iris_dataset", "raw_2023")]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12 item 1: a custom output version survives the second run")
 def test_a_custom_version_run_twice_is_a_cache_hit(project):
     run(project, custom_version_script(), "block1")
     run(project, custom_version_script(), "block1")

@@ -1,10 +1,21 @@
 """The two doors every durable write goes through: atomic files and locks."""
 from __future__ import annotations
 
+import _thread  # not threading: a cached run imports no threading
 import contextlib
 import fcntl
 import os
+import time
 from pathlib import Path
+
+
+def open_creating(path, flags: int, mode: int = 0o644) -> int:
+    """os.open with O_CREAT, making the parent folders only when they are missing (no mkdir per call)."""
+    try:
+        return os.open(path, flags | os.O_CREAT | os.O_CLOEXEC, mode)
+    except FileNotFoundError:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, flags | os.O_CREAT | os.O_CLOEXEC, mode)
 
 
 def fsync_dir(path: Path) -> None:
@@ -15,37 +26,63 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+_libc = None
+_syncs: dict[int, list] = {}  # filesystem (st_dev) -> [lock, syncs started, last sync completed]
+_syncs_lock = _thread.allocate_lock()
+
+
 def sync_filesystem(folder: Path) -> None:
-    """Make everything written so far on `folder`'s filesystem durable (syncfs(2), else sync(2))."""
+    """Make everything written so far on `folder`'s filesystem durable (syncfs(2), else sync(2)).
+
+    Concurrent callers in one process share syncs (group commit): a caller
+    returns as soon as a sync that started after its call has completed, so N
+    threads publishing at once cost about two syncs, not N. (Processes share
+    them too: the kernel commits concurrent syncs of a filesystem together.)
+    """
     fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        if not hasattr(libc, "syncfs") or libc.syncfs(fd) != 0:
-            os.sync()
+        dev = os.fstat(fd).st_dev
+        with _syncs_lock:
+            state = _syncs.setdefault(dev, [_thread.allocate_lock(), 0, 0])
+        ticket = state[1] + 1  # any sync numbered from here on starts after our writes
+        with state[0]:
+            if state[2] >= ticket:
+                return
+            state[1] += 1
+            number = state[1]
+            _syncfs(fd)
+            state[2] = number
     finally:
         os.close(fd)
 
 
-def write_atomic(path: Path, data, *, exclusive: bool = False, sync_dir: bool = True) -> bool:
+def _syncfs(fd: int) -> None:
+    global _libc
+    if _libc is None:
+        import ctypes
+
+        _libc = ctypes.CDLL(None, use_errno=True)
+    if not hasattr(_libc, "syncfs") or _libc.syncfs(fd) != 0:
+        os.sync()
+
+
+def write_atomic(path: Path, data, *, exclusive: bool = False, sync_dir: bool = True, sync: bool = True) -> bool:
     """Write `data` (bytes, or a list of buffers) to `path`: temp file in the same folder,
     fsync, rename, fsync dir.
 
-    Without `sync_dir` the rename is not made durable here: the caller runs one
-    `sync_filesystem` before anything may refer to the file (packs of a save).
+    Without `sync_dir` the rename is not made durable here, without `sync`
+    neither is the data: the caller runs one `sync_filesystem` before anything
+    may refer to the file (the packs and index file of a save).
     With `exclusive`, the file is published with link(2), which fails if
     `path` exists: returns False then, and leaves the existing file alone.
     Readers see either no file or the complete file, never a torn one.
     """
-    import tempfile  # loads shutil, random, bz2, lzma: not on the paths that only lock
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    fd, tmp = _temp_file(path.parent)
     try:
         try:
             _write_all(fd, data if isinstance(data, list) else [data])
-            os.fsync(fd)
+            if sync:
+                os.fsync(fd)
         finally:
             os.close(fd)
         if exclusive:
@@ -57,13 +94,31 @@ def write_atomic(path: Path, data, *, exclusive: bool = False, sync_dir: bool = 
                 os.unlink(tmp)
         else:
             os.replace(tmp, path)
-        if sync_dir:
+        if sync_dir and sync:
             fsync_dir(path.parent)
         return True
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+_temp_count = 0
+
+
+def _temp_file(folder: Path) -> tuple[int, str]:
+    """A new `.tmp-*` file in `folder` (made if missing), open for writing (no tempfile: it imports random)."""
+    global _temp_count
+    for attempt in range(100):
+        _temp_count += 1
+        tmp = os.path.join(folder, f".tmp-{os.getpid()}-{time.monotonic_ns()}-{_temp_count}")
+        try:
+            return os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600), tmp
+        except FileNotFoundError:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name in {folder}")
 
 
 _IOV_MAX = 1024  # buffers per writev(2) call (Linux's UIO_MAXIOV)
@@ -90,8 +145,7 @@ def flock(path: Path, *, shared: bool = False):
     The kernel drops it when the process dies, so a SIGKILLed holder never
     leaves a stale lock behind.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = open_creating(path, os.O_RDWR)
     try:
         fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         yield

@@ -17,11 +17,14 @@ from pathlib import Path
 from artrepo.errors import IntegrityError, MaterializerError, UserError
 from artrepo.records.artifact import Manifest
 from artrepo.storage.chunkstore import ChunkStore
+from artrepo.storage.export import export_file
 from artrepo.storedfile import StoredFile
 from artrepo.storage.packwriter import WriteSession
 from artrepo.safepaths import RESERVED, check_files, check_relpath
 
 COPY_BLOCK = 8 * 1024 * 1024
+
+
 class MissingFile(IntegrityError, KeyError):
     """A materializer asked for a file the version does not hold (its record names the wrong one?).
 
@@ -189,10 +192,10 @@ class LoadFiles:
                 continue
             target = _safe_parent(dest, f.path[len(prefix):])
             fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o755 if f.executable else 0o644)
-            with os.fdopen(fd, "wb") as out, self.store.open(f) as src:
-                buf = bytearray(min(COPY_BLOCK, max(f.size, 1)))
-                while n := src.readinto(buf):
-                    out.write(memoryview(buf)[:n])
+            try:
+                export_file(self.store, f, fd)  # verified, copied by the kernel where chunks are stored raw
+            finally:
+                os.close(fd)
         for f in chosen:
             if f.symlink is not None:
                 os.symlink(f.symlink, _safe_parent(dest, f.path[len(prefix):]))

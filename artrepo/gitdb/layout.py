@@ -163,14 +163,33 @@ INIT_FOLDERS = ("chunks/packs", "chunks/index", "locks", "tmp")
 
 
 # -- locks (flock files under locks/) ----------------------------------------------------
+# Locks are striped over a fixed set of files (no file per name or per ref: a repository
+# with 100,000 refs keeps a few hundred lock files, and gc never holds more than one).
+REF_STRIPES = 64
+NAME_STRIPES = 256
+
+
 def gc_lock(git_dir: Path) -> Path:
     """Held shared by every save, exclusively by gc."""
     return locks_dir(git_dir) / "gc"
 
 
+def maintenance_lock(git_dir: Path) -> Path:
+    """Held by whoever consolidates packs, index files or refs (one at a time; saves go on)."""
+    return locks_dir(git_dir) / "maintenance"
+
+
+def name_stripe(name: str) -> int:
+    return int(sha256(name.encode()).hexdigest()[:4], 16) % NAME_STRIPES
+
+
 def name_lock(git_dir: Path, name: str) -> Path:
-    """Serializes the versions of one name (label allocation)."""
-    return locks_dir(git_dir) / f"name-{names.encode(name)}"
+    """Serializes the versions of one name (label allocation); holds the label counters of its stripe."""
+    return name_stripe_lock(git_dir, name_stripe(name))
+
+
+def name_stripe_lock(git_dir: Path, stripe: int) -> Path:
+    return locks_dir(git_dir) / f"labels-{stripe:02x}"
 
 
 def pipeline_lock(git_dir: Path, pipeline: str) -> Path:
@@ -178,6 +197,28 @@ def pipeline_lock(git_dir: Path, pipeline: str) -> Path:
     return locks_dir(git_dir) / f"pipeline-{names.encode(pipeline)}"
 
 
+def ref_stripe(ref: str) -> int:
+    return int(sha256(ref.encode()).hexdigest()[:4], 16) % REF_STRIPES
+
+
 def ref_lock(git_dir: Path, ref: str) -> Path:
-    """The per-ref flock every writer of `ref` takes, gc's ref packing included."""
-    return locks_dir(git_dir) / ("ref-" + sha256(ref.encode()).hexdigest()[:24])
+    """The flock every writer of `ref` takes (shared with the other refs of its stripe)."""
+    return ref_stripe_lock(git_dir, ref_stripe(ref))
+
+
+def ref_stripe_lock(git_dir: Path, stripe: int) -> Path:
+    return locks_dir(git_dir) / f"ref-{stripe:02x}"
+
+
+def packed_refs_lock(git_dir: Path) -> Path:
+    """Held by every artrepo writer of `packed-refs` (ref packing, deletions, bulk creations)."""
+    return locks_dir(git_dir) / "packed-refs"
+
+
+def keeps_reflog(ref: str) -> bool:
+    """Whether updates of `ref` append to its reflog: aliases (their history), annotations and refs/heads/*.
+
+    Version, run, head, pipeline and cache refs get none: a create-only ref's
+    reflog would be one line in one more file per version.
+    """
+    return ref.startswith((ALIASES + "/", "refs/heads/")) or ref == ANNOTATIONS

@@ -5,10 +5,11 @@
     objects.tree_file(commit_id, "record.msgpack")
 
 Loose objects are read and written in pure Python, byte-compatible with git
-(zlib of `<type> <size>\\0<body>`, SHA-1 checked on every read): importing
-pygit2 costs more than a fully cached pipeline run. Anything else (an object
-in a git pack after `git gc`, prefix search in packs, history walks) goes to
-pygit2, imported on first use, inside this module only.
+(zlib of `<type> <size>\\0<body>`, SHA-1 checked on every read), and so are
+objects in git's packs (gitpack.py; packed by `artrepo gc` or by the
+automatic packing of gitdb.repack): importing pygit2 costs more than a fully
+cached pipeline run. History walks and ancestry go to pygit2, imported on
+first use, inside this module only.
 
 Objects are written without fsync: whoever publishes them runs one
 `sync_filesystem` first (`refs.RefTransaction` does), so that no ref ever
@@ -22,6 +23,8 @@ import zlib
 from pathlib import Path
 
 from artrepo.errors import IntegrityError
+from artrepo.gitdb.gitpack import GitPack, PackError
+from artrepo.gitdb.files import read_file
 from artrepo.gitdb.layout import IDENTITY
 from artrepo.plain import Frozen
 
@@ -33,7 +36,6 @@ except ImportError:  # pragma: no cover - other interpreters
 BLOB, TREE = "100644", "40000"
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 _HEX = frozenset("0123456789abcdef")
-_BLOCK = 1 << 16
 _PARSED_MAX = 10_000
 
 
@@ -57,27 +59,6 @@ class Blob(Frozen):
 
     def __init__(self, id: str):
         self._init(id=id)
-
-
-def read_file(path: str, limit: int | None = None) -> bytes:
-    """A small file's bytes (the first `limit` only, if given) without a Python file object.
-
-    `open()` builds a buffered file object per call: half the time of reading
-    a loose object, and `artrepo log` reads three per version.
-    """
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        if limit is not None:
-            return os.read(fd, limit)
-        data = os.read(fd, _BLOCK)
-        if len(data) < _BLOCK:  # a short read of a regular file is its end
-            return data
-        parts = [data]
-        while data := os.read(fd, _BLOCK):
-            parts.append(data)
-        return b"".join(parts)
-    finally:
-        os.close(fd)
 
 
 def tree_entries(body: bytes) -> dict[str, tuple[str, str]]:
@@ -125,6 +106,7 @@ class ObjectStore:
         self._objects = os.path.join(self.git_dir, "objects")
         self._parsed: dict = {}  # commit id -> Commit, tree id -> entries: objects never change
         self._git = None  # pygit2.Repository, opened on first need
+        self._packs: list[GitPack] | None = None
 
     # -- pygit2, for what is not loose ----------------------------------------------
     @property
@@ -135,27 +117,71 @@ class ObjectStore:
             self._git = open_git(self.git_dir)
         return self._git
 
-    def _read_packed(self, oid: str) -> tuple[str, bytes]:
-        import pygit2
-
-        for attempt in range(2):
+    # -- packed objects (read in pure Python) -----------------------------------------
+    def packs(self, refresh: bool = False) -> list[GitPack]:
+        """The repository's git packs (their list re-read on `refresh`: packing replaces packs)."""
+        if self._packs is None or refresh:
+            known = {p.idx_path.name: p for p in self._packs or ()}
+            folder = f"{self._objects}/pack"
             try:
-                obj = self.git.odb.read(pygit2.Oid(hex=oid))
+                names = sorted(n for n in os.listdir(folder) if n.endswith(".idx"))
+            except FileNotFoundError:
+                names = []
+            packs = []
+            for name in names:
+                pack = known.get(name)
+                if pack is None:
+                    try:
+                        pack = GitPack(Path(folder) / name)
+                    except FileNotFoundError:
+                        continue  # removed by a concurrent repack since the listing
+                    except PackError as exc:
+                        raise IntegrityError(f"git pack index {name} is unreadable ({exc})") from None
+                packs.append(pack)
+            self._packs = sorted(packs, key=lambda p: -p.count)  # the biggest pack holds most objects
+        return self._packs
+
+    def _find_packed(self, raw: bytes, refresh: bool = True) -> tuple[GitPack, int] | None:
+        for again in (False, True) if refresh else (False,):  # a repack may have replaced the packs we know
+            for pack in self.packs(again):
+                offset = pack.find(raw)
+                if offset is not None:
+                    return pack, offset
+        return None
+
+    def _read_packed(self, oid: str) -> tuple[str, bytes]:
+        for _attempt in range(2):
+            found = self._find_packed(bytes.fromhex(oid))
+            if found is None:
                 break
-            except KeyError:
-                if attempt:
-                    raise IntegrityError(f"git object {oid[:12]} is missing") from None
-                self._git = None  # reopened: a concurrent `git gc` may have packed it since
-            except (ValueError, pygit2.GitError) as exc:
-                raise IntegrityError(f"git object {oid[:12]} is unreadable ({exc})") from None
-        kind = {1: "commit", 2: "tree", 3: "blob", 4: "tag"}.get(int(obj[0]), str(obj[0]))
-        return kind, bytes(obj[1])
+            try:
+                return self._read_found(oid, found)
+            except FileNotFoundError:  # its pack was removed meanwhile
+                self._packs = None
+        raise IntegrityError(f"git object {oid[:12]} is missing")
+
+    def _read_found(self, oid: str, found: tuple[GitPack, int]) -> tuple[str, bytes]:
+        try:
+            kind, body = found[0].read(found[1], self._base)
+        except (PackError, zlib.error, IndexError, KeyError, ValueError) as exc:
+            raise IntegrityError(f"git object {oid[:12]} is unreadable ({exc})") from None
+        if sha1(b"%s %d\0" % (kind.encode(), len(body)) + body).hexdigest() != oid:
+            raise IntegrityError(f"git object {oid[:12]} is corrupt (its content does not match its id)")
+        return kind, body
+
+    def _base(self, raw: bytes) -> tuple[str, bytes]:
+        """A REF_DELTA base held elsewhere (another pack, or loose)."""
+        return self.read(raw.hex())
 
     # -- reading ----------------------------------------------------------------------
     def read(self, oid: str) -> tuple[str, bytes]:
         """(type, body) of an object; IntegrityError if it is missing or corrupt."""
         if not is_oid(oid):
             raise IntegrityError(f"damaged reference: {oid[:40]!r} is not an object id")
+        if self._packs:  # most objects are packed once a repository has packs: look there first
+            found = self._find_packed(bytes.fromhex(oid), refresh=False)
+            if found is not None:
+                return self._read_found(oid, found)
         try:
             raw = zlib.decompress(read_file(f"{self._objects}/{oid[:2]}/{oid[2:]}"))
         except (FileNotFoundError, NotADirectoryError):
@@ -171,14 +197,12 @@ class ObjectStore:
     def contains(self, oid: str) -> bool:
         if not is_oid(oid):
             return False
+        if self._packs and self._find_packed(bytes.fromhex(oid), refresh=False) is not None:
+            return True
         if os.path.exists(f"{self._objects}/{oid[:2]}/{oid[2:]}"):
             return True
-        import pygit2
-
-        if self.git.odb.exists(pygit2.Oid(hex=oid)):
-            return True
-        self._git = None  # reopened: a concurrent `git gc` may have packed it since
-        return self.git.odb.exists(pygit2.Oid(hex=oid))
+        return self._find_packed(bytes.fromhex(oid)) is not None or os.path.exists(
+            f"{self._objects}/{oid[:2]}/{oid[2:]}")  # packed and removed while we looked
 
     def _typed(self, oid: str, kind: str, what: str = "") -> bytes:
         got, body = self.read(oid)
@@ -217,6 +241,11 @@ class ObjectStore:
                 return None
         return entry
 
+    def tree_has(self, commit: str, path: str) -> bool:
+        """Whether a commit's tree holds a file at `path` (its blob is not read)."""
+        entry = self._entry(commit, path)
+        return entry is not None and entry[0] != TREE
+
     def tree_file(self, commit: str, path: str) -> bytes | None:
         """Bytes of the blob at `path` in a commit's tree, or None if there is none."""
         entry = self._entry(commit, path)
@@ -239,13 +268,8 @@ class ObjectStore:
         except FileNotFoundError:
             names = []
         found.update(prefix[:2] + n for n in names if (prefix[:2] + n).startswith(prefix) and is_oid(prefix[:2] + n))
-        try:
-            obj = self.git[prefix]
-            found.add(str(obj.id))
-        except KeyError:
-            pass
-        except ValueError:  # ambiguous among packed objects
-            return ["ambiguous", "ambiguous"]
+        for pack in self.packs(refresh=True):
+            found.update(pack.with_prefix(prefix, limit=16))
         return sorted(oid for oid in found if self._kind(oid) == "commit")
 
     def _kind(self, oid: str) -> str | None:
@@ -261,15 +285,21 @@ class ObjectStore:
         oid = sha1(raw).hexdigest()
         folder = f"{self._objects}/{oid[:2]}"
         final = f"{folder}/{oid[2:]}"
-        if os.path.exists(final):
+        try:
+            os.utime(final)  # there already: young again, so that gc's grace period protects it (as git freshens)
+            return oid
+        except FileNotFoundError:
+            pass
+        except OSError:
             return oid
         data = zlib.compress(raw, 1)
         for attempt in range(10):
             # `git gc` removes emptied object folders: one may vanish between mkdir and rename
-            os.makedirs(folder, exist_ok=True)
+            if attempt:
+                os.makedirs(folder, exist_ok=True)
             tmp = f"{folder}/tmp_obj_{os.getpid()}_{time.monotonic_ns()}"
             try:
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
                 try:
                     os.write(fd, data)
                 finally:

@@ -2,57 +2,48 @@
 
     refs = RefsContainer(git_dir)
     refs.create("refs/artrepo/v/iris/1", commit, "save iris:1")
-    with refs.transaction() as txn:
+    with refs.transaction([run_ref, RUNS_HEAD]) as txn:
         txn.set(run_ref, lambda cur: commit if cur is None else None, "run p")
         txn.commit()
 
-Reads: the loose file, then `packed-refs` (cached by its stat). Every update
-takes, in order, the per-ref flock `layout.ref_lock` (the kernel drops it when
-its holder dies, so a git `<ref>.lock` file found while holding it is stale
-and removed; gc packs refs under the same flocks) and git's own `<ref>.lock`
-file (O_EXCL: what git and libgit2 take), re-reads the ref under the locks,
-asks `decide(current)` for the new value, appends the reflog line and renames
-the lock file into place. A publishing (durable) update first makes every
-object written before it durable with one filesystem sync, so no ref ever
-names an object a crash could lose; a derived ref skips the syncs, and a torn
-derived ref reads as absent.
+Reads: the loose file, then `packed-refs` (searched in place, packedrefs.py).
+Every update takes, in order, the flock of the ref's stripe
+(`layout.ref_lock`: the kernel drops it when its holder dies, so a git
+`<ref>.lock` file found while holding it is stale and removed) and git's own
+`<ref>.lock` file (O_EXCL: what git and libgit2 take), re-reads the ref under
+the locks, asks `decide(current)` for the new value, appends the reflog line
+(aliases, annotations and refs/heads/* only: `layout.keeps_reflog`) and
+renames the lock file into place. A publishing (durable) update first makes
+every object written before it durable with one filesystem sync, so no ref
+ever names an object a crash could lose; a derived ref skips the syncs, and a
+torn derived ref reads as absent.
+
+`pack()` moves loose refs into `packed-refs` as `git pack-refs --all` does
+(the new file first, then each loose file that still holds the packed value,
+under its stripe's lock), holding one stripe lock at a time: packing 100,000
+refs never nears the open-files limit.
 """
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from artrepo.atomic import flock, fsync_dir, sync_filesystem
+from artrepo.atomic import flock, fsync_dir, open_creating, sync_filesystem
 from artrepo.errors import IntegrityError, RefLockedError
-from artrepo.gitdb.layout import IDENTITY, PREFIX, ref_lock
-from artrepo.gitdb.objects import is_oid, read_file
+from artrepo.gitdb import layout
+from artrepo.gitdb.files import (append_reflog, read_file, read_loose, remove_empty_folders, replace_packed,
+                                 take_lock_file)
+from artrepo.gitdb.layout import PREFIX
+from artrepo.gitdb.objects import is_oid
+from artrepo.gitdb.packedrefs import packed_refs
 
 Decide = Callable[[str | None], str | None]
-_ZERO = "0" * 40
-_PACKED: dict[str, tuple[tuple, dict[str, str]]] = {}
+BULK = 64  # a transaction creating more refs than this writes them into packed-refs at once
 
-
-def packed_refs(git_dir: Path) -> dict[str, str]:
-    """{ref: oid} of `packed-refs` (peeled lines skipped), re-read only when the file changed."""
-    path = os.path.join(git_dir, "packed-refs")
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return {}
-    stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
-    cached = _PACKED.get(path)
-    if cached is not None and cached[0] == stamp:
-        return cached[1]
-    refs = {}
-    with open(path, encoding="utf-8", errors="surrogateescape") as f:
-        for line in f:
-            if line[:1] not in "#^" and len(line) > 41:
-                refs[line[41:].rstrip("\n")] = line[:40]
-    _PACKED[path] = (stamp, refs)
-    return refs
 
 
 class RefsContainer:
@@ -84,15 +75,15 @@ class RefsContainer:
             return None
         raise IntegrityError(f"damaged ref {name}: {text[:40]!r} is not an object id")
 
-    # Loose files are read before `packed-refs`: `git pack-refs` writes the new
+    # Loose files are read before `packed-refs`: packing writes the new
     # packed-refs before it deletes the loose files it packed, so a loose ref that
     # vanishes during a listing is in the packed-refs read after it.
 
     def list_prefix(self, prefix: str) -> dict[str, str]:
         """Refs under `prefix/` one level deep, {last component: oid}, loose winning over packed.
 
-        Reads one folder and `packed-refs`, never every ref. A damaged loose ref
-        is listed as '<empty ref>' so that reading it fails loudly later.
+        Reads one folder and the packed refs under the prefix, never every ref.
+        A damaged loose ref is listed as '<empty ref>' so that reading it fails loudly later.
         """
         loose = {}
         try:
@@ -101,12 +92,11 @@ class RefsContainer:
             entries = []
         for e in entries:
             if not e.name.endswith(".lock") and e.is_file():
-                text = _read_loose(e.path, 64)
+                text = read_loose(e.path, 64)
                 if text is not None:
                     loose[e.name] = text or "<empty ref>"
-        start = prefix + "/"
-        out = {ref[len(start):]: oid for ref, oid in packed_refs(self.git_dir).items()
-               if ref.startswith(start) and "/" not in ref[len(start):]}
+        cut = len(prefix) + 1
+        out = {ref[cut:]: oid for ref, oid in packed_refs(self.git_dir).items(prefix + "/") if "/" not in ref[cut:]}
         out.update(loose)
         return out
 
@@ -116,24 +106,24 @@ class RefsContainer:
             out = {e.name for e in os.scandir(os.path.join(self.git_dir, prefix)) if e.is_dir()}
         except FileNotFoundError:
             out = set()
-        start = prefix + "/"
-        out.update(ref[len(start):].split("/", 1)[0] for ref in packed_refs(self.git_dir)
-                   if ref.startswith(start) and "/" in ref[len(start):])
-        return out
+        return out | packed_refs(self.git_dir).folders(prefix)
 
     def all(self, prefix: str = PREFIX) -> dict[str, str]:
         """Every ref under `prefix` as {name: raw value}, loose winning over packed (values unchecked)."""
+        out = dict(packed_refs(self.git_dir).items(prefix))
+        out.update(self._loose(prefix))
+        return out
+
+    def _loose(self, prefix: str) -> dict[str, str]:
         loose = {}
         for folder, _dirs, files in os.walk(self.git_dir / prefix):
             for fname in files:
                 if not fname.endswith(".lock"):
                     path = os.path.join(folder, fname)
-                    text = _read_loose(path, 200)
+                    text = read_loose(path, 200)
                     if text is not None:
                         loose[Path(path).relative_to(self.git_dir).as_posix()] = text
-        out = {ref: oid for ref, oid in packed_refs(self.git_dir).items() if ref.startswith(prefix)}
-        out.update(loose)
-        return out
+        return loose
 
     def reflog(self, name: str) -> list[tuple[str, int, str]]:
         """(new oid, time in seconds, message), newest first."""
@@ -155,7 +145,7 @@ class RefsContainer:
 
         `decide` answering None (or the current value) leaves the ref as it is.
         """
-        with self.transaction(durable=durable) as txn:
+        with self.transaction([name], durable=durable) as txn:
             value = txn.set(name, decide, message)
             txn.commit()
         return value
@@ -169,68 +159,169 @@ class RefsContainer:
 
     def delete(self, name: str, expected: str) -> bool:
         """Remove a ref (loose and packed) if it still holds `expected`; False otherwise."""
-        with flock(ref_lock(self.git_dir, name)):
-            lock_path = _take_lock_file(self.git_dir, name)
-            try:
-                if self.get(name, derived=True) != expected:
-                    return False
-                if name in packed_refs(self.git_dir):
-                    _drop_packed(self.git_dir, name)
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(self.git_dir / name)
-                fsync_dir((self.git_dir / name).parent)
-                return True
-            finally:
-                lock_path.unlink(missing_ok=True)
+        return name in self.delete_many({name: expected})
 
-    @contextlib.contextmanager
-    def transaction(self, durable: bool = True):
-        """Ref updates made durable together (see `RefTransaction`)."""
-        txn = RefTransaction(self, durable)
+    def delete_many(self, expected: dict[str, str]) -> set[str]:
+        """Remove the refs that still hold their expected value (packed-refs rewritten once); returns those."""
+        if not expected:
+            return set()
+        with _StripeLocks(self.git_dir, expected) as _locks, flock(layout.packed_refs_lock(self.git_dir)):
+            locks = [take_lock_file(self.git_dir, name) for name in expected]
+            try:
+                gone = {name for name, oid in expected.items() if self.get(name, derived=True) == oid}
+                packed = packed_refs(self.git_dir)
+                in_packed = {name for name in gone if name in packed}
+                if in_packed:
+                    replace_packed(self.git_dir, packed.edited({}, in_packed))
+                for name in gone:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(self.git_dir / name)
+                for folder in {(self.git_dir / name).parent for name in gone}:
+                    fsync_dir(folder)
+                return gone
+            finally:
+                for lock_path in locks:
+                    lock_path.unlink(missing_ok=True)
+                for name in expected:
+                    remove_empty_folders(self.git_dir, name)
+
+    def transaction(self, names=(), *, durable: bool = True) -> "RefTransaction":
+        """Ref updates made durable together (see `RefTransaction`); lock `names` up front."""
+        return RefTransaction(self, durable, names)
+
+    # -- packing ----------------------------------------------------------------------
+    def pack(self) -> int:
+        """Move every loose ref (valid, not symbolic) into packed-refs; returns how many were packed."""
+        with flock(layout.packed_refs_lock(self.git_dir)):
+            loose = {name: text for name, text in self._loose("refs").items() if is_oid(text)}
+            if loose:
+                replace_packed(self.git_dir, packed_refs(self.git_dir).edited(loose))
+        by_stripe: dict[int, dict[str, str]] = {}
+        for name, oid in loose.items():
+            by_stripe.setdefault(layout.ref_stripe(name), {})[name] = oid
+        for stripe, refs in sorted(by_stripe.items()):
+            with flock(layout.ref_stripe_lock(self.git_dir, stripe)):
+                for name, oid in refs.items():
+                    self._prune_loose(name, oid)
+        return len(loose)
+
+    def _prune_loose(self, name: str, packed_value: str) -> None:
+        """Delete a loose ref that holds the value just packed (the caller holds its stripe lock)."""
+        lock_path = take_lock_file(self.git_dir, name)
         try:
-            yield txn
+            if read_loose(str(self.git_dir / name), 64) == packed_value:
+                os.unlink(self.git_dir / name)
         finally:
-            txn.close()
+            lock_path.unlink(missing_ok=True)
+        remove_empty_folders(self.git_dir, name)
+
+    def loose_count(self, prefix: str = "refs", limit: int | None = None) -> int:
+        """How many loose ref files there are under `prefix` (counting stops at `limit`)."""
+        count = 0
+        for _folder, _dirs, files in os.walk(self.git_dir / prefix):
+            count += sum(1 for f in files if not f.endswith(".lock"))
+            if limit is not None and count >= limit:
+                break
+        return count
+
+
+class _StripeLocks:
+    """The stripe flocks of a set of refs, taken in stripe order (no deadlock between transactions)."""
+
+    def __init__(self, git_dir: Path, names=()):
+        self.git_dir = git_dir
+        self.held: dict[int, int] = {}
+        self.take(names)
+
+    def take(self, names) -> None:
+        for stripe in sorted({layout.ref_stripe(n) for n in names} - set(self.held)):
+            self._acquire(stripe, block=not self.held or stripe > max(self.held))
+
+    def _acquire(self, stripe: int, block: bool) -> None:
+        fd = open_creating(layout.ref_stripe_lock(self.git_dir, stripe), os.O_RDWR)
+        try:
+            if block:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            else:  # below a stripe we hold: waiting could deadlock, so poll and give up
+                for attempt in range(500):
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        time.sleep(0.01)
+                else:
+                    raise RefLockedError("refs stayed locked by another writer; try again")
+        except BaseException:
+            os.close(fd)
+            raise
+        self.held[stripe] = fd
+
+    def release(self) -> None:
+        for fd in self.held.values():
+            os.close(fd)
+        self.held.clear()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
 
 
 class RefTransaction:
     """Refs updated together: `set` each, then `commit` once.
 
-    `set` takes the ref's flock (held until the transaction ends) and writes
-    git's lock file with the new value. `commit` appends the reflog lines,
-    then, when durable, runs one `sync_filesystem` (which also covers the
-    loose objects written before) before renaming every lock file into place
-    and fsyncing their folders: one sync for all refs where per-ref fsyncs
-    would take three each. Lock files not committed are removed.
+    The stripe locks of the refs named when it is opened are taken at once, in
+    stripe order; a ref `set` later takes its own. `set` writes git's lock file
+    with the new value (a new ref in a transaction of more than `BULK`
+    creations gets none: those go into packed-refs together). `commit` appends
+    the reflog lines, then, when durable, runs one `sync_filesystem` (which also
+    covers the loose objects written before) before renaming every lock file
+    into place and fsyncing the folders of the refs that publish something
+    (derived refs need not survive a crash). Lock files not committed are removed.
     """
 
-    def __init__(self, refs: RefsContainer, durable: bool):
+    def __init__(self, refs: RefsContainer, durable: bool, names=()):
         self.refs = refs
         self.git_dir = refs.git_dir
         self.durable = durable
-        self._flocks = contextlib.ExitStack()
-        self._pending: list[tuple[Path, str, str | None, str, str]] = []  # (lock file, name, old, new, message)
+        names = list(names)
+        self._bulk = len(names) > BULK
+        self._locks = _StripeLocks(self.git_dir, names)
+        self._pending: list[tuple[Path | None, str, str | None, str, str]] = []  # (lock file, name, old, new, message)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
     def set(self, name: str, decide: Decide, message: str) -> str | None:
         """Lock `name` and stage `decide(current)`; returns the value the ref will hold."""
-        self._flocks.enter_context(flock(ref_lock(self.git_dir, name)))
-        lock_path = _take_lock_file(self.git_dir, name)
+        self._locks.take([name])
+        if self._bulk:
+            current = self.refs.get(name, derived=not self.durable)
+            new = decide(current)
+            if new is None or new == current:
+                return current
+            if current is None:
+                check_oid(new)
+                self._pending.append((None, name, None, new, message))
+                return new
+        lock_path, fd = take_lock_file(self.git_dir, name, keep_open=True)
         try:
             current = self.refs.get(name, derived=not self.durable)
             new = decide(current)
             if new is None or new == current:
                 lock_path.unlink()
                 return current
-            if not is_oid(new):
-                raise ValueError(f"not an object id: {new!r}")
-            fd = os.open(lock_path, os.O_WRONLY | os.O_TRUNC)
-            try:
-                os.write(fd, f"{new}\n".encode())
-            finally:
-                os.close(fd)
+            check_oid(new)
+            os.write(fd, f"{new}\n".encode())
         except BaseException:
             lock_path.unlink(missing_ok=True)
             raise
+        finally:
+            os.close(fd)
         self._pending.append((lock_path, name, current, new, message))
         return new
 
@@ -238,12 +329,19 @@ class RefTransaction:
         if not self._pending:
             return
         for _, name, old, new, message in self._pending:
-            _append_reflog(self.git_dir, name, old, new, message)
+            if layout.keeps_reflog(name):
+                append_reflog(self.git_dir, name, old, new, message)
         if self.durable:
             sync_filesystem(self.git_dir)
+        packed = {name: new for lock_path, name, _old, new, _m in self._pending if lock_path is None}
+        if packed:
+            with flock(layout.packed_refs_lock(self.git_dir)):
+                replace_packed(self.git_dir, packed_refs(self.git_dir).edited(packed), durable=self.durable)
         for lock_path, name, *_ in self._pending:
-            os.replace(lock_path, self.git_dir / name)
-        folders = {(self.git_dir / name).parent for _, name, *_ in self._pending}
+            if lock_path is not None:
+                os.replace(lock_path, self.git_dir / name)
+        folders = {(self.git_dir / name).parent for lock_path, name, *_ in self._pending
+                   if lock_path is not None and layout.ref_kind(name) != "derived"}
         self._pending = []
         if self.durable:
             for folder in folders:
@@ -251,74 +349,12 @@ class RefTransaction:
 
     def close(self) -> None:
         for lock_path, *_ in self._pending:
-            lock_path.unlink(missing_ok=True)
+            if lock_path is not None:
+                lock_path.unlink(missing_ok=True)
         self._pending = []
-        self._flocks.close()
+        self._locks.release()
 
 
-def _read_loose(path: str, limit: int) -> str | None:
-    """A loose ref file's text, None if it vanished (packed or deleted meanwhile)."""
-    try:
-        return read_file(path, limit).decode("ascii", "replace").strip()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        return f"<unreadable: {exc}>"
-
-
-def _take_lock_file(git_dir: Path, name: str, *, flocked: bool = True) -> Path:
-    """git's `<name>.lock`, created exclusively.
-
-    When the caller holds the ref's flock (`flocked`), a lock file found at
-    once is stale (its writer held the flock and is gone) and is removed; one
-    that appears meanwhile belongs to a writer outside artrepo's flocks (stock
-    git), which holds it a moment.
-    """
-    lock_path = git_dir / (name + ".lock")
-    if flocked:
-        lock_path.unlink(missing_ok=True)
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    for attempt in range(100):
-        try:
-            os.close(os.open(lock_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
-            return lock_path
-        except FileExistsError:
-            time.sleep(min(0.05, 0.001 * (attempt + 1)))
-    raise RefLockedError(f"ref {name} stayed locked by another writer; try again")
-
-
-def _drop_packed(git_dir: Path, name: str) -> None:
-    """Rewrite `packed-refs` without `name`, under git's `packed-refs.lock`."""
-    lock_path = _take_lock_file(git_dir, "packed-refs", flocked=False)  # git pack-refs takes it too
-    try:
-        with open(git_dir / "packed-refs", encoding="utf-8", errors="surrogateescape") as f:
-            lines = f.readlines()
-        kept, skip_peeled = [], False
-        for line in lines:
-            if line.startswith("^"):
-                if not skip_peeled:
-                    kept.append(line)
-                continue
-            skip_peeled = line[41:].rstrip("\n") == name and line[:1] != "#"
-            if not skip_peeled:
-                kept.append(line)
-        with open(lock_path, "w", encoding="utf-8", errors="surrogateescape") as f:
-            f.writelines(kept)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(lock_path, git_dir / "packed-refs")
-    finally:
-        lock_path.unlink(missing_ok=True)
-
-
-def _append_reflog(git_dir: Path, name: str, old: str | None, new: str, message: str) -> None:
-    offset = time.localtime().tm_gmtoff // 60
-    tz = f"{'-' if offset < 0 else '+'}{abs(offset) // 60:02d}{abs(offset) % 60:02d}"
-    line = f"{old or _ZERO} {new} {IDENTITY} {int(time.time())} {tz}\t{' '.join(message.split())}\n"
-    log = git_dir / "logs" / name
-    log.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    try:
-        os.write(fd, line.encode())
-    finally:
-        os.close(fd)
+def check_oid(value: str) -> None:
+    if not is_oid(value):
+        raise ValueError(f"not an object id: {value!r}")

@@ -14,7 +14,8 @@ from pathlib import Path
 from artrepo.errors import FormatError, IntegrityError, UserError
 from artrepo.gitdb.layout import IDENTITY_EMAIL, IDENTITY_NAME, RUNS_HEAD
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # written by init and by the first packing of an older repository
+READABLE = (1, 2)  # version 1: no format 2 index files, label counters or lock stripes yet (docs/format.md §12)
 
 
 def init_git(path: Path, settings: dict[str, str]) -> None:
@@ -32,27 +33,32 @@ def init_git(path: Path, settings: dict[str, str]) -> None:
     (Path(path) / "HEAD").write_text(f"ref: {RUNS_HEAD}\n")
 
 
-def check_format(path: Path) -> None:
-    """Refuse a folder that is not a readable artrepo repository of this format, without pygit2.
+def read_format(path: Path) -> int | None:
+    """`artrepo.formatVersion` from the config file, read without pygit2 (None if absent or unusual)."""
+    section = None
+    try:
+        text = (Path(path) / "config").read_text(errors="replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("["):
+            section = stripped.strip("[]").strip().lower()
+        elif section == "artrepo" and "=" in stripped:
+            key, _, value = stripped.partition("=")
+            if key.strip().lower() == "formatversion" and value.strip().isdigit():
+                return int(value.strip())
+    return None
 
-    Reads `artrepo.formatVersion` from the config file; anything unusual is
-    left to pygit2 (`open_git`), which says exactly what is wrong.
+
+def check_format(path: Path) -> None:
+    """Refuse a folder that is not a readable artrepo repository of a known format, without pygit2.
+
+    Anything unusual is left to pygit2 (`open_git`), which says exactly what is wrong.
     """
     path = Path(path)
-    if (path / "HEAD").is_file() and (path / "objects").is_dir():
-        section = None
-        try:
-            text = (path / "config").read_text(errors="replace")
-        except OSError:
-            text = ""
-        for line in text.splitlines():
-            stripped = line.strip()
-            if stripped.startswith("["):
-                section = stripped.strip("[]").strip().lower()
-            elif section == "artrepo" and "=" in stripped:
-                key, _, value = stripped.partition("=")
-                if key.strip().lower() == "formatversion" and value.strip() == str(FORMAT_VERSION):
-                    return
+    if (path / "HEAD").is_file() and (path / "objects").is_dir() and read_format(path) in READABLE:
+        return
     open_git(path)
 
 
@@ -69,10 +75,10 @@ def open_git(path: Path):
         version = int(repo.config["artrepo.formatVersion"])
     except (KeyError, ValueError):
         raise FormatError(f"{path}: no artrepo format version in its config") from None
-    if version != FORMAT_VERSION:
+    if version not in READABLE:
         raise FormatError(
             f"{path}: repository format version {version} is not supported by this artrepo "
-            f"(it reads version {FORMAT_VERSION}); upgrade artrepo"
+            f"(it reads versions {', '.join(map(str, READABLE))}); upgrade artrepo"
         )
     return repo
 

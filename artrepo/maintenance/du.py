@@ -11,17 +11,17 @@ from __future__ import annotations
 from collections import defaultdict
 
 from artrepo.maintenance.inventory import survey
-from artrepo.maintenance.reach import reach, refuse_on_damage
+from artrepo.maintenance.reach import cache_of, reach, refuse_on_damage
 
 
 def usage(view) -> dict:
     """The figures of `du` for a view (the local repository or a remote): logical, stored, shared, unreferenced."""
-    reached = reach(view)
+    reached = reach(view, cache=cache_of(view))
     refuse_on_damage(view, reached, "nothing was counted")
     locations = view.store.index.locations
     per_name: dict[str, list] = defaultdict(list)
-    for target, manifest in reached.versions:
-        per_name[target.name].append(manifest)
+    for target, files in reached.versions:
+        per_name[target.name].append(files)
     doc = _figures(per_name, lambda cid: locations[cid][1].length if cid in locations else None)
     packs, _ = survey(view.store)
     index = view.store.index
@@ -41,15 +41,15 @@ def usage(view) -> dict:
 
 
 def _figures(per_name: dict[str, list], stored_size) -> dict:
-    """The figures of `du` over {artifact name: manifests of its versions}; `stored_size(chunk)` or None."""
+    """The figures of `du` over {artifact name: each version's files as (size, chunks)}; `stored_size(chunk)` or None."""
     per_name_chunks: dict[str, set[bytes]] = defaultdict(set)
     per_name_logical: dict[str, int] = defaultdict(int)
     raw: dict[bytes, int] = {}
-    for name, manifests in per_name.items():
-        for manifest in manifests:
-            for f in list(manifest.files) + [f for _, _, f in manifest.visualizations]:
-                per_name_logical[name] += f.size
-                for cid, n in f.chunks:
+    for name, versions in per_name.items():
+        for files in versions:
+            for size, chunks in files:
+                per_name_logical[name] += size
+                for cid, n in chunks:
                     per_name_chunks[name].add(cid)
                     raw[cid] = n
     users: dict[bytes, int] = defaultdict(int)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from artrepo.errors import ArtrepoError, IntegrityError
 from artrepo.maintenance.inventory import classify, survey
-from artrepo.maintenance.reach import Problem, Reach, reach
+from artrepo.maintenance.reach import Problem, Reach, cache_of, reach
 from artrepo.storage.ids import short
 from artrepo.storage.packfile import check_blob, id_of, pack_size, verify_footer
 
@@ -43,11 +43,32 @@ class FsckReport:
 
 
 def fsck(view, *, read_data: bool = False, use_git: bool = True) -> FsckReport:
-    """Check the view's refs, records and data; the report lists every problem found."""
+    """Check the view's refs, records and data; the report lists every problem found.
+
+    Stock git fsck checks every git object on the other core meanwhile; while
+    it does, commits already found sound are taken from the reach cache. If
+    git finds damage, every version is read again so that each problem names
+    the versions it affects.
+    """
+    git = _start_git_fsck(view) if use_git else None
+    cache = cache_of(view) if git else None
+    try:
+        report = _check_view(view, read_data, cache)
+    finally:
+        found = FsckReport()
+        if git is not None:
+            _finish_git_fsck(view, git, found)
+    if found.problems and cache is not None:
+        report = _check_view(view, read_data, None)
+    report.problems[:0] = found.problems  # git's findings first
+    report.notes[:0] = found.notes
+    report.git_checked = found.git_checked
+    return report
+
+
+def _check_view(view, read_data: bool, cache) -> FsckReport:
     report = FsckReport()
-    if use_git:
-        git_fsck(view, report)
-    reached = reach(view)
+    reached = reach(view, cache=cache)
     report.problems += reached.problems + reached.unsafe
     report.versions, report.chunks = len(reached.versions), len(reached.users)
     for head in reached.annotations:
@@ -83,6 +104,7 @@ def _check_store(view, reached: Reach, report: FsckReport):
     index = store.index
     gc = f"artrepo gc --remote {view.name}" if view.name else "artrepo gc"
     rebuild = f"; '{gc}' rebuilds the index from the packs' footers"
+    index.verify()  # format 2 files are searched unhashed by readers: hashed here
     for name, why in sorted(index.damaged.items()):
         report.problem(f"index file {name[:12]} is damaged: {why}{rebuild}")
     for name in index.missing:
@@ -90,10 +112,11 @@ def _check_store(view, reached: Reach, report: FsckReport):
     packs, stray = survey(store)
     report.packs = len(packs)
     report.notes += [f"stray file {key} in the pack folder" for key in stray]
+    where = {cid: index.lookup(cid) for cid in reached.users}  # one search per chunk, shared below
     pack_users: dict[bytes, set[str]] = defaultdict(set)
     for cid, labels in reached.users.items():
-        if cid in index.locations:
-            pack_users[index.locations[cid][0]].update(labels)
+        if where[cid] is not None:
+            pack_users[where[cid][0]].update(labels)
     bad = {pid for pid, pack in packs.items() if pack.error}
     for pid in bad:
         report.problem(packs[pid].error, pack_users.get(pid, ()))
@@ -103,7 +126,7 @@ def _check_store(view, reached: Reach, report: FsckReport):
             if wrong:
                 bad.add(pid)
                 report.problem(wrong, pack_users.get(pid, ()))
-    elsewhere = _check_chunks(view, reached, packs, report)
+    elsewhere = _check_chunks(view, reached, packs, where, report)
     orphans = [p for pid, p in packs.items() if pid not in index.packs]
     if orphans:
         report.notes.append(f"{len(orphans)} packs ({sum(p.size for p in orphans)} bytes) that no index file names "
@@ -129,16 +152,16 @@ def _indexed_pack(index: str, pid: bytes, entries, pack) -> str | None:
     return None
 
 
-def _check_chunks(view, reached: Reach, packs: dict, report: FsckReport) -> dict[str, dict[bytes, set[str]]]:
+def _check_chunks(view, reached: Reach, packs: dict, where: dict,
+                  report: FsckReport) -> dict[str, dict[bytes, set[str]]]:
     """Chunks reachable here but absent; returns those only pulled versions need: {remote: {chunk: labels}}."""
-    locations = view.store.index.locations
     origins = view.pulled()
     remote_of = {classify(ref, oid).label: origins[oid] for ref, oid in view.refs().items() if oid in origins}
     in_packs = {e.chunk_id: pid for pid, p in packs.items() for e in (p.footer or ())}
     missing: dict[bytes | None, list[bytes]] = defaultdict(list)  # pack holding it (None: nowhere)
     elsewhere: dict[str, dict[bytes, set[str]]] = defaultdict(dict)
     for cid, labels in sorted(reached.users.items()):
-        loc = locations.get(cid)
+        loc = where[cid]
         if loc is None:
             remotes = {remote_of.get(label) for label in labels}
             if None in remotes or cid in in_packs:
@@ -217,20 +240,37 @@ def _read_packs(store, users: dict[bytes, set[str]], pack_users: dict[bytes, set
                     report.problem(str(exc), users[e.chunk_id])
 
 
-def git_fsck(view, report: FsckReport) -> None:
-    """Stock git's own check of the git objects (connectivity included), naming each broken ref."""
+def _start_git_fsck(view):
+    """Stock git's own check of the git objects (connectivity included), started in the background."""
     git = shutil.which("git")
     if git is None:
+        return False
+    import tempfile
+
+    out = tempfile.TemporaryFile()
+    proc = subprocess.Popen([git, "--git-dir", str(view.git_dir), "fsck", "--strict", "--no-dangling", "--no-progress"],
+                            stdout=out, stderr=subprocess.STDOUT)
+    return proc, out
+
+
+def _finish_git_fsck(view, started, report: FsckReport) -> None:
+    """Wait for git fsck and report what it found, naming each broken ref."""
+    if started is False:
         report.notes.append("git is not installed: git objects were checked only through libgit2")
         return
-    base = [git, "--git-dir", str(view.git_dir)]
-    proc = subprocess.run([*base, "fsck", "--strict", "--no-dangling", "--no-progress"],
-                          capture_output=True, text=True, timeout=3600)
+    proc, out = started
+    try:
+        proc.wait(timeout=3600)
+        out.seek(0)
+        text = out.read().decode("utf-8", "replace")
+    finally:
+        out.close()
     report.git_checked = True
-    lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.strip()]
+    lines = [ln for ln in text.splitlines() if ln.strip()]
     if proc.returncode == 0:
         report.notes += [f"git fsck: {ln}" for ln in lines if not ln.startswith(("Checking", "checking", "notice:"))]
         return
+    base = [shutil.which("git") or "git", "--git-dir", str(view.git_dir)]
     broken, walked = [], {}
     for ref, oid in sorted(view.refs().items()):
         if oid not in walked:

@@ -41,8 +41,8 @@ from dataclasses import dataclass, field
 
 from artrepo.errors import ConflictError, IntegrityError, UserError
 from artrepo.gitdb import layout
-from artrepo.maintenance.inventory import artrepo_refs, survey
-from artrepo.maintenance.reach import reach, refuse_on_damage
+from artrepo.maintenance.inventory import survey
+from artrepo.maintenance.reach import cache_of, reach, refuse_on_damage
 from artrepo.repository import Repository
 from artrepo.atomic import flock
 from artrepo.storage.index import index_key
@@ -62,6 +62,9 @@ class GcResult:
     index_rewritten: bool = False
     git_packed: bool = False
     survivors: dict[bytes, list[PackEntry]] = field(default_factory=dict)
+    regroup: dict[bytes, list[PackEntry]] = field(default_factory=dict)  # packs whose needed chunks move
+    needed: set = field(default_factory=set)  # chunk ids the refs need (for regrouping)
+    written_packs: int = 0
     index_file: str | None = None  # the merged index file gc wrote and adopted
 
     @property
@@ -98,11 +101,13 @@ def collect(view, *, grace: float, dry_run: bool = False, ignore_refs=frozenset(
         result = plan(view, grace, time.time() if now is None else now, ignore_refs)
         if dry_run:
             return result
+        written = _regroup(view, result)
         if result.index_rewritten and not _replace_index(view, result):
             view.refresh()  # another writer changed the index list since we read it: re-read, re-plan
             continue
         for pid in result.dropped_packs:
-            view.store.delete_pack(pid)
+            if pid not in written:
+                view.store.delete_pack(pid)
         # an unlisted index file a killed gc left may be the very one just adopted (same packs, same bytes)
         result.dropped_files = [key for key in result.dropped_files if key != index_key(result.index_file or "")]
         for key in result.dropped_files:
@@ -112,7 +117,7 @@ def collect(view, *, grace: float, dry_run: bool = False, ignore_refs=frozenset(
 
 
 def plan(view, grace: float, now: float, ignore_refs=frozenset()) -> GcResult:
-    reached = reach(view, ignore_refs=ignore_refs)
+    reached = reach(view, ignore_refs=ignore_refs, cache=cache_of(view))
     refuse_on_damage(view, reached, "nothing was deleted")
     _keep_recently_deleted(view, reached, now - grace)
     index = view.store.index
@@ -124,13 +129,19 @@ def plan(view, grace: float, now: float, ignore_refs=frozenset()) -> GcResult:
                              "missing; cannot tell which packs hold needed data (nothing was deleted)")
     result = GcResult(index_files_before=len(index.files) + len(index.damaged) + len(index.missing))
     survivors = result.survivors
+    local = view.name is None and view.store.root is not None
     for pid, pack in packs.items():
         entries = index.packs.get(pid) or pack.footer
+        old = pack.mtime is not None and now - pack.mtime >= grace
         if entries is None and pack.error:  # contents unknown: never delete what cannot be read
             result.kept_packs += 1
+        elif pid not in index.packs and entries and old and _held_elsewhere(index, pid, entries, packs):
+            result.dropped_packs[pid] = pack.size  # left by a repack killed after it indexed the copies
         elif entries and any(e.chunk_id in reached.users for e in entries):
             survivors[pid] = entries
             result.kept_packs += 1
+            if local and old and (not _full(entries) or not all(e.chunk_id in reached.users for e in entries)):
+                result.regroup[pid] = entries  # small, or holding dropped data: its needed chunks move
         elif pack.mtime is None or now - pack.mtime < grace:
             if entries:
                 survivors[pid] = entries
@@ -143,8 +154,45 @@ def plan(view, grace: float, now: float, ignore_refs=frozenset()) -> GcResult:
     for key, info in sorted(view.leftovers().items()):
         if info.mtime is not None and now - info.mtime >= max(grace, view.leftover_age):
             result.dropped_files.append(key)
-    result.index_rewritten = len(index.files) > 1 or not intact or set(survivors) != set(index.packs)
+    if len(result.regroup) < 2 and all(all(e.chunk_id in reached.users for e in entries)
+                                       for entries in result.regroup.values()):
+        result.regroup = {}  # one small pack alone gains nothing from a rewrite
+    result.needed = set(reached.users) if result.regroup else set()
+    result.index_rewritten = (len(index.files) > 1 or not intact or set(survivors) != set(index.packs)
+                              or bool(result.regroup))
     return result
+
+
+def _full(entries) -> bool:
+    from artrepo.storage.repack import full
+
+    return full(entries)
+
+
+def _held_elsewhere(index, pid: bytes, entries, packs) -> bool:
+    """Whether every chunk of an unindexed pack is indexed in another pack that exists."""
+    for e in entries:
+        found = index.lookup(e.chunk_id)
+        if found is None or found[0] == pid or found[0] not in packs:
+            return False
+    return True
+
+
+def _regroup(view, result: GcResult) -> set[bytes]:
+    """Move the needed chunks of the packs planned for regrouping into new packs (durable); their ids."""
+    if not result.regroup:
+        return set()
+    from artrepo.storage.repack import regroup
+
+    written = regroup(view.store, result.regroup, keep=result.needed)
+    for pid, entries in result.regroup.items():
+        if pid not in written:
+            result.survivors.pop(pid, None)
+            result.dropped_packs[pid] = sum(e.length for e in entries)
+    result.survivors.update(written)
+    result.written_packs = len(written)
+    result.kept_packs += len(written) - len(result.regroup)
+    return set(written)
 
 
 def _keep_recently_deleted(view, reached, since: float) -> None:
@@ -177,22 +225,35 @@ def _replace_index(view, result: GcResult) -> bool:
 
 
 def pack_git(repo: Repository, grace: float) -> bool:
-    """Pack git refs and objects with stock git; never prune objects younger than the grace period.
+    """Pack refs and git objects; never prune objects younger than the grace period.
 
-    Each loose ref is packed while its artrepo ref flock is held, so a writer
-    never mistakes git's `.lock` file for a stale one. Reflogs (alias
-    history) are never expired.
+    Refs are packed by artrepo itself (one stripe lock at a time: 100,000 refs
+    stay far below the open-files limit) and loose objects into git packs
+    (`Repository` upkeep), then stock `git gc` repacks every object with
+    deltas and prunes unreachable ones older than the grace period. Reflogs
+    of aliases (their history) are never expired; those older artrepo
+    versions wrote for create-only refs (one file per version) are removed.
+    Holds the maintenance lock, so no automatic packing runs meanwhile; saves go on.
     """
+    from artrepo.repository.upkeep import maintain
+
+    maintain(repo, chunks=False)
+    _drop_create_only_reflogs(repo)
     git = shutil.which("git")
     if git is None:
         return False
     base = [git, "-c", "gc.auto=0", "--git-dir", str(repo.git_dir)]
-    with contextlib.ExitStack() as stack:
-        for ref in sorted(artrepo_refs(repo.git_dir)):
-            stack.enter_context(flock(layout.ref_lock(repo.git_dir, ref)))
-        subprocess.run([*base, "pack-refs", "--all"], check=True, capture_output=True, timeout=3600)
     prune = "now" if grace <= 0 else f"{int(grace)}.seconds.ago"
-    subprocess.run([*base, "-c", "gc.packRefs=false", "-c", "gc.reflogExpire=never",
-                    "-c", "gc.reflogExpireUnreachable=never", "-c", "gc.worktreePruneExpire=never",
-                    "gc", "--quiet", f"--prune={prune}"], check=True, capture_output=True, timeout=3600)
+    with flock(layout.maintenance_lock(repo.git_dir)):
+        subprocess.run([*base, "-c", "gc.packRefs=false", "-c", "gc.reflogExpire=never",
+                        "-c", "gc.reflogExpireUnreachable=never", "-c", "gc.worktreePruneExpire=never",
+                        "gc", "--quiet", f"--prune={prune}"], check=True, capture_output=True, timeout=3600)
+    repo.objects.packs(refresh=True)
     return True
+
+
+def _drop_create_only_reflogs(repo: Repository) -> None:
+    """Reflogs of version, run, head, pipeline and cache refs: one line each, one file per ref (artrepo < 0.3)."""
+    logs = repo.git_dir / "logs" / layout.PREFIX
+    for kind in ("v", "runs", "heads", "pipelines", "cache"):
+        shutil.rmtree(logs / kind, ignore_errors=True)

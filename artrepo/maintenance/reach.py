@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from artrepo.errors import ArtrepoError, IntegrityError
 from artrepo.gitdb.layout import VERSION_RECORD
 from artrepo.maintenance.inventory import RefTarget, classify, is_oid
+from artrepo.maintenance.reachcache import NONE
 from artrepo.safepaths import check_manifest
 
 
@@ -32,7 +33,8 @@ class Problem:
 class Reach:
     users: dict[bytes, set[str]] = field(default_factory=dict)  # chunk id -> labels of the versions using it
     raw_length: dict[bytes, int] = field(default_factory=dict)  # chunk id -> length the manifests give
-    versions: list[tuple[RefTarget, object]] = field(default_factory=list)  # (version ref, its manifest)
+    # (version ref, its stored files as (size, [(chunk id, raw length)]), data and visualizations alike)
+    versions: list[tuple[RefTarget, list]] = field(default_factory=list)
     annotations: list[str] = field(default_factory=list)  # commits of annotation refs
     problems: list[Problem] = field(default_factory=list)
     # versions whose files cannot be written safely (links leading out, a path twice): fsck reports them, but
@@ -43,8 +45,18 @@ class Reach:
         self.problems.append(Problem(message, tuple(sorted(set(affects)))))
 
 
-def reach(view, *, ignore_refs=frozenset()) -> Reach:
-    """Read every ref's record and manifest through the view's reader; damage goes to `problems`."""
+def cache_of(view):
+    """The view's reach cache (a local repository's), or None."""
+    make = getattr(view, "reach_cache", None)
+    return make() if make is not None else None
+
+
+def reach(view, *, ignore_refs=frozenset(), cache=None) -> Reach:
+    """Read every ref's record and manifest through the view's reader; damage goes to `problems`.
+
+    With a `cache` (reachcache.py: what each commit was found to hold before),
+    a known commit costs one lookup instead of four object reads.
+    """
     out = Reach()
     for message, affects in view.problems:
         out.problem(message, affects)
@@ -55,44 +67,71 @@ def reach(view, *, ignore_refs=frozenset()) -> Reach:
         if not is_oid(text):
             out.problem(f"ref {ref} does not hold an object id ({text[:40]!r})", [target.label])
             continue
+        known = cache.get(text) if cache is not None and target.kind != "annotations" else None
+        if known is not None and view.reader.objects.contains(text):
+            if known:
+                _add(target, known[0], known[1], out)
+            continue
         try:
             view.reader.objects.commit(text)
             if target.kind == "annotations":
                 out.annotations.append(text)
                 continue
-            holds_version = view.reader.objects.tree_file(text, VERSION_RECORD) is not None
+            holds_version = view.reader.objects.tree_has(text, VERSION_RECORD)
         except ArtrepoError as exc:
             out.problem(f"ref {ref}: {exc}", [target.label])
             continue
         if holds_version or target.kind in ("version", "alias", "head"):
-            _version(view.reader, target, out)
+            found = _version(view.reader, target, out)
+            if found is not None and cache is not None:
+                cache.put(text, found)
+        elif cache is not None:
+            cache.put(text, NONE)
+    if cache is not None:
+        cache.save()
     return out
 
 
-def _version(reader, target: RefTarget, out: Reach) -> None:
+def _version(reader, target: RefTarget, out: Reach) -> tuple | None:
+    """Read and check one version; what the cache keeps of it when it is sound: (name, files)."""
     label = target.label
     try:
         record, manifest = reader.record(target.oid), reader.manifest(target.oid)
     except ArtrepoError as exc:
         out.problem(f"version {target.oid[:12]} ({target.ref}): unreadable record ({exc})", [label])
-        return
+        return None
     except Exception as exc:  # a record that decodes but has the wrong shape
         out.problem(f"version {target.oid[:12]} ({target.ref}): malformed record ({exc!r})", [label])
-        return
-    if target.kind == "version":
-        out.versions.append((target, manifest))
-        if record.name != target.name:
-            out.problem(f"ref {target.ref} names {target.name!r} but its record says {record.name!r}", [label])
-    if manifest.content_hash != record.content_hash:
-        out.problem(f"version {target.oid[:12]}: manifest does not match the record's content hash", [label])
+        return None
+    before = len(out.problems), len(out.unsafe)
+    stored = list(manifest.files) + [f for _, _, f in manifest.visualizations]
     try:
         check_manifest(manifest)  # paths, and links resolved as the kernel would (item 1 of issue 14)
     except IntegrityError as exc:
         out.unsafe.append(Problem(f"version {target.oid[:12]}: {exc}", (label,)))
-    for f in list(manifest.files) + [f for _, _, f in manifest.visualizations]:
-        for cid, n in f.chunks:
-            out.users.setdefault(cid, set()).add(label)
-            out.raw_length.setdefault(cid, n)
+    if manifest.content_hash != record.content_hash:
+        out.problem(f"version {target.oid[:12]}: manifest does not match the record's content hash", [label])
+    files = [(f.size, [tuple(c) for c in f.chunks]) for f in stored]
+    _add(target, record.name, files, out)
+    return (record.name, files) if (len(out.problems), len(out.unsafe)) == before else None  # only sound ones cached
+
+
+def _add(target: RefTarget, name: str, files: list, out: Reach) -> None:
+    """A sound version's name and files (from its objects, or from the cache) into `out`."""
+    label = target.label
+    if target.kind == "version":
+        out.versions.append((target, files))
+        if name != target.name:
+            out.problem(f"ref {target.ref} names {target.name!r} but its record says {name!r}", [label])
+    users, raw_length = out.users, out.raw_length
+    for _size, chunks in files:
+        for cid, n in chunks:
+            found = users.get(cid)
+            if found is None:
+                users[cid] = {label}
+                raw_length[cid] = n
+            else:
+                found.add(label)
 
 
 def refuse_on_damage(view, reached: Reach, doing: str) -> None:

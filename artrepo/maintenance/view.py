@@ -6,6 +6,7 @@ Maintenance code never asks where the data lives; a view gives
     refs()          every ref under refs/artrepo/ as {ref: raw text}: damage shows, is not fatal
     reader          records and manifests: .record(oid), .manifest(oid), .objects (commit,
                     tree_file, tree_listing, blob)
+    reach_cache()   (optional) what each commit was found to hold before, or None
     store           the ChunkStore, its index what this side's index files say
     git_dir         the bare git repository stock `git fsck` checks
     problems        [(message, versions affected)] found while opening (a git pack the ref table names)
@@ -53,14 +54,22 @@ class LocalView:
         self.store = repo.chunks
         self.store.index.refresh()
         self.problems: list[tuple[str, tuple[str, ...]]] = []
+        self._refs: dict[str, str] | None = None
 
     def refs(self) -> dict[str, str]:
-        return artrepo_refs(self.git_dir)
+        """Every ref under refs/artrepo/ (read once per view, until `refresh`)."""
+        if self._refs is None:
+            self._refs = artrepo_refs(self.git_dir)
+        return self._refs
+
+    def reach_cache(self):
+        """What each commit was found to hold before (reachcache.py), or None."""
+        from artrepo.maintenance.reachcache import open_cache
+
+        return open_cache(self.git_dir)
 
     def pulled(self) -> dict[str, str]:
-        folder = layout.origins_dir(self.git_dir)
-        ids = os.listdir(folder) if folder.is_dir() else []
-        out = {oid: remote for oid in ids if (remote := self.repo.origin(oid))}
+        out = self.repo.origins.all()
         stored_on = layout.stored_on_dir(self.git_dir)  # written by a stack's workers into its remote
         for oid in os.listdir(stored_on) if stored_on.is_dir() else ():
             if oid not in out and (remote := (stored_on / oid).read_text().strip()):
@@ -101,6 +110,7 @@ class LocalView:
 
     def refresh(self) -> None:
         self.store.index.refresh()
+        self._refs = None
 
     def metadata_bytes(self) -> int:
         index = sum(i.size for i in self.store.backend.stat_prefix("index").values())

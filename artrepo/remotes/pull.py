@@ -103,31 +103,44 @@ def _fetch_data(repo, session, state: RemoteState, wanted: dict[str, str], progr
 
 
 def _adopt_versions(repo, session, state: RemoteState, result: TransferResult) -> None:
+    """Every name's labels as the remote has them (local versions renumbered after), all names at once.
+
+    The names' locks are held together; origins of the arriving versions are
+    written (one file) before any ref; new labels are created in one ref
+    transaction; then the heads of the names that changed are recomputed.
+    """
     remote_name = session.remote.name
-    for name, theirs in sorted(group_versions(state.refs).items()):
-        with repo.lock(name):
+    remote_versions = group_versions(state.refs)
+    with repo.lock_names(remote_versions) as locks:
+        finals, arriving = {}, {}
+        for name, theirs in sorted(remote_versions.items()):
             mine = repo.version_refs(name)
+            if theirs.items() <= mine.items():
+                continue  # every remote label is here already, as it is there
             m = merge_labels(theirs, mine, set(), lambda oid: repo.record(oid).version is not None,
                              lambda a, b: repo.record(a).content_hash == repo.record(b).content_hash)
             final = dict(m.labels)
             for label in m.conflicts + m.same_content:
                 final[label] = mine[label]  # locally, the local custom version keeps its label
             published = set(mine.values())
-            arriving = [oid for oid in final.values() if oid not in published]
-            for oid in arriving:
-                repo.write_origin(oid, remote_name)
-            repo.set_labels(name, final, "pull")
-        if final != mine:
-            repo.update_head(name)
-        result.versions += len(arriving)
-        result.renumbered += [f"local {name}:{old} \u2192 {name}:{new}" for old, new in m.renumbered]
-        result.conflicts += [f"version {name}:{lb} exists locally with other content than on remote {remote_name}"
-                             for lb in m.conflicts]
+            new = [oid for oid in final.values() if oid not in published]
+            arriving.update((oid, remote_name) for oid in new)
+            if final != mine:
+                finals[name] = final
+            result.versions += len(new)
+            result.renumbered += [f"local {name}:{old} \u2192 {name}:{new}" for old, new in m.renumbered]
+            result.conflicts += [f"version {name}:{lb} exists locally with other content than on remote {remote_name}"
+                                 for lb in m.conflicts]
+        repo.origins.add(arriving)  # before the refs: a pulled version is never trusted by accident
+        repo.set_labels_many(finals, "pull", locks)
+    repo.update_heads(finals)
 
 
 def _adopt_other_refs(repo, session, state: RemoteState, result: TransferResult) -> None:
+    """Aliases, runs and other create-only refs by class, in one ref transaction; annotation chains merged."""
     mine = repo.published_refs()
     tracked = session.tracked()
+    taken: dict[str, tuple[str | None, str]] = {}
     for ref, theirs in sorted(state.refs.items()):
         kind, ours = ref_class(ref), mine.get(ref)
         if kind == "annotations":
@@ -141,13 +154,21 @@ def _adopt_other_refs(repo, session, state: RemoteState, result: TransferResult)
         else:
             continue
         if decision == "take":
-            if layout.ref_kind(ref) == "run":  # never trusted by accident: its cache entries (runtime.driver)
-                repo.write_origin(theirs, session.remote.name)
-            if repo.refs.compare_and_swap(ref, ours, theirs, f"pull from {session.remote.name}"):
-                result.refs += 1
+            taken[ref] = (ours, theirs)
         elif decision == "conflict":
             result.conflicts.append(f"{ref[len(layout.PREFIX):]} differs locally and on remote "
                                     f"{session.remote.name} (both changed)")
+    if not taken:
+        return
+    # a run is never trusted by accident: its cache entries (runtime.driver); origins before the refs
+    repo.origins.add({theirs: session.remote.name for ref, (_ours, theirs) in taken.items()
+                      if layout.ref_kind(ref) == "run"})
+    with repo.refs.transaction(list(taken)) as txn:
+        for ref, (ours, theirs) in taken.items():
+            if txn.set(ref, lambda cur, o=ours, t=theirs: t if cur == o else None,
+                       f"pull from {session.remote.name}") == theirs:
+                result.refs += 1
+        txn.commit()
 
 
 def _adopt_runs(repo, state: RemoteState) -> None:

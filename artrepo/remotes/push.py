@@ -61,7 +61,8 @@ def plan_push(repo, selection: dict[str, str], all_local: dict[str, str], state:
     plan.removals = {ref for ref, oid in candidates.items() if oid in gone}
     remote_versions = group_versions({r: o for r, o in state.refs.items() if r not in plan.removals})
     local_versions = group_versions(all_local)
-    for name, labels in sorted(group_versions(selection).items()):
+    selected = local_versions if selection is all_local else group_versions(selection)  # a whole push: the same
+    for name, labels in sorted(selected.items()):
         on_remote = remote_versions.get(name, {})
         m = merge_labels(on_remote, labels, set(local_versions.get(name, {})),
                          lambda oid: repo.record(oid).version is not None,
@@ -108,7 +109,7 @@ class Pusher:
         all_local = self.repo.published_refs()
         theirs = state.refs.get(ANNOTATIONS)
         if theirs is not None and self.repo.objects.contains(theirs):  # union with the remote's chain first
-            self.repo.merge_annotations(state.refs[ANNOTATIONS])
+            self.repo.merge_annotations(state.refs[ANNOTATIONS], self.session.remote.name)
             self.repo.unpublish_deleted(set(state.refs.values()))  # deleted by another clone: not sent again
             all_local = self.repo.published_refs()
         if not self.parsed:
@@ -123,6 +124,9 @@ class Pusher:
             state = session.read_state()
             session.fetch_git(state)
             selection, all_local = self.selection(state)
+            if selection == state.refs:  # both sides publish the same: no plan to make (nor deletions to send)
+                self._finish(PushPlan(), state.refs, all_local)
+                return self.result
             plan = plan_push(self.repo, selection, all_local, state, session.tracked(), session.remote.name)
             if plan.conflicts:
                 raise ConflictError("; ".join(plan.conflicts))

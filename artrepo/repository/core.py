@@ -18,6 +18,7 @@ from artrepo.gitdb.objects import ObjectStore, is_oid
 from artrepo.gitdb.refs import RefsContainer
 from artrepo.repository.annotations import Annotations
 from artrepo.repository.deletions import Deletions
+from artrepo.repository.relabel import Relabel
 from artrepo.repository.runs import Runs
 from artrepo.repository.versions import Versions
 
@@ -55,7 +56,7 @@ def active(root: Path | str | None = None) -> "Repository":
     return repo
 
 
-class Repository(Versions, Deletions, Annotations, Runs):
+class Repository(Versions, Relabel, Deletions, Annotations, Runs):
     """An open artrepo repository."""
 
     def __init__(self, root: Path):
@@ -70,6 +71,7 @@ class Repository(Versions, Deletions, Annotations, Runs):
         self.tmp = layout.tmp_dir(self.git_dir)
         self._chunks: ChunkStore | None = None
         self._records: dict = {}
+        self._origins = None
         # Called with a chunk id the store lacks (remotes fetch it on demand).
         self.fetch_missing = None
 
@@ -117,10 +119,10 @@ class Repository(Versions, Deletions, Annotations, Runs):
         return flock(layout.gc_lock(self.git_dir), shared=True)
 
     def lock(self, name: str):
-        """The per-name lock that serializes version allocation."""
-        from artrepo.atomic import flock
+        """The per-name lock that serializes version allocation (it also keeps the name's label counter)."""
+        from artrepo.repository.labels import NameLock
 
-        return flock(layout.name_lock(self.git_dir, name))
+        return NameLock(self.git_dir, name)
 
     def published_refs(self) -> dict[str, str]:
         """Every ref under refs/artrepo/ that a transfer exchanges (not derived): {name: oid}."""
@@ -128,27 +130,29 @@ class Repository(Versions, Deletions, Annotations, Runs):
                 if layout.ref_kind(name) != "derived" and is_oid(oid)}
 
     # -- trust ----------------------------------------------------------------------------
-    def origin(self, version_id: str) -> str | None:
-        """The remote a version was pulled from, or None if it was written here.
+    @property
+    def origins(self):
+        """Which remote each pulled version came from (origins.py), read on first use."""
+        if self._origins is None:
+            from artrepo.repository.origins import Origins
 
-        Kept in `origins/<id>` files, local to this repository and never pushed.
-        """
-        try:
-            return (layout.origins_dir(self.git_dir) / version_id).read_text().strip() or None
-        except FileNotFoundError:
-            return None
+            self._origins = Origins(self.git_dir)
+        return self._origins
+
+    def origin(self, version_id: str) -> str | None:
+        """The remote a version was pulled from, or None if it was written here (local, never pushed)."""
+        return self.origins.get(version_id)
 
     def write_origin(self, version_id: str, remote_name: str) -> None:
         """Mark a version as pulled from `remote_name` (before its ref exists: never trusted by accident)."""
-        from artrepo.atomic import write_atomic
-
-        path = layout.origins_dir(self.git_dir) / version_id
-        if not path.exists():
-            write_atomic(path, remote_name.encode() + b"\n")
+        self.origins.add({version_id: remote_name})
 
     def trusts(self, version_id: str) -> bool:
         """Whether loading this version may run code (pickles, materializer imports)."""
-        remote = self.origin(version_id)
+        return self.trusts_remote(self.origin(version_id))
+
+    def trusts_remote(self, remote: str | None) -> bool:
+        """Whether what came from `remote` (None: made here) may run code or delete versions here."""
         if remote is None:
             return True
         return (self.config.get(f"artrepo-remote.{remote}.trusted") or "").lower() == "true"

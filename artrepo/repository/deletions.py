@@ -52,8 +52,9 @@ class Deletions:
         self.update_head(name)
 
     def deleted(self, version_id: str) -> bool:
-        """Whether a deletion of this version was recorded (here, or pulled)."""
-        return any(note.deleted for note in self.annotations(version_id))
+        """Whether a deletion of this version was recorded here or arrived from a trusted remote (one from
+        another remote is not applied: a stranger's bucket cannot take versions away; docs/reliability.md)."""
+        return any(note.deleted and self.trusts_remote(origin) for note, origin in self.annotated(version_id))
 
     def unpublish_deleted(self, elsewhere: set[str]) -> None:
         """Unpublish the local versions whose deletion arrived from elsewhere (a pull or a push merged the

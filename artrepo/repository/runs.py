@@ -26,6 +26,7 @@ from artrepo.errors import AmbiguousReferenceError, ArtrepoError, IntegrityError
 from artrepo.gitdb import layout
 from artrepo.gitdb.objects import BLOB, TREE, is_oid
 from artrepo.records.run import RunRecord, StepRecord
+from artrepo.repository.upkeep import maybe_maintain
 
 _CACHE_KEY = re.compile(r"[0-9a-f]{64}\Z")  # runtime.cachekey: BLAKE3 hex
 
@@ -64,6 +65,7 @@ class Runs:
                 # else a writer outside the lock moved the pipeline ref: re-parent our own run ref
         for key in new_keys:
             self.refs.update(layout.cache_ref(key), lambda cur: commit, f"cache {run.pipeline}", durable=False)
+        maybe_maintain(self, saved=False)
         return commit
 
     def _publish_run(self, run: RunRecord, commit: str, again: bool) -> None:
@@ -72,7 +74,7 @@ class Runs:
         HEAD names heads/runs and git resolves HEAD on every ref update, so it is
         durable too: a torn one would stop all writes.
         """
-        with self.refs.transaction() as txn:
+        with self.refs.transaction([layout.run_ref(run.run_id), layout.RUNS_HEAD]) as txn:
             if again:  # re-parented after a writer outside the lock moved the pipeline ref
                 txn.set(layout.run_ref(run.run_id), lambda cur: commit, f"re-parent run {run.pipeline}")
             else:
@@ -192,10 +194,12 @@ class Runs:
         for run, commit in arrived:
             by_pipeline.setdefault(run.pipeline, []).append(commit)
         # cache refs, then chains, then heads/runs: runs an interrupted call left outside the chains are redone
-        holder = {key: c for _run, c in arrived for key in self.objects.tree_listing(c, layout.KEYS_TREE)}
-        for key, commit in holder.items():  # the latest arrived run holding the key
-            self.refs.update(layout.cache_ref(key), lambda cur, c=commit: c if cur is None else None, "pulled run",
-                             durable=False)
+        holder = {layout.cache_ref(key): c for _run, c in arrived
+                  for key in self.objects.tree_listing(c, layout.KEYS_TREE)}
+        with self.refs.transaction(list(holder), durable=False) as txn:
+            for ref, commit in holder.items():  # the latest arrived run holding the key
+                txn.set(ref, lambda cur, c=commit: c if cur is None else None, "pulled run")
+            txn.commit()
         moved = []
         for pipeline, runs in by_pipeline.items():
             with flock(layout.pipeline_lock(self.git_dir, pipeline)):

@@ -4,11 +4,16 @@ from __future__ import annotations
 import warnings
 
 from artrepo import names
-from artrepo.errors import AmbiguousReferenceError, ConflictError, FormatError, IntegrityError, NotFoundError
+from artrepo.errors import (AmbiguousReferenceError, ConflictError, FormatError, IntegrityError, InvalidNameError,
+                            NotFoundError)
 from artrepo.gitdb import layout
 from artrepo.gitdb.objects import Blob
 from artrepo.plain import Frozen
 from artrepo.records.artifact import Manifest, VersionRecord
+from artrepo.repository.labels import peek_counter
+from artrepo.repository.upkeep import maybe_maintain
+
+RECENT_SLACK = 8  # versions read beyond a limit: saves racing between staging and publishing may swap order
 
 
 class VersionInfo(Frozen):
@@ -30,32 +35,45 @@ class Versions:
     def save_version(self, record: VersionRecord, manifest_blob: str) -> VersionInfo:
         """Publish a version whose chunks are durable: record, commit, then its ref and `heads/<name>`.
 
-        The label is chosen under the per-name lock; the version ref and the
-        head are published in one ref transaction, whose one filesystem sync
-        makes the git objects durable before either ref names them.
+        The label is chosen under the per-name lock from the name's counter
+        (labels.py), which is raised before the ref exists; the version ref and
+        the head are published in one ref transaction, whose one filesystem
+        sync makes the git objects and the counter durable before either ref
+        names them. Nothing here reads more than a few refs, whatever the
+        number of versions.
         """
         name = record.name
-        with self.lock(name):
-            existing = self.refs.list_prefix(layout.version_prefix(name))
+        with self.lock(name) as lock:
             if record.version is not None:
                 label = record.version
-                if names.encode(label) in existing:
+                if self.version_id(name, label, strict=True) is not None:
                     raise ConflictError(f"version {name}:{label} already exists; custom versions are used once")
             else:
-                label = str(next_number(names.decode(k) for k in existing))
-            head = self.refs.get(layout.head_ref(name), derived=True)
+                label = str(self._next_number(name, lock))
+            if label.isdigit() and int(label) > (lock.counter() or 0):
+                lock.set_counter(int(label))
+            head_ref = layout.head_ref(name)
+            head = self.refs.get(head_ref, derived=True)
             tree = self.objects.write_tree({layout.VERSION_RECORD: record.to_msgpack(),
                                             layout.MANIFEST: Blob(manifest_blob)})
             commit = self.objects.write_commit(tree, [head] if head else [], version_message(record),
                                                record.created_ns)
-            with self.refs.transaction() as txn:
-                if txn.set(layout.version_ref(name, label), lambda cur: commit if cur is None else None,
-                           f"save {name}:{label}") != commit:
+            version_ref = layout.version_ref(name, label)
+            with self.refs.transaction([version_ref, head_ref]) as txn:
+                if txn.set(version_ref, lambda cur: commit if cur is None else None, f"save {name}:{label}") != commit:
                     raise ConflictError(f"version {name}:{label} was created by another writer at the same time")
-                txn.set(layout.head_ref(name), lambda cur: commit, f"latest {name}:{label}")
+                txn.set(head_ref, lambda cur: commit, f"latest {name}:{label}")
                 txn.commit()
         self._records[commit] = record
+        maybe_maintain(self, saved=True)
         return VersionInfo(commit, name, label, record)
+
+    def _next_number(self, name: str, lock) -> int:
+        """One more than every numeric label of `name`: from its counter when the refs confirm it."""
+        n = lock.counter()
+        if n is not None and self.version_id(name, str(n)) is not None and self.version_id(name, str(n + 1)) is None:
+            return n + 1
+        return next_number(self.version_refs(name))  # no counter yet (an older repository) or labels moved
 
     # -- reading ------------------------------------------------------------
     def named_record(self, version_id: str, name: str, label: str) -> VersionRecord:
@@ -89,9 +107,13 @@ class Versions:
         raw = self.refs.list_prefix(layout.version_prefix(name))
         return {names.decode(k): v for k, v in raw.items()}
 
-    def version_id(self, name: str, label: str) -> str | None:
-        """The id `name:label` publishes (one ref read), or None."""
-        return self.refs.get(layout.version_ref(name, label), derived=True)
+    def version_id(self, name: str, label: str, *, strict: bool = False) -> str | None:
+        """The id `name:label` publishes (one ref read), or None; a damaged ref is an IntegrityError if `strict`."""
+        try:
+            names.validate_version(label)
+        except InvalidNameError:
+            return None  # no ref can hold it (and it must not name a path)
+        return self.refs.get(layout.version_ref(name, label), derived=not strict)
 
     def versions(self, name: str) -> list[VersionInfo]:
         """All readable versions of `name`, newest first.
@@ -109,12 +131,16 @@ class Versions:
         return infos
 
     def latest(self, name: str) -> VersionInfo:
-        head = self.refs.get(layout.head_ref(name), derived=True)
+        """The newest version of `name`: a few ref reads when `heads/<name>` and the counter agree."""
+        found = self._latest_from_head(name)
+        if found is not None:
+            return found
         refs = self.version_refs(name)
         if not refs:
             raise NotFoundError(f"no artifact named {name!r}{suggest(name, self.names())}")
         # heads is derived: a writer killed between publishing a version and
         # moving heads leaves it one behind, so also weigh the highest number.
+        head = self.refs.get(layout.head_ref(name), derived=True)
         numbered = [label for label in refs if label.isdigit()]
         candidates = {label for label, oid in refs.items() if oid == head}
         if numbered:
@@ -128,16 +154,85 @@ class Versions:
                  for label in candidates]
         return max(infos, key=lambda i: i.record.created_ns)
 
+    def _latest_from_head(self, name: str) -> VersionInfo | None:
+        """`latest` without listing: the head's version and the highest number (the counter); None if unsure."""
+        head = self.refs.get(layout.head_ref(name), derived=True)
+        n = peek_counter(self.git_dir, name)
+        if head is None or n is None:
+            return None
+        top = self.version_id(name, str(n))
+        if top is None or self.version_id(name, str(n + 1)) is not None:
+            return None
+        head_label = self._label_of(name, head, {top: str(n)})
+        if head_label is None:
+            return None  # an older head (a crash between a version and its head) or moved labels
+        infos = [VersionInfo(head, name, head_label, self.named_record(head, name, head_label))]
+        if top != head:
+            infos.append(VersionInfo(top, name, str(n), self.named_record(top, name, str(n))))
+        return max(infos, key=lambda i: i.record.created_ns)
+
+    def _label_of(self, name: str, oid: str, known: dict[str, str]) -> str | None:
+        """The label publishing `oid` when it can be told without listing: a custom version's, or a known one."""
+        if oid in known:
+            return known[oid]
+        rec = self.record(oid)
+        if rec.name == name and rec.version is not None and self.version_id(name, rec.version) == oid:
+            return rec.version
+        return None
+
+    def recent_versions(self, name: str, limit: int | None) -> list[VersionInfo]:
+        """The newest `limit` versions of `name` (all when None), as `versions(name)[:limit]`.
+
+        Walks the name's history from `heads/<name>` (each version's parent is
+        the one saved before it), naming auto-increment versions by counting
+        down from the counter and checking each ref: about `limit` commits,
+        whatever the number of versions. Anything irregular (pulled chains,
+        dropped or renumbered versions) falls back to the full listing.
+        """
+        if limit is not None:
+            found = self._walk_recent(name, limit + RECENT_SLACK)
+            if found is not None:
+                found.sort(key=lambda i: (i.record.created_ns, label_key(i.version)), reverse=True)
+                return found[:limit]
+        return self.versions(name)[:limit]
+
+    def _walk_recent(self, name: str, want: int) -> list[VersionInfo] | None:
+        oid = self.refs.get(layout.head_ref(name), derived=True)
+        n = peek_counter(self.git_dir, name)
+        if oid is None or n is None or self.version_id(name, str(n + 1)) is not None:
+            return None
+        out: list[VersionInfo] = []
+        while oid is not None and len(out) < want:
+            commit = self.objects.commit(oid)
+            rec = self.record(oid)
+            if len(commit.parent_ids) > 1 or rec.name != name:
+                return None
+            label = rec.version if rec.version is not None else str(n)
+            if self.version_id(name, label) != oid:
+                return None
+            if rec.version is None:
+                n -= 1
+            out.append(VersionInfo(oid, name, label, rec))
+            oid = commit.parent_ids[0] if commit.parent_ids else None
+        return out if len(out) == want else None  # a short chain: versions may be published elsewhere
+
+    def has_name(self, name: str) -> bool:
+        return self.refs.get(layout.head_ref(name), derived=True) is not None or bool(self.version_refs(name))
+
     def get(self, name: str, version: str) -> VersionInfo:
-        oid = self.version_refs(name).get(version)
+        names.validate_name(name)
+        oid = self.version_id(name, version, strict=True)
         if oid is None:
-            if not self.version_refs(name):
+            if not self.has_name(name):
                 raise NotFoundError(f"no artifact named {name!r}{suggest(name, self.names())}")
             raise NotFoundError(f"no version {version!r} of artifact {name!r}")
         return VersionInfo(oid, name, version, self.named_record(oid, name, version))
 
     def by_id(self, version_id: str) -> VersionInfo:
         rec = self.record(version_id)
+        label = self._label_of(rec.name, version_id, {})
+        if label is not None:
+            return VersionInfo(version_id, rec.name, label, rec)
         for label, oid in self.version_refs(rec.name).items():
             if oid == version_id:
                 return VersionInfo(oid, rec.name, label, rec)
@@ -155,7 +250,7 @@ class Versions:
             return self.by_id(oid)
         if ref.version is not None:
             return self.get(ref.name, ref.version)
-        if ref.may_be_id and not self.version_refs(ref.name):
+        if ref.may_be_id and not self.has_name(ref.name):
             return self.by_id(self._expand(ref.text))
         return self.latest(ref.name)
 
@@ -166,49 +261,6 @@ class Versions:
         if not found or self.objects.tree_file(found[0], layout.VERSION_RECORD) is None:
             raise NotFoundError(f"no artifact or version id matching {prefix!r}")
         return found[0]
-
-    # -- labels changed by transfers ----------------------------------------------
-    def set_labels(self, name: str, final: dict[str, str], message: str) -> None:
-        """Make the labels of `name` equal `final`; the caller holds `self.lock(name)`.
-
-        Order keeps every version published at all times: first create refs at
-        free labels, then drop old labels of versions now published elsewhere,
-        then create the refs whose label those freed.
-        """
-        current = self.version_refs(name)
-        deferred = {}
-        for label, oid in final.items():
-            if current.get(label) == oid:
-                continue
-            if label in current:
-                deferred[label] = oid
-            elif not self.refs.create(layout.version_ref(name, label), oid, f"{message} {name}:{label}"):
-                raise ConflictError(f"version {name}:{label} was created locally at the same time; run again")
-        placed = set(final.values())
-        for label, oid in current.items():
-            if final.get(label) != oid and oid in placed:
-                self.refs.delete(layout.version_ref(name, label), oid)
-        for label, oid in deferred.items():
-            if not self.refs.create(layout.version_ref(name, label), oid, f"relabel {name}:{label}"):
-                raise ConflictError(f"version {name}:{label} was created locally at the same time; run again")
-
-    def move_labels(self, name: str, moves: list[tuple[str, str, str]]) -> None:
-        """Apply (version id, old label, new label) moves decided against a remote."""
-        with self.lock(name):
-            final = dict(self.version_refs(name))
-            for oid, old, new in moves:
-                if final.get(old) == oid:
-                    del final[old]
-                final[new] = oid
-            self.set_labels(name, final, "renumber")
-        self.update_head(name)
-
-    def update_head(self, name: str) -> None:
-        """Recompute the derived `heads/<name>`: the newest version by creation time."""
-        refs = self.version_refs(name)
-        if refs:
-            newest = max(refs.items(), key=lambda kv: (self.record(kv[1]).created_ns, label_key(kv[0])))[1]
-            self.refs.update(layout.head_ref(name), lambda cur: newest, "latest after transfer")
 
     # -- aliases --------------------------------------------------------------
     def set_alias(self, info: VersionInfo, alias: str) -> None:

@@ -63,6 +63,14 @@ class Backend(ABC):
         """Create-only write of a content-addressed object: an object already at `key` is success."""
         self.put_if_absent(key, data)
 
+    def put_new(self, key: str, data) -> bool:
+        """Create-only write of a content-addressed object, in one request: False if `key` existed.
+
+        Unlike `put_if_absent`, a refusal is never checked against our own data
+        (whoever wrote a content-addressed key wrote the same bytes).
+        """
+        return self.put_if_absent(key, data)
+
     def get_with_token(self, key: str) -> tuple[bytes, str] | None:
         """The object and a token for `put_if_match`, or None if absent (here: the content's hash)."""
         try:

@@ -37,8 +37,15 @@ class Chunker:
 
         self._cdc = FastCDC(AVG_SIZE, min_size=MIN_SIZE, max_size=MAX_SIZE)
         self._emit_many = emit_many or (lambda views, _borrowed: [emit(v) for v in views])
-        self._buf = bytearray(WINDOW + MAX_SIZE)
+        self._buf = bytearray(0)  # grows on demand up to WINDOW + MAX_SIZE: small payloads allocate little
         self._fill = 0  # bytes held in _buf
+
+    def _room(self, need: int) -> None:
+        """Make `_buf` hold at least `need` bytes (a new buffer: views of the old one may still exist)."""
+        if len(self._buf) < need:
+            grown = bytearray(min(WINDOW + MAX_SIZE, max(need, 2 * len(self._buf), 1 << 16)))
+            grown[:self._fill] = self._buf[:self._fill]
+            self._buf = grown
 
     def write(self, data) -> int:
         whole = memoryview(data).cast("B")
@@ -47,6 +54,7 @@ class Chunker:
             if self._fill or n - pos < WINDOW:
                 fill0 = self._fill
                 take = min(n - pos, WINDOW - fill0)
+                self._room(fill0 + take)
                 self._buf[fill0:fill0 + take] = whole[pos:pos + take]
                 self._fill += take
                 pos += take
@@ -64,6 +72,7 @@ class Chunker:
                     self._fill = tail
             else:
                 rest = self._cut(whole[pos:], borrowed=True)
+                self._room(len(rest))
                 self._buf[: len(rest)] = rest
                 self._fill = len(rest)
                 pos = n

@@ -16,6 +16,7 @@ may write into one store at once.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -44,8 +45,15 @@ PACKS = "packs"
 # again (which makes it young), so a remote gc with a grace period longer than this window plus a
 # writer's duration never deletes a pack that writer counts on (docs/reliability.md, "Remote gc").
 REUSE_WINDOW = 30 * 60
+MAX_OPEN_PACKS = 64  # pack descriptors kept open between reads (the open-files limit is often 1,024)
 RANGE_GAP = 256 * 1024  # blobs this close in one pack are fetched with one ranged GET
 READERS = 4  # ranged GETs in flight
+SORTED_FROM = 4096  # a repository writes index files of this many entries or more in format 2
+FSYNC_FROM = 1 << 20  # local packs this large are fsynced as they are written; smaller ones by `publish`'s sync
+
+
+class PackMissingError(IntegrityError):
+    """A pack the index names is not there (removed by a repack since the index was read, or lost)."""
 
 
 class ChunkStore:
@@ -62,8 +70,12 @@ class ChunkStore:
         else:
             self.backend, self.sharded = LocalBackend(str(where)), True
         self.root: Path | None = self.backend.local_path("")  # None off the local filesystem
-        self.index = ChunkIndex(self.backend, cache=cache)
-        self._fds: dict[bytes, int] = {}
+        # A repository's own store: its index files may be of format 2, and a save's index file is made
+        # durable by the sync of the ref transaction that publishes the save (nothing reads it before).
+        self.deferred_sync = self.sharded
+        self.index = ChunkIndex(self.backend, cache=cache, sorted_from=SORTED_FROM if self.sharded else None)
+        self._fds: dict[bytes, int] = {}  # pack id -> open descriptor, least recently used first
+        self._users: dict[int, int] = {}  # descriptor -> readers using it now
         self._lock = threading.Lock()
         self._missing_lock = threading.Lock()
         self._lane: ThreadPoolExecutor | None = None  # second reader thread, started on demand
@@ -83,7 +95,7 @@ class ChunkStore:
         return self.root / self.pack_key(pack_id)
 
     def has(self, chunk_id: bytes) -> bool:
-        return chunk_id in self.index.locations
+        return self.index.lookup(chunk_id) is not None
 
     def session(self) -> "WriteSession":
         from artrepo.storage.packwriter import WriteSession
@@ -93,43 +105,72 @@ class ChunkStore:
 
     # -- reading ---------------------------------------------------------
     def locate(self, chunk_id: bytes) -> tuple[PackId, PackEntry]:
-        loc = self.index.locations.get(chunk_id)
+        loc = self.index.lookup(chunk_id)
         if loc is None:
             with self._missing_lock:  # reader threads refresh and fetch one at a time
                 self.index.refresh()
-                loc = self.index.locations.get(chunk_id)
+                loc = self.index.lookup(chunk_id)
                 if loc is None and self.fetch_missing is not None and self.fetch_missing(chunk_id):
                     self.index.refresh()
-                    loc = self.index.locations.get(chunk_id)
+                    loc = self.index.lookup(chunk_id)
             if loc is None:
                 raise IntegrityError(f"chunk {short(chunk_id)} is missing from the store")
         return loc
 
-    def _fd(self, pack_id: bytes) -> int:
+    def _retrying(self, read):
+        """`read()`, once more after re-reading the index if a pack it used is gone (a repack moved its chunks)."""
+        try:
+            return read()
+        except PackMissingError:
+            with self._missing_lock:
+                self.index.refresh()
+            return read()
+
+    @contextlib.contextmanager
+    def pack_fd(self, pack_id: bytes):
+        """An open descriptor of a local pack, for the block; at most MAX_OPEN_PACKS stay open between uses.
+
+        A process reading chunks of 100,000 packs (fsck, gc, a push) must stay
+        under the open-files limit: the least recently used descriptor is closed
+        (by its last user, if one is reading through it).
+        """
         with self._lock:
-            fd = self._fds.get(pack_id)
+            fd = self._fds.pop(pack_id, None)
             if fd is None:
                 try:
-                    fd = os.open(self.pack_path(pack_id), os.O_RDONLY)
+                    fd = os.open(self.pack_path(pack_id), os.O_RDONLY | os.O_CLOEXEC)
                 except FileNotFoundError:
-                    raise IntegrityError(f"pack {short(pack_id)} is missing") from None
-                self._fds[pack_id] = fd
-            return fd
+                    raise PackMissingError(f"pack {short(pack_id)} is missing") from None
+            self._fds[pack_id] = fd  # most recently used last
+            self._users[fd] = self._users.get(fd, 0) + 1
+            while len(self._fds) > MAX_OPEN_PACKS:
+                old = self._fds.pop(next(iter(self._fds)))
+                if old not in self._users:
+                    os.close(old)
+        try:
+            yield fd
+        finally:
+            with self._lock:
+                left = self._users.pop(fd) - 1
+                if left:
+                    self._users[fd] = left
+                elif self._fds.get(pack_id) != fd:
+                    os.close(fd)  # evicted while in use
 
     def read_range(self, pack_id: bytes, offset: int, length: int, into=None):
         """`length` bytes of a pack from `offset` (into `into` if given); IntegrityError if short."""
         if self.root is not None:
-            fd = self._fd(pack_id)
-            if into is None:
-                data = os.pread(fd, length, offset)
-                got = len(data)
-            else:
-                got, data = os.preadv(fd, [into], offset), into
+            with self.pack_fd(pack_id) as fd:
+                if into is None:
+                    data = os.pread(fd, length, offset)
+                    got = len(data)
+                else:
+                    got, data = os.preadv(fd, [into], offset), into
         else:
             try:
                 data = self.backend.get_range(self.pack_key(pack_id), offset, length)
             except MissingObjectError:
-                raise IntegrityError(f"pack {short(pack_id)} is missing") from None
+                raise PackMissingError(f"pack {short(pack_id)} is missing") from None
             got = len(data)
             if into is not None and got == length:
                 into[:] = data
@@ -138,21 +179,31 @@ class ChunkStore:
             raise IntegrityError(f"pack {short(pack_id)}: truncated (read {got} of {length} bytes at {offset})")
         return data
 
+    def read_stored(self, chunk_id: bytes) -> tuple[PackId, PackEntry, bytes]:
+        """(pack, entry, stored bytes) of one chunk, not yet decoded or verified."""
+        def read():
+            pid, e = self.locate(chunk_id)
+            return pid, e, self.read_range(pid, e.offset, e.length)
+
+        return self._retrying(read)
+
     def read_chunk(self, chunk_id: bytes) -> bytes:
         """The verified plaintext of one chunk."""
-        pid, e = self.locate(chunk_id)
-        stored = self.read_range(pid, e.offset, e.length)
+        pid, e, stored = self.read_stored(chunk_id)
         data = stored if e.codec == CODEC_RAW else decompress_chunk(stored, e, pid)
         verify_chunk(data, e, pid)
         return data
 
     def read_chunk_into(self, chunk_id: bytes, dest: memoryview) -> None:
         """Read one chunk straight into `dest` (exactly its raw length), verified."""
-        self._read_run(*self._runs([(chunk_id, dest)])[0])
+        self._retrying(lambda: self._read_run(*self._runs([(chunk_id, dest)])[0]))
 
     def read_chunks_into(self, items: list[tuple[bytes, memoryview]]) -> None:
         """`read_chunk_into` for many chunks. Locally half of them go to a second thread (preadv and
         BLAKE3 release the GIL); elsewhere adjacent blobs come in one ranged GET, several in flight."""
+        self._retrying(lambda: self._read_chunks_into(items))
+
+    def _read_chunks_into(self, items: list[tuple[bytes, memoryview]]) -> None:
         from concurrent.futures import ThreadPoolExecutor, wait
 
         runs = self._runs(items)
@@ -256,16 +307,17 @@ class ChunkStore:
             if not replace and path.exists():
                 os.utime(path)  # it is needed again: restart its gc grace period
                 return False
-            write_atomic(path, parts, sync_dir=False)
+            write_atomic(path, parts, sync_dir=False, sync=sum(len(p) for p in parts) >= FSYNC_FROM)
             return True
-        size = sum(len(p) for p in parts)
+        data = joined(parts)
+        # One request for a new pack (no HEAD first: the index said the store lacks these chunks);
+        # only a pack that was there already (an interrupted push left it) is looked at.
+        if not replace and self.backend.put_new(key, data):
+            return True
         found = None if replace else self.backend.info(key)
-        if found is not None and found.size == size and _young(found.mtime):
+        if found is not None and found.size == len(data) and _young(found.mtime):
             return False
-        if found is None:
-            self.backend.put_content(key, joined(parts))
-        else:
-            self.backend.put(key, joined(parts))  # old or damaged: write it again
+        self.backend.put(key, data)  # old or damaged: write it again (young for gc)
         return True
 
     def publish(self, packs: dict[PackId, list[PackEntry]]) -> str | None:
@@ -274,7 +326,7 @@ class ChunkStore:
             return None
         if self.root is not None:
             sync_filesystem(self.root)  # packs (data and names) durable before the index that names them
-        return self.index.write(packs)
+        return self.index.write(packs, durable=not self.deferred_sync)
 
     def delete_pack(self, pack_id: bytes) -> None:
         self.backend.delete(self.pack_key(pack_id))

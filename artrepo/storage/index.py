@@ -1,17 +1,20 @@
 """The chunk index: where each chunk lives (format v1).
 
-An index file is msgpack: `{"v": 1, "packs": {pack_id: [[chunk_id, codec,
-offset, length, raw_length], ...]}}`, stored at `index/<name>` where the
-name is the BLAKE3 of its bytes (ids.py). Several index files coexist; their
-union is the index. They are written after the packs they name and never
-changed; `gc` replaces them by a merged one. Everything here can be rebuilt
-from the pack footers.
+An index file of format 1 is msgpack: `{"v": 1, "packs": {pack_id:
+[[chunk_id, codec, offset, length, raw_length], ...]}}`; one of format 2 is
+the same rows sorted by chunk id in fixed-width records (sortedindex.py), for
+the large merged files of a repository. Either is stored at `index/<name>`
+where the name is the BLAKE3 of its bytes (ids.py). Several index files
+coexist; their union is the index. They are written after the packs they
+name and never changed; repacks and `gc` replace them by a merged one.
+Everything here can be rebuilt from the pack footers.
 
 Which files make the union: in a repository's own store every file under
 `index/`; in a remote's, exactly those its ref table lists (`use(names)`).
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import msgpack
@@ -19,9 +22,10 @@ import msgpack
 from artrepo.atomic import write_atomic
 from artrepo.errors import IntegrityError
 from artrepo.storage.backend import Backend, MissingObjectError
-from artrepo.storage.ids import PackId, index_name, short
+from artrepo.storage.ids import ChunkId, PackId, index_name, short
 from artrepo.storage.packfile import (CODEC_RAW, CODEC_ZSTD, MAX_BLOBS, MAX_CHUNK, PackEntry, checked_entry,
                                       id_of)
+from artrepo.storage.sortedindex import SortedIndex, encode_sorted, is_sorted_index
 
 INDEX_VERSION = 1
 FOLDER = "index"
@@ -96,19 +100,28 @@ def check_pack_ids(packs: dict[PackId, list[PackEntry]], name: str) -> None:
 class ChunkIndex:
     """The union of index files: chunk id -> (pack id, entry).
 
+    Format 1 files (small: one per save) are decoded into `_loc`; format 2
+    files (sortedindex.py: the merged index of a repack or gc) are mapped and
+    searched, never decoded on the way to one chunk. `locations` answers
+    lookups over both; `files` and `packs` decode everything (fsck, gc, du).
     A damaged file must not make a store unusable: its chunks read as
     missing, it is listed in `damaged` (fsck reports it, gc rebuilds it).
     """
 
-    def __init__(self, backend: Backend, *, cache: Path | None = None):
+    def __init__(self, backend: Backend, *, cache: Path | None = None, sorted_from: int | None = None):
         self.backend = backend
         self.cache = cache  # a local folder of verified copies (remote stores): each file is downloaded once
+        self.sorted_from = sorted_from  # write format 2 from this many entries (None: always format 1)
         self.named: list[str] | None = None  # exactly these files; None: every file under index/
-        self.files: dict[str, dict[PackId, list[PackEntry]]] = {}  # what each file says (fsck, gc)
         self.damaged: dict[str, str] = {}  # file name -> what is wrong with it
         self.missing: list[str] = []  # named files that do not exist
-        self.locations: dict[ChunkId, tuple[PackId, PackEntry]] = {}
-        self.packs: dict[PackId, list[PackEntry]] = {}  # every indexed pack, first file naming it winning
+        self._small: dict[str, dict[PackId, list[PackEntry]]] = {}  # format 1 files, decoded
+        self._sorted: dict[str, SortedIndex] = {}  # format 2 files, mapped
+        self._loc: dict[ChunkId, tuple[PackId, PackEntry]] = {}  # the entries of the format 1 files
+        self._decoded: dict[str, dict[PackId, list[PackEntry]]] = {}
+        self._packs: dict[PackId, list[PackEntry]] | None = None
+        self._order: list[str] = []
+        self.locations = _Locations(self)
         self.forgotten: set[PackId] = set()  # packs known to be gone (`forget`)
 
     def use(self, names: list[str]) -> None:
@@ -116,51 +129,65 @@ class ChunkIndex:
         self.named = list(names)
         self.refresh()
 
+    @property
+    def names(self) -> list[str]:
+        """The readable index files in the union."""
+        return [n for n in self._order if n in self._small or n in self._sorted]
+
     def refresh(self) -> None:
         """Read index files written since the last refresh (by any process); forget files gc removed."""
         names = self.named if self.named is not None else self._listed()
         self.missing = []
-        new = []
-        for name in names:
-            if name not in self.files and name not in self.damaged:
-                packs = self._load(name)
-                if packs is not None:
-                    self.files[name] = packs
-                    new.append(name)
         current = set(names)
-        if any(name not in current for name in self.files):
-            # gc replaced index files: forget entries of packs it may have removed
-            self.files = {name: self.files[name] for name in names if name in self.files}
-            self.locations, self.packs = {}, {}
-            new = list(self.files)
-        for name in new:
-            self._add(self.files[name])
+        if any(name not in current for name in (*self._small, *self._sorted)):
+            # gc or a repack replaced index files: forget entries of packs it may have removed
+            self._small = {n: v for n, v in self._small.items() if n in current}
+            self._sorted = {n: v for n, v in self._sorted.items() if n in current}
+            self._decoded = {n: v for n, v in self._decoded.items() if n in current}
+            self._loc = {}
+            for packs in self._small.values():
+                self._add(packs)
+            self._packs = None
+        for name in names:
+            if name not in self._small and name not in self._sorted and name not in self.damaged:
+                self._load(name)
+        self._order = list(names)
 
     def _listed(self) -> list[str]:
         cut = len(FOLDER) + 1
         return [key[cut:] for key in self.backend.list_prefix(FOLDER) if not key[cut:].startswith(".")]
 
-    def _load(self, name: str) -> dict[PackId, list[PackEntry]] | None:
+    def _load(self, name: str) -> None:
         data = self._cached(name)
+        local = self.backend.local_path(index_key(name))
         if data is None:
             try:
-                data = self.backend.get(index_key(name))
-            except MissingObjectError:
+                data = _mapped(local) if local is not None else self.backend.get(index_key(name))
+            except (MissingObjectError, FileNotFoundError):
                 if self.named is not None:
                     self.missing.append(name)
-                return None  # listed, then removed by gc: gone from the union
+                return  # listed, then removed by gc: gone from the union
         try:
-            if index_name(data) != name:
-                raise IntegrityError(f"index {name[:12]}: content does not match its name")
-            packs = decode_index(data, name[:12])
-            if self.named is not None:  # a remote's: written by anyone who can write there
-                check_pack_ids(packs, name[:12])
-        except IntegrityError as exc:
-            self.damaged[name] = str(exc)
-            return None
+            if is_sorted_index(data):
+                if local is None or self.cache is not None:  # a local file is hashed by fsck, not by every reader
+                    _check_name(data, name)
+                index = SortedIndex(data, name[:12])
+                if self.named is not None:  # a remote's: written by anyone who can write there
+                    check_pack_ids(index.packs(), name[:12])
+                self._sorted[name] = index
+            else:
+                _check_name(data, name)
+                packs = decode_index(bytes(data), name[:12])
+                if self.named is not None:
+                    check_pack_ids(packs, name[:12])
+                self._small[name] = packs
+                self._add(packs)
+        except (IntegrityError, ValueError) as exc:
+            self.damaged[name] = str(exc) if isinstance(exc, IntegrityError) else f"index {name[:12]}: {exc}"
+            return
+        self._packs = None
         if self.cache is not None and not (self.cache / name).is_file():
-            write_atomic(self.cache / name, data)
-        return packs
+            write_atomic(self.cache / name, bytes(data))
 
     def _cached(self, name: str) -> bytes | None:
         path = self.cache / name if self.cache is not None else None
@@ -176,26 +203,132 @@ class ChunkIndex:
         if not gone:
             return
         self.forgotten |= gone
-        self.locations, self.packs = {}, {}
-        for packs in self.files.values():
-            self._add(packs)
+        self._loc, self._packs = {}, None
+        for name in self.names:
+            if name in self._small:
+                self._add(self._small[name])
 
     def _add(self, packs: dict[PackId, list[PackEntry]]) -> None:
         for pid, entries in packs.items():
             if pid in self.forgotten:
                 continue
-            self.packs.setdefault(pid, entries)
             for e in entries:
-                self.locations.setdefault(e.chunk_id, (pid, e))
+                self._loc.setdefault(e.chunk_id, (pid, e))
 
-    def write(self, packs: dict[PackId, list[PackEntry]]) -> str:
-        """Durably write a new index file naming `packs` (already durable); returns its name."""
-        data = encode_index(packs)
+    def lookup(self, cid: bytes) -> tuple[PackId, PackEntry] | None:
+        found = self._loc.get(cid)
+        if found is None:
+            for index in self._sorted.values():
+                found = index.get(cid)
+                if found is not None and found[0] not in self.forgotten:
+                    break
+                found = None
+        return found
+
+    def verify(self) -> None:
+        """Hash every format 2 file against its name (readers map them unhashed); damaged ones leave the union."""
+        for name, index in list(self._sorted.items()):
+            try:
+                _check_name(index.data, name)
+            except IntegrityError as exc:
+                self.damaged[name] = str(exc)
+                del self._sorted[name]
+                self._decoded.pop(name, None)
+                self._packs = None
+
+    @property
+    def files(self) -> dict[str, dict[PackId, list[PackEntry]]]:
+        """What each readable index file says, in union order (decodes format 2 files)."""
+        out = {}
+        for name in self.names:
+            if name in self._small:
+                out[name] = self._small[name]
+            else:
+                if name not in self._decoded:
+                    try:
+                        self._decoded[name] = self._sorted[name].packs()
+                    except ValueError as exc:
+                        self.damaged[name] = f"index {name[:12]}: {exc}"
+                        del self._sorted[name]
+                        continue
+                out[name] = self._decoded[name]
+        return out
+
+    @property
+    def packs(self) -> dict[PackId, list[PackEntry]]:
+        """Every indexed pack with its entries, the first file naming it winning."""
+        if self._packs is None:
+            packs: dict[PackId, list[PackEntry]] = {}
+            for by_pack in self.files.values():
+                for pid, entries in by_pack.items():
+                    if pid not in self.forgotten:
+                        packs.setdefault(pid, entries)
+            self._packs = packs
+        return self._packs
+
+    def write(self, packs: dict[PackId, list[PackEntry]], *, durable: bool = True) -> str:
+        """Write a new index file naming `packs` (already durable); returns its name.
+
+        Format 2 when this store writes it and the file is large; otherwise
+        format 1. Not `durable`: the caller makes it so with a filesystem sync
+        before anything depends on it (a repository's saves).
+        """
+        rows = sum(len(e) for e in packs.values())
+        sorted_ = self.sorted_from is not None and rows >= self.sorted_from
+        data = encode_sorted(packs) if sorted_ else encode_index(packs)
         name = index_name(data)
-        self.backend.put_content(index_key(name), data)
+        local = self.backend.local_path(index_key(name))
+        if local is not None and not durable:
+            write_atomic(local, data, exclusive=True, sync=False)
+        else:
+            self.backend.put_content(index_key(name), data)
         if self.named is not None and name not in self.named:
             self.named.append(name)
-        if name not in self.files:
-            self.files[name] = packs
-            self._add(packs)
+        if name not in self._small and name not in self._sorted:
+            if sorted_:
+                self._sorted[name] = SortedIndex(data, name[:12])
+            else:
+                self._small[name] = packs
+                self._add(packs)
+            self._order = [*self._order, name]
+            self._packs = None
         return name
+
+
+class _Locations:
+    """chunk id -> (pack id, entry) over every file of an index (a read-only mapping)."""
+
+    def __init__(self, index: ChunkIndex):
+        self._index = index
+
+    def get(self, cid, default=None):
+        found = self._index.lookup(cid)
+        return default if found is None else found
+
+    def __contains__(self, cid) -> bool:
+        return self._index.lookup(cid) is not None
+
+    def __getitem__(self, cid):
+        found = self._index.lookup(cid)
+        if found is None:
+            raise KeyError(cid)
+        return found
+
+
+def _check_name(data, name: str) -> None:
+    if index_name(data) != name:
+        raise IntegrityError(f"index {name[:12]}: content does not match its name")
+
+
+def _mapped(path: Path):
+    """A local index file: format 2 files are mapped (searched in place), format 1 files read."""
+    import mmap
+
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        size = os.fstat(fd).st_size
+        if size < 1 << 16:
+            return os.read(fd, size)
+        return mmap.mmap(fd, size, access=mmap.ACCESS_READ)
+    finally:
+        os.close(fd)

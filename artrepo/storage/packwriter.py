@@ -21,6 +21,7 @@ PACK_CAPACITY = PACK_TARGET + MAX_SIZE  # a pack buffer never grows past this
 MAX_PENDING_PACKS = 3
 MAX_QUEUED_BATCHES = 4  # batches cut ahead of the hashing thread
 ZSTD_LEVEL = 1
+INLINE_BYTES = 1 << 20  # work this small is done in the caller's thread until a larger write starts the threads
 
 
 class ChunkEncoder:
@@ -48,11 +49,12 @@ class ChunkEncoder:
 
 
 class _Pack:
-    """A pack being filled. `parts` are its blobs in file order: slices of
-    `buf` (bytes it owns), zstd frames, or views of the caller's memory
-    (`borrowed`: valid only until the caller's write returns)."""
+    """A pack being filled. `parts` are its blobs in file order: (start, length) spans of
+    `buf` (bytes it owns, copied in), zstd frames, or views of the caller's memory
+    (`borrowed`: valid only until the caller's write returns). `buf` is made on
+    first use and grows to PACK_CAPACITY: a save of a few bytes allocates little."""
 
-    def __init__(self, buf: bytearray):
+    def __init__(self, buf: bytearray | None = None):
         self.buf = buf
         self.fill = 0  # bytes of buf in use
         self.size = 0  # bytes of blobs
@@ -60,13 +62,22 @@ class _Pack:
         self.entries: list[PackEntry] = []
         self.borrowed: list[int] = []  # indexes into parts
 
+    def _copy_in(self, data) -> tuple[int, int]:
+        n, start = len(data), self.fill
+        if self.buf is None or len(self.buf) < start + n:
+            grown = bytearray(min(PACK_CAPACITY, max(start + n, 2 * len(self.buf or b""), 1 << 16)))
+            if start:
+                grown[:start] = self.buf[:start]
+            self.buf = grown
+        self.buf[start:start + n] = data
+        self.fill += n
+        return start, n
+
     def add(self, cid: bytes, codec: int, data, raw_length: int, *, copy: bool, borrowed: bool) -> None:
         """Append a blob: copied into `buf`, kept as a view of the caller's memory, or kept as is (our own bytes)."""
         n = len(data)
         if copy:
-            self.buf[self.fill:self.fill + n] = data
-            data = memoryview(self.buf)[self.fill:self.fill + n]
-            self.fill += n
+            data = self._copy_in(data)
         elif borrowed:
             self.borrowed.append(len(self.parts))
         self.parts.append(data)
@@ -76,11 +87,13 @@ class _Pack:
     def detach(self) -> None:
         """Copy borrowed blobs into our own buffer (it has room: size < PACK_TARGET)."""
         for i in self.borrowed:
-            n = len(self.parts[i])
-            self.buf[self.fill:self.fill + n] = self.parts[i]
-            self.parts[i] = memoryview(self.buf)[self.fill:self.fill + n]
-            self.fill += n
+            self.parts[i] = self._copy_in(self.parts[i])
         self.borrowed.clear()
+
+    def views(self) -> list:
+        """The blobs as buffers, in file order (`buf` no longer grows once they are taken)."""
+        whole = memoryview(self.buf) if self.buf is not None else None
+        return [whole[p[0]:p[0] + p[1]] if isinstance(p, tuple) else p for p in self.parts]
 
 
 class WriteSession:
@@ -98,15 +111,12 @@ class WriteSession:
     """
 
     def __init__(self, store):  # a ChunkStore (which imports this module)
-        from concurrent.futures import ThreadPoolExecutor
-
         self.store = store
         self._spare: list[bytearray] = []  # buffers the writer threads are done with
-        self._pack = _Pack(bytearray(PACK_CAPACITY))
+        self._pack = _Pack()
         self._new: set[bytes] = set()
         self._packs: dict[bytes, list[PackEntry]] = {}
-        self._hasher = ThreadPoolExecutor(1, thread_name_prefix="artrepo-hash")
-        self._io = ThreadPoolExecutor(2, thread_name_prefix="artrepo-pack")
+        self._pools: dict[str, object] = {}  # the hashing and writing threads, started by the first large write
         self._pending: deque[Future] = deque()  # pack writes, oldest first
         self._borrowing: list[Future] = []  # pack writes that read the caller's memory
         self.stored_bytes = 0
@@ -116,21 +126,36 @@ class WriteSession:
     def writer(self, path: str, *, executable: bool = False) -> "FileWriter":
         return FileWriter(self, path, executable)
 
+    def _pool(self, name: str, workers: int):
+        pool = self._pools.get(name)
+        if pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            pool = self._pools[name] = ThreadPoolExecutor(workers, thread_name_prefix=f"artrepo-{name}")
+        return pool
+
+    def _on_hasher(self, fn, *args, size: int = 0):
+        """Run `fn` on the hashing thread, or here when no thread runs yet and the work is small
+        (a save of a few bytes starts no thread); a future-like object either way."""
+        if "hash" not in self._pools and size < INLINE_BYTES:
+            return _Done(fn(*args))
+        return self._pool("hash", 1).submit(fn, *args)
+
     def put_chunks(self, views: list[memoryview], encoder: ChunkEncoder, *, borrowed: bool) -> "Future[list[bytes]]":
         """Store consecutive chunks on the hashing thread; the future gives their ids.
 
         Views that are not `borrowed` must stay valid until the future is done;
         borrowed ones until `release()` returns.
         """
-        return self._hasher.submit(self._store, views, encoder, borrowed)
+        return self._on_hasher(self._store, views, encoder, borrowed, size=sum(len(v) for v in views))
 
     def _store(self, views: list[memoryview], encoder: ChunkEncoder, borrowed: bool) -> list[bytes]:
         ids = []
-        known = self.store.index.locations
+        known = self.store.index.lookup
         for view in views:
             cid = chunk_id(view)
             ids.append(cid)
-            if cid in self._new or cid in known:
+            if cid in self._new or known(cid) is not None:
                 continue
             codec, stored = encoder.encode(view)
             raw = codec == CODEC_RAW
@@ -151,31 +176,36 @@ class WriteSession:
         self._packs[pid] = pack.entries
         while len(self._pending) >= MAX_PENDING_PACKS:
             self._pending.popleft().result()
-        future = self._io.submit(self._write_pack, pid, pack, footer)
+        if "pack" not in self._pools and pack.size < INLINE_BYTES and not pack.borrowed:
+            future = _Done(self._write_pack(pid, pack, footer))
+        else:
+            future = self._pool("pack", 2).submit(self._write_pack, pid, pack, footer)
         self._pending.append(future)
         if pack.borrowed:
             self._borrowing.append(future)
-        self._pack = _Pack(self._spare.pop() if self._spare else bytearray(PACK_CAPACITY))
+        self._pack = _Pack(self._spare.pop() if self._spare else None)
 
     def _write_pack(self, pid: PackId, pack: _Pack, footer: bytes) -> None:
         try:
-            self.store.write_pack(pid, [*pack.parts, footer])
+            self.store.write_pack(pid, [*pack.views(), footer])
         finally:
             pack.parts.clear()
-            self._spare.append(pack.buf)
+            if pack.buf is not None and len(pack.buf) == PACK_CAPACITY:
+                self._spare.append(pack.buf)
 
     def release(self) -> None:
         """Return once no work refers to borrowed memory, even after an error
         (errors surface from the `put_chunks` futures and from `commit`)."""
-        from concurrent.futures import wait
+        self._on_hasher(lambda: self._pack.detach()).result()  # after every queued batch
+        if self._borrowing:
+            from concurrent.futures import wait
 
-        self._hasher.submit(lambda: self._pack.detach()).result()  # after every queued batch
-        wait(self._borrowing)
-        self._borrowing.clear()
+            wait(self._borrowing)
+            self._borrowing.clear()
 
     def commit(self) -> None:
         """Make every chunk written so far durable and indexed."""
-        self._hasher.submit(self._seal_pack).result()
+        self._on_hasher(self._seal_pack).result()
         while self._pending:
             self._pending.popleft().result()
         self._stop_threads()
@@ -187,8 +217,23 @@ class WriteSession:
         self._stop_threads()
 
     def _stop_threads(self) -> None:
-        self._hasher.shutdown(wait=True, cancel_futures=True)
-        self._io.shutdown(wait=True, cancel_futures=True)
+        for pool in self._pools.values():
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _Done:
+    """The result of work done on the spot, with the `result()` of a finished future."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+    def result(self):
+        return self.value
+
+    def done(self) -> bool:
+        return True
 
 
 class FileWriter(io.RawIOBase):

@@ -154,12 +154,7 @@ class Catalog:
         return True
 
     def _origins(self) -> dict[str, str]:
-        folder = self.repo.git_dir / "origins"
-        try:
-            entries = list(os.scandir(folder))
-        except FileNotFoundError:
-            return {}
-        return {e.name: remote for e in entries if (remote := self.repo.origin(e.name))}
+        return self.repo.origins.all()
 
     def _read_versions(self, reuse: bool) -> None:
         origins = self._origins()

@@ -164,3 +164,17 @@ def test_target_errors_are_one_line_before_running(project, pipe_file):
         assert proc.returncode == 1 and message in proc.stderr, (args, proc.stderr)
         assert len(proc.stderr.strip().splitlines()) == 1
     assert _runs(project) == [] and run_cli("list", "--json", cwd=project, check=True).stdout.strip() == "[]"
+
+
+def test_parameters_read_as_yaml_scalars_even_those_read_without_yaml():
+    """`-p k=v` gives a step what YAML reads from v (plain integers and words skip importing yaml)."""
+    import yaml
+
+    from artrepo.cli.commands.run import _parse_parameter
+
+    values = ["0", "5", "-5", "+5", "010", "1e3", "3.5", "1_000", "0x10", "abc", "a_b-c", "yes", "No", "OFF",
+              "null", "~", "True", " 7 ", "", "-", "-abc", "a b", "héllo", ".inf", "2026-01-01", "[1, 2]"]
+    for value in values:
+        expected = yaml.safe_load(value) if value.strip() else ""
+        key, got = _parse_parameter(f"k={value}")
+        assert key == "k" and got == expected and type(got) is type(expected), value

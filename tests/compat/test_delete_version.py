@@ -84,17 +84,17 @@ def test_push_and_pull_carry_a_deletion_and_never_bring_the_version_back(project
     first = save_artifact([1], name="t")
     second = save_artifact([2], name="t")
     bucket = tmp_path / "bucket"
-    run_cli("remote", "add", "origin", str(bucket), cwd=project, check=True)
+    run_cli("remote", "add", "origin", str(bucket), "--trusted", cwd=project, check=True)
     run_cli("push", cwd=project, check=True)
     other = tmp_path / "other"
-    run_cli("clone", str(bucket), str(other), cwd=tmp_path, check=True)
+    run_cli("clone", "--trusted", str(bucket), str(other), cwd=tmp_path, check=True)
 
     Client().delete_artifact_version(first.id)
     run_cli("pull", cwd=project, check=True)  # the remote still publishes it: not brought back
     assert listed(project, "t") == ["2"]
     run_cli("push", cwd=project, check=True)  # the deletion reaches the remote
     fresh = tmp_path / "fresh"
-    run_cli("clone", str(bucket), str(fresh), cwd=tmp_path, check=True)
+    run_cli("clone", "--trusted", str(bucket), str(fresh), cwd=tmp_path, check=True)
     assert listed(fresh, "t") == ["2"]
 
     run_cli("pull", cwd=other, check=True)  # a clone made before the deletion drops the version

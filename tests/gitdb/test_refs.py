@@ -77,7 +77,7 @@ def test_a_stale_git_lock_left_by_a_killed_writer_is_taken_over(repo, commits):
 
 
 def test_a_ref_transaction_publishes_every_ref_with_its_reflog(repo, commits):
-    names = ["refs/artrepo/runs/extra", layout.RUNS_HEAD]
+    names = ["refs/artrepo/aliases/x/extra", layout.RUNS_HEAD]
     repo.refs.create(names[1], commits[1])
     with repo.refs.transaction() as txn:
         assert txn.set(names[0], lambda cur: commits[0] if cur is None else None, "made in a transaction") == commits[0]
@@ -89,6 +89,14 @@ def test_a_ref_transaction_publishes_every_ref_with_its_reflog(repo, commits):
     assert repo.refs.reflog(names[0])[0][2] == "made in a transaction"
     assert len(repo.refs.reflog(names[1])) == 1  # the unchanged ref got no reflog line
     git_fsck(repo.root)
+
+
+def test_create_only_and_derived_refs_get_no_reflog_file(repo, commits):
+    for ref in ("refs/artrepo/v/x/1", "refs/artrepo/runs/r1", "refs/artrepo/heads/x", "refs/artrepo/cache/ab/cd"):
+        assert repo.refs.create(ref, commits[0])
+        assert not (repo.git_dir / "logs" / ref).exists()
+    assert repo.refs.create("refs/artrepo/aliases/x/prod", commits[0])
+    assert (repo.git_dir / "logs" / "refs/artrepo/aliases/x/prod").is_file()
 
 
 def test_a_ref_transaction_that_fails_changes_nothing(repo, commits):

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -44,3 +46,26 @@ def version_ids(root: Path, name: str) -> dict[str, str]:
     from artrepo.maintenance.inventory import version_refs
 
     return {t.version: t.oid for t in version_refs(root / ".artrepo") if t.name == name}
+
+
+def kill_at_random(child: subprocess.Popen, ready: Path, rng, full: float) -> None:
+    """SIGKILL `child` at a random moment of its work (up to 1.1 x `full` seconds after it touched `ready`)."""
+    while not ready.exists() and child.poll() is None:
+        time.sleep(0.002)
+    time.sleep(rng.uniform(0, full * 1.1))
+    if child.poll() is None:
+        os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+
+
+def racing_registers(project: Path, name: str, version: str, count: int) -> list[tuple[int, str]]:
+    """`count` processes register a file each as `name:version` at once; [(exit code, stderr)]."""
+    sources = []
+    for i in range(count):
+        f = project.parent / f"source-{i}.txt"
+        f.write_text(f"creator {i}\n")
+        sources.append(f)
+    cmd = [sys.executable, "-m", "artrepo", "register"]
+    procs = [subprocess.Popen([*cmd, str(f), "--name", name, "--version", version], cwd=project,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for f in sources]
+    return [(p.wait(120), p.stderr.read()) for p in procs]

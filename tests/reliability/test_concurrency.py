@@ -9,7 +9,7 @@ import pytest
 
 from artrepo import load_artifact
 from artrepo_testing import run_cli
-from helpers import assert_repository_sound, python_child, version_ids
+from helpers import assert_repository_sound, python_child, racing_registers, version_ids
 
 APPENDER = """
 from artrepo import save_artifact
@@ -75,15 +75,7 @@ def test_gc_packing_refs_beside_four_writers_loses_no_version(project, monkeypat
 
 
 def test_eight_racing_creators_of_one_custom_version_one_wins(project):
-    sources = []
-    for i in range(8):
-        f = project.parent / f"source-{i}.txt"
-        f.write_text(f"creator {i}\n")
-        sources.append(f)
-    cmd = [sys.executable, "-m", "artrepo", "register"]
-    procs = [subprocess.Popen([*cmd, str(f), "--name", "release", "--version", "v1"], cwd=project,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for f in sources]
-    results = [(p.wait(120), p.stderr.read()) for p in procs]
+    results = racing_registers(project, "release", "v1", 8)
     assert sorted(rc for rc, _ in results) == [0] + [1] * 7, results
     for rc, err in results:
         if rc == 1:

@@ -1,16 +1,14 @@
 """SIGKILL of a saving process at random points: the repository stays valid, nothing half-published."""
 from __future__ import annotations
 
-import os
 import random
-import signal
 import time
 
 import numpy as np
 import pytest
 
 from artrepo import load_artifact, save_artifact
-from helpers import assert_repository_sound, payload, python_child, version_ids
+from helpers import assert_repository_sound, kill_at_random, payload, python_child, version_ids
 
 SIZE = 1_500_000  # 12 MB of float64: several packs, so kills land inside chunking, pack writes and publishing
 
@@ -25,13 +23,7 @@ save_artifact(data, "model")
 
 def _trial(project, seed: int, rng: random.Random, full: float) -> None:
     before = version_ids(project, "model")
-    child = python_child(SAVER.format(seed=seed, size=SIZE), project)
-    while not (project / f"ready-{seed}").exists() and child.poll() is None:
-        time.sleep(0.002)
-    time.sleep(rng.uniform(0, full * 1.1))
-    if child.poll() is None:
-        os.kill(child.pid, signal.SIGKILL)
-    child.wait()
+    kill_at_random(python_child(SAVER.format(seed=seed, size=SIZE), project), project / f"ready-{seed}", rng, full)
     after = version_ids(project, "model")
     assert set(before) <= set(after) and len(after) - len(before) in (0, 1)
     from artrepo import repository

@@ -22,10 +22,10 @@ def log_cmd(name: str | None, limit: int | None, as_json: bool) -> None:
     if "@" in name:
         _alias_log(repo, name, limit, as_json)
         return
-    infos = repo.versions(name)
+    infos = repo.recent_versions(name, limit)  # about `limit` versions read, whatever the name holds
     if not infos:
         repo.latest(name)  # raises NotFoundError with a suggestion
-    versions = [ArtifactVersion(repo, i) for i in infos[:limit]]
+    versions = [ArtifactVersion(repo, i) for i in infos]
     with repo.snapshot():
         if as_json:
             render.emit_json([render.version_summary(av) for av in versions])

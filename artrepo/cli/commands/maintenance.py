@@ -118,6 +118,9 @@ def _report_gc(result, dry_run: bool, remote: str | None = None) -> None:
                f"kept {result.kept_packs} packs in use, {result.kept_young} unused packs younger than the grace period")
     if result.index_rewritten:
         click.echo(f"{'would merge' if dry_run else 'merged'} {result.index_files_before} {index} into one")
+    if result.regroup:
+        click.echo(f"{'would regroup' if dry_run else 'regrouped'} the data still needed of {len(result.regroup)} "
+                   f"small or partly unused packs{'' if dry_run else f' into {result.written_packs}'}")
     if remote is None and result.git_packed:
         click.echo("packed git refs and objects")
 

@@ -4,16 +4,33 @@ from __future__ import annotations
 import click
 
 
+_YAML_WORDS = {"yes", "no", "true", "false", "on", "off", "null"}  # words YAML reads as no string
+
+
 def _parse_parameter(text: str):
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
         raise click.BadParameter(f"{text!r} is not KEY=VALUE", param_hint="-p")
+    return key.strip(), _scalar(value)
+
+
+def _scalar(value: str):
+    """`value` as YAML reads a scalar; a plain integer or word without importing yaml (a cached run's start)."""
+    text = value.strip()
+    if not text:
+        return ""
+    digits = text[1:] if text[0] in "+-" else text
+    if digits.isascii() and digits.isdigit() and (digits == "0" or digits[0] != "0"):  # "010" is octal to YAML
+        return int(text)
+    if (text.isascii() and text[0].isalpha() and text.replace("_", "").replace("-", "").isalnum()
+            and text.lower() not in _YAML_WORDS):
+        return text
     import yaml
 
     try:
-        return key.strip(), yaml.safe_load(value) if value.strip() else ""
+        return yaml.safe_load(value)
     except yaml.YAMLError:
-        return key.strip(), value
+        return value
 
 
 @click.command("run")

@@ -87,6 +87,14 @@ class LocalBackend(Backend):
                     out[f"{rel}/{name}"] = ObjectInfo(st.st_size, st.st_mtime)
         return out
 
+    def list_prefix(self, prefix: str) -> list[str]:
+        """Keys under the folder `prefix`, sorted (names only: no stat per file)."""
+        out = []
+        for dirpath, _dirs, files in os.walk(self.root / prefix):
+            rel = os.path.relpath(dirpath, self.root)
+            out += [f"{rel}/{name}" for name in files if not name.startswith(TEMP_PREFIX)]
+        return sorted(out)
+
     def delete(self, key: str) -> None:
         path = self.root / key
         try:

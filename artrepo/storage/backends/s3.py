@@ -131,8 +131,9 @@ class S3Backend(FsspecBackend):
                     return False
                 raise
 
-        if self._run(send) or not read_back:
-            return True
+        written = self._run(send)
+        if written or not read_back:
+            return written
         # A 412 may answer the retry of our own successful write: read it back.
         current = self._get(key)
         return current is not None and current[0] == data
@@ -142,6 +143,9 @@ class S3Backend(FsspecBackend):
 
     def put_content(self, key: str, data) -> None:
         self._put(key, joined(data), read_back=False, IfNoneMatch="*")
+
+    def put_new(self, key: str, data) -> bool:
+        return self._put(key, joined(data), read_back=False, IfNoneMatch="*")
 
     def put_if_match(self, key: str, data: bytes, token: str) -> bool:
         return self._put(key, joined(data), IfMatch=token)

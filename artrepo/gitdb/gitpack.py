@@ -1,0 +1,368 @@
+"""Git pack files (pack v2, idx v2) read and written in pure Python, byte-compatible with git.
+
+    pack = GitPack(objects_dir / "pack" / "pack-<sha>.idx")
+    pack.read(pack.find(raw_oid))      # (type, body), deltas applied
+    write_pack(objects_dir, rows)      # [(oid, type, body)] -> a new pack + idx, no deltas
+
+Reading maps the `.idx` and searches it (fanout table, then a binary search
+over the sorted ids), inflates the object from the `.pack` and applies
+OFS_DELTA/REF_DELTA chains, as git does: a fully cached run or `artrepo show`
+reads packed objects without importing pygit2. Writing lays objects out
+without deltas (a later `git gc` may delta them); `merge` copies the entries
+of several packs into one (raw bytes for whole objects, deltas resolved), the
+way `git repack --geometric` rolls small packs into a bigger one. A new pack
+is written to temporary files, fsynced, and renamed `.pack` first, `.idx`
+last (readers find packs by their `.idx`); packs it replaces are removed
+afterwards, `.idx` first.
+"""
+from __future__ import annotations
+
+import mmap
+import os
+import struct
+import time
+import zlib
+from pathlib import Path
+
+try:  # the interpreter's own SHA code: importing hashlib (OpenSSL) costs milliseconds
+    from _sha1 import sha1
+except ImportError:  # pragma: no cover - other interpreters
+    from hashlib import sha1
+
+IDX_MAGIC = b"\xfftOc"
+TYPES = {1: "commit", 2: "tree", 3: "blob", 4: "tag"}
+CODES = {v: k for k, v in TYPES.items()}
+OFS_DELTA, REF_DELTA = 6, 7
+_BASES_MAX = 256  # delta bases kept per pack (recent versions share bases)
+
+
+class PackError(Exception):
+    """A pack or its index is malformed (the caller turns it into an IntegrityError)."""
+
+
+def _map(path: Path):
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        size = os.fstat(fd).st_size
+        return mmap.mmap(fd, size, access=mmap.ACCESS_READ) if size else b""
+    finally:
+        os.close(fd)
+
+
+class GitPack:
+    """One pack: its mapped `.idx` and `.pack`."""
+
+    def __init__(self, idx_path: Path):
+        self.idx_path = Path(idx_path)
+        self.pack_path = self.idx_path.with_suffix(".pack")
+        idx = _map(self.idx_path)
+        if len(idx) < 8 + 1024 + 40 or idx[:4] != IDX_MAGIC or struct.unpack_from(">I", idx, 4)[0] != 2:
+            raise PackError(f"{self.idx_path.name}: not a version 2 pack index")
+        self.fanout = struct.unpack_from(">256I", idx, 8)
+        self.count = self.fanout[255]
+        self._names = 8 + 1024
+        self._crcs = self._names + 20 * self.count
+        self._offsets = self._crcs + 4 * self.count
+        self._large = self._offsets + 4 * self.count
+        if len(idx) < self._large + 40:
+            raise PackError(f"{self.idx_path.name}: truncated")
+        self.idx = idx
+        self._pack = None
+        self._bases: dict[int, tuple[int, bytes]] = {}
+
+    @property
+    def pack(self):
+        if self._pack is None:
+            self._pack = _map(self.pack_path)
+            if self._pack[:4] != b"PACK":
+                raise PackError(f"{self.pack_path.name}: not a pack")
+        return self._pack
+
+    def name(self, i: int) -> bytes:
+        return self.idx[self._names + 20 * i:self._names + 20 * i + 20]
+
+    def offset(self, i: int) -> int:
+        (off,) = struct.unpack_from(">I", self.idx, self._offsets + 4 * i)
+        if off & 0x80000000:
+            (off,) = struct.unpack_from(">Q", self.idx, self._large + 8 * (off & 0x7FFFFFFF))
+        return off
+
+    def crc(self, i: int) -> int:
+        return struct.unpack_from(">I", self.idx, self._crcs + 4 * i)[0]
+
+    def _position(self, raw: bytes) -> int:
+        """Index of the first id >= raw."""
+        first = raw[0]
+        lo, hi = (self.fanout[first - 1] if first else 0), self.fanout[first]
+        idx, base = self.idx, self._names
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if idx[base + 20 * mid:base + 20 * mid + 20] < raw:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
+    def find(self, raw: bytes) -> int | None:
+        """The offset of the object with this 20-byte id, or None."""
+        i = self._position(raw)
+        return self.offset(i) if i < self.count and self.name(i) == raw else None
+
+    def with_prefix(self, prefix: str, limit: int = 2) -> list[str]:
+        """Hex ids starting with `prefix` (at most `limit`)."""
+        low = bytes.fromhex((prefix + "0" * 40)[:40])
+        out, i = [], self._position(low)
+        while i < self.count and len(out) < limit:
+            hexid = self.name(i).hex()
+            if not hexid.startswith(prefix):
+                break
+            out.append(hexid)
+            i += 1
+        return out
+
+    # -- objects ----------------------------------------------------------------------
+    def _header(self, offset: int) -> tuple[int, int, int]:
+        """(type code, size, data offset) of the entry at `offset`."""
+        pack = self.pack
+        c = pack[offset]
+        kind, size, shift, pos = (c >> 4) & 7, c & 15, 4, offset + 1
+        while c & 0x80:
+            c = pack[pos]
+            pos += 1
+            size |= (c & 0x7F) << shift
+            shift += 7
+        return kind, size, pos
+
+    def _inflate(self, pos: int, size: int) -> bytes:
+        # A zlib stream of `size` bytes is never longer than this (stored blocks: 5 bytes per
+        # 64 KiB, header and checksum): one slice, one call, whatever follows it is ignored.
+        # The output is bounded by the size the header gives (a stream that says more is an error).
+        bound = size + 5 * (size // 16384 + 1) + 64
+        d = zlib.decompressobj()
+        try:
+            body = d.decompress(self.pack[pos:pos + bound], size + 1)
+        except zlib.error as exc:
+            raise PackError(f"{self.pack_path.name}: object at {pos} does not inflate ({exc})") from None
+        if len(body) != size or not d.eof:
+            raise PackError(f"{self.pack_path.name}: object of {len(body)} bytes, its header says {size}")
+        return body
+
+    def read(self, offset: int, resolve_ref=None) -> tuple[str, bytes]:
+        """(type, body) of the entry at `offset`; `resolve_ref(raw id)` gives REF_DELTA bases from elsewhere."""
+        deltas = []
+        while True:
+            cached = self._bases.get(offset)
+            if cached is not None:
+                kind, body = cached
+                break
+            kind, size, pos = self._header(offset)
+            if kind == OFS_DELTA:
+                c = self.pack[pos]
+                pos += 1
+                back = c & 0x7F
+                while c & 0x80:
+                    c = self.pack[pos]
+                    pos += 1
+                    back = ((back + 1) << 7) | (c & 0x7F)
+                deltas.append((offset, self._inflate(pos, size)))
+                offset -= back
+            elif kind == REF_DELTA:
+                base = bytes(self.pack[pos:pos + 20])
+                deltas.append((offset, self._inflate(pos + 20, size)))
+                found = self.find(base)
+                if found is not None:
+                    offset = found
+                    continue
+                if resolve_ref is None:
+                    raise PackError(f"{self.pack_path.name}: delta base {base.hex()[:12]} is not in this pack")
+                name, body = resolve_ref(base)
+                kind = CODES[name]
+                break
+            elif kind in TYPES:
+                body = self._inflate(pos, size)
+                break
+            else:
+                raise PackError(f"{self.pack_path.name}: unknown object type {kind} at {offset}")
+        for at, delta in reversed(deltas):
+            body = apply_delta(body, delta)
+            if len(self._bases) >= _BASES_MAX:
+                self._bases.clear()
+            self._bases[at] = (kind, body)
+        return TYPES[kind], body
+
+    def raw_entries(self):
+        """(id, type code, entry bytes, crc) of every entry in pack order (entries are contiguous)."""
+        order = sorted((self.offset(i), i) for i in range(self.count))
+        end = len(self.pack) - 20
+        for k, (off, i) in enumerate(order):
+            stop = order[k + 1][0] if k + 1 < len(order) else end
+            yield self.name(i), self._header(off)[0], off, stop, self.crc(i)
+
+    def close(self) -> None:
+        for m in (self.idx, self._pack):
+            if isinstance(m, mmap.mmap):
+                m.close()
+
+
+def apply_delta(base: bytes, delta: bytes) -> bytes:
+    """git's delta format: source size, target size, then copy (from base) and insert instructions."""
+    def varint(pos):
+        value = shift = 0
+        while True:
+            c = delta[pos]
+            pos += 1
+            value |= (c & 0x7F) << shift
+            shift += 7
+            if not c & 0x80:
+                return value, pos
+
+    src_size, pos = varint(0)
+    dst_size, pos = varint(pos)
+    if src_size != len(base):
+        raise PackError("delta does not apply to its base (size differs)")
+    out = bytearray()
+    n = len(delta)
+    while pos < n:
+        c = delta[pos]
+        pos += 1
+        if c & 0x80:
+            off = size = 0
+            for i in range(4):
+                if c & (1 << i):
+                    off |= delta[pos] << (8 * i)
+                    pos += 1
+            for i in range(3):
+                if c & (0x10 << i):
+                    size |= delta[pos] << (8 * i)
+                    pos += 1
+            out += base[off:off + (size or 0x10000)]
+        elif c:
+            out += delta[pos:pos + c]
+            pos += c
+        else:
+            raise PackError("delta holds a reserved instruction")
+    if len(out) != dst_size:
+        raise PackError("delta result has the wrong size")
+    return bytes(out)
+
+
+def entry_header(kind: int, size: int) -> bytes:
+    out = bytearray()
+    c = (kind << 4) | (size & 15)
+    size >>= 4
+    while size:
+        out.append(c | 0x80)
+        c = size & 0x7F
+        size >>= 7
+    out.append(c)
+    return bytes(out)
+
+
+class PackBuilder:
+    """A new pack written as objects come (whole objects deflated here, or raw entries copied from a pack).
+
+    Entries go to a temporary file in `pack_dir`; `finish` writes the header
+    and checksum, the `.idx`, and renames both into place; `abort` removes the
+    temporary file (one left by a crash is a `tmp_*` file `git gc` removes).
+    """
+
+    def __init__(self, pack_dir: Path):
+        self.pack_dir = Path(pack_dir)
+        self.pack_dir.mkdir(parents=True, exist_ok=True)
+        self.rows: list[tuple[bytes, int, int]] = []  # (raw id, crc32, offset)
+        self.size = 12
+        self._seen: set[bytes] = set()
+        self._tmp = self.pack_dir / f"tmp_pack_{os.getpid()}_{time.monotonic_ns()}"
+        self._fd = os.open(self._tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
+        _write_all(self._fd, bytes(12))
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __contains__(self, raw: bytes) -> bool:
+        return raw in self._seen
+
+    def add(self, raw: bytes, kind: str, body: bytes) -> None:
+        if raw not in self._seen:
+            self._append(raw, entry_header(CODES[kind], len(body)) + zlib.compress(body, 1))
+
+    def add_raw(self, raw: bytes, entry: bytes) -> None:
+        """A whole-object entry exactly as another pack stores it (header and deflated data)."""
+        if raw not in self._seen:
+            self._append(raw, bytes(entry))
+
+    def _append(self, raw: bytes, entry: bytes) -> None:
+        _write_all(self._fd, entry)
+        self._seen.add(raw)
+        self.rows.append((raw, zlib.crc32(entry), self.size))
+        self.size += len(entry)
+
+    def finish(self) -> Path:
+        """Write the pack's header, checksum and `.idx`, durably; returns the `.idx` path."""
+        fd = self._fd
+        os.pwrite(fd, b"PACK" + struct.pack(">II", 2, len(self.rows)), 0)
+        digest, pos = sha1(), 0
+        while block := os.pread(fd, 1 << 20, pos):
+            digest.update(block)
+            pos += len(block)
+        checksum = digest.digest()
+        os.pwrite(fd, checksum, pos)
+        os.fsync(fd)
+        os.close(fd)
+        self._fd = None
+        final = self.pack_dir / f"pack-{checksum.hex()}"
+        idx = self._index(checksum)
+        tmp_idx = self.pack_dir / f"tmp_idx_{os.getpid()}_{time.monotonic_ns()}"
+        fd = os.open(tmp_idx, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
+        try:
+            _write_all(fd, idx)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(self._tmp, final.with_suffix(".pack"))  # .idx last: readers find packs by it
+        os.replace(tmp_idx, final.with_suffix(".idx"))
+        fd = os.open(self.pack_dir, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return final.with_suffix(".idx")
+
+    def _index(self, checksum: bytes) -> bytes:
+        rows = sorted(self.rows)
+        counts = [0] * 256
+        for raw, _crc, _off in rows:
+            counts[raw[0]] += 1
+        fanout, total = [], 0
+        for c in counts:
+            total += c
+            fanout.append(total)
+        small, large = [], []
+        for _raw, _crc, off in rows:
+            if off < 0x80000000:
+                small.append(off)
+            else:
+                small.append(0x80000000 | len(large))
+                large.append(off)
+        idx = b"".join([IDX_MAGIC, struct.pack(">I", 2), struct.pack(">256I", *fanout),
+                        b"".join(r[0] for r in rows), struct.pack(f">{len(rows)}I", *(r[1] for r in rows)),
+                        struct.pack(f">{len(rows)}I", *small), struct.pack(f">{len(large)}Q", *large), checksum])
+        return idx + sha1(idx).digest()
+
+    def abort(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        self._tmp.unlink(missing_ok=True)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view, done = memoryview(data), 0
+    while done < len(data):
+        done += os.write(fd, view[done:])
+
+
+def remove_pack(idx_path: Path) -> None:
+    """Remove a pack replaced by another (its `.idx` first: readers stop finding it before its data goes)."""
+    for suffix in (".idx", ".rev", ".bitmap", ".pack"):
+        Path(idx_path).with_suffix(suffix).unlink(missing_ok=True)

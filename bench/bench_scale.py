@@ -1,0 +1,224 @@
+"""Scale (issue 15): each command at a large repository size as a ratio of its cost at a small one.
+
+    .venv/bin/python bench/bench_scale.py                      # 1,000 vs 100,000 versions, 100 vs 10,000 runs
+    .venv/bin/python bench/bench_scale.py --large 10000        # 1,000 vs 10,000 (a build of 100k takes long)
+    .venv/bin/python bench/bench_scale.py --quick              # 100 vs 1,000
+
+Repositories are built once by bench/scale_build.py (public API, then `gc`)
+into $BENCH_SCRATCH/scale/<kind>-<n> (default /tmp/artrepo-bench) and reused
+while their build version matches: a rerun measures only. Kinds: `one-name`
+(N versions of one name), `many-names` (N versions over N / 10 names),
+`runs` (N / 10 runs of a 3-step pipeline). Commands that write (saves,
+push, rerun) work on a copy (`cp -a`: a packed repository is a few files).
+
+Every figure is the median of REPEAT runs of a fresh CLI process (or, for
+in-process figures, of many calls in one process), at both sizes, in this
+run; each row prints the large/small ratio and the command that measures
+it. Issue 15's bounds: ≤ 1.5x for per-item commands, "linear" for
+whole-repository ones (ratio ≤ size ratio), fsck ≥ 20,000 versions/s.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+
+from scale_build import BUILD_VERSION  # noqa: E402
+
+REPEAT = 5
+PY = sys.executable
+
+
+def base() -> Path:
+    return Path(os.environ.get("BENCH_SCRATCH", "/tmp/artrepo-bench")) / "scale"
+
+
+def built(kind: str, n: int) -> Path:
+    """The cached repository of `kind` with `n` items, built (in a child) if absent or stale."""
+    dest = base() / f"{kind}-{n}"
+    meta = dest / "built.json"
+    if meta.is_file():
+        info = json.loads(meta.read_text())
+        if info.get("version") == BUILD_VERSION and info.get("n") == n:
+            return dest
+    shutil.rmtree(dest, ignore_errors=True)
+    print(f"building {kind} {n} into {dest} (once)", flush=True)
+    subprocess.run([PY, str(BENCH / "scale_build.py"), kind, str(n), str(dest)], check=True)
+    return dest
+
+
+def copy_of(repo: Path, tag: str) -> Path:
+    dest = base() / "work" / f"{repo.name}-{tag}"
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["cp", "-a", str(repo), str(dest)], check=True)
+    return dest
+
+
+def cli(repo: Path, *args: str, repeat: int = REPEAT) -> float:
+    """Median seconds of `artrepo ARGS` in `repo` (fresh process each)."""
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        proc = subprocess.run([PY, "-m", "artrepo", *args], cwd=repo, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)
+        times.append(time.perf_counter() - t)
+        if proc.returncode not in (0, 3):
+            raise SystemExit(f"artrepo {' '.join(args)} in {repo}: exit {proc.returncode}: {proc.stderr.strip()}")
+    return statistics.median(times)
+
+
+def in_process(repo: Path, code: str) -> float:
+    """A child in `repo` runs `code`, which prints seconds per call; returns them."""
+    out = subprocess.run([PY, "-c", code], cwd=repo, capture_output=True, text=True)
+    if out.returncode:
+        raise SystemExit(f"in {repo}: {out.stderr.strip()}")
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+SAVE_COST = """
+import time, statistics, artrepo
+artrepo.load_artifact({name!r})
+times = []
+for i in range({n}):
+    t = time.perf_counter(); artrepo.save_artifact(i, {name!r}); times.append(time.perf_counter() - t)
+print(statistics.median(times))
+"""
+
+LOAD_COST = """
+import time, statistics, artrepo
+artrepo.load_artifact({name!r})
+times = []
+for i in range(20):
+    t = time.perf_counter(); artrepo.load_artifact({name!r}); times.append(time.perf_counter() - t)
+print(statistics.median(times))
+"""
+
+FIRST_LOAD = """
+import time
+t = time.perf_counter()
+import artrepo
+artrepo.load_artifact({name!r})
+print(time.perf_counter() - t)
+"""
+
+
+def files_under(repo: Path) -> int:
+    return sum(len(files) for _d, _s, files in os.walk(repo / ".artrepo"))
+
+
+def first_name(repo: Path) -> str:
+    out = subprocess.run([PY, "-m", "artrepo", "list", "--json"], cwd=repo, capture_output=True, text=True)
+    try:
+        rows = json.loads(out.stdout)
+        return rows[0]["name"]
+    except (ValueError, LookupError, TypeError):
+        return "metric00000"
+
+
+def measure_versions(kind: str, n: int) -> dict[str, float]:
+    repo = built(kind, n)
+    name = "counter" if kind == "one-name" else first_name(repo)
+    out: dict[str, float] = {}
+    out["files under .artrepo"] = files_under(repo)
+    out[f"artrepo show {name}"] = cli(repo, "show", name)
+    out[f"artrepo show {name}:1"] = cli(repo, "show", f"{name}:1")
+    out[f"artrepo log {name} -n 20"] = cli(repo, "log", name, "-n", "20")
+    out["load_artifact(NAME), first in a process"] = statistics.median(
+        in_process(repo, FIRST_LOAD.format(name=name)) for _ in range(3))
+    out["load_artifact(NAME), in-process"] = in_process(repo, LOAD_COST.format(name=name))
+    out["artrepo list"] = cli(repo, "list", repeat=3)
+    out["artrepo fsck"] = cli(repo, "fsck", repeat=1)
+    out["artrepo du"] = cli(repo, "du", repeat=1)
+    out["artrepo gc --dry-run"] = cli(repo, "gc", "--dry-run", repeat=1)
+    work = copy_of(repo, "write")
+    out["save_artifact(int), in-process"] = in_process(work, SAVE_COST.format(name=name, n=40))
+    remote = base() / "work" / f"{kind}-{n}-remote"
+    shutil.rmtree(remote, ignore_errors=True)
+    subprocess.run([PY, "-m", "artrepo", "remote", "add", "origin", str(remote)], cwd=work, check=True,
+                   stdout=subprocess.DEVNULL)
+    out["first push (folder)"] = cli(work, "push", repeat=1)
+    out["no-op push (folder)"] = cli(work, "push", repeat=3)
+    subprocess.run([PY, "-c", f"import artrepo; artrepo.save_artifact(1, {name!r})"], cwd=work, check=True)
+    out["push after one save (folder)"] = cli(work, "push", repeat=1)
+    clone = base() / "work" / f"{kind}-{n}-clone"
+    shutil.rmtree(clone, ignore_errors=True)
+    t = time.perf_counter()
+    subprocess.run([PY, "-m", "artrepo", "clone", str(remote), str(clone)], check=True, stdout=subprocess.DEVNULL)
+    out["clone (folder)"] = time.perf_counter() - t
+    shutil.rmtree(clone, ignore_errors=True)
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.rmtree(remote, ignore_errors=True)
+    return out
+
+
+def measure_runs(n: int) -> dict[str, float]:
+    repo = built("runs", n)
+    out: dict[str, float] = {}
+    out["artrepo log -n 20 (runs)"] = cli(repo, "log", "-n", "20")
+    work = copy_of(repo, "rerun")
+    out["artrepo run hourly.py (fully cached)"] = cli(work, "run", "hourly.py", "-p", "i=0")
+    shutil.rmtree(work, ignore_errors=True)
+    out["files under .artrepo"] = files_under(repo)
+    return out
+
+
+WHOLE = ("artrepo list", "artrepo fsck", "artrepo du", "artrepo gc --dry-run", "clone (folder)", "first push (folder)")
+
+
+def table(title: str, small_n: int, large_n: int, small: dict, large: dict, command: str,
+          versions_per_item: int = 1) -> None:
+    print(f"\n{title}: {large_n:,} vs {small_n:,}   (rerun: {command})")
+    print(f"  {'figure':52} {'small':>10} {'large':>10} {'ratio':>7}  bound")
+    for key in small:
+        a, b = small[key], large.get(key)
+        if b is None:
+            continue
+        ratio = b / a if a else float("inf")
+        if key.startswith("files"):
+            per = (b - a) / ((large_n - small_n) * versions_per_item / 50)
+            print(f"  {key:52} {a:10.0f} {b:10.0f} {ratio:7.2f}  grows {per:.2f} per 50 versions (bound <= 1)")
+            continue
+        bound = f"linear (<= {large_n / small_n:.0f}x)" if key in WHOLE else "<= 1.5x"
+        print(f"  {key:52} {a * 1000:8.1f}ms {b * 1000:8.1f}ms {ratio:7.2f}  {bound}")
+    if "artrepo fsck" in large:
+        print(f"  fsck rate at {large_n:,}: {large_n / large['artrepo fsck']:,.0f} versions/s (bound >= 20,000; "
+              "includes process start and stock git fsck)")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--small", type=int, default=1000)
+    ap.add_argument("--large", type=int, default=100_000)
+    ap.add_argument("--quick", action="store_true", help="100 vs 1,000")
+    ap.add_argument("--kinds", default="one-name,many-names,runs")
+    args = ap.parse_args()
+    if args.quick:
+        args.small, args.large = 100, 1000
+    command = f"{PY} bench/bench_scale.py --small {args.small} --large {args.large} --kinds {args.kinds}"
+    # PYTHONDONTWRITEBYTECODE (the team's machines) would make every process compile what changed
+    subprocess.run([PY, "-m", "compileall", "-q", str(BENCH.parent / "artrepo")], check=True)
+    t = time.perf_counter()
+    subprocess.run([PY, "-c", "import artrepo"], check=True)
+    print(f"import artrepo: {1000 * (time.perf_counter() - t):.0f} ms (process start included)")
+    for kind in args.kinds.split(","):
+        if kind == "runs":
+            small, large = measure_runs(args.small // 10), measure_runs(args.large // 10)
+            table("runs", args.small // 10, args.large // 10, small, large, command, versions_per_item=3)
+        else:
+            small, large = measure_versions(kind, args.small), measure_versions(kind, args.large)
+            table(kind, args.small, args.large, small, large, command)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

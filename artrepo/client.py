@@ -168,9 +168,19 @@ def save_artifact(data: Any, name: str, version: str | int | None = None, tags=N
                 "materializer": _restricted(materializer, data, extract_metadata, include_visualizations)}
     ctx = _step_context()
     repo = active_repository()
-    if ctx is not None:  # recorded as an output of the running step
+    if ctx is not None:  # recorded as an output of the running step (its run holds the provenance)
         return ArtifactVersion(repo, ctx.save_artifact(data, name, version, **settings))
-    return ArtifactVersion(repo, save_value(repo, data, name, version, **settings))
+    return ArtifactVersion(repo, save_value(repo, data, name, version, provenance=_provenance(repo), **settings))
+
+
+def _provenance(repo):
+    """What `save_value` calls, after validating, to capture a version's provenance (the caller, git...)."""
+    def capture():
+        from artrepo.runtime.provenance import capture_save
+
+        return capture_save(repo.git_dir, repo.root)
+
+    return capture
 
 
 def _merged(a: dict | None, b: dict | None, a_name: str, b_name: str) -> dict | None:
@@ -229,7 +239,8 @@ def register_artifact(path: str | os.PathLike, name: str, version: str | int | N
 
     return ArtifactVersion(repo, save_value(repo, source, name, version, tags=tag_names(tags),
                                             artifact_type=artifact_type, metadata=metadata,
-                                            materializer=PathMaterializer, origin="registered"))
+                                            materializer=PathMaterializer, origin="registered",
+                                            provenance=_provenance(repo)))
 
 
 def log_artifact_metadata(metadata: dict, artifact_name: str | None = None,

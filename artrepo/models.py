@@ -71,6 +71,14 @@ class ArtifactVersion:
     def manifest(self) -> Manifest:
         return self._repo.manifest(self.id)
 
+    @cached_property
+    def provenance(self) -> Provenance | None:
+        """How a version saved outside a pipeline was made (git, environment, caller); None if not recorded.
+
+        A pipeline's output has its run's: `av.producer` and `Client().get_pipeline_run(...).provenance`.
+        """
+        return Provenance.read(self._repo, self.id)
+
     def load(self, allow_pickle: bool = False) -> object:
         """The stored value, as the materializer recorded with it rebuilds it."""
         from artrepo import values  # not on the path of a cached run
@@ -192,6 +200,13 @@ class StepRun:
         r = self.record
         return None if r.start_ns is None or r.end_ns is None else (r.end_ns - r.start_ns) / 1e9
 
+    code_id = property(lambda self: self.record.code or None)
+
+    @property
+    def code(self) -> str | None:
+        """The exact code the step's cache key covers (its source, its helpers', constants), or None if not recorded."""
+        return self._repo.read_code(self.record.code) if self.record.code else None
+
     @cached_property
     def inputs(self) -> dict[str, ArtifactVersion]:
         return {k: version_by_id(self._repo, v) for k, v in self.record.inputs.items()}
@@ -227,6 +242,11 @@ class PipelineRun:
     duration = property(lambda self: (self.record.end_ns - self.record.start_ns) / 1e9)
 
     @cached_property
+    def provenance(self) -> Provenance | None:
+        """Git state, environment, user and host of the run; None for a run recorded without them."""
+        return Provenance.read(self._repo, self.commit)
+
+    @cached_property
     def steps(self) -> dict[str, StepRun]:
         out = {}
         for name in self.record.steps:
@@ -235,6 +255,33 @@ class PipelineRun:
                 raise IntegrityError(f"run {self.id[:12]} lists step {name!r} but holds no record of it")
             out[name] = StepRun(self._repo, self.id, rec)
         return out
+
+
+class Provenance:
+    """A provenance record with its dirty diff: `.git`, `.environment`, `.packages`, `.user`, `.host`, `.diff`."""
+
+    def __init__(self, record, diff: bytes):
+        self.record = record
+        self.diff = diff.decode("utf-8", "replace")
+
+    def __repr__(self) -> str:
+        return f"Provenance(git={self.git_commit}, dirty={self.dirty}, python={self.environment.get('python')})"
+
+    @classmethod
+    def read(cls, repo, commit: str) -> Provenance | None:
+        found = repo.read_provenance(commit)
+        return None if found is None else cls(*found)
+
+    executed = property(lambda self: self.record.executed)
+    source = property(lambda self: self.record.source)
+    git = property(lambda self: dict(self.record.git))
+    git_commit = property(lambda self: self.record.git.get("commit"))
+    git_branch = property(lambda self: self.record.git.get("branch"))
+    dirty = property(lambda self: self.record.git.get("dirty"))
+    environment = property(lambda self: dict(self.record.environment))
+    packages = property(lambda self: dict(self.record.environment.get("packages") or {}))
+    user = property(lambda self: self.record.user)
+    host = property(lambda self: self.record.host)
 
 
 def get_run(repo, id_or_prefix: str) -> PipelineRun:

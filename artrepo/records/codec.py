@@ -128,8 +128,9 @@ class Schema:
             raise FormatError(f"{kind} record schema {doc.get('schema')!r} is not supported "
                               f"(expected {self.schema})")
         del doc["kind"], doc["schema"]
-        for name in self.optional:
-            doc.setdefault(name, type(fields[name])())
+        for name in self.optional:  # its empty value: "" for str, [] for an array, {} for a map
+            spec = fields[name]
+            doc.setdefault(name, (spec if type(spec) is type else type(spec))())
         try:
             for name, spec in self._plain:
                 if type(doc[name]) is not spec:

@@ -7,9 +7,10 @@ import time
 from artrepo import names
 from artrepo.errors import AmbiguousReferenceError, ConflictError, FormatError, IntegrityError, NotFoundError
 from artrepo.gitdb import layout
-from artrepo.gitdb.objects import Blob
+from artrepo.gitdb.objects import BLOB
 from artrepo.plain import Frozen
 from artrepo.records.artifact import Annotation, Manifest, VersionRecord
+from artrepo.repository.runs import provenance_rows
 
 
 class VersionInfo(Frozen):
@@ -28,8 +29,11 @@ class Versions:
     def write_manifest(self, manifest: Manifest) -> str:
         return self.objects.write_blob(manifest.to_msgpack())
 
-    def save_version(self, record: VersionRecord, manifest_blob: str) -> VersionInfo:
+    def save_version(self, record: VersionRecord, manifest_blob: str, provenance=None,
+                     diff: bytes | None = None) -> VersionInfo:
         """Publish a version whose chunks are durable: record, commit, then its ref and `heads/<name>`.
+
+        `provenance` (a ProvenanceRecord) and its dirty `diff` go into the commit's tree beside the record.
 
         The label is chosen under the per-name lock; the version ref and the
         head are published in one ref transaction, whose one filesystem sync
@@ -45,8 +49,9 @@ class Versions:
             else:
                 label = str(next_number(names.decode(k) for k in existing))
             head = self.refs.get(layout.head_ref(name), derived=True)
-            tree = self.objects.write_tree({layout.VERSION_RECORD: record.to_msgpack(),
-                                            layout.MANIFEST: Blob(manifest_blob)})
+            tree = self.objects.write_tree_rows(
+                [(BLOB, layout.VERSION_RECORD, self.objects.write_blob(record.to_msgpack())),
+                 (BLOB, layout.MANIFEST, manifest_blob), *provenance_rows(self.objects, provenance, diff)])
             commit = self.objects.write_commit(tree, [head] if head else [], version_message(record),
                                                record.created_ns)
             with self.refs.transaction() as txn:

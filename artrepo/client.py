@@ -124,6 +124,34 @@ class Client:
 
         return list_runs(self.active_repository, pipeline)
 
+    def compare_artifact_versions(self, name: str, metadata=None, limit: int | None = None):
+        """Chosen metadata across the versions of an artifact, newest first (an `artrepo.compare.Comparison`).
+
+            table = Client().compare_artifact_versions("model", metadata=["accuracy", "loss"])
+            print(table); table.rows[0]["accuracy"]; table.to_pandas()
+        """
+        from artrepo.compare import compare_versions
+
+        return compare_versions(self.active_repository, name, metadata, limit)
+
+    def compare_pipeline_runs(self, pipeline: str, metadata=None, limit: int | None = None):
+        """Parameters and output metadata across the runs of a pipeline, newest first (a `Comparison`).
+
+            Client().compare_pipeline_runs("training", metadata=["lr", "accuracy"])
+        """
+        from artrepo.compare import compare_runs
+
+        return compare_runs(self.active_repository, pipeline, metadata, limit)
+
+    def diff(self, a: str, b: str) -> dict:
+        """What changed from `a` to `b`: two version references or two run ids (`artrepo diff --json`'s shape).
+
+            Client().diff("model:5", "model:7")["metadata"]
+        """
+        from artrepo.diff import diff_items
+
+        return diff_items(self.active_repository, a, b)
+
     def update_artifact_version(self, name_id_or_prefix: str, version: str | int | None = None,
                                 add_tags=None, remove_tags=None) -> ArtifactVersion:
         """Add and remove tags of a version (one new annotation: added first, then removed).

@@ -13,7 +13,7 @@ LAYERS = [
     {"artrepo.storage", "artrepo.gitdb", "artrepo.records", "artrepo.enums", "artrepo.tags"},
     {"artrepo.repository"},
     {"artrepo.materializers", "artrepo.remotes", "artrepo.maintenance", "artrepo.payload"},
-    {"artrepo.models", "artrepo.values", "artrepo.lineage"},
+    {"artrepo.models", "artrepo.values", "artrepo.lineage", "artrepo.diff", "artrepo.compare"},
     {"artrepo.runtime"},
     {"artrepo.client"},
     {"artrepo.cli", "artrepo.ui", "artrepo.__main__", "artrepo"},

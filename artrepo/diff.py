@@ -258,7 +258,7 @@ def _git_summary(prov) -> dict:
         return {"state": "not recorded"}
     if not prov.executed:
         return {"state": "not captured: every step was cached"}
-    git = prov.git
+    git = prov.git_state
     out = {label: git[key] for label, key in _GIT_KEYS.items() if key in git}
     if git.get("state") != "git":
         out["state"] = f"no git ({git.get('reason', 'unknown')})"

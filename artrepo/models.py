@@ -5,6 +5,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 from functools import cached_property
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from artrepo.errors import IntegrityError, NotFoundError, UserError
 from artrepo.gitdb import layout
+from artrepo.provenance import Provenance
 from artrepo.records.artifact import ArtifactType, Manifest
 from artrepo.records.run import RunRecord, StepRecord
 
@@ -97,48 +99,113 @@ class ArtifactVersion:
         return integrity_context(self._info)
 
     def download_files(self, path: str | os.PathLike) -> None:
-        """Write the version's files into a `.zip` archive at `path`."""
+        """Write the version's files into a new `.zip` archive at `path` (all or nothing, never over a file)."""
         path = Path(path)
         if path.suffix != ".zip":
             raise UserError(f"download_files needs a path ending in .zip, got {str(path)!r}")
-        with self._reading():
-            self._files().write_zip(path)
+        if os.path.lexists(path):
+            raise UserError(f"{path} already exists; export never overwrites a file")
+        with _staged(path) as tmp, self._reading():
+            self._files().write_zip(tmp)
 
     def export(self, dest: str | os.PathLike) -> Path:
-        """Write the version's files under `dest` (a new or empty folder), or a zip."""
+        """Write the version's files under `dest` (a new or empty folder), or a zip; all or nothing."""
         dest = Path(dest)
         if dest.suffix == ".zip":
             self.download_files(dest)
             return dest
-        if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        if os.path.lexists(dest) and (not dest.is_dir() or dest.is_symlink() or any(dest.iterdir())):
             raise UserError(f"{dest} exists and is not an empty folder")
-        dest.mkdir(parents=True, exist_ok=True)
-        with self._reading():
-            self._files().materialize(dest)
+        with _staged(dest) as tmp, self._reading():
+            tmp.mkdir()
+            self._files().materialize(tmp)
         return dest
 
     def visualize(self) -> list[Path]:
-        """Show the visualizations in Jupyter, or print where their files are."""
-        from artrepo.payload import check_relpath
+        """Show the visualizations in Jupyter, or print where their files are.
+
+        Untrusted content (pulled from a remote not marked trusted) runs no
+        code, as in the dashboard: HTML and SVG are shown in an `<iframe
+        sandbox>` (scripts allowed only for trusted versions, never with
+        same-origin), Markdown from an untrusted source as plain text.
+        """
+        from artrepo.safepaths import check_relpath
 
         manifest = self.manifest()
         shown = manifest.visualizations
         folder = layout.visualizations_cache(self._repo.git_dir) / self.id
         if not folder.exists():
-            folder.mkdir(parents=True)
-            self._files(manifest).materialize(folder, files=[f for _, _, f in shown])
+            try:
+                with _staged(folder) as tmp:
+                    tmp.mkdir()
+                    self._files(manifest).materialize(tmp, files=[f for _, _, f in shown])
+            except UserError:
+                if not folder.is_dir():  # else another process materialized it first
+                    raise
         paths = [(folder / check_relpath(name), vtype) for name, vtype, _ in shown]
         if not _in_notebook():
             for p, vtype in paths:
                 print(f"{vtype}: {p}")
             return [p for p, _ in paths]
-        from IPython.display import HTML, Image, Markdown, display  # pragma: no cover - notebooks
+        from IPython.display import display
 
-        for p, vtype in paths:  # pragma: no cover
-            show = {"html": lambda: HTML(p.read_text()), "markdown": lambda: Markdown(p.read_text()),
-                    "image": lambda: Image(filename=str(p))}.get(vtype, lambda: p.read_text())
-            display(show())
+        trusted = self._repo.trusts(self.id)
+        for p, vtype in paths:
+            display(notebook_view(p, vtype, trusted))
         return [p for p, _ in paths]
+
+
+def notebook_view(path: Path, vtype: str, trusted: bool):
+    """The IPython display object for one visualization file (the dashboard's trust rule)."""
+    import html
+
+    from IPython.display import HTML, Image, Markdown
+
+    data = path.read_bytes()
+    if vtype == "image" and data.startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF8")):
+        return Image(data=data)
+    text = data.decode("utf-8", "replace")
+    if vtype in ("html", "image"):  # an image that is not a raster one is SVG: markup that may script
+        sandbox = "allow-scripts" if trusted else ""
+        return HTML(f'<iframe sandbox="{sandbox}" srcdoc="{html.escape(text, quote=True)}" '
+                    'style="width: 100%; height: 480px; border: 0"></iframe>')
+    if vtype == "markdown" and trusted:
+        return Markdown(text)
+    return HTML(f"<pre>{html.escape(text)}</pre>")
+
+
+@contextlib.contextmanager
+def _staged(final: Path):
+    """A temporary path beside `final`, published there only if the block succeeds.
+
+    A file is linked into place (never replacing one that appeared meanwhile),
+    a folder renamed over `final` (absent or empty); on failure nothing stays.
+    """
+    import shutil
+
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f".{final.name}.partial-{os.urandom(4).hex()}")
+    try:
+        yield tmp
+        if tmp.is_dir():
+            try:
+                os.rename(tmp, final)
+            except OSError as exc:
+                raise UserError(f"{final} appeared while exporting to it ({exc.strerror}); nothing was written") from None
+        else:
+            try:
+                os.link(tmp, final)
+            except FileExistsError:
+                raise UserError(f"{final} appeared while exporting to it; nothing was written") from None
+            except OSError:  # a file system without hard links: check, then rename
+                if os.path.lexists(final):
+                    raise UserError(f"{final} appeared while exporting to it; nothing was written") from None
+                os.rename(tmp, final)
+    finally:
+        if tmp.is_dir() and not tmp.is_symlink():
+            shutil.rmtree(tmp, ignore_errors=True)
+        elif os.path.lexists(tmp):
+            os.unlink(tmp)
 
 
 def effective(record, notes) -> tuple[list[Tag], dict]:
@@ -255,33 +322,6 @@ class PipelineRun:
                 raise IntegrityError(f"run {self.id[:12]} lists step {name!r} but holds no record of it")
             out[name] = StepRun(self._repo, self.id, rec)
         return out
-
-
-class Provenance:
-    """A provenance record with its dirty diff: `.git`, `.environment`, `.packages`, `.user`, `.host`, `.diff`."""
-
-    def __init__(self, record, diff: bytes):
-        self.record = record
-        self.diff = diff.decode("utf-8", "replace")
-
-    def __repr__(self) -> str:
-        return f"Provenance(git={self.git_commit}, dirty={self.dirty}, python={self.environment.get('python')})"
-
-    @classmethod
-    def read(cls, repo, commit: str) -> Provenance | None:
-        found = repo.read_provenance(commit)
-        return None if found is None else cls(*found)
-
-    executed = property(lambda self: self.record.executed)
-    source = property(lambda self: self.record.source)
-    git = property(lambda self: dict(self.record.git))
-    git_commit = property(lambda self: self.record.git.get("commit"))
-    git_branch = property(lambda self: self.record.git.get("branch"))
-    dirty = property(lambda self: self.record.git.get("dirty"))
-    environment = property(lambda self: dict(self.record.environment))
-    packages = property(lambda self: dict(self.record.environment.get("packages") or {}))
-    user = property(lambda self: self.record.user)
-    host = property(lambda self: self.record.host)
 
 
 def get_run(repo, id_or_prefix: str) -> PipelineRun:

@@ -4,9 +4,11 @@
 leaves under its `uri`, registered paths) into stored files; `LoadFiles`
 serves them back as verified streams or materializes them on disk, never
 writing outside the target folder whatever the manifest says.
+(see safepaths.py for which paths and links they may hold).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import zipfile
@@ -14,20 +16,23 @@ from pathlib import Path
 
 from artrepo.errors import IntegrityError, MaterializerError, UserError
 from artrepo.records.artifact import Manifest
-from artrepo.storage.chunkstore import ChunkStore, StoredFile
+from artrepo.storage.chunkstore import ChunkStore
+from artrepo.storedfile import StoredFile
 from artrepo.storage.packwriter import WriteSession
+from artrepo.safepaths import RESERVED, check_files, check_relpath
 
 COPY_BLOCK = 8 * 1024 * 1024
-RESERVED = {".git", ".artrepo"}
+class MissingFile(IntegrityError, KeyError):
+    """A materializer asked for a file the version does not hold (its record names the wrong one?).
 
+    A KeyError too, so materializers that probe for optional files keep working.
+    """
 
-def check_relpath(path: str) -> str:
-    """Refuse a stored path that could escape its folder (from a hostile remote)."""
-    parts = path.split("/")
-    if (not path or path.startswith("/") or "\\" in path or "\0" in path
-            or any(p in ("", ".", "..") or p.lower() in RESERVED for p in parts)):
-        raise IntegrityError(f"refusing unsafe path {path!r} in a manifest")
-    return path
+    def __init__(self, relpath: str):
+        super().__init__(f"the version holds no file {relpath!r} (does its record name the wrong materializer?)")
+
+    def __str__(self) -> str:
+        return self.args[0]
 
 
 class SaveFiles:
@@ -56,16 +61,26 @@ class SaveFiles:
 
     def add_file(self, relpath: str, source: Path) -> None:
         """Stream a regular file into the store (its mode bit for exec is kept)."""
-        check_relpath(relpath)
-        st = os.stat(source, follow_symlinks=False)
+        try:
+            check_relpath(_utf8_name(relpath, source))
+        except IntegrityError as exc:
+            raise UserError(f"cannot store {short_path(source)}: {exc}") from None
+        with _reading(source):
+            st = os.stat(source, follow_symlinks=False)
+            f = open(source, "rb")
         writer = self.session.writer(relpath, executable=bool(st.st_mode & 0o111))
         buf = bytearray(COPY_BLOCK)
         view = memoryview(buf)
-        with open(source, "rb") as f:
-            while n := f.readinto(buf):
+        with f:
+            while True:
+                with _reading(source):
+                    n = f.readinto(buf)
+                if not n:
+                    break
                 writer.write(view[:n])
         writer.close()
-        after = os.stat(source, follow_symlinks=False)
+        with _reading(source):
+            after = os.stat(source, follow_symlinks=False)
         if (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns) or after.st_size != writer.result.size:
             raise UserError(f"{source} changed while it was being saved; try again")
         self.files[relpath] = writer.result
@@ -75,32 +90,25 @@ class SaveFiles:
         self.files[relpath] = StoredFile(relpath, 0, (), False, target)
 
     def add_tree(self, root: Path, prefix: str) -> None:
-        """Store a folder: regular files and symlinks (as links, never followed)."""
-        special, outside = [], []
-        stack = [(root, prefix)]
-        while stack:
-            folder, rel = stack.pop()
-            for entry in sorted(os.scandir(folder), key=lambda e: e.name):
-                path = f"{rel}{entry.name}"
-                if entry.name in RESERVED:
-                    continue
-                if entry.is_symlink():
-                    target = os.readlink(entry.path)
-                    if points_outside(path[len(prefix):], target):
-                        outside.append(f"{entry.path} -> {target}")
-                    else:
-                        self.add_symlink(path, target)
-                elif entry.is_dir(follow_symlinks=False):
-                    stack.append((Path(entry.path), path + "/"))
-                elif entry.is_file(follow_symlinks=False):
-                    self.add_file(path, Path(entry.path))
-                else:
-                    special.append(entry.path)
+        """Store a folder: regular files and symlinks (as links, never followed).
+
+        The whole folder is walked and checked before its first byte is
+        stored: a name that is not UTF-8, an unreadable file or folder, a
+        special file or a link that leaves the folder (resolved as the
+        kernel would, `check_files`) fails in one line with nothing written.
+        """
+        files, links, special = _walk(root)
         if special:
             raise UserError(f"cannot store special files (FIFOs, sockets, devices): {', '.join(special[:5])}")
-        if outside:
-            raise UserError(f"refusing symlinks that point outside {root} (their targets are never read): "
-                            f"{', '.join(outside[:5])}")
+        try:
+            check_files([(rel, None) for rel in files] + list(links.items()))
+        except IntegrityError as exc:
+            raise UserError(f"cannot store {short_path(root)}: {exc} (links are stored as links, never "
+                            "followed: their targets are never read)") from None
+        for rel, source in files.items():
+            self.add_file(prefix + rel, source)
+        for rel, target in links.items():
+            self.add_symlink(prefix + rel, target)
 
     def ingest_leftovers(self) -> None:
         """Files a materializer wrote with plain `open()` under its uri."""
@@ -134,7 +142,7 @@ class LoadFiles:
             raise MaterializerError("stored artifacts are read-only")
         stored = self._by_path.get(relpath)
         if stored is None:
-            raise KeyError(relpath)
+            raise MissingFile(relpath)
         return self.store.open(stored)
 
     def exists(self, relpath: str) -> bool:
@@ -142,40 +150,123 @@ class LoadFiles:
 
     def materialize(self, dest: Path, prefix: str = "", files=None) -> None:
         """Write the stored files under `dest`, safely (see module docstring)."""
-        chosen = [f for f in (files or self.manifest.files) if f.path.startswith(prefix)]
-        links = []
+        chosen = [f for f in (self.manifest.files if files is None else files) if f.path.startswith(prefix)]
+        # Checked before the first byte is written; links are made last, so nothing is written through one.
+        check_files((f.path[len(prefix):], f.symlink) for f in chosen)
         for f in chosen:
-            rel = check_relpath(f.path)[len(prefix):]
             if f.symlink is not None:
-                links.append((rel, f.symlink))
                 continue
-            target = _safe_parent(dest, rel)
+            target = _safe_parent(dest, f.path[len(prefix):])
             fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o755 if f.executable else 0o644)
             with os.fdopen(fd, "wb") as out, self.store.open(f) as src:
                 buf = bytearray(min(COPY_BLOCK, max(f.size, 1)))
                 while n := src.readinto(buf):
                     out.write(memoryview(buf)[:n])
-        # Links last, so nothing is ever written through one.
-        for rel, link in links:
-            if points_outside(rel, link):
-                raise IntegrityError(f"refusing symlink {rel!r} -> {link!r}: it points outside the artifact")
-            os.symlink(link, _safe_parent(dest, rel))
+        for f in chosen:
+            if f.symlink is not None:
+                os.symlink(f.symlink, _safe_parent(dest, f.path[len(prefix):]))
 
-    def write_zip(self, path: Path) -> None:
-        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
-            for f in self.manifest.files:
-                if f.symlink is not None:
-                    continue
-                with zf.open(check_relpath(f.path), "w", force_zip64=True) as out, self.store.open(f) as src:
-                    buf = bytearray(COPY_BLOCK)
-                    while n := src.readinto(buf):
-                        out.write(memoryview(buf)[:n])
+    def write_zip(self, out) -> None:
+        """The data files (links left out) as a zip, into the path or writable stream `out`.
+
+        If a file cannot be read, the zip is cut short without its central
+        directory: a failed zip is never a valid-looking archive missing data.
+        """
+        check_files((f.path, f.symlink) for f in self.manifest.files)
+        sink = _ZipSink(out)
+        try:
+            with zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
+                for f in self.manifest.files:
+                    if f.symlink is None:
+                        self._zip_one(zf, f, sink)
+        finally:
+            sink.close()
+
+    def _zip_one(self, zf: zipfile.ZipFile, f: StoredFile, sink: "_ZipSink") -> None:
+        try:
+            with zf.open(f.path, "w", force_zip64=True) as entry, self.store.open(f) as src:
+                buf = bytearray(min(COPY_BLOCK, max(f.size, 1)))
+                while n := src.readinto(buf):
+                    entry.write(memoryview(buf)[:n])
+        except BaseException:
+            sink.cut()
+            raise
 
 
-def points_outside(rel: str, link: str) -> bool:
-    """Whether a symlink at `rel` with target text `link` leaves the artifact's folder."""
-    inside = os.path.normpath(os.path.join(os.path.dirname(rel), link))
-    return os.path.isabs(link) or inside == ".." or inside.startswith("../")
+class _ZipSink:
+    """Where a zip goes (a path, opened here, or a stream); once cut, nothing more is written."""
+
+    def __init__(self, out):
+        self._own = isinstance(out, (str, os.PathLike))
+        self._raw = open(out, "xb") if self._own else out
+        self._cut = False
+
+    def write(self, data) -> int:
+        if not self._cut:
+            self._raw.write(data)
+        return len(data)
+
+    def flush(self) -> None:
+        if not self._cut:
+            self._raw.flush()
+
+    def cut(self) -> None:
+        self._cut = True
+
+    def close(self) -> None:
+        if self._own:
+            self._raw.close()
+
+
+def _walk(root: Path) -> tuple[dict[str, Path], dict[str, str], list[str]]:
+    """The regular files, links and special files under `root` (relative paths), without following links."""
+    files: dict[str, Path] = {}
+    links: dict[str, str] = {}
+    special: list[str] = []
+    stack = [(root, "")]
+    while stack:
+        folder, rel = stack.pop()
+        with _reading(folder):
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        for entry in entries:
+            if entry.name in RESERVED:
+                continue
+            path = _utf8_name(f"{rel}{entry.name}", entry.path)
+            with _reading(entry.path):
+                if entry.is_symlink():
+                    links[path] = _utf8_name(os.readlink(entry.path), entry.path, "link target")
+                elif entry.is_dir(follow_symlinks=False):
+                    stack.append((Path(entry.path), path + "/"))
+                elif entry.is_file(follow_symlinks=False):
+                    os.close(os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK))  # readable?
+                    files[path] = Path(entry.path)
+                else:
+                    special.append(entry.path)
+    return files, links, special
+
+
+def _utf8_name(name: str, where, what: str = "file name") -> str:
+    """`name`, refused in one line when the file system gave bytes that are not UTF-8."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UserError(f"{what} {os.fsencode(where)!r} is not valid UTF-8; rename it to store it") from None
+    return name
+
+
+@contextlib.contextmanager
+def _reading(path):
+    """An OSError while reading the user's `path` (permission, name too long, I/O) as one line."""
+    try:
+        yield
+    except OSError as exc:
+        raise UserError(f"cannot read {short_path(path)}: {exc.strerror or exc}") from None
+
+
+def short_path(path) -> str:
+    """A path short enough for a one-line message (a path may be longer than PATH_MAX)."""
+    text = os.fsdecode(path)
+    return text if len(text) <= 200 else f"{text[:80]}...{text[-80:]} ({len(text)} characters)"
 
 
 def _safe_parent(dest: Path, rel: str) -> str:

@@ -43,7 +43,7 @@ def start_moto() -> tuple[subprocess.Popen, str]:
 
 
 def counted(url: str, endpoint: str):
-    from artrepo.remotes.backend import open_backend
+    from artrepo.storage.backend import open_backend
 
     backend = open_backend(url, endpoint)
     backend.fs.connect()
@@ -79,7 +79,7 @@ def bench_large(work: Path, endpoint: str, bucket: str, size: int) -> None:
     from artrepo.remotes.config import add_remote, get_remote
     from artrepo.remotes.pull import pull
     from artrepo.remotes.push import push
-    from artrepo.remotes.s3 import s3_filesystem
+    from artrepo.storage.backends.s3 import s3_filesystem
     from artrepo.repository import Repository
 
     data = np.random.default_rng(0).integers(0, 2**63, size // 8, dtype=np.int64)
@@ -151,7 +151,7 @@ def main() -> None:
         os.environ.setdefault(k, v)
     proc, endpoint = start_moto()
     try:
-        from artrepo.remotes.s3 import s3_filesystem
+        from artrepo.storage.backends.s3 import s3_filesystem
 
         s3_filesystem(endpoint).mkdir("bench")
         with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:

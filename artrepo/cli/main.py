@@ -50,7 +50,9 @@ def main(argv=None) -> None:
     try:
         cli.main(args=argv, prog_name="artrepo", standalone_mode=False)
     except ArtrepoError as exc:
-        click.echo(f"artrepo: error: {exc}", err=True)
+        from artrepo.cli.render import safe
+
+        click.echo(f"artrepo: error: {safe(exc)}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("artrepo: aborted", err=True)
@@ -65,7 +67,9 @@ def main(argv=None) -> None:
     except OSError as exc:
         if exc.errno not in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
             raise
-        where = f" while writing {exc.filename}" if exc.filename else ""
+        from artrepo.cli.render import safe
+
+        where = f" while writing {safe(exc.filename)}" if exc.filename else ""
         click.echo(f"artrepo: error: no space left on device{where} ({exc.strerror}); nothing was published",
                    err=True)
         sys.exit(1)

@@ -1,9 +1,40 @@
-"""Text and --json renderers. JSON field names are a documented contract: add, never rename."""
+"""Text and --json renderers. JSON field names are a documented contract: add, never rename.
+
+Text from a repository or a remote (names, tags, metadata, records, error
+messages) may hold terminal control sequences: a teammate's tag could set
+the window title, clear the screen, plant an OSC 8 link or write the
+clipboard (OSC 52). Every such text passes through `safe` before it reaches
+a terminal, piped or not; JSON output escapes them by itself.
+"""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import click
+
+# C0 and C1 controls, DEL, and the invisible marks that reorder or split lines (bidi, separators)
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_CONTROL_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_CONTROL_BUT_LAYOUT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def safe(value, *, newlines: bool = False) -> str:
+    """`str(value)` fit for a terminal: control characters shown as escapes (`\\x1b`, `\\u202e`).
+
+    Newlines are escaped too (one field stays on one line) unless `newlines`.
+    """
+    return (_CONTROL_BUT_NEWLINE if newlines else _CONTROL).sub(_escape, str(value))
+
+
+def safe_text(text: str) -> str:
+    """A block of text (code, a diff) fit for a terminal: newlines and tabs kept, other controls escaped."""
+    return _CONTROL_BUT_LAYOUT.sub(_escape, text)
+
+
+def _escape(match: re.Match) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def iso(ns_or_dt) -> str:
@@ -52,9 +83,9 @@ def version_detail(av) -> dict:
 
 
 def version_line(av) -> str:
-    tags = f"  [{', '.join(av.tags)}]" if av.tags else ""
-    return (f"{click.style(av.id[:12], fg='yellow')}  {av.name}:{av.version}  {when(av.record.created_ns)}  "
-            f"{human_size(av.size)}  {av.type.name}{tags}")
+    tags = f"  [{', '.join(safe(t) for t in av.tags)}]" if av.tags else ""
+    return (f"{click.style(safe(av.id[:12]), fg='yellow')}  {safe(av.name)}:{safe(av.version)}  "
+            f"{when(av.record.created_ns)}  {human_size(av.size)}  {av.type.name}{tags}")
 
 
 def provenance_json(prov) -> dict | None:
@@ -62,13 +93,13 @@ def provenance_json(prov) -> dict | None:
     if prov is None:
         return None
     r = prov.record
-    return {"executed": r.executed, "source": r.source, "git": dict(r.git), "environment": dict(r.environment),
+    return {"executed": r.executed, "source": r.source, "git": dict(r.git_state), "environment": dict(r.environment),
             "user": r.user, "host": r.host}
 
 
 def provenance_lines(prov, width: int = 14) -> list[str]:
     """How the run or version was made: git state, environment, who and where (labels `width` wide)."""
-    git, env = prov.record.git, prov.record.environment
+    git, env = prov.git_state, prov.environment
     if not prov.executed:
         where = "not captured (every step was cached: the runs they came from hold it)"
     elif git.get("state") != "git":
@@ -93,4 +124,4 @@ def provenance_lines(prov, width: int = 14) -> list[str]:
         lines.append(("By:", f"{prov.user or '?'}@{prov.host or '?'}"))
     if prov.source:
         lines.append(("Source:", prov.source))
-    return [label.ljust(width) + text for label, text in lines]
+    return [label.ljust(width) + safe(text) for label, text in lines]

@@ -10,24 +10,33 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from artrepo.maintenance.inventory import pack_files, version_refs
-from artrepo.maintenance.reach import reachable_chunks
-from artrepo.repository import Repository
+from artrepo.maintenance.inventory import survey
+from artrepo.maintenance.reach import reach, refuse_on_damage
 
 
-def usage(repo: Repository) -> dict:
-    store = repo.chunks
-    store.index.refresh()
-    locations = store.index.locations
+def usage(view) -> dict:
+    """The figures of `du` for a view (the local repository or a remote): logical, stored, shared, unreferenced."""
+    reached = reach(view)
+    refuse_on_damage(view, reached, "nothing was counted")
+    locations = view.store.index.locations
     per_name: dict[str, list] = defaultdict(list)
-    for target in version_refs(repo.git_dir):
-        per_name[target.name].append(repo.manifest(target.oid))
+    for target, manifest in reached.versions:
+        per_name[target.name].append(manifest)
     doc = _figures(per_name, lambda cid: locations[cid][1].length if cid in locations else None)
-    packs, _ = pack_files(store)
-    needed = reachable_chunks(repo)
+    packs, _ = survey(view.store)
+    index = view.store.index
+
+    def unreferenced(pid, pack) -> bool:
+        entries = index.packs.get(pid) or pack.footer
+        if entries is None:
+            return pack.error is None  # never read, and no index names it: it serves nothing
+        return not any(e.chunk_id in reached.users for e in entries)
+
     doc.update(stored_bytes=sum(p.size for p in packs.values()),
-               unreferenced_bytes=sum(p.size for p in packs.values()
-                                      if p.entries is not None and not (p.chunk_ids & needed)))
+               unreferenced_bytes=sum(p.size for pid, p in packs.items() if unreferenced(pid, p)),
+               metadata_bytes=view.metadata_bytes())
+    if view.name:
+        doc["remote"] = view.name
     return doc
 
 
@@ -74,28 +83,3 @@ def _figures(per_name: dict[str, list], stored_size) -> dict:
         "missing_chunks": sum(1 for c in raw if stored_size(c) is None),
         "artifacts": artifacts,
     }
-
-
-def usage_remote(repo: Repository, remote_name: str) -> dict:
-    """`usage` for a remote: the same figures, from its ref table, index files and one listing of its packs."""
-    from artrepo.errors import IntegrityError
-    from artrepo.maintenance.remote_view import open_view, reach
-
-    with open_view(repo, remote_name) as view:
-        reached = reach(view)
-        if view.problems:
-            message, _ = view.problems[0]
-            raise IntegrityError(f"remote {remote_name}: {message}; run 'artrepo fsck --remote {remote_name}'")
-        locations = view.locations()
-        indexed = view.indexed()
-        per_name: dict[str, list] = defaultdict(list)
-        for target, manifest in reached.versions:
-            per_name[target.name].append(manifest)
-        doc = _figures(per_name, lambda cid: locations[cid][1].length if cid in locations else None)
-        unreferenced = [pid for pid in view.packs
-                        if pid not in indexed or not any(e.chunk_id in reached.users for e in indexed[pid][1])]
-        doc.update(remote=remote_name, stored_bytes=sum(i.size for i in view.packs.values()),
-                   unreferenced_bytes=sum(view.packs[p].size for p in unreferenced),
-                   metadata_bytes=sum(i.size for i in view.index_files.values())
-                   + sum(i.size for i in view.git_files.values()))
-        return doc

@@ -1,12 +1,14 @@
-"""`artrepo fsck`: prove that every ref reaches complete, intact data.
+"""`artrepo fsck [--remote NAME]`: prove that every ref reaches complete, intact data.
 
-Checks, in order: stock `git fsck --strict` (metadata, when git is
-installed); every ref under refs/artrepo/ reaches a commit whose records
-parse; every chunk of every reachable manifest is indexed and its pack exists
-with an intact header; every index entry points into an existing pack that
-holds it. With `read_data`, every reachable chunk is read and its hash
-verified. Each problem names the artifact versions it affects. Values are
-never loaded or unpickled: only records, manifests and chunk bytes are read.
+The same checks for the local repository and a remote (view.py), in order:
+stock `git fsck --strict` on the git objects; every ref under refs/artrepo/
+reaches a commit whose records parse (reach.py); every index file is
+readable; every indexed pack exists with the size and id its entries imply
+(and, where footers are read, the footer it should have); every chunk of
+every reachable manifest is indexed. With `read_data`, every pack holding a
+reachable chunk is read, one at a time, and every such chunk decompressed
+(bounded) and hashed. Each problem names the artifact versions it affects.
+Values are never loaded or unpickled: only records, manifests and chunk bytes.
 """
 from __future__ import annotations
 
@@ -16,22 +18,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from artrepo.errors import ArtrepoError, IntegrityError
-from artrepo.gitdb import layout
-from artrepo.maintenance.inventory import RefTarget, artrepo_refs, classify, is_oid, pack_files
-from artrepo.payload import check_relpath
-from artrepo.repository import Repository
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    message: str
-    affects: tuple[str, ...] = ()  # artifact versions (name:version) it affects
-
-    def __str__(self) -> str:
-        if not self.affects:
-            return self.message
-        shown = ", ".join(self.affects[:8]) + (f" and {len(self.affects) - 8} more" if len(self.affects) > 8 else "")
-        return f"{self.message} (affects {shown})"
+from artrepo.maintenance.inventory import classify, survey
+from artrepo.maintenance.reach import Problem, Reach, reach
+from artrepo.storage.ids import short
+from artrepo.storage.packfile import check_blob, id_of, pack_size, verify_footer
 
 
 @dataclass
@@ -48,191 +38,158 @@ class FsckReport:
     def clean(self) -> bool:
         return not self.problems
 
-
-class _Checker:
-    def __init__(self, repo: Repository, read_data: bool):
-        self.repo = repo
-        self.read_data = read_data
-        self.report = FsckReport()
-        self.users: dict[bytes, set[str]] = defaultdict(set)  # chunk id -> labels of versions using it
-        self.raw_length: dict[bytes, int] = {}
-        self.packs = {}
-        self.pulled: set[str] = set()  # labels of versions pulled from a remote
-
     def problem(self, message: str, affects=()) -> None:
-        self.report.problems.append(Problem(message, tuple(sorted(set(affects)))))
+        self.problems.append(Problem(message, tuple(sorted(set(affects)))))
 
-    # -- refs and records -------------------------------------------------------
-    def check_refs(self) -> None:
-        for ref, text in sorted(artrepo_refs(self.repo.git_dir).items()):
-            target = classify(ref, text)
-            if not is_oid(text):
-                self.problem(f"ref {ref} does not hold an object id ({text[:40]!r})", [target.label])
-                continue
-            try:
-                self.repo.objects.commit(text)
-            except IntegrityError as exc:
-                self.problem(f"ref {ref}: {exc}", [target.label])
-                continue
-            if target.kind in ("version", "alias", "head") or self._holds_version(text):
-                self.check_version(target)
-            elif target.kind == "annotations":
-                self.check_annotations(text)
 
-    def _holds_version(self, oid: str) -> bool:
+def fsck(view, *, read_data: bool = False, use_git: bool = True) -> FsckReport:
+    """Check the view's refs, records and data; the report lists every problem found."""
+    report = FsckReport()
+    if use_git:
+        git_fsck(view, report)
+    reached = reach(view)
+    report.problems += reached.problems
+    report.versions, report.chunks = len(reached.versions), len(reached.users)
+    for head in reached.annotations:
+        _check_annotations(view.reader, head, report)
+    pack_users, bad = _check_store(view, reached, report)
+    if read_data:
+        _read_packs(view, reached, {pid: u for pid, u in pack_users.items() if pid not in bad}, report)
+    return report
+
+
+def _check_annotations(reader, head: str, report: FsckReport) -> None:
+    from artrepo.records.artifact import Annotation
+
+    try:
+        for top in reader.objects.tree_listing(head, ""):
+            for rest in reader.objects.tree_listing(head, top):
+                for blob in reader.objects.tree_listing(head, f"{top}/{rest}").values():
+                    Annotation.from_msgpack(reader.objects.blob(blob))
+    except ArtrepoError as exc:
+        report.problem(f"annotations ({head[:12]}): {exc}", ["annotations"])
+    except Exception as exc:
+        report.problem(f"annotations ({head[:12]}): malformed ({exc!r})", ["annotations"])
+
+
+def _check_store(view, reached: Reach, report: FsckReport) -> tuple[dict[bytes, set[str]], set[bytes]]:
+    """Index files, packs and chunks; returns {pack id: versions using it} and the packs found damaged."""
+    store = view.store
+    index = store.index
+    rebuild = "; 'artrepo gc' rebuilds the index from the packs" if store.root is not None and not view.name else ""
+    for name, why in sorted(index.damaged.items()):
+        report.problem(f"index file {name[:12]} is damaged: {why}{rebuild}")
+    for name in index.missing:
+        report.problem(f"index file {name[:12]} named by the ref table is missing")
+    packs, stray = survey(store)
+    report.packs = len(packs)
+    report.notes += [f"stray file {key} in the pack folder" for key in stray]
+    pack_users: dict[bytes, set[str]] = defaultdict(set)
+    for cid, labels in reached.users.items():
+        if cid in index.locations:
+            pack_users[index.locations[cid][0]].update(labels)
+    bad = {pid for pid, pack in packs.items() if pack.error}
+    for pid in bad:
+        report.problem(packs[pid].error, pack_users.get(pid, ()))
+    for fname, by_pack in sorted(index.files.items()):
+        for pid, entries in by_pack.items():
+            wrong = None if pid in bad else _indexed_pack(f"index {fname[:12]}", pid, entries, packs.get(pid))
+            if wrong:
+                bad.add(pid)
+                report.problem(wrong, pack_users.get(pid, ()))
+    _check_chunks(view, reached, packs, report)
+    orphans = [p for pid, p in packs.items() if pid not in index.packs]
+    if orphans:
+        gc = f"artrepo gc --remote {view.name}" if view.name else "artrepo gc"
+        report.notes.append(f"{len(orphans)} packs ({sum(p.size for p in orphans)} bytes) that no index file names "
+                            f"(left by interrupted writes, or a write in progress): '{gc}' removes them once older "
+                            "than the grace period")
+    leftovers = view.leftovers()
+    if leftovers:
+        report.notes.append(f"{len(leftovers)} files left by interrupted writes (temporary files, or index files "
+                            "and git packs no ref table names): gc removes them once old")
+    return pack_users, bad
+
+
+def _indexed_pack(index: str, pid: bytes, entries, pack) -> str | None:
+    """What is wrong with an indexed pack, judged from its entries, the listing and (if read) its footer."""
+    if pack is None:
+        return f"pack {short(pid)} (named by {index}) is missing"
+    if id_of(entries) != pid:
+        return f"{index}: its entries for pack {short(pid)} do not hash to the pack's name"
+    if pack_size(entries) != pack.size:
+        return f"pack {short(pid)}: {pack.size} bytes, {index} says {pack_size(entries)} (truncated or replaced)"
+    if pack.footer is not None and pack.footer != entries:
+        return f"{index}: chunks are not where it says in pack {short(pid)}"
+    return None
+
+
+def _check_chunks(view, reached: Reach, packs: dict, report: FsckReport) -> None:
+    locations = view.store.index.locations
+    pulled_ids = view.pulled()
+    pulled = {classify(ref, oid).label for ref, oid in view.refs().items() if oid in pulled_ids}
+    in_packs = {e.chunk_id: pid for pid, p in packs.items() for e in (p.footer or ())}
+    missing: dict[bytes | None, list[bytes]] = defaultdict(list)  # pack holding it (None: nowhere)
+    for cid, labels in sorted(reached.users.items()):
+        loc = locations.get(cid)
+        if loc is None:
+            if not labels <= pulled:  # metadata-only pulls hold no chunks here
+                missing[in_packs.get(cid)].append(cid)
+        elif reached.raw_length[cid] != loc[1].raw_length:
+            report.problem(f"chunk {short(cid)}: the manifest says {reached.raw_length[cid]} bytes, the index "
+                           f"{loc[1].raw_length}", labels)
+    for pid, cids in missing.items():
+        affects = set().union(*(reached.users[c] for c in cids))
+        first = short(cids[0]) + (f" and {len(cids) - 1} more" if len(cids) > 1 else "")
+        if pid is None:
+            report.problem(f"chunk {first} missing from the store", affects)
+        else:
+            report.problem(f"chunk {first} in pack {short(pid)} but in no index; 'artrepo gc' rebuilds the index",
+                           affects)
+
+
+def _read_packs(view, reached: Reach, pack_users: dict[bytes, set[str]], report: FsckReport) -> None:
+    """Read each pack holding a reachable chunk, one at a time, and verify those chunks."""
+    store = view.store
+    for pid, labels in sorted(pack_users.items()):
+        entries = store.index.packs[pid]
         try:
-            return self.repo.objects.tree_file(oid, "record.msgpack") is not None
-        except ArtrepoError:
-            return True  # check_version reports it
-
-    def check_version(self, target: RefTarget) -> None:
-        label = target.label
-        try:
-            record = self.repo.record(target.oid)
-            manifest = self.repo.manifest(target.oid)
-        except ArtrepoError as exc:
-            self.problem(f"version {target.oid[:12]} ({target.ref}): unreadable record ({exc})", [label])
-            return
-        except Exception as exc:  # a record that decodes but has the wrong shape
-            self.problem(f"version {target.oid[:12]} ({target.ref}): malformed record ({exc!r})", [label])
-            return
-        if target.kind == "version":
-            self.report.versions += 1
-            if record.name != target.name:
-                self.problem(f"ref {target.ref} names {target.name!r} but its record says {record.name!r}", [label])
-        if manifest.content_hash != record.content_hash:
-            self.problem(f"version {target.oid[:12]}: manifest does not match the record's content hash", [label])
-        files = list(manifest.files) + [f for _, _, f in manifest.visualizations]
-        for f in files:
-            try:
-                check_relpath(f.path)
-            except IntegrityError as exc:
-                self.problem(f"version {target.oid[:12]}: {exc}", [label])
-            for cid, n in f.chunks:
-                self.users[cid].add(label)
-                self.raw_length.setdefault(cid, n)
-
-    def check_annotations(self, head: str) -> None:
-        from artrepo.records.artifact import Annotation
-
-        try:
-            for top, _ in self.repo.objects.tree_listing(head, "").items():
-                for rest, _ in self.repo.objects.tree_listing(head, top).items():
-                    for _n, blob in self.repo.objects.tree_listing(head, f"{top}/{rest}").items():
-                        Annotation.from_msgpack(self.repo.objects.blob(blob))
-        except ArtrepoError as exc:
-            self.problem(f"annotations ({head[:12]}): {exc}", ["annotations"])
-        except Exception as exc:
-            self.problem(f"annotations ({head[:12]}): malformed ({exc!r})", ["annotations"])
-
-    # -- chunks, packs, index ---------------------------------------------------------
-    def check_store(self) -> None:
-        store = self.repo.chunks
-        index = store.index
-        for name, why in sorted(index.damaged.items()):
-            self.problem(f"index file {name[:12]} is damaged: {why}; 'artrepo gc' rebuilds the index from the packs")
-        self.packs, stray = pack_files(store)
-        packs = self.packs
-        self.report.packs = len(packs)
-        for path in stray:
-            if not path.name.startswith(".tmp-"):
-                self.report.notes.append(f"stray file {path} in the pack folder")
-        pack_users = defaultdict(set)
-        for cid, labels in self.users.items():
-            loc = index.locations.get(cid)
-            if loc is not None:
-                pack_users[loc[0]].update(labels)
-        for pid, pack in packs.items():
-            if pack.error:
-                self.problem(f"{pack.error}", pack_users.get(pid, ()))
-        for fname, by_pack in sorted(index.by_file.items()):
-            for pid, entries in by_pack.items():
-                self._check_indexed_pack(fname, pid, entries, packs.get(pid), pack_users.get(pid, ()))
-        self.report.chunks = len(self.users)
-        in_packs = {cid: pid for pid, p in packs.items() for cid in p.chunk_ids}
-        missing: dict[bytes | None, list[bytes]] = defaultdict(list)  # pack holding it (None: nowhere)
-        for cid, labels in sorted(self.users.items()):
-            if cid not in index.locations:
-                if not labels <= self.pulled:  # metadata-only pulls hold no chunks here
-                    missing[in_packs.get(cid)].append(cid)
-            elif self.raw_length[cid] != index.locations[cid][1].raw_length:
-                self.problem(f"chunk {cid.hex()[:12]}: the manifest says {self.raw_length[cid]} bytes, the index "
-                             f"{index.locations[cid][1].raw_length}", labels)
-        for pid, cids in missing.items():
-            affects = set().union(*(self.users[c] for c in cids))
-            first = cids[0].hex()[:12] + (f" and {len(cids) - 1} more" if len(cids) > 1 else "")
-            if pid is None:
-                self.problem(f"chunk {first} missing from the store", affects)
-            else:
-                self.problem(f"chunk {first} in pack {pid.hex()[:12]} but in no index; 'artrepo gc' rebuilds "
-                             "the index", affects)
-
-    def _check_indexed_pack(self, fname, pid, entries, pack, users) -> None:
-        if pack is None:
-            self.problem(f"pack {pid.hex()[:12]} (named by index {fname[:12]}) is missing", users)
-        elif pack.entries is not None:
-            by_id = {e.chunk_id: e for e in pack.entries}
-            for e in entries:
-                if by_id.get(e.chunk_id) != e:
-                    self.problem(f"index {fname[:12]}: chunk {e.chunk_id.hex()[:12]} is not where it says in pack "
-                                 f"{pid.hex()[:12]}", users)
-                    return
-
-    def read_all(self) -> None:
-        store = self.repo.chunks
-        for cid, labels in sorted(self.users.items()):
-            loc = store.index.locations.get(cid)
-            if loc is None or loc[0] not in self.packs or self.packs[loc[0]].error:
-                continue  # already reported
-            try:
-                data = store.read_chunk(cid)
-            except IntegrityError as exc:
-                self.problem(str(exc), labels)
-                continue
-            self.report.chunks_read += 1
-            if len(data) != self.raw_length[cid]:
-                self.problem(f"chunk {cid.hex()[:12]}: {len(data)} bytes, the manifest says {self.raw_length[cid]}",
-                             labels)
-
-    def run(self) -> FsckReport:
-        self.check_refs()
-        self.pulled = self._pulled_labels()
-        self.check_store()
-        if self.read_data:
-            self.read_all()
-        return self.report
-
-    def _pulled_labels(self) -> set[str]:
-        folder = layout.origins_dir(self.repo.git_dir)
-        if not folder.is_dir():
-            return set()
-        out = set()
-        for ref, text in artrepo_refs(self.repo.git_dir).items():
-            if is_oid(text) and (folder / text).exists():
-                out.add(classify(ref, text).label)
-        return out
+            data = store.read_pack(pid, pack_size(entries))
+            if verify_footer(pid, data) != entries:
+                raise IntegrityError(f"pack {short(pid)}: its footer differs from its index entries")
+        except IntegrityError as exc:
+            report.problem(str(exc), labels)
+            continue
+        blobs = memoryview(data)
+        for e in entries:
+            if e.chunk_id in reached.users:
+                try:
+                    check_blob(blobs[e.offset:e.offset + e.length], e, pid)
+                    report.chunks_read += 1
+                except IntegrityError as exc:
+                    report.problem(str(exc), reached.users[e.chunk_id])
 
 
-def git_fsck(repo: Repository, report: FsckReport) -> None:
-    """Stock git's own check of the metadata (objects, connectivity), when git is installed."""
+def git_fsck(view, report: FsckReport) -> None:
+    """Stock git's own check of the git objects (connectivity included), naming each broken ref."""
     git = shutil.which("git")
     if git is None:
         report.notes.append("git is not installed: git objects were checked only through libgit2")
         return
-    proc = subprocess.run([git, "--git-dir", str(repo.git_dir), "fsck", "--strict", "--no-dangling", "--no-progress"],
+    base = [git, "--git-dir", str(view.git_dir)]
+    proc = subprocess.run([*base, "fsck", "--strict", "--no-dangling", "--no-progress"],
                           capture_output=True, text=True, timeout=3600)
     report.git_checked = True
     lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.strip()]
-    if proc.returncode != 0:
-        for line in lines[:50] or [f"git fsck exited {proc.returncode}"]:
-            report.problems.append(Problem(f"git fsck: {line}"))
-    else:
-        report.notes.extend(f"git fsck: {ln}" for ln in lines if not ln.startswith(("Checking", "checking", "notice:")))
-
-
-def fsck(repo: Repository, *, read_data: bool = False, use_git: bool = True) -> FsckReport:
-    """Check the whole repository; the report lists every problem found."""
-    checker = _Checker(repo, read_data)
-    if use_git:
-        git_fsck(repo, checker.report)
-    return checker.run()
+    if proc.returncode == 0:
+        report.notes += [f"git fsck: {ln}" for ln in lines if not ln.startswith(("Checking", "checking", "notice:"))]
+        return
+    broken, walked = [], {}
+    for ref, oid in sorted(view.refs().items()):
+        if oid not in walked:
+            walked[oid] = subprocess.run([*base, "rev-list", "--objects", "--quiet", oid],
+                                         capture_output=True).returncode == 0
+        if not walked[oid]:
+            broken.append(classify(ref, oid).label)
+    for line in lines[:50] or [f"git fsck exited {proc.returncode}"]:
+        report.problem(f"git fsck: {line}", broken)

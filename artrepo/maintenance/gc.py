@@ -1,16 +1,33 @@
-"""`artrepo gc`: remove packs no ref needs, never anything a save in progress may need.
+"""`artrepo gc [--remote NAME]`: remove packs no ref needs, never anything a writer may still need.
 
-The rule (docs/reliability.md, "gc"): a pack is deleted only when none of its
-chunks is in a manifest that a ref points at AND its file is older than the
-grace period. A save writes packs, then the index, then git objects, then the
-ref; everything it wrote is younger than the grace period until the ref
-exists, as long as a save takes less than the grace period. gc holds the
-exclusive `locks/gc` flock; writers that hold it shared (see the report to
-the lead) are never raced at all.
+The rule (docs/reliability.md, "gc" and "Remote gc"), the same for the local
+repository and a remote (view.py):
 
-Order of deletion, so that a crash at any point leaves a valid repository:
-the merged index (naming only surviving packs) is written and fsynced first,
-then the old index files are removed, then the dropped packs.
+1. Needed chunks are those of every manifest a ref points at. If any ref or
+   record cannot be read, nothing is deleted.
+2. A pack is removed only when it holds no needed chunk AND it is older than
+   the grace period. Its chunks are known from the index, or from its footer
+   where reading it is cheap (so a lost index file is rebuilt, not a loss).
+   A pack whose footer is damaged is kept; a pack no index file names whose
+   footer was not read (a remote's) can serve nothing and goes when old,
+   unless an index file is damaged or missing: then nothing is deleted.
+   The same age rule (at least a day for a writer's temporary files) removes
+   what interrupted writers left.
+3. Index files are replaced by one merged index of the surviving packs,
+   written first and adopted (a remote: one conditional write of its ref
+   table; if a pusher wrote in between, gc re-reads and re-plans); only then
+   are the old index files, the dropped packs and the leftovers deleted, so a
+   crash at any point leaves a valid store.
+
+Locally gc holds the exclusive `locks/gc` flock, which saves hold shared:
+they are never raced at all. Why a concurrent push loses nothing: it uploads
+packs, then its index, then its git pack, then writes the ref table
+conditionally; what it uploads is younger than the grace period; a chunk it
+did not upload because the remote's index listed it is in a pack gc either
+keeps, or drops after changing the ref table, which makes the pusher's
+conditional write fail, so it re-plans against the new index list. A pack an
+interrupted push left is reused only while younger than
+`chunkstore.REUSE_WINDOW`; older, it is written again.
 """
 from __future__ import annotations
 
@@ -21,33 +38,34 @@ import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from artrepo.errors import UserError
+from artrepo.errors import ConflictError, IntegrityError, UserError
 from artrepo.gitdb import layout
-from artrepo.maintenance.inventory import PackFile, artrepo_refs, pack_files
-from artrepo.maintenance.reach import reachable_chunks
+from artrepo.maintenance.inventory import artrepo_refs, survey
+from artrepo.maintenance.reach import reach, refuse_on_damage
 from artrepo.repository import Repository
-from artrepo.atomic import flock, fsync_dir
+from artrepo.atomic import flock
+from artrepo.storage.index import index_key
 from artrepo.storage.packfile import PackEntry
 
-TEMP_MIN_AGE = 24 * 3600
 LOCK_WAIT = float(os.environ.get("ARTREPO_GC_LOCK_WAIT", "60"))
+MAX_ATTEMPTS = 10
 
 
 @dataclass
 class GcResult:
-    dropped_packs: list[PackFile] = field(default_factory=list)
-    kept_young: int = 0  # unreferenced packs kept because they are younger than the grace period
+    dropped_packs: dict[bytes, int] = field(default_factory=dict)  # pack id -> size
+    dropped_files: list[str] = field(default_factory=list)  # what interrupted writers left
     kept_packs: int = 0
+    kept_young: int = 0  # unreferenced packs kept because they are younger than the grace period
     index_files_before: int = 0
     index_rewritten: bool = False
-    stale_tmp: list[Path] = field(default_factory=list)
     git_packed: bool = False
+    survivors: dict[bytes, list[PackEntry]] = field(default_factory=dict)
 
     @property
     def freed_bytes(self) -> int:
-        return sum(p.size for p in self.dropped_packs)
+        return sum(self.dropped_packs.values())
 
 
 @contextlib.contextmanager
@@ -72,92 +90,70 @@ def gc_lock(repo: Repository, wait: float = LOCK_WAIT):
         os.close(fd)
 
 
-def collect(repo: Repository, *, grace: float, dry_run: bool = False, ignore_refs=frozenset(),
+def collect(view, *, grace: float, dry_run: bool = False, ignore_refs=frozenset(),
             now: float | None = None) -> GcResult:
-    """Plan (and unless `dry_run`, carry out) the removal of unneeded packs and temp files."""
-    now = time.time() if now is None else now
-    store = repo.chunks
-    store.index.refresh()
-    index = store.index
-    needed = reachable_chunks(repo, ignore_refs=ignore_refs)
-    packs, _stray = pack_files(store)
-    indexed: dict[bytes, list[PackEntry]] = {}
-    for by_pack in index.by_file.values():
-        for pid, entries in by_pack.items():
-            indexed.setdefault(pid, entries)
-    result = GcResult(index_files_before=len(index.by_file) + len(index.damaged))
-    survivors: dict[bytes, list[PackEntry]] = {}
-    for pid, pack in packs.items():
-        entries = pack.entries if pack.entries is not None else indexed.get(pid)
-        if entries is None:  # contents unknown: never delete what cannot be read
-            result.kept_packs += 1
+    """Plan (and unless `dry_run`, carry out) the removal of what no ref of the view needs."""
+    for _attempt in range(MAX_ATTEMPTS):
+        result = plan(view, grace, time.time() if now is None else now, ignore_refs)
+        if dry_run:
+            return result
+        if result.index_rewritten and not _replace_index(view, result):
+            view.refresh()  # another writer changed the index list since we read it: re-read, re-plan
             continue
-        if any(e.chunk_id in needed for e in entries):
+        for pid in result.dropped_packs:
+            view.store.delete_pack(pid)
+        for key in result.dropped_files:
+            view.remove(key)
+        return result
+    raise ConflictError(f"remote {view.name} kept changing during {MAX_ATTEMPTS} attempts; gc deleted nothing")
+
+
+def plan(view, grace: float, now: float, ignore_refs=frozenset()) -> GcResult:
+    reached = reach(view, ignore_refs=ignore_refs)
+    refuse_on_damage(view, reached, "nothing was deleted")
+    index = view.store.index
+    intact = not (index.damaged or index.missing)
+    packs, _stray = survey(view.store)
+    if not intact and any(p.footer is None and p.error is None and p.id not in index.packs for p in packs.values()):
+        bad = next(iter(index.damaged or index.missing))  # and those packs' footers were not read: cannot rebuild
+        raise IntegrityError(f"{f'remote {view.name}: ' if view.name else ''}index file {bad[:12]} is damaged or "
+                             "missing; cannot tell which packs hold needed data (nothing was deleted)")
+    result = GcResult(index_files_before=len(index.files) + len(index.damaged) + len(index.missing))
+    survivors = result.survivors
+    for pid, pack in packs.items():
+        entries = index.packs.get(pid) or pack.footer
+        if entries is None and pack.error:  # contents unknown: never delete what cannot be read
+            result.kept_packs += 1
+        elif entries and any(e.chunk_id in reached.users for e in entries):
             survivors[pid] = entries
             result.kept_packs += 1
-        elif now - pack.mtime < grace:
-            survivors[pid] = entries
+        elif pack.mtime is None or now - pack.mtime < grace:
+            if entries:
+                survivors[pid] = entries
             result.kept_young += 1
         else:
-            result.dropped_packs.append(pack)
-    for pid, entries in indexed.items():  # a missing pack that holds needed chunks: keep naming it (fsck reports it)
-        if pid not in packs and any(e.chunk_id in needed for e in entries):
+            result.dropped_packs[pid] = pack.size
+    for pid, entries in index.packs.items():  # a missing pack holding needed chunks: keep naming it (fsck says)
+        if pid not in packs and any(e.chunk_id in reached.users for e in entries):
             survivors[pid] = entries
-    # A writer's temp files are in use for as long as it runs, and nothing says whether it still does:
-    # they are removed only when older than the grace period and at least TEMP_MIN_AGE.
-    result.stale_tmp = _stale_temp_files(repo, now - max(grace, TEMP_MIN_AGE))
-    result.index_rewritten = bool(result.dropped_packs or index.damaged or len(index.by_file) > 1
-                                  or set(survivors) - set(indexed) or set(indexed) - set(survivors))
-    if dry_run:
-        return result
-    if result.index_rewritten:
-        _replace_index(store, survivors, old_files=sorted(index.by_file) + sorted(index.damaged))
-    for pack in result.dropped_packs:
-        with contextlib.suppress(FileNotFoundError):
-            pack.path.unlink()
-    for folder in {p.path.parent for p in result.dropped_packs}:
-        fsync_dir(folder)
-        with contextlib.suppress(OSError):
-            folder.rmdir()  # only when empty
-    for path in result.stale_tmp:
-        _remove(path)
+    for key, info in sorted(view.leftovers().items()):
+        if info.mtime is not None and now - info.mtime >= max(grace, view.leftover_age):
+            result.dropped_files.append(key)
+    result.index_rewritten = len(index.files) > 1 or not intact or set(survivors) != set(index.packs)
     return result
 
 
-def _replace_index(store, survivors: dict[bytes, list[PackEntry]], old_files: list[str]) -> None:
-    """Write one merged index of the surviving packs, then remove the files it replaces."""
-    new_name = store.index.write(survivors) if survivors else None
-    folder = store.root / "index"
-    fsync_dir(folder)
-    for name in old_files:
-        if name != new_name:
-            with contextlib.suppress(FileNotFoundError):
-                (folder / name).unlink()
-    fsync_dir(folder)
-
-
-def _stale_temp_files(repo: Repository, before: float) -> list[Path]:
-    """Leftovers of crashed writers: `.artrepo/tmp/*` and `.tmp-*` files, older than the grace period."""
-    out = []
-    candidates = list(layout.tmp_dir(repo.git_dir).glob("*"))
-    for folder in (repo.chunks.root / "index", *(repo.chunks.root / "packs").glob("*")):
-        candidates += folder.glob(".tmp-*")
-    for path in candidates:
-        with contextlib.suppress(FileNotFoundError):
-            if path.lstat().st_mtime < before:
-                out.append(path)
-    return out
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        for folder, _dirs, _files in os.walk(path):
-            with contextlib.suppress(OSError):
-                os.chmod(folder, 0o755)
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+def _replace_index(view, result: GcResult) -> bool:
+    """One merged index of the surviving packs, adopted by the view; then the files it replaces go."""
+    index = view.store.index
+    old = list(index.files) + list(index.damaged) + list(index.missing)
+    new = index.write(result.survivors) if result.survivors else None
+    if not view.adopt_index([new] if new else []):
+        return False
+    for name in old:
+        if name != new:
+            view.store.backend.delete(index_key(name))
+    return True
 
 
 def pack_git(repo: Repository, grace: float) -> bool:

@@ -1,32 +1,24 @@
-"""What a repository holds, read defensively for fsck, gc and du.
+"""What a repository or remote holds, read defensively for fsck, gc and du.
 
 Normal commands trust what they read and stop at the first damaged object.
 Maintenance must see past damage: it lists refs from the files themselves,
-reads each index file separately (a damaged one is reported, not fatal) and
-reads pack headers without trusting the index.
+reads each index file separately (a damaged one is reported, not fatal) and,
+where that is cheap, reads pack footers without trusting the index.
 """
 from __future__ import annotations
 
-import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from artrepo import names
 from artrepo.errors import ArtrepoError, IntegrityError
 from artrepo.gitdb.layout import ALIASES, ANNOTATIONS, HEADS, PREFIX, VERSIONS
-from artrepo.repository import Repository
-from artrepo.storage import hashing
 from artrepo.storage.chunkstore import ChunkStore
-from artrepo.storage.packfile import PackEntry, encode_header
+from artrepo.storage.ids import PackId
+from artrepo.storage.packfile import PackEntry, id_of
 
 _OID = re.compile(r"[0-9a-f]{40}\Z")
-_PACK_NAME = re.compile(r"[0-9a-f]{64}\Z")
-
-
-def open_repository(root: Path) -> Repository:
-    """A Repository for maintenance (its index reports damaged index files in `index.damaged`)."""
-    return Repository(root)
 
 
 # -- refs ----------------------------------------------------------------------
@@ -80,49 +72,34 @@ def version_refs(git_dir: Path) -> list[RefTarget]:
 
 # -- packs -----------------------------------------------------------------------
 @dataclass
-class PackFile:
-    """A pack file on disk, with its header if readable."""
+class Pack:
+    """A pack a store lists, with its footer where reading it is cheap (a local folder)."""
 
-    id: bytes
-    path: Path
+    id: PackId
     size: int
-    mtime: float
-    entries: list[PackEntry] | None = None
-    error: str | None = None
-    chunk_ids: set[bytes] = field(default_factory=set)
+    mtime: float | None
+    footer: list[PackEntry] | None = None  # the entries its footer lists (checked against its id)
+    error: str | None = None  # what is wrong with its footer
 
 
-def pack_files(store: ChunkStore) -> tuple[dict[bytes, PackFile], list[Path]]:
-    """Pack files on disk (header read and checked) and stray files found among them."""
-    packs: dict[bytes, PackFile] = {}
-    stray: list[Path] = []
-    top = store.root / "packs"
-    if not top.is_dir():
-        return packs, stray
-    for sub in os.scandir(top):
-        if not sub.is_dir():
-            stray.append(Path(sub.path))
-            continue
-        for f in os.scandir(sub.path):
-            if not _PACK_NAME.match(f.name) or f.name[:2] != sub.name:
-                stray.append(Path(f.path))
+def survey(store: ChunkStore) -> tuple[dict[PackId, Pack], list[str]]:
+    """Every pack of the store (one listing) and the keys under packs/ that are no pack.
+
+    On the local filesystem each footer is read and checked against the pack's
+    id, so the index is not trusted; elsewhere packs are judged by what the
+    index says of them (size and id), and read only by `fsck --read-data`.
+    """
+    listed, stray = store.list_packs()
+    packs = {pid: Pack(pid, info.size, info.mtime) for pid, info in listed.items()}
+    if store.root is not None:
+        for pack in packs.values():
+            try:
+                entries = store.read_footer(pack.id, pack.size)
+            except (IntegrityError, OSError) as exc:
+                pack.error = str(exc)
                 continue
-            st = f.stat()
-            pack = PackFile(bytes.fromhex(f.name), Path(f.path), st.st_size, st.st_mtime)
-            _read_header(store, pack)
-            packs[pack.id] = pack
+            if id_of(entries) != pack.id:  # a pack swapped for another shows here
+                pack.error = f"pack {pack.id.hex()[:12]}: header does not match the pack's name"
+            else:
+                pack.footer = entries
     return packs, stray
-
-
-def _read_header(store: ChunkStore, pack: PackFile) -> None:
-    try:
-        entries = store.read_pack_entries(pack.id)
-    except (IntegrityError, OSError) as exc:
-        pack.error = str(exc)
-        return
-    # A pack's id is the BLAKE3 of its header: a pack swapped for another shows here.
-    if hashing.digest(encode_header(entries)) != pack.id:
-        pack.error = f"pack {pack.id.hex()[:12]}: header does not match the pack's name"
-        return
-    pack.entries = entries
-    pack.chunk_ids = {e.chunk_id for e in entries}

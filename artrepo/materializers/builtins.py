@@ -4,19 +4,30 @@ Plain values are one msgpack document (`data.msgpack`) with tuples and
 non-string dict keys tagged, so they load back as the same types. A
 container holding other types (arrays, frames…) stores each element with
 its own materializer under `items/<i>/`.
+
+Decoding trusts nothing: a tuple extension is decoded after its parent, not
+from inside msgpack's hook (nested hooks overflow the C stack: 200 levels
+crash the process), nesting is bounded by `MAX_DEPTH` (the depth `is_plain`
+accepts when saving), big integers by `MAX_BIGINT_DIGITS`, and anything
+malformed is a FormatError.
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import msgpack
 
+from artrepo.errors import FormatError
 from artrepo.materializers.base import BaseMaterializer
 from artrepo.materializers.pickle import may_run_code
 from artrepo.records.artifact import ArtifactType
 
 BASIC = (bool, int, float, str, bytes, type(None))
 _TUPLE, _BIGINT = 1, 3
+MAX_DEPTH = 100
+MAX_BIGINT_DIGITS = 4300  # Python's own default limit for int <-> str
+_BIGINT_TEXT = re.compile(rb"-?[0-9]{1,%d}\Z" % MAX_BIGINT_DIGITS)
 
 
 def _fits(value: int) -> bool:
@@ -25,7 +36,7 @@ def _fits(value: int) -> bool:
 
 def is_plain(value: Any, depth: int = 0) -> bool:
     """True if `value` is made only of basic values and containers of them."""
-    if depth > 100:
+    if depth > MAX_DEPTH:
         return False
     if type(value) is int:
         return _fits(value)
@@ -44,14 +55,6 @@ def _default(obj):
     raise TypeError(f"cannot encode {type(obj).__name__}")
 
 
-def _ext(code, data):
-    if code == _TUPLE:
-        return tuple(unpack(data))
-    if code == _BIGINT:
-        return int(data.decode())
-    raise ValueError(f"unknown msgpack extension {code}")
-
-
 def pack(value) -> bytes:
     """msgpack that keeps tuples apart from lists (strict_types sends them to _default)."""
     if type(value) is int and not _fits(value):
@@ -60,7 +63,39 @@ def pack(value) -> bytes:
 
 
 def unpack(data: bytes):
-    return msgpack.unpackb(data, ext_hook=_ext, raw=False, strict_map_key=False, use_list=True)
+    """The value `pack` wrote; FormatError for anything else (never a crash or a huge allocation)."""
+    try:
+        return _resolve(_decode(data), 0)
+    except (ValueError, TypeError, RecursionError) as exc:  # msgpack's errors are ValueErrors
+        raise FormatError(f"malformed builtin value ({exc or type(exc).__name__})") from None
+
+
+def _decode(data: bytes):
+    return msgpack.unpackb(data, ext_hook=msgpack.ExtType, raw=False, strict_map_key=False, use_list=True)
+
+
+def _resolve(value, depth: int):
+    """`value` with its extensions decoded, one level at a time (no nested msgpack calls)."""
+    if depth > MAX_DEPTH:
+        raise FormatError(f"builtin value nested deeper than {MAX_DEPTH} levels")
+    kind = type(value)
+    if kind is list:
+        return [_resolve(v, depth + 1) for v in value]
+    if kind is dict:
+        return {_resolve(k, depth + 1): _resolve(v, depth + 1) for k, v in value.items()}
+    if kind is not msgpack.ExtType:
+        return value
+    if value.code == _TUPLE:
+        inner = _decode(value.data)
+        if type(inner) is not list:
+            raise FormatError("malformed builtin value (a tuple extension that holds no list)")
+        return tuple(_resolve(v, depth + 1) for v in inner)
+    if value.code == _BIGINT:
+        if not _BIGINT_TEXT.match(value.data):
+            raise FormatError(f"malformed builtin value (an integer extension of {len(value.data)} bytes "
+                              f"that is not at most {MAX_BIGINT_DIGITS} decimal digits)")
+        return int(value.data)
+    raise FormatError(f"malformed builtin value (unknown msgpack extension {value.code})")
 
 
 class BuiltInMaterializer(BaseMaterializer):
@@ -81,6 +116,18 @@ class BuiltInMaterializer(BaseMaterializer):
         if isinstance(data, (str, bytes)):
             return {"length": len(data)}
         return {}
+
+
+def _container_index(doc) -> tuple[str, list[tuple[Any, str, str]]]:
+    """(container kind, [(key, materializer id, type name)]) from `items.msgpack`, checked."""
+    try:
+        kind, items = doc["container"], doc["items"]
+        rows = [(key, mid, tname) for key, mid, tname in items]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise FormatError(f"malformed container index ({type(exc).__name__}: {exc})") from None
+    if kind not in ("list", "tuple", "dict") or not all(type(m) is str and type(t) is str for _, m, t in rows):
+        raise FormatError("malformed container index (unknown container kind or non-string names)")
+    return kind, rows
 
 
 class ContainerMaterializer(BaseMaterializer):
@@ -109,20 +156,24 @@ class ContainerMaterializer(BaseMaterializer):
     def load(self, data_type: type) -> Any:
         from artrepo.materializers import registry
 
+        if self._prefix.count("items/") >= MAX_DEPTH:
+            raise FormatError(f"container nested deeper than {MAX_DEPTH} levels")
         try:
             f = self.open("items.msgpack", "rb")
         except KeyError:
             with self.open("data.msgpack", "rb") as f:
                 return unpack(f.read())
         with f:
-            doc = unpack(f.read())
+            kind, rows = _container_index(unpack(f.read()))
         values = []
-        for i, (key, mid, tname) in enumerate(doc["items"]):
+        for i, (key, mid, tname) in enumerate(rows):
             cls = registry.resolve(mid, allow_import=may_run_code())
             values.append((key, self.child(cls, f"items/{i}").load(registry.resolve_type(tname))))
-        kind = doc["container"]
         if kind == "dict":
-            return {k: v for k, v in values}
+            try:
+                return {k: v for k, v in values}
+            except TypeError as exc:  # an unhashable key
+                raise FormatError(f"malformed container index ({exc})") from None
         return tuple(v for _, v in values) if kind == "tuple" else [v for _, v in values]
 
     def extract_metadata(self, data: Any) -> dict[str, Any]:

@@ -106,7 +106,6 @@ def resolve(materializer_id: str, *, allow_import: bool) -> type:
         raise MaterializerError(
             f"materializer {materializer_id!r} is not imported in this process and this version came from "
             "an untrusted remote; import the module that defines it, or trust the remote")
-    from artrepo.materializers.base import BaseMaterializer
     from artrepo.materializers.source import import_object
 
     try:
@@ -114,7 +113,8 @@ def resolve(materializer_id: str, *, allow_import: bool) -> type:
     except (ImportError, AttributeError) as exc:
         raise MaterializerError(f"cannot import materializer {materializer_id!r} ({type(exc).__name__}: "
                                 f"{exc}); load from the project that defines it") from None
-    if not (isinstance(cls, type) and issubclass(cls, BaseMaterializer)):
+    if not (isinstance(cls, type) and callable(getattr(cls, "materializer_id", None))
+            and callable(getattr(cls, "load", None))):  # a BaseMaterializer (base.py imports this module)
         raise MaterializerError(f"{materializer_id!r} does not name a materializer class")
     return cls
 

@@ -6,6 +6,10 @@ import enum
 from artrepo.plain import Frozen
 from artrepo.records import codec
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from artrepo.storedfile import StoredFile
+
 
 class ArtifactType(str, enum.Enum):
     """What an artifact is; the default comes from its materializer."""
@@ -60,7 +64,7 @@ def _file_row(f: StoredFile) -> list:
 
 
 def _file_from_row(row: list) -> StoredFile:
-    from artrepo.storage.chunkstore import StoredFile
+    from artrepo.storedfile import StoredFile  # a dataclass: not loaded by a cached run, which reads no manifest
 
     path, size, executable, symlink, chunks = row
     return StoredFile(path, size, tuple((c, n) for c, n in chunks), bool(executable), symlink)
@@ -83,10 +87,10 @@ class Manifest(Frozen):
     @property
     def content_hash(self) -> bytes:
         """BLAKE3 over the sorted data files' paths, modes and chunk ids."""
-        from artrepo.storage.hashing import digest  # not imported by readers of records alone
+        import blake3  # docs/format.md §7; not imported by readers of records alone
 
         rows = sorted(_file_row(f) for f in self.files)
-        return digest(codec.encode({"files": rows}))
+        return blake3.blake3(codec.encode({"files": rows})).digest()
 
     @property
     def size(self) -> int:

@@ -68,11 +68,11 @@ class ProvenanceRecord(codec.Record):
         "git": {str: codec.JSON},  # {} when not captured
         "environment": {str: codec.JSON},
         "user": (str, None), "host": (str, None)})
-    __slots__ = FORMAT.attributes()
+    __slots__ = FORMAT.attributes(git="git_state")  # `.git` is gitdb's handle everywhere else
 
-    def __init__(self, *, executed: bool, source: str | None = None, git: dict | None = None,
+    def __init__(self, *, executed: bool, source: str | None = None, git_state: dict | None = None,
                  environment: dict | None = None, user: str | None = None, host: str | None = None):
-        self._init(executed=executed, source=source, git=_dict(git),
+        self._init(executed=executed, source=source, git_state=_dict(git_state),
                    environment=_dict(environment), user=user, host=host)
 
 

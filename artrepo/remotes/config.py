@@ -40,7 +40,7 @@ def validate_remote_name(name: str) -> str:
 
 def normalize_url(url: str) -> str:
     """Plain paths and file:// URLs become absolute paths; others are kept."""
-    from artrepo.remotes.backend import check_url
+    from artrepo.storage.backend import check_url
 
     if not url:
         raise UserError("the remote URL is empty")
@@ -103,6 +103,6 @@ def cache_dir(repo, name: str) -> Path:
 
 
 def open_remote(remote: Remote):
-    from artrepo.remotes.backend import open_backend
+    from artrepo.storage.backend import open_backend
 
     return open_backend(remote.url, remote.endpoint_url)

@@ -2,9 +2,10 @@
 
     install_lazy_fetch(repo)   # once, when the repository is opened
 
-Costs nothing until a chunk is missing: then the remotes' cached index files
-say which remote pack holds it, and that whole pack is downloaded, verified
-and stored like a pulled one.
+Costs nothing until a chunk is missing: then the remotes' index files (the
+copies cached by the last pull, else the ref table's list: one GET) say
+which remote pack holds it, and that pack is transferred like a pulled one
+(verified before it is indexed), so its neighbours arrive with it.
 """
 from __future__ import annotations
 
@@ -25,34 +26,37 @@ class LazyFetcher:
         from artrepo.remotes.session import RemoteSession
 
         if remote.name not in self._sessions:
-            session = RemoteSession(self.repo, remote)
-            session.index.sync(None, _cached_names(session))
-            self._sessions[remote.name] = session
+            self._sessions[remote.name] = RemoteSession(self.repo, remote)
         return self._sessions[remote.name]
 
     def __call__(self, chunk_id: bytes) -> bool:
+        from artrepo.errors import IntegrityError
         from artrepo.remotes.config import remotes
-        from artrepo.remotes.packs import fetch_packs
-        from artrepo.remotes.progress import Silent
 
         with self._lock:
             if self.repo.chunks.has(chunk_id):
                 return True
             for remote in remotes(self.repo).values():
                 session = self._session(remote)
-                pid = session.index.locations.get(chunk_id)
-                if pid is None:  # the cache may be behind the remote: one GET of the ref table
-                    session.sync_index(session.read_state())
-                    pid = session.index.locations.get(chunk_id)
-                if pid is not None:
-                    fetch_packs(session.backend, self.repo.chunks, [pid], Silent())
+                try:
+                    if self._fetch(session, session.cached_index_files(), chunk_id):
+                        return True
+                except IntegrityError:
+                    pass  # e.g. a pack a remote gc replaced since: the ref table says where it is now
+                # the cache may also be behind the remote: one GET of the ref table
+                if self._fetch(session, session.read_state().index_files, chunk_id):
                     return True
             return False
 
+    def _fetch(self, session, index_files: list[str], chunk_id: bytes) -> bool:
+        from artrepo.storage.transfer import transfer
 
-def _cached_names(session) -> list[str]:
-    folder = session.index.folder
-    return sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) if folder.is_dir() else []
+        store = session.store(index_files)
+        loc = store.index.locations.get(chunk_id)
+        if loc is None:
+            return False
+        transfer(store, self.repo.chunks, [e.chunk_id for e in store.index.packs[loc[0]]])
+        return True
 
 
 def install_lazy_fetch(repo) -> None:

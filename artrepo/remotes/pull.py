@@ -17,12 +17,12 @@ from pathlib import Path
 from artrepo.gitdb import layout
 from artrepo.errors import ArtrepoError, ConflictError, IntegrityError, NotFoundError, UserError
 from artrepo.remotes.negotiate import alias_on_pull, create_only, group_versions, merge_labels, ref_class
-from artrepo.remotes.packs import fetch_packs, needed_chunks
 from artrepo.remotes.progress import Silent
 from artrepo.remotes.push import TransferResult
-from artrepo.remotes.select import parse_all, pick, reached_versions
+from artrepo.remotes.select import needed_chunks, parse_all, pick, reached_versions
 from artrepo.remotes.session import RemoteSession
 from artrepo.remotes.state import RemoteState
+from artrepo.storage.transfer import transfer
 
 
 def pull(repo, remote, refs=(), metadata_only: bool = False, progress=None, backend=None) -> TransferResult:
@@ -57,18 +57,13 @@ def _fetch_data(repo, session, state: RemoteState, wanted: dict[str, str], progr
     result.bytes_already = result.bytes_logical - sum(needed[c] for c in missing)
     if not missing:
         return
-    session.sync_index(state)
-    packs = []
+    remote = session.store(state.index_files)
     for cid in missing:
-        pid = session.index.locations.get(cid)
-        if pid is None:
+        if not remote.has(cid):
             raise IntegrityError(f"remote {session.remote.name} lacks chunk {cid.hex()[:12]} of a version it publishes")
-        if pid not in packs:
-            packs.append(pid)
-    progress.start("pull", len(packs))
-    result.bytes_sent = fetch_packs(session.backend, repo.chunks, packs, progress)
-    progress.finish()
-    result.packs = len(packs)
+    moved = transfer(remote, repo.chunks, missing, progress, "pull")
+    result.bytes_sent = moved.bytes
+    result.packs = moved.packs
 
 
 def _adopt_versions(repo, session, state: RemoteState, result: TransferResult) -> None:
@@ -128,8 +123,8 @@ def _adopt_runs(repo, state: RemoteState) -> None:
 def clone(url: str, directory: Path | None = None, endpoint_url: str | None = None, trusted: bool = False,
           progress=None) -> tuple[Path, TransferResult]:
     """init + remote `origin` + pull; the folder is removed again if the pull fails."""
-    from artrepo.remotes.backend import open_backend
     from artrepo.remotes.config import Remote, add_remote, normalize_url
+    from artrepo.storage.backend import open_backend
     from artrepo.remotes.state import read_state
     from artrepo.repository import Repository
 

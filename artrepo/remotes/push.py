@@ -16,11 +16,11 @@ from artrepo.errors import ConflictError
 from artrepo.remotes.gitpacks import build_git_pack, git_pack_key, pack_name
 from artrepo.gitdb.layout import ANNOTATIONS, PREFIX, version_ref
 from artrepo.remotes.negotiate import alias_on_push, create_only, group_versions, merge_labels, ref_class
-from artrepo.remotes.packs import RemoteIndexGone, build_packs, needed_chunks, upload_index, upload_packs
 from artrepo.remotes.progress import Silent
-from artrepo.remotes.select import parse_all, pick, reached_versions
-from artrepo.remotes.session import RemoteSession
+from artrepo.remotes.select import needed_chunks, parse_all, pick, reached_versions
+from artrepo.remotes.session import RemoteIndexGone, RemoteSession
 from artrepo.remotes.state import RemoteState, write_state
+from artrepo.storage.transfer import transfer
 
 MAX_ATTEMPTS = 30
 
@@ -142,20 +142,17 @@ class Pusher:
         needed = needed_chunks(self.repo, new_versions)
         if not needed:
             return
-        self.session.sync_index(state)
-        on_remote = self.session.index.locations
-        missing = [c for c in needed if c not in on_remote and c not in self.sent_chunks]
+        remote = self.session.store(state.index_files)
         self.result.bytes_logical = sum(needed.values())
-        self.result.bytes_already = sum(n for c, n in needed.items() if c in on_remote)
+        self.result.bytes_already = sum(n for c, n in needed.items() if remote.has(c))
+        missing = [c for c in needed if not remote.has(c) and c not in self.sent_chunks]
         if not missing:
             return
-        self.progress.start("push", 0)
-        index, sent = upload_packs(self.session.backend, build_packs(self.repo.chunks, missing), self.progress)
-        self.progress.finish()
-        self.new_index.append(upload_index(self.session.backend, index))
+        moved = transfer(self.repo.chunks, remote, missing, self.progress, "push")
+        self.new_index.append(moved.index_file)
         self.sent_chunks.update(missing)
-        self.result.bytes_sent += sent
-        self.result.packs += len(index)
+        self.result.bytes_sent += moved.bytes
+        self.result.packs += moved.packs
 
     def _send_git(self, plan: PushPlan, state: RemoteState) -> None:
         tips = set(plan.updates.values()) - self.shipped_tips
@@ -166,7 +163,7 @@ class Pusher:
         if data is None:
             return
         name = pack_name(data)
-        self.session.backend.put(git_pack_key(name), data)
+        self.session.backend.put_content(git_pack_key(name), data)
         self.result.bytes_sent += len(data)
         self.new_git.append(name)
 

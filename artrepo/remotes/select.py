@@ -1,4 +1,4 @@
-"""Which refs a push or pull is about, from the references a user typed."""
+"""Which refs a push or pull is about (from the references a user typed), and which chunks they need."""
 from __future__ import annotations
 
 import subprocess
@@ -68,3 +68,14 @@ def reached_versions(repo, refs: dict[str, str], all_refs: dict[str, str]) -> di
                           text=True, check=True)
     reached = set(proc.stdout.split())
     return {k: v for k, v in all_refs.items() if ref_class(k) == "version" and v in reached}
+
+
+def needed_chunks(repo, version_ids) -> dict[bytes, int]:
+    """Every chunk the versions' data and visualizations name: {chunk id: raw length}, in order."""
+    out: dict[bytes, int] = {}
+    for vid in version_ids:
+        manifest = repo.manifest(vid)
+        for stored in list(manifest.files) + [v[2] for v in manifest.visualizations]:
+            for cid, n in stored.chunks:
+                out.setdefault(cid, n)
+    return out

@@ -1,20 +1,24 @@
-"""One open remote as seen from one repository: backend, ref table, local cache.
+"""One open remote as seen from one repository: backend, ref table, content store, local cache.
 
 The cache (`.artrepo/remote-cache/<remote>/`) holds copies of the remote's
-index files, the names of the remote git packs already imported, and the ref
-table as last seen (`tracked`: what movable refs are compared against). It
-only saves requests; deleting it is always safe.
+index files (`index/`), the names of the remote git packs already imported
+(`git-imported`), and the ref table as last seen (`tracked`: what movable
+refs are compared against). It only saves requests; deleting it is always safe.
 """
 from __future__ import annotations
 
 import msgpack
 
-from artrepo.errors import IntegrityError
+from artrepo.atomic import write_atomic
+from artrepo.errors import IntegrityError, UserError
 from artrepo.remotes.config import Remote, cache_dir, open_remote
 from artrepo.remotes.gitpacks import git_pack_key, import_git_pack
-from artrepo.remotes.packs import RemoteIndex
 from artrepo.remotes.state import RemoteState, read_state
-from artrepo.atomic import write_atomic
+from artrepo.storage.chunkstore import ChunkStore
+
+
+class RemoteIndexGone(UserError):
+    """An index file the ref table named is gone: a remote gc replaced it since the table was read."""
 
 
 class RemoteSession:
@@ -23,8 +27,7 @@ class RemoteSession:
         self.remote = remote
         self.backend = backend or open_remote(remote)
         self.cache = cache_dir(repo, remote.name)
-        self.index = RemoteIndex(self.cache)
-        self.requests_saved = 0
+        self._store: ChunkStore | None = None
 
     # -- ref table ------------------------------------------------------------
     def read_state(self) -> RemoteState:
@@ -75,5 +78,22 @@ class RemoteSession:
                                      "which none of its git packs holds")
 
     # -- chunks ---------------------------------------------------------------
-    def sync_index(self, state: RemoteState) -> None:
-        self.index.sync(self.backend, state.index_files)
+    def store(self, index_files: list[str]) -> ChunkStore:
+        """The remote's content store, its index exactly the named files (copies cached locally)."""
+        if self._store is None:
+            self._store = ChunkStore(self.backend, index_files=index_files, cache=self.cache / "index")
+        else:
+            self._store.index.use(index_files)
+        index = self._store.index
+        if index.missing:
+            raise RemoteIndexGone(f"remote index {index.missing[0][:12]} is gone (a remote gc replaced it); "
+                                  "run again")
+        damaged = [why for name, why in index.damaged.items() if name in index_files]
+        if damaged:
+            raise IntegrityError(f"remote {self.remote.name}: {damaged[0]}")
+        return self._store
+
+    def cached_index_files(self) -> list[str]:
+        """The remote's index files cached here (what its ref table listed when last read)."""
+        folder = self.cache / "index"
+        return sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) if folder.is_dir() else []

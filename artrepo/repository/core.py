@@ -77,7 +77,7 @@ class Repository(Versions, Runs):
         if self._chunks is None:
             from artrepo.storage.chunkstore import ChunkStore
 
-            self._chunks = ChunkStore(layout.chunks_dir(self.git_dir), self.tmp)
+            self._chunks = ChunkStore(layout.chunks_dir(self.git_dir))
             self._chunks.fetch_missing = self.fetch_missing
         return self._chunks
 

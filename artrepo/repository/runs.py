@@ -288,7 +288,7 @@ def run_message(run: RunRecord, steps: list[StepRecord], provenance: ProvenanceR
 
 def provenance_trailers(provenance: ProvenanceRecord) -> list[str]:
     """`Artrepo-Git-Commit`, `-Git-Branch`, `-Git-Dirty`, `-Python`, `-Version` lines (what was captured)."""
-    git, env = provenance.git, provenance.environment
+    git, env = provenance.git_state, provenance.environment
     lines = []
     if git.get("commit"):
         lines.append(f"Artrepo-Git-Commit: {git['commit']}")

@@ -335,21 +335,21 @@ class RunCapture:
         self.enabled, self.record_user = settings(git_dir)
         self.project = str(project)
         self.source_file = _real_file(source_file)
-        self.git: dict | None = None
+        self.state: dict | None = None  # the `git` map, once captured
         self.diff = b""
 
     def before_first_step(self) -> None:
-        if self.enabled and self.git is None:
-            self.git, self.diff = git_state(os.path.dirname(self.source_file) if self.source_file else os.getcwd())
+        if self.enabled and self.state is None:
+            self.state, self.diff = git_state(os.path.dirname(self.source_file) if self.source_file else os.getcwd())
 
     def finish(self) -> tuple[ProvenanceRecord | None, bytes | None]:
         """The record and dirty diff to write with the run, or (None, None) when provenance is off."""
         if not self.enabled:
             return None, None
-        executed = self.git is not None
+        executed = self.state is not None
         top = work_tree(os.path.dirname(self.source_file)) if executed and self.source_file else None
         user, host = who(self.record_user)
-        record = ProvenanceRecord(executed=executed, git=self.git or {}, environment=environment(executed),
+        record = ProvenanceRecord(executed=executed, git_state=self.state or {}, environment=environment(executed),
                                   source=_describe_source(self.source_file, top, self.project, self.record_user),
                                   user=user, host=host)
         return record, self.diff or None
@@ -368,6 +368,6 @@ def capture_save(git_dir, project, depth: int = 1) -> tuple[ProvenanceRecord | N
     top = work_tree(os.path.dirname(path)) if path and git.get("state") == "git" else None
     source = _describe_source(path, top, str(project), record_user)
     user, host = who(record_user)
-    record = ProvenanceRecord(executed=True, git=git, environment=environment(True),
+    record = ProvenanceRecord(executed=True, git_state=git, environment=environment(True),
                               source=f"{source}:{frame.f_lineno}" if source else None, user=user, host=host)
     return record, diff or None

@@ -1,51 +1,68 @@
-"""ChunkStore: files in as chunk lists, verified bytes out.
+"""ChunkStore: the content store, chunks in packs with an index, over any backend.
 
-The write path (bytes -> chunks -> packs -> index) is in packwriter.py.
-Read path: chunk id -> index -> pread from the pack -> bounded decompress ->
-hash check, always.
+    store = ChunkStore(Path(".artrepo/chunks"))          # a repository's own store
+    store = open_store("s3://bucket/team", endpoint_url)  # a remote's: the same code
+
+Writing (bytes -> chunks -> packs -> index) is in packwriter.py; reading is
+chunk id -> index -> the blob's bytes -> bounded decompression -> BLAKE3
+check, always. A repository's store shards packs (`packs/<xx>/<id>`), a
+remote's keeps them flat (`packs/<id>`); both keep index files in `index/`.
+On the local filesystem (a repository, or a folder remote) blobs are read
+with pread/preadv on cached descriptors, packs are written from the caller's
+memory, and one syncfs makes a save's packs durable before its index; on any
+other backend, blobs come from ranged GETs (adjacent blobs in one request)
+and packs go up with create-only writes, so many processes on many machines
+may write into one store at once.
 """
 from __future__ import annotations
 
-import io
 import os
 import threading
-from bisect import bisect_right
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from artrepo.atomic import sync_filesystem, write_atomic
 from artrepo.errors import IntegrityError
-from artrepo.storage import hashing
+from artrepo.storage.backend import Backend, MissingObjectError, ObjectInfo, joined, open_backend
+from artrepo.storage.backends.local import LocalBackend
+from artrepo.storage.files import FileReader
+from artrepo.storedfile import StoredFile
+from artrepo.storage.ids import PackId, short
 from artrepo.storage.index import ChunkIndex
-from artrepo.storage.packfile import CODEC_RAW, CODEC_ZSTD, PackEntry, decode_header
+from artrepo.storage.packfile import (CODEC_RAW, MAX_BLOBS, MAX_FOOTER, PackEntry, decode_footer,
+                                      decompress_chunk, verify_chunk)
 
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
 
     from artrepo.storage.packwriter import WriteSession
 
-PACK_TARGET = 16 * 1024 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class StoredFile:
-    """One file of a payload: its relative path, mode, size and chunk list."""
-
-    path: str
-    size: int
-    chunks: tuple[tuple[bytes, int], ...]  # (chunk id, raw length)
-    executable: bool = False
-    symlink: str | None = None  # link target text, for a stored symlink
+PACKS = "packs"
+# A pack already in a remote store is counted on only while younger than this; an older one is written
+# again (which makes it young), so a remote gc with a grace period longer than this window plus a
+# writer's duration never deletes a pack that writer counts on (docs/reliability.md, "Remote gc").
+REUSE_WINDOW = 30 * 60
+RANGE_GAP = 256 * 1024  # blobs this close in one pack are fetched with one ranged GET
+READERS = 4  # ranged GETs in flight
 
 
 class ChunkStore:
-    """The chunk and pack folder of one repository."""
+    """Chunks in packs with an index, in a local folder (`Path`) or any `Backend`.
 
-    def __init__(self, root: Path, tmp: Path):
-        self.root = root
-        self.tmp = tmp
-        self.index = ChunkIndex(root / "index")
+    `index_files` makes the index exactly those files (a remote's ref table
+    lists them) instead of every file under `index/`; `cache` is a local
+    folder that keeps verified copies of downloaded index files.
+    """
+
+    def __init__(self, where: Backend | Path, *, index_files: list[str] | None = None, cache: Path | None = None):
+        if isinstance(where, Backend):
+            self.backend, self.sharded = where, False
+        else:
+            self.backend, self.sharded = LocalBackend(str(where)), True
+        self.root: Path | None = self.backend.local_path("")  # None off the local filesystem
+        self.index = ChunkIndex(self.backend, cache=cache)
         self._fds: dict[bytes, int] = {}
         self._lock = threading.Lock()
         self._missing_lock = threading.Lock()
@@ -53,11 +70,17 @@ class ChunkStore:
         # Called with a chunk id the store lacks; returns True once it has
         # stored it (remotes set this to fetch chunks on demand).
         self.fetch_missing: Callable[[bytes], bool] | None = None
-        self.index.refresh()
+        if index_files is None:
+            self.index.refresh()
+        else:
+            self.index.use(index_files)
+
+    def pack_key(self, pack_id: bytes) -> str:
+        h = pack_id.hex()
+        return f"{PACKS}/{h[:2]}/{h}" if self.sharded else f"{PACKS}/{h}"
 
     def pack_path(self, pack_id: bytes) -> Path:
-        h = pack_id.hex()
-        return self.root / "packs" / h[:2] / h
+        return self.root / self.pack_key(pack_id)
 
     def has(self, chunk_id: bytes) -> bool:
         return chunk_id in self.index.locations
@@ -69,18 +92,7 @@ class ChunkStore:
         return WriteSession(self)
 
     # -- reading ---------------------------------------------------------
-    def _fd(self, pack_id: bytes) -> int:
-        with self._lock:
-            fd = self._fds.get(pack_id)
-            if fd is None:
-                try:
-                    fd = os.open(self.pack_path(pack_id), os.O_RDONLY)
-                except FileNotFoundError:
-                    raise IntegrityError(f"pack {pack_id.hex()[:12]} is missing") from None
-                self._fds[pack_id] = fd
-            return fd
-
-    def _locate(self, chunk_id: bytes) -> tuple[bytes, PackEntry]:
+    def locate(self, chunk_id: bytes) -> tuple[PackId, PackEntry]:
         loc = self.index.locations.get(chunk_id)
         if loc is None:
             with self._missing_lock:  # reader threads refresh and fetch one at a time
@@ -90,73 +102,109 @@ class ChunkStore:
                     self.index.refresh()
                     loc = self.index.locations.get(chunk_id)
             if loc is None:
-                raise IntegrityError(f"chunk {chunk_id.hex()[:12]} is missing from the store")
+                raise IntegrityError(f"chunk {short(chunk_id)} is missing from the store")
         return loc
 
-    def _read_stored(self, pack_id: bytes, entry: PackEntry, into=None):
-        fd = self._fd(pack_id)
-        if into is None:
-            data = os.pread(fd, entry.length, entry.offset)
-            got = len(data)
+    def _fd(self, pack_id: bytes) -> int:
+        with self._lock:
+            fd = self._fds.get(pack_id)
+            if fd is None:
+                try:
+                    fd = os.open(self.pack_path(pack_id), os.O_RDONLY)
+                except FileNotFoundError:
+                    raise IntegrityError(f"pack {short(pack_id)} is missing") from None
+                self._fds[pack_id] = fd
+            return fd
+
+    def read_range(self, pack_id: bytes, offset: int, length: int, into=None):
+        """`length` bytes of a pack from `offset` (into `into` if given); IntegrityError if short."""
+        if self.root is not None:
+            fd = self._fd(pack_id)
+            if into is None:
+                data = os.pread(fd, length, offset)
+                got = len(data)
+            else:
+                got, data = os.preadv(fd, [into], offset), into
         else:
-            got = os.preadv(fd, [into], entry.offset)
-            data = into
-        if got != entry.length:
-            raise IntegrityError(
-                f"chunk {entry.chunk_id.hex()[:12]} in pack {pack_id.hex()[:12]}: truncated "
-                f"(read {got} of {entry.length} bytes)"
-            )
+            try:
+                data = self.backend.get_range(self.pack_key(pack_id), offset, length)
+            except MissingObjectError:
+                raise IntegrityError(f"pack {short(pack_id)} is missing") from None
+            got = len(data)
+            if into is not None and got == length:
+                into[:] = data
+                data = into
+        if got != length:
+            raise IntegrityError(f"pack {short(pack_id)}: truncated (read {got} of {length} bytes at {offset})")
         return data
 
     def read_chunk(self, chunk_id: bytes) -> bytes:
         """The verified plaintext of one chunk."""
-        pack_id, entry = self._locate(chunk_id)
-        data = self._read_stored(pack_id, entry)
-        if entry.codec == CODEC_ZSTD:
-            data = decompress_chunk(data, entry, pack_id)
-        verify_chunk(data, entry, pack_id)
+        pid, e = self.locate(chunk_id)
+        stored = self.read_range(pid, e.offset, e.length)
+        data = stored if e.codec == CODEC_RAW else decompress_chunk(stored, e, pid)
+        verify_chunk(data, e, pid)
         return data
 
     def read_chunk_into(self, chunk_id: bytes, dest: memoryview) -> None:
         """Read one chunk straight into `dest` (exactly its raw length), verified."""
-        pack_id, entry = self._locate(chunk_id)
-        if len(dest) != entry.raw_length:
-            raise IntegrityError(f"chunk {chunk_id.hex()[:12]}: length {entry.raw_length}, expected {len(dest)}")
-        if entry.codec == CODEC_RAW:
-            self._read_stored(pack_id, entry, into=dest)
-        else:
-            dest[:] = decompress_chunk(self._read_stored(pack_id, entry), entry, pack_id)
-        verify_chunk(dest, entry, pack_id)
+        self._read_run(*self._runs([(chunk_id, dest)])[0])
 
     def read_chunks_into(self, items: list[tuple[bytes, memoryview]]) -> None:
-        """`read_chunk_into` for many chunks; half of them on a second thread.
-
-        Reads (preadv) and checks (BLAKE3) release the GIL, so two threads
-        run them side by side; the first error raised is the one reported.
-        """
-        if len(items) < 4:
-            for cid, dest in items:
-                self.read_chunk_into(cid, dest)
-            return
+        """`read_chunk_into` for many chunks. Locally half of them go to a second thread (preadv and
+        BLAKE3 release the GIL); elsewhere adjacent blobs come in one ranged GET, several in flight."""
         from concurrent.futures import ThreadPoolExecutor, wait
 
-        with self._lock:
-            if self._lane is None:
-                self._lane = ThreadPoolExecutor(1, thread_name_prefix="artrepo-read")
-        half = len(items) // 2
-        other = self._lane.submit(self._read_many, items[half:])
-        try:
-            self._read_many(items[:half])
-        except BaseException:
-            wait([other])
-            raise
-        other.result()
+        runs = self._runs(items)
+        if len(runs) < 4:
+            self._read_runs(runs)
+        elif self.root is None:
+            with ThreadPoolExecutor(READERS, thread_name_prefix="artrepo-get") as pool:
+                for future in [pool.submit(self._read_run, *run) for run in runs]:
+                    future.result()
+        else:
+            with self._lock:
+                if self._lane is None:
+                    self._lane = ThreadPoolExecutor(1, thread_name_prefix="artrepo-read")
+            other = self._lane.submit(self._read_runs, runs[len(runs) // 2:])
+            try:
+                self._read_runs(runs[:len(runs) // 2])
+            except BaseException:
+                wait([other])
+                raise
+            other.result()
 
-    def _read_many(self, items: list[tuple[bytes, memoryview]]) -> None:
+    def _runs(self, items) -> list[tuple[bytes, int, int, list]]:
+        """(pack, start, end, [(entry, dest)]): one read each (elsewhere than locally, adjacent blobs together)."""
+        runs: list = []
         for cid, dest in items:
-            self.read_chunk_into(cid, dest)
+            pid, e = self.locate(cid)
+            if len(dest) != e.raw_length:
+                raise IntegrityError(f"chunk {short(cid)}: length {e.raw_length}, expected {len(dest)}")
+            last = runs[-1] if runs else None
+            if (self.root is None and last is not None and last[0] == pid and last[2] <= e.offset <= last[2] + RANGE_GAP
+                    and e.offset + e.length - last[1] <= MAX_BLOBS):
+                runs[-1] = (pid, last[1], e.offset + e.length, last[3] + [(e, dest)])
+            else:
+                runs.append((pid, e.offset, e.offset + e.length, [(e, dest)]))
+        return runs
 
-    def open(self, stored: StoredFile) -> "FileReader":
+    def _read_runs(self, runs: list) -> None:
+        for run in runs:
+            self._read_run(*run)
+
+    def _read_run(self, pid: bytes, start: int, end: int, parts: list) -> None:
+        if len(parts) == 1 and parts[0][0].codec == CODEC_RAW:  # straight into the caller's memory
+            e, dest = parts[0]
+            verify_chunk(self.read_range(pid, start, end - start, into=dest), e, pid)
+            return
+        view = memoryview(self.read_range(pid, start, end - start))
+        for e, dest in parts:
+            stored = view[e.offset - start:e.offset - start + e.length]
+            dest[:] = stored if e.codec == CODEC_RAW else decompress_chunk(stored, e, pid)
+            verify_chunk(dest, e, pid)
+
+    def open(self, stored: StoredFile) -> FileReader:
         return FileReader(self, stored)
 
     def close(self) -> None:
@@ -168,102 +216,75 @@ class ChunkStore:
                 os.close(fd)
             self._fds.clear()
 
-    # -- inspection (fsck, du) ----------------------------------------------
-    def pack_ids(self) -> list[bytes]:
-        out = []
-        packs = self.root / "packs"
-        if packs.is_dir():
-            for sub in os.scandir(packs):
-                for f in os.scandir(sub.path):
-                    if not f.name.startswith("."):
-                        out.append(bytes.fromhex(f.name))
-        return out
-
-    def read_pack_entries(self, pack_id: bytes) -> list[PackEntry]:
-        path = self.pack_path(pack_id)
-        size = path.stat().st_size
-        with open(path, "rb") as f:
-            f.seek(max(0, size - (4 << 20)))
-            return decode_header(f.read(), size, pack_id.hex()[:12])
-
-
-def decompress_chunk(data: bytes, entry: PackEntry, pack_id: bytes) -> bytes:
-    # The bound comes from the index, never from the frame header (bombs).
-    import zstandard
-
-    try:
-        if zstandard.frame_content_size(data) != entry.raw_length:
-            raise ValueError("frame size differs from the recorded size")
-        return zstandard.ZstdDecompressor().decompress(data, max_output_size=entry.raw_length)
-    except (zstandard.ZstdError, ValueError) as exc:
-        raise IntegrityError(
-            f"chunk {entry.chunk_id.hex()[:12]} in pack {pack_id.hex()[:12]}: cannot decompress ({exc})"
-        ) from None
-
-
-def verify_chunk(data, entry: PackEntry, pack_id: bytes) -> None:
-    got = hashing.digest(data)
-    if got != entry.chunk_id:
-        raise IntegrityError(
-            f"chunk {entry.chunk_id.hex()[:12]} in pack {pack_id.hex()[:12]}: hash mismatch "
-            f"(got {got.hex()[:12]})"
-        )
-
-
-class FileReader(io.RawIOBase):
-    """A seekable, verified binary stream over a stored file."""
-
-    def __init__(self, store: ChunkStore, stored: StoredFile):
-        super().__init__()
-        self._store = store
-        self._chunks = stored.chunks
-        self._starts = []
-        pos = 0
-        for _cid, n in stored.chunks:
-            self._starts.append(pos)
-            pos += n
-        self._size = pos
-        self._pos = 0
-        self._cached: tuple[int, bytes] | None = None
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        base = {0: 0, 1: self._pos, 2: self._size}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
-
-    def size(self) -> int:
-        return self._size
-
-    def readinto(self, b) -> int:
-        dest = memoryview(b).cast("B")
-        done = 0
-        whole: list[tuple[bytes, memoryview]] = []  # chunks that land entirely in `dest`
-        while done < len(dest) and self._pos < self._size:
-            i = bisect_right(self._starts, self._pos) - 1
-            cid, n = self._chunks[i]
-            within = self._pos - self._starts[i]
-            want = min(n - within, len(dest) - done)
-            if within == 0 and want == n:
-                whole.append((cid, dest[done:done + n]))
+    # -- whole packs (writers, transfer, fsck, gc) ---------------------------------
+    def list_packs(self) -> tuple[dict[PackId, ObjectInfo], list[str]]:
+        """Every pack with its size and age (one listing), and the keys under packs/ that are no pack."""
+        packs, stray = {}, []
+        for key, info in self.backend.stat_prefix(PACKS).items():
+            name = key.rsplit("/", 1)[-1]
+            try:
+                pid = PackId(bytes.fromhex(name))
+            except ValueError:
+                pid = None
+            if pid is None or len(pid) != 32 or self.pack_key(pid) != key:
+                stray.append(key)
             else:
-                if self._cached is None or self._cached[0] != i:
-                    self._cached = (i, self._store.read_chunk(cid))
-                dest[done:done + want] = self._cached[1][within:within + want]
-            done += want
-            self._pos += want
-        self._store.read_chunks_into(whole)
-        return done
+                packs[pid] = info
+        return packs, stray
 
-    def readall(self) -> bytes:
-        out = bytearray(self._size - self._pos)
-        self.readinto(out)
-        return bytes(out)
+    def read_pack(self, pack_id: bytes, size: int) -> bytes:
+        """The first `size` bytes of a pack (its whole size, from the index or a listing): never more."""
+        if size > MAX_BLOBS + MAX_FOOTER:
+            raise IntegrityError(f"pack {short(pack_id)}: {size} bytes, larger than the format allows")
+        return self.read_range(pack_id, 0, size)
+
+    def read_footer(self, pack_id: bytes, size: int) -> list[PackEntry]:
+        """The entries a pack of `size` bytes lists in its footer (not checked against its id)."""
+        tail = min(size, MAX_FOOTER)
+        return decode_footer(self.read_range(pack_id, size - tail, tail), size, short(pack_id))
+
+    def write_pack(self, pack_id: bytes, parts: list, *, replace: bool = False) -> bool:
+        """Store a pack from its parts (buffers in file order); False if it was there already.
+
+        Packs are content-addressed: one already stored holds the same chunks,
+        so it is kept (and made young again, for gc). `replace` writes over a
+        damaged one. Locally the rename becomes durable in `publish`.
+        """
+        key = self.pack_key(pack_id)
+        if self.root is not None:
+            path = self.root / key
+            if not replace and path.exists():
+                os.utime(path)  # it is needed again: restart its gc grace period
+                return False
+            write_atomic(path, parts, sync_dir=False)
+            return True
+        size = sum(len(p) for p in parts)
+        found = None if replace else self.backend.info(key)
+        if found is not None and found.size == size and _young(found.mtime):
+            return False
+        if found is None:
+            self.backend.put_content(key, joined(parts))
+        else:
+            self.backend.put(key, joined(parts))  # old or damaged: write it again
+        return True
+
+    def publish(self, packs: dict[PackId, list[PackEntry]]) -> str | None:
+        """Make the packs written so far durable, then write one index file naming them; returns its name."""
+        if not packs:
+            return None
+        if self.root is not None:
+            sync_filesystem(self.root)  # packs (data and names) durable before the index that names them
+        return self.index.write(packs)
+
+    def delete_pack(self, pack_id: bytes) -> None:
+        self.backend.delete(self.pack_key(pack_id))
+
+
+def _young(mtime: float | None) -> bool:
+    return mtime is not None and time.time() - mtime < REUSE_WINDOW
+
+
+def open_store(url: str, endpoint_url: str | None = None, *, index_files: list[str] | None = None,
+               cache: Path | None = None) -> ChunkStore:
+    """The content store at a URL (a folder, `s3://bucket/prefix`, any fsspec URL): save and load through it."""
+    return ChunkStore(open_backend(url, endpoint_url), index_files=index_files, cache=cache)

@@ -3,14 +3,8 @@ from __future__ import annotations
 
 import blake3
 
-HASH_NAME = "blake3"
-
 
 def digest(data) -> bytes:
     """BLAKE3 of a bytes-like object, as 32 raw bytes."""
     return blake3.blake3(data).digest()
 
-
-def hasher():
-    """A streaming BLAKE3 hasher (`update`, `digest`)."""
-    return blake3.blake3()

@@ -1,44 +1,37 @@
-"""Typed identifiers: a digest with `.hex` and `.short`, never a bare str."""
+"""What names each stored object: one definition of each id (docs/format.md §1, §5, §6).
+
+    chunk id    BLAKE3-256 of the chunk's plaintext bytes
+    pack id     BLAKE3-256 of the pack's footer: header || header_len || "ARPACK01",
+                everything after the last blob (the header names every chunk id,
+                codec and length: a Merkle root of the pack)
+    index name  hex of the BLAKE3-256 of the index file's bytes
+
+Ids are raw 32-byte digests; `ChunkId` and `PackId` type them where they
+cross modules (NewType: no cost at run time). Version ids are git commit
+ids (gitdb); the content hash is defined with the manifest (records).
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NewType
+
+from artrepo.storage.hashing import digest
+
+ChunkId = NewType("ChunkId", bytes)
+PackId = NewType("PackId", bytes)
 
 
-@dataclass(frozen=True, slots=True)
-class Digest:
-    """A 32-byte BLAKE3 digest."""
-
-    raw: bytes
-
-    @property
-    def hex(self) -> str:
-        return self.raw.hex()
-
-    @property
-    def short(self) -> str:
-        return self.raw.hex()[:12]
-
-    @classmethod
-    def from_hex(cls, text: str):
-        return cls(bytes.fromhex(text))
-
-    def __str__(self) -> str:
-        return self.hex
+def chunk_id(plaintext) -> ChunkId:
+    return ChunkId(digest(plaintext))
 
 
-class ChunkId(Digest):
-    """Hash of a chunk's plaintext bytes."""
-
-    __slots__ = ()
+def pack_id(footer: bytes) -> PackId:
+    return PackId(digest(footer))
 
 
-class PackId(Digest):
-    """Hash of a whole pack file's bytes."""
-
-    __slots__ = ()
+def index_name(data: bytes) -> str:
+    return digest(data).hex()
 
 
-class ContentHash(Digest):
-    """Hash of an artifact's stored data alone: equal data, equal hash."""
-
-    __slots__ = ()
+def short(raw: bytes) -> str:
+    """The first 12 hex digits, for messages."""
+    return raw.hex()[:12]

@@ -1,14 +1,14 @@
-"""Pack byte layout (format v1), pure functions over bytes.
+"""Pack byte layout (format v1) and its checks, pure functions over bytes.
 
-    pack   := blob* header header_len trailer
-    blob   := one stored chunk (raw bytes or one zstd frame)
-    header := msgpack array of [chunk_id(bin 32), codec(int), length(int), raw_length(int)]
+    pack    := blob* footer
+    blob    := one stored chunk (raw bytes or one zstd frame)
+    footer  := header header_len "ARPACK01"
+    header  := msgpack array of [chunk_id(bin 32), codec(int), length(int), raw_length(int)]
     header_len := u32 little-endian, the length of `header`
-    trailer := b"ARPACK01"
 
 Blobs follow each other with no gaps, so offsets are the running sum of
-lengths. The header at the end makes a pack self-describing: the index can be
-rebuilt from the packs alone. A pack's id is the BLAKE3 of the whole file.
+lengths. The footer makes a pack self-describing (the index can be rebuilt
+from the packs alone), and its BLAKE3 is the pack's id (ids.py).
 """
 from __future__ import annotations
 
@@ -18,28 +18,44 @@ from dataclasses import dataclass
 import msgpack
 
 from artrepo.errors import IntegrityError
+from artrepo.storage.chunking import MAX_SIZE as MAX_CHUNK
+from artrepo.storage.ids import ChunkId, PackId, chunk_id, pack_id, short
 
 TRAILER = b"ARPACK01"
 CODEC_RAW = 0
 CODEC_ZSTD = 1
 _TAIL = struct.Struct("<I")
+PACK_TARGET = 16 * 1024 * 1024  # writers seal a pack once its blobs reach this
+MAX_PACK_ENTRIES = 65536  # ... or once it holds this many chunks (keeps the footer well under MAX_FOOTER)
+MAX_FOOTER = 4 << 20  # readers refuse longer footers
+MAX_BLOBS = PACK_TARGET + MAX_CHUNK  # blob bytes of a pack (zstd is stored only when it shrinks a chunk)
 
 
 @dataclass(frozen=True, slots=True)
 class PackEntry:
-    chunk_id: bytes
+    chunk_id: ChunkId
     codec: int
     offset: int
     length: int
     raw_length: int
 
 
-def encode_header(entries: list[PackEntry]) -> bytes:
+def encode_footer(entries: list[PackEntry]) -> bytes:
     header = msgpack.packb([[e.chunk_id, e.codec, e.length, e.raw_length] for e in entries])
     return header + _TAIL.pack(len(header)) + TRAILER
 
 
-def decode_header(tail: bytes, pack_size: int, name: str) -> list[PackEntry]:
+def id_of(entries: list[PackEntry]) -> PackId:
+    """The id of the pack holding exactly `entries`, in order."""
+    return pack_id(encode_footer(entries))
+
+
+def pack_size(entries: list[PackEntry]) -> int:
+    """The exact size of the pack that holds exactly these entries."""
+    return sum(e.length for e in entries) + len(encode_footer(entries))
+
+
+def decode_footer(tail: bytes, pack_size: int, name: str) -> list[PackEntry]:
     """Parse the entries from the last bytes of a pack (`tail` ends the file)."""
     if len(tail) < 12 or tail[-8:] != TRAILER:
         raise IntegrityError(f"pack {name}: missing trailer (truncated or not a pack)")
@@ -48,12 +64,61 @@ def decode_header(tail: bytes, pack_size: int, name: str) -> list[PackEntry]:
         raise IntegrityError(f"pack {name}: header length {hlen} does not fit the file")
     try:
         rows = msgpack.unpackb(tail[-12 - hlen:-12], max_bin_len=64, max_array_len=1 << 22)
+        entries, offset = [], 0
+        for cid, codec, length, raw_length in rows:
+            entries.append(PackEntry(ChunkId(bytes(cid)), int(codec), offset, int(length), int(raw_length)))
+            offset += length
     except Exception as exc:
         raise IntegrityError(f"pack {name}: unreadable header ({exc})") from None
-    entries, offset = [], 0
-    for cid, codec, length, raw_length in rows:
-        entries.append(PackEntry(bytes(cid), codec, offset, length, raw_length))
-        offset += length
     if offset + hlen + 12 != pack_size:
         raise IntegrityError(f"pack {name}: blobs and header do not add up to the file size")
+    return entries
+
+
+def check_bounds(pid: bytes, entries: list[PackEntry]) -> None:
+    """Refuse entries no writer of this format produces, before anything is allocated for them."""
+    if sum(e.length for e in entries) > MAX_BLOBS or any(e.raw_length > MAX_CHUNK for e in entries):
+        raise IntegrityError(f"pack {short(pid)}: larger than the format allows")
+
+
+def decompress_chunk(data, entry: PackEntry, pack: bytes) -> bytes:
+    # The bound comes from the index, never from the frame header (bombs).
+    import zstandard
+
+    try:
+        if zstandard.frame_content_size(data) != entry.raw_length:
+            raise ValueError("frame size differs from the recorded size")
+        return zstandard.ZstdDecompressor().decompress(data, max_output_size=entry.raw_length)
+    except (zstandard.ZstdError, ValueError) as exc:
+        raise IntegrityError(f"chunk {short(entry.chunk_id)} in pack {short(pack)}: cannot decompress ({exc})") from None
+
+
+def verify_chunk(data, entry: PackEntry, pack: bytes) -> None:
+    got = chunk_id(data)
+    if got != entry.chunk_id:
+        raise IntegrityError(f"chunk {short(entry.chunk_id)} in pack {short(pack)}: hash mismatch (got {short(got)})")
+
+
+def check_blob(stored, entry: PackEntry, pack: bytes) -> None:
+    """The stored bytes of one chunk decode (bounded) to the chunk its entry names."""
+    plain = decompress_chunk(bytes(stored), entry, pack) if entry.codec == CODEC_ZSTD else stored
+    verify_chunk(plain, entry, pack)
+
+
+def verify_footer(pid: bytes, data) -> list[PackEntry]:
+    """The entries of a whole pack after checking its footer and its id (not yet its blobs)."""
+    name = short(pid)
+    entries = decode_footer(data[-MAX_FOOTER:], len(data), name)
+    hlen = int.from_bytes(data[-12:-8], "little")
+    if pack_id(bytes(data[-12 - hlen:])) != pid:
+        raise IntegrityError(f"pack {name}: header does not match the pack id")
+    return entries
+
+
+def verify_pack(pid: bytes, data) -> list[PackEntry]:
+    """The entries of a whole pack after checking its id and every chunk; IntegrityError otherwise."""
+    entries = verify_footer(pid, data)
+    view = memoryview(data)
+    for e in entries:
+        check_blob(view[e.offset:e.offset + e.length], e, pid)
     return entries

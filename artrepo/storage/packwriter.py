@@ -6,15 +6,13 @@ session's packs are durable.
 from __future__ import annotations
 
 import io
-import os
 from collections import deque
 from typing import TYPE_CHECKING
 
-from artrepo.atomic import sync_filesystem, write_atomic
-from artrepo.storage import hashing
 from artrepo.storage.chunking import MAX_SIZE, Chunker
-from artrepo.storage.chunkstore import PACK_TARGET, ChunkStore, StoredFile
-from artrepo.storage.packfile import CODEC_RAW, CODEC_ZSTD, PackEntry, encode_header
+from artrepo.storedfile import StoredFile
+from artrepo.storage.ids import PackId, chunk_id, pack_id
+from artrepo.storage.packfile import CODEC_RAW, CODEC_ZSTD, MAX_PACK_ENTRIES, PACK_TARGET, PackEntry, encode_footer
 
 if TYPE_CHECKING:  # zstandard and the thread pools load on first use: `artrepo log` needs neither
     from concurrent.futures import Future
@@ -99,7 +97,7 @@ class WriteSession:
     rest is copied into reused pack buffers (fresh memory is slow on these VMs).
     """
 
-    def __init__(self, store: ChunkStore):
+    def __init__(self, store):  # a ChunkStore (which imports this module)
         from concurrent.futures import ThreadPoolExecutor
 
         self.store = store
@@ -113,6 +111,7 @@ class WriteSession:
         self._borrowing: list[Future] = []  # pack writes that read the caller's memory
         self.stored_bytes = 0
         self.new_raw_bytes = 0
+        self.index_file: str | None = None  # the index file commit() wrote
 
     def writer(self, path: str, *, executable: bool = False) -> "FileWriter":
         return FileWriter(self, path, executable)
@@ -129,7 +128,7 @@ class WriteSession:
         ids = []
         known = self.store.index.locations
         for view in views:
-            cid = hashing.digest(view)
+            cid = chunk_id(view)
             ids.append(cid)
             if cid in self._new or cid in known:
                 continue
@@ -139,7 +138,7 @@ class WriteSession:
             self._new.add(cid)
             self.stored_bytes += len(stored)
             self.new_raw_bytes += len(view)
-            if self._pack.size >= PACK_TARGET:
+            if self._pack.size >= PACK_TARGET or len(self._pack.entries) >= MAX_PACK_ENTRIES:
                 self._seal_pack()
         return ids
 
@@ -147,25 +146,20 @@ class WriteSession:
         pack = self._pack
         if not pack.entries:
             return
-        header = encode_header(pack.entries)
-        pack_id = hashing.digest(header)  # names every chunk id: a Merkle root
-        self._packs[pack_id] = pack.entries
+        footer = encode_footer(pack.entries)
+        pid = pack_id(footer)  # names every chunk id: a Merkle root
+        self._packs[pid] = pack.entries
         while len(self._pending) >= MAX_PENDING_PACKS:
             self._pending.popleft().result()
-        future = self._io.submit(self._write_pack, pack_id, pack, header)
+        future = self._io.submit(self._write_pack, pid, pack, footer)
         self._pending.append(future)
         if pack.borrowed:
             self._borrowing.append(future)
         self._pack = _Pack(self._spare.pop() if self._spare else bytearray(PACK_CAPACITY))
 
-    def _write_pack(self, pack_id: bytes, pack: _Pack, header: bytes) -> None:
+    def _write_pack(self, pid: PackId, pack: _Pack, footer: bytes) -> None:
         try:
-            path = self.store.pack_path(pack_id)
-            if not path.exists():
-                # fsynced here; the renames become durable in commit()'s one sync
-                write_atomic(path, [*pack.parts, header], sync_dir=False)
-            else:
-                os.utime(path)  # it is needed again: restart its gc grace period
+            self.store.write_pack(pid, [*pack.parts, footer])
         finally:
             pack.parts.clear()
             self._spare.append(pack.buf)
@@ -186,10 +180,7 @@ class WriteSession:
             self._pending.popleft().result()
         self._stop_threads()
         self._spare.clear()
-        if self._packs:
-            # Packs (data and names) durable before the index that names them.
-            sync_filesystem(self.store.root)
-            self.store.index.write(self._packs)
+        self.index_file = self.store.publish(self._packs)
 
     def abort(self) -> None:
         """Give up: queued work is dropped; packs already written are left for gc."""

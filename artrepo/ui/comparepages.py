@@ -10,7 +10,8 @@ from urllib.parse import urlencode
 
 from artrepo import diff
 from artrepo.errors import NotFoundError, UserError
-from artrepo.models import ArtifactVersion, PipelineRun, Provenance
+from artrepo.models import ArtifactVersion, PipelineRun
+from artrepo.provenance import Provenance
 
 MAX_ITEMS = 8
 

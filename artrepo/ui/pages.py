@@ -5,7 +5,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from artrepo.errors import NotFoundError
-from artrepo.models import Provenance
+from artrepo.provenance import Provenance
 from artrepo.ui import content, lineage_view
 from artrepo.ui.comparepages import compare_url, previous_version
 

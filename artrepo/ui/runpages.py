@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from artrepo.errors import NotFoundError
-from artrepo.models import Provenance
+from artrepo.provenance import Provenance
 from artrepo.ui.comparepages import compare_url, previous_run
 from artrepo.ui.graph import Node, layout
 from artrepo.ui.lineage_view import version_node

@@ -2,7 +2,10 @@
 
 Security model (docs/ui.md): it binds 127.0.0.1 unless told otherwise and
 answers only requests whose Host header names this server (no DNS
-rebinding); every page is server-rendered by Jinja with autoescaping and sent
+rebinding): a loopback name, the address it was told to bind, and, when
+bound to a non-loopback address, the machine's own names and the address the
+request arrived on (an IP literal, which no attacker's DNS name can be);
+every page is server-rendered by Jinja with autoescaping and sent
 with a Content-Security-Policy that allows no inline script at all; content
 from artifacts (HTML, SVG) is served with a CSP `sandbox` and shown in
 sandboxed iframes, so it never runs in the dashboard's origin.
@@ -12,6 +15,7 @@ sandboxed iframes, so it never runs in the dashboard's origin.
 from __future__ import annotations
 
 import re
+import socket
 import sys
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,6 +37,7 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "artrepo-ui"
     dashboard: Dashboard  # set on the subclass made by make_server
     allowed_hosts: frozenset[str]
+    beyond_loopback = False
 
     def do_GET(self) -> None:
         self._answer(send_body=True)
@@ -45,7 +50,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _answer(self, send_body: bool) -> None:
         host = (self.headers.get("Host") or "").lower()
-        if host not in self.allowed_hosts:
+        if host not in self.allowed_hosts and not self._names_this_socket(host):
             self._send(Response(b"unknown Host header\n", "text/plain; charset=utf-8", 421), send_body)
             return
         url = urlsplit(self.path)
@@ -63,6 +68,14 @@ class Handler(BaseHTTPRequestHandler):
             traceback.print_exc(file=sys.stderr)
             response = Response(f"internal error: {type(exc).__name__}\n".encode(), "text/plain; charset=utf-8", 500)
         self._send(response, send_body)
+
+    def _names_this_socket(self, host: str) -> bool:
+        """Whether `host` is the IP address and port this request arrived on (servers bound beyond loopback)."""
+        if not self.beyond_loopback:
+            return False
+        address, port = self.connection.getsockname()[:2]
+        literal = f"[{address}]" if ":" in address else address
+        return host == f"{literal}:{port}".lower()
 
     def _send(self, response: Response, send_body: bool) -> None:
         self.send_response(response.status)
@@ -104,8 +117,20 @@ def make_server(root: Path, host: str = "127.0.0.1", port: int = 0) -> Threading
     server.daemon_threads = True
     bound = server.server_address[1]
     names = {host, "127.0.0.1", "localhost", "[::1]"}
+    handler.beyond_loopback = not _is_loopback(host)
+    if handler.beyond_loopback:  # the user chose to serve the network: accept the machine's own name
+        names.add(socket.gethostname())  # (getfqdn would ask DNS, which may hang)
     handler.allowed_hosts = frozenset(f"{h}:{bound}".lower() for h in names)
     return server
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def url_of(server: ThreadingHTTPServer) -> str:

@@ -1,8 +1,8 @@
 """The storage view: what `artrepo du` reports, counted in the background.
 
-`artrepo.maintenance.du.usage` reads every manifest and pack header, which
-takes a while on a big repository, so it runs once per change of the
-catalog in a thread with its own `Repository` (pygit2 objects are not shared
+`artrepo.maintenance.du.usage` (the code of `artrepo du`, local or remote)
+reads every manifest and pack footer, which takes a while on a big
+repository, so it runs once per change of the catalog in a thread with its own `Repository` (pygit2 objects are not shared
 between threads); the page shows the last finished count and says when a
 newer one is on its way.
 """
@@ -38,13 +38,14 @@ def report(dash) -> StorageReport:
 
 def _count(dash, signature) -> None:
     from artrepo.maintenance.du import usage
+    from artrepo.maintenance.view import LocalView
     from artrepo.repository import Repository
 
     result = StorageReport(ready=True)
     repo = None
     try:
         repo = Repository(dash.repo.root)
-        result.usage = usage(repo)
+        result.usage = usage(LocalView(repo))
     except Exception as exc:  # shown on the page; the dashboard keeps serving
         result.error = f"{type(exc).__name__}: {exc}"
     finally:

@@ -167,3 +167,17 @@ def test_compare_lists_chosen_metadata_newest_first_for_versions_and_runs(projec
     assert auto.keys[0] == "lr" and "accuracy" in auto.keys
     proc = run_cli("compare", "trainnig", cwd=project)
     assert proc.returncode == 1 and "did you mean 'training'" in proc.stderr
+
+
+def test_text_from_the_repository_reaches_the_terminal_escaped(project):
+    title = "\x1b]0;pwned\x07"
+    save_artifact(1, "esc", metadata={"note": "plain", f"k{title}": 1})
+    save_artifact(2, "esc", metadata={"note": f"x{title}", f"k{title}": 2}, tags=["ok"])
+    (project / "pipe.py").write_text(PIPE.replace("def train(", f"# {title}\ndef train(", 1))
+    run_id = run_cli("run", "pipe.py", cwd=project, check=True).stdout.strip().splitlines()[-1].split()[1]
+    outputs = [run_cli(*args, cwd=project, check=True).stdout for args in (
+        ("diff", "esc:1", "esc:2"), ("compare", "esc", "-m", "note"), ("show", run_id[:10], "--step", "train", "--code"))]
+    for text in outputs:
+        assert "\x1b" not in text and "\x07" not in text, text
+    assert "x\\x1b]0;pwned\\x07" in outputs[0] and "x\\x1b]0;pwned\\x07" in outputs[1]
+    assert outputs[2].startswith("# \\x1b]0;pwned\\x07\ndef train(")  # the code, its control characters escaped

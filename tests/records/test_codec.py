@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from artrepo.errors import FormatError
 from artrepo.records.artifact import Annotation, Manifest, VersionRecord
 from artrepo.records.run import RunRecord, StepRecord
-from artrepo.storage.chunkstore import StoredFile
+from artrepo.storedfile import StoredFile
 
 text = st.text(max_size=12)
 ids = st.text("0123456789abcdef", min_size=40, max_size=40)

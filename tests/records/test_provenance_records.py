@@ -21,7 +21,7 @@ def test_a_step_without_code_is_written_as_before_and_reads_back_empty():
 
 
 def test_a_provenance_record_round_trips_and_refuses_malformed_fields():
-    record = ProvenanceRecord(executed=True, source="pipe.py", git={"state": "git", "commit": None, "dirty": False},
+    record = ProvenanceRecord(executed=True, source="pipe.py", git_state={"state": "git", "commit": None, "dirty": False},
                               environment={"python": "3.11.7", "packages": {"numpy": "2.0.0"}}, user="u", host="h")
     assert ProvenanceRecord.from_msgpack(record.to_msgpack()) == record
     doc = msgpack.unpackb(record.to_msgpack())

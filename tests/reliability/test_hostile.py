@@ -8,7 +8,7 @@ import zstandard
 
 from artrepo.errors import IntegrityError
 from artrepo.records.artifact import Manifest, VersionRecord
-from artrepo.storage.chunkstore import StoredFile
+from artrepo.storedfile import StoredFile
 from artrepo_testing import git_fsck, run_cli
 
 
@@ -71,13 +71,13 @@ def test_symlink_tricks_never_redirect_writes(project, repo, tmp_path):
 
 def test_a_decompression_bomb_is_refused_past_the_recorded_size(project, repo):
     from artrepo.storage import hashing
-    from artrepo.storage.packfile import CODEC_ZSTD, PackEntry, encode_header
+    from artrepo.storage.packfile import CODEC_ZSTD, PackEntry, encode_footer
 
     plain = bytes(256 << 20)  # 256 MiB of zeros: a few KiB compressed
     frame = zstandard.ZstdCompressor(level=3).compress(plain)
     claimed = 1000
     cid = hashing.digest(plain[:claimed])
-    header = encode_header([PackEntry(cid, CODEC_ZSTD, 0, len(frame), claimed)])
+    header = encode_footer([PackEntry(cid, CODEC_ZSTD, 0, len(frame), claimed)])
     pack_id = hashing.digest(header)
     path = repo.chunks.pack_path(pack_id)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,6 @@ fsck --remote --read-data` on the remote, and bit-exact data in a clone.
 kill without a published state; here the remote already holds a version, both
 backends are covered, and what a re-run sends is counted.)
 """
-import importlib.util
 import random
 import socket
 import subprocess
@@ -24,11 +23,8 @@ from artrepo.remotes.push import push
 from artrepo.repository import Repository
 from artrepo_testing import git_fsck, kill_when, run_cli
 from helpers import payload, python_child
+from remote_fixtures import moto_server, s3_env  # noqa: F401  (fixtures)
 
-_spec = importlib.util.spec_from_file_location("remote_fixtures", Path(__file__).parents[1] / "remotes" / "conftest.py")
-_fixtures = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_fixtures)
-moto_server, s3_env = _fixtures.moto_server, _fixtures.s3_env
 
 TRANSFER = """
 import sys
@@ -52,7 +48,7 @@ def remote_kind(request, tmp_path):
             return {p.name: p.stat().st_size for p in top.iterdir() if not p.name.startswith(".")} if top.is_dir() else {}
         return str(folder), None, packs
     endpoint, bucket = request.getfixturevalue("s3_env")
-    from artrepo.remotes.s3 import s3_filesystem
+    from artrepo.storage.backends.s3 import s3_filesystem
 
     fs = s3_filesystem(endpoint)
 

@@ -1,5 +1,4 @@
 """fsck, du and gc on a remote: damage is named by version, sizes add up, gc is safe against pushers."""
-import importlib.util
 import os
 import shutil
 import time
@@ -8,21 +7,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from artrepo.values import load_value, save_value
-from artrepo.maintenance.remote_gc import collect_remote
-from artrepo.remotes.backend import open_backend
+from artrepo.errors import IntegrityError
+from artrepo.maintenance.gc import collect
 from artrepo.remotes.config import add_remote, get_remote
 from artrepo.remotes.pull import clone, pull
 from artrepo.remotes.push import push
 from artrepo.remotes.state import RemoteState, read_state, write_state
+from artrepo.remotes.view import open_view
 from artrepo.repository import Repository
+from artrepo.storage.backend import open_backend
+from artrepo.values import load_value, save_value
 from artrepo_testing import run_cli
 from helpers import payload
-
-_spec = importlib.util.spec_from_file_location("remote_fixtures", Path(__file__).parents[1] / "remotes" / "conftest.py")
-_fixtures = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_fixtures)
-moto_server, s3_env = _fixtures.moto_server, _fixtures.s3_env
+from remote_fixtures import moto_server, s3_env  # noqa: F401  (fixtures)
 
 
 @pytest.fixture
@@ -139,6 +136,36 @@ def test_remote_gc_removes_leftovers_of_a_killed_push_only_after_the_grace_perio
     b = Repository(clone_root)
     for name, seed in (("a", 1), ("b", 2), ("c", 9)):
         assert np.array_equal(load_value(b, b.get(name, "1")), payload(seed, 300_000))
+
+
+def test_a_lost_remote_index_file_is_rebuilt_from_footers_on_a_folder_and_refused_on_s3(published, tmp_path, s3_env):
+    repo, remote, first = published
+    state = read_state(open_backend(str(remote)))
+    (lost,) = [n for n in state.index_files if n not in first.index_files]
+    (remote / "index" / lost).unlink()
+    age(remote, 7200)
+    assert run_cli("gc", "--remote", "origin", "--grace", "0", cwd=repo.root, check=True).returncode == 0
+    assert run_cli("fsck", "--remote", "origin", "--read-data", cwd=repo.root).returncode == 0
+    check = Repository(clone(str(remote), tmp_path / "check")[0])
+    assert np.array_equal(load_value(check, check.get("b", "1")), payload(2, 300_000))
+
+    endpoint, bucket = s3_env  # no footer is read on S3: the packs that index named cannot be told apart
+    url = f"s3://{bucket}/lost"
+    add_remote(repo, "bucket", url, endpoint)
+    push(repo, get_remote(repo, "bucket"))
+    save_value(repo, payload(5, 300_000), "c")
+    push(repo, get_remote(repo, "bucket"))
+    backend = open_backend(url, endpoint)
+    backend.delete(f"index/{read_state(backend).index_files[-1]}")
+    packs = backend.list_prefix("packs")
+    with pytest.raises(IntegrityError, match="nothing was deleted"):
+        collect_remote(repo, "bucket", grace=0)
+    assert backend.list_prefix("packs") == packs
+
+
+def collect_remote(repo, remote: str, **options):
+    with open_view(repo, remote) as view:
+        return collect(view, **options)
 
 
 def drop_remote_ref(remote: Path, ref: str) -> None:

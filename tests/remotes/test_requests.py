@@ -1,8 +1,8 @@
 """Request counts on S3 (moto_server), counted per HTTP attempt by a botocore event hook."""
 import pytest
 
+from artrepo.storage.backend import open_backend
 from artrepo.values import save_value
-from artrepo.remotes.backend import open_backend
 from artrepo.remotes.config import add_remote, get_remote
 from artrepo.remotes.push import push
 from artrepo.repository import Repository

@@ -86,7 +86,7 @@ def test_a_run_records_commit_branch_and_the_dirty_diff_readable_with_stock_git(
     (work_tree / "helpers.py").write_text(HELPERS.replace("v * lr", "v * lr * 2"))
     dirty = run_pipe(work_tree)
     run = Client().get_pipeline_run(dirty["run"])
-    git_state = run.provenance.git
+    git_state = run.provenance.git_state
     assert git_state["dirty"] is True and git_state["commit"] == head
     assert (git_state["files_changed"], git_state["lines_added"], git_state["lines_removed"]) == (1, 1, 1)
     assert "+    return [v * lr * 2 for v in values]" in run.provenance.diff
@@ -125,7 +125,7 @@ def test_a_cached_step_links_the_code_of_the_run_it_came_from_and_a_cached_run_c
     a, b = Client().get_pipeline_run(first["run"]), Client().get_pipeline_run(again["run"])
     assert {n: s.code_id for n, s in a.steps.items()} == {n: s.code_id for n, s in b.steps.items()}
     assert all(s.code_id for s in b.steps.values())
-    assert b.provenance.executed is False and b.provenance.git == {} and "packages" not in b.provenance.environment
+    assert b.provenance.executed is False and b.provenance.git_state == {} and "packages" not in b.provenance.environment
     assert b.provenance.environment["python"] == "%d.%d.%d" % sys.version_info[:3]
     partly = run_pipe(work_tree, lr=0.2)
     assert partly["cached"] == {"load": True, "train": False}
@@ -159,14 +159,14 @@ def test_outside_a_work_tree_or_without_git_a_run_records_no_git_and_succeeds(pr
     (project / "pipe.py").write_text(PIPE)
     (project / "helpers.py").write_text(HELPERS)
     outside = Client().get_pipeline_run(run_pipe(project)["run"]).provenance
-    assert outside.git == {"state": "no git", "reason": "not in a git work tree"}
+    assert outside.git_state == {"state": "no git", "reason": "not in a git work tree"}
     git(project, "init", "-q")
     bare_path = {**os.environ, "PATH": str(tmp_path / "empty-bin")}
     proc = subprocess.run([sys.executable, "pipe.py", json.dumps({"n": 4})], cwd=project, capture_output=True,
                           text=True, timeout=120, env=bare_path)
     assert proc.returncode == 0, proc.stderr
     missing = Client().get_pipeline_run(json.loads(proc.stdout.splitlines()[-1])["run"]).provenance
-    assert missing.git == {"state": "no git", "reason": "git is not installed"}
+    assert missing.git_state == {"state": "no git", "reason": "git is not installed"}
     shown = run_cli("show", json.loads(proc.stdout.splitlines()[-1])["run"][:10], cwd=project, check=True).stdout
     assert "Git:        no git (git is not installed)" in shown
 
@@ -185,7 +185,7 @@ def test_a_huge_dirty_diff_is_cut_and_says_so(work_tree, monkeypatch):
     assert diff.endswith(f"stored\n".encode()) and b"# artrepo: the diff was cut here" in diff
     assert len(diff) < provenance.MAX_DIFF + 200
     run = Client().get_pipeline_run(run_pipe(work_tree)["run"])
-    assert run.provenance.git["diff_cut"] and "the diff was cut here" in run.provenance.diff
+    assert run.provenance.git_state["diff_cut"] and "the diff was cut here" in run.provenance.diff
     shown = run_cli("show", run.id[:10], cwd=work_tree, check=True).stdout
     assert "cut: " in shown and "binary: model.bin" in shown
 

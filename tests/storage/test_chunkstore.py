@@ -11,7 +11,7 @@ from artrepo.storage.packfile import CODEC_ZSTD
 
 @pytest.fixture
 def store(tmp_path):
-    s = ChunkStore(tmp_path / "chunks", tmp_path / "tmp")
+    s = ChunkStore(tmp_path / "chunks")
     yield s
     s.close()
 
@@ -55,10 +55,10 @@ def test_the_callers_buffer_is_free_to_reuse_once_write_returns(store):
 def test_storing_identical_data_writes_no_new_chunk(store):
     data = os.urandom(4 << 20)
     put(store, data)
-    packs_before = set(store.pack_ids())
+    packs_before = set(store.list_packs()[0])
     _, session = put(store, data)
     assert session.new_raw_bytes == 0
-    assert set(store.pack_ids()) == packs_before
+    assert set(store.list_packs()[0]) == packs_before
 
 
 def test_compressible_chunks_are_compressed_and_random_ones_are_not(store):
@@ -70,7 +70,7 @@ def test_compressible_chunks_are_compressed_and_random_ones_are_not(store):
 
 def test_a_flipped_byte_is_an_integrity_error_naming_the_chunk(store):
     stored, _ = put(store, os.urandom(1 << 20))
-    (pack,) = store.pack_ids()
+    (pack,) = store.list_packs()[0]
     path = store.pack_path(pack)
     raw = bytearray(path.read_bytes())
     raw[100] ^= 0xFF
@@ -83,7 +83,7 @@ def test_a_flipped_byte_is_an_integrity_error_naming_the_chunk(store):
 
 def test_a_missing_pack_is_an_integrity_error(store):
     stored, _ = put(store, os.urandom(1 << 20))
-    for pack in store.pack_ids():
+    for pack in store.list_packs()[0]:
         store.pack_path(pack).unlink()
     with pytest.raises(IntegrityError, match="missing"):
         store.open(stored).read()
@@ -102,3 +102,20 @@ def test_a_frame_claiming_more_than_the_recorded_size_is_refused(store):
     store.close()
     with pytest.raises(IntegrityError, match="decompress"):
         store.read_chunk(cid)
+
+
+def test_a_pack_is_sealed_at_its_chunk_count_bound_so_its_footer_stays_readable(store, monkeypatch):
+    import artrepo.storage.packwriter as packwriter
+
+    monkeypatch.setattr(packwriter, "MAX_PACK_ENTRIES", 10)
+    session = store.session()
+    files = []
+    for i in range(25):  # tiny files: one small chunk each, far from the 16 MiB pack size
+        w = session.writer(f"f{i}")
+        w.write(b"%d" % i * 100)
+        w.close()
+        files.append(w.result)
+    session.commit()
+    packs = store.list_packs()[0]
+    assert sorted(len(store.read_footer(pid, info.size)) for pid, info in packs.items()) == [5, 10, 10]
+    assert [store.open(f).read() for f in files] == [b"%d" % i * 100 for i in range(25)]

@@ -130,7 +130,7 @@ def describe_version_cmd(name_id_or_prefix: str, version: str | None, as_json: b
             ("PRODUCER", f"run {producer['run_id']}, step {producer['step']}" if producer else doc["origin"]),
             ("VISUALIZATIONS", str([v["name"] for v in doc["visualizations"]])),
             ("RUN_METADATA", str(doc["run_metadata"]))]
-    click.echo(f"Artifact version '{av.name}' (version: {av.version})")
+    click.echo(render.safe(f"Artifact version '{av.name}' (version: {av.version})"))
     _table(["PROPERTY", "VALUE"], [list(r) for r in rows])
 
 
@@ -219,6 +219,9 @@ def _emit(rows: list[dict], default_columns, columns: str | None, output: str, s
 
 
 def _table(header: list[str], rows: list[list[str]]) -> None:
+    from artrepo.cli.render import safe
+
+    rows = [[safe(x) for x in row] for row in rows]  # cells hold repository text
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
     click.echo("  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip())
     click.echo("  ".join("─" * w for w in widths))

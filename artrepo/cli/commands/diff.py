@@ -49,11 +49,12 @@ def compare_cmd(name: str, keys: str | None, pipeline: bool, limit: int | None, 
     if as_json:
         render.emit_json(table.to_dict())
     else:
-        click.echo(str(table))
+        click.echo(render.safe(str(table), newlines=True))
 
 
 # -- text ---------------------------------------------------------------------------------
 def value_text(value, key: str = "") -> str:
+    """A value in a column: at most WIDTH characters, terminal controls escaped."""
     from artrepo.cli import render
 
     if isinstance(value, bool) or value is None:
@@ -66,7 +67,7 @@ def value_text(value, key: str = "") -> str:
         import json
 
         value = json.dumps(value, sort_keys=True, default=str)
-    text = str(value)
+    text = render.safe(value)
     return text if len(text) <= WIDTH else text[:WIDTH - 1] + "…"
 
 
@@ -79,7 +80,9 @@ def _delta(r: dict) -> str:
 
 def row_lines(rows: list[dict], indent: str = "  ", changed_only: bool = False) -> list[str]:
     """`~ key  a  b  (delta)` lines; a missing side is blank."""
-    shown = [r for r in rows if not changed_only or r["change"] != "same"]
+    from artrepo.cli.render import safe
+
+    shown = [{**r, "key": safe(r["key"])} for r in rows if not changed_only or r["change"] != "same"]
     if not shown:
         return []
     width = max(len(r["key"]) for r in shown)
@@ -97,8 +100,11 @@ def _section(doc: dict, title: str) -> list[dict]:
 
 
 def _heads(doc: dict, describe) -> list[str]:
+    from artrepo.cli.render import safe
+
     a, b = doc["items"]
-    return [click.style(f"--- a  {describe(a)}", fg="red"), click.style(f"+++ b  {describe(b)}", fg="green")]
+    return [click.style(f"--- a  {safe(describe(a))}", fg="red"),
+            click.style(f"+++ b  {safe(describe(b))}", fg="green")]
 
 
 def version_lines(doc: dict, show_all: bool) -> list[str]:
@@ -114,10 +120,11 @@ def version_lines(doc: dict, show_all: bool) -> list[str]:
                  f"{storage['chunks']} chunks); {render.human_size(storage['new_bytes'])} not in a")
     tags = doc["tags"][1]
     tag_rows = _section(doc, "tags")[0]
-    lines += ["", "tags", f"    a: {', '.join(tag_rows['values'][0]) or '-'}",
-              f"    b: {', '.join(tag_rows['values'][1]) or '-'}"]
+    lines += ["", "tags", f"    a: {render.safe(', '.join(tag_rows['values'][0])) or '-'}",
+              f"    b: {render.safe(', '.join(tag_rows['values'][1])) or '-'}"]
     if tags["added"] or tags["removed"]:
-        lines.append("    " + "  ".join([*(f"+{t}" for t in tags["added"]), *(f"-{t}" for t in tags["removed"])]))
+        lines.append("    " + render.safe("  ".join([*(f"+{t}" for t in tags["added"]),
+                                                     *(f"-{t}" for t in tags["removed"])])))
     metadata = _section(doc, "metadata")
     lines += ["", "metadata", *(row_lines(metadata) or ["    (none)"])]
     if "data" in doc:
@@ -140,7 +147,9 @@ def _data_title(doc: dict) -> str:
 def _schema_lines(schema: dict) -> list[str]:
     parts = [*(f"+{c}" for c in schema["added"]), *(f"-{c}" for c in schema["removed"]),
              *(f"~{r['column']}: {r['from']} -> {r['to']}" for r in schema["retyped"])]
-    return [f"  columns: {'  '.join(parts)}"] if parts else []
+    from artrepo.cli.render import safe
+
+    return [f"  columns: {safe('  '.join(parts))}"] if parts else []
 
 
 def run_lines(doc: dict, show_all: bool) -> list[str]:
@@ -164,12 +173,12 @@ def run_lines(doc: dict, show_all: bool) -> list[str]:
     outputs = _section(doc, "outputs")
     lines += ["", "outputs"]
     shown = [r for r in outputs if show_all or r["change"] != "same"]
-    key_width = max((len(r["key"]) for r in shown), default=0)
-    label_width = max((len(r["labels"][0] or "-") for r in shown), default=0)
+    key_width = max((len(render.safe(r["key"])) for r in shown), default=0)
+    label_width = max((len(render.safe(r["labels"][0] or "-")) for r in shown), default=0)
     for r in shown:
         mark = click.style(MARKS[r["change"]], fg=COLORS.get(r["change"]))
-        a, b = (label or "-" for label in r["labels"])
-        lines.append(f"  {mark} {r['key'].ljust(key_width)}  {a.ljust(label_width)}  {b}")
+        a, b = (render.safe(label or "-") for label in r["labels"])
+        lines.append(f"  {mark} {render.safe(r['key']).ljust(key_width)}  {a.ljust(label_width)}  {b}")
         meta = next((m for m in doc["output_metadata"] if m["output"] == r["key"]), None)
         lines += row_lines(meta["rows"], indent="      ") if meta else []
     if not show_all and all(r["change"] == "same" for r in outputs):
@@ -179,15 +188,16 @@ def run_lines(doc: dict, show_all: bool) -> list[str]:
 
 def _code_lines(diffs: list[dict]) -> list[str]:
     """Each changed step's unified diff; steps whose code changed alike share one."""
+    from artrepo.cli.render import safe, safe_text
     from artrepo.diff import grouped_code_diffs
 
     out = [f"code ({len(diffs)} step{'s' if len(diffs) != 1 else ''} changed)"]
     for steps, hunks, note in grouped_code_diffs(diffs):
-        out.append(f"  step{'s' if len(steps) > 1 else ''} {', '.join(steps)}:")
+        out.append(f"  step{'s' if len(steps) > 1 else ''} {safe(', '.join(steps))}:")
         if hunks is None:
             out.append(f"    {note}")
             continue
-        out += ["    " + click.style(ln, fg=_DIFF_COLORS.get(ln[:1] if not ln.startswith("@@") else "@"))
+        out += ["    " + click.style(safe_text(ln), fg=_DIFF_COLORS.get(ln[:1] if not ln.startswith("@@") else "@"))
                 for ln in hunks.splitlines()]
     return out
 

@@ -19,7 +19,7 @@ def lineage_cmd(ref: str, downstream: bool, fmt: str) -> None:
     if fmt == "json":
         render.emit_json(graph.to_json())
     elif fmt == "dot":
-        click.echo(lineage.render_dot(graph))
+        click.echo(render.safe(lineage.render_dot(graph), newlines=True))
     else:
         for line in lineage.render_text(graph, downstream_view=downstream):
-            click.echo(line)
+            click.echo(render.safe(line))

@@ -35,7 +35,7 @@ def list_cmd(tag: str | None, artifact_type: str | None, as_json: bool) -> None:
     if not rows:
         click.echo("no artifacts")
         return
-    width = max(len(r["name"]) for r in rows)
+    width = max(len(render.safe(r["name"])) for r in rows)
     for r in rows:
-        click.echo(f"{r['name']:<{width}}  latest {r['latest']:<8} {r['versions']:>5} versions  "
-                   f"{r['type']:<13} {render.human_size(r['size'])}")
+        click.echo(f"{render.safe(r['name']):<{width}}  latest {render.safe(r['latest']):<8} {r['versions']:>5} "
+                   f"versions  {render.safe(r['type']):<13} {render.human_size(r['size'])}")

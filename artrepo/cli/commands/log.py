@@ -49,4 +49,4 @@ def _alias_log(repo, text: str, limit: int | None, as_json: bool) -> None:
         render.emit_json(rows)
         return
     for r in rows:
-        click.echo(f"{r['id'][:12]}  {ref.name}:{r['version']}  {r['moved']}  {r['message']}")
+        click.echo(render.safe(f"{r['id'][:12]}  {ref.name}:{r['version']}  {r['moved']}  {r['message']}"))

@@ -1,16 +1,31 @@
 """`fsck`, `gc` and `du`: check, collect and measure the whole repository."""
 from __future__ import annotations
 
+import contextlib
+
 import click
 
 REMOTE_HELP = "Work on the remote NAME instead of the local repository."
 
 
 def _open():
-    from artrepo.maintenance.inventory import open_repository
-    from artrepo.repository import find_root
+    from artrepo.repository import Repository, find_root
 
-    return open_repository(find_root())
+    return Repository(find_root())
+
+
+@contextlib.contextmanager
+def _view(remote: str | None):
+    """The local repository, or the remote named `remote`, as maintenance sees it."""
+    if remote is None:
+        from artrepo.maintenance.view import LocalView
+
+        yield LocalView(_open())
+    else:
+        from artrepo.remotes.view import open_view
+
+        with open_view(_open(), remote) as view:
+            yield view
 
 
 @click.command("fsck")
@@ -18,20 +33,16 @@ def _open():
 @click.option("--remote", "remote", metavar="NAME", help=REMOTE_HELP)
 def fsck_cmd(read_data: bool, remote: str | None) -> None:
     """Check that every ref reaches complete, intact records and data (exit 3 if not)."""
+    from artrepo.cli.render import safe
     from artrepo.errors import IntegrityError
+    from artrepo.maintenance.fsck import fsck
 
-    if remote is not None:
-        from artrepo.maintenance.remote_fsck import fsck_remote
-
-        report = fsck_remote(_open(), remote, read_data=read_data)
-    else:
-        from artrepo.maintenance.fsck import fsck
-
-        report = fsck(_open(), read_data=read_data)
+    with _view(remote) as view:
+        report = fsck(view, read_data=read_data)
     for note in report.notes:
-        click.echo(f"note: {note}")
+        click.echo(f"note: {safe(note)}")
     for problem in report.problems:
-        click.echo(f"error: {problem}")
+        click.echo(f"error: {safe(problem)}")
     read = f", {report.chunks_read} chunks read and verified" if read_data else ""
     where = f"remote {remote}: " if remote else ""
     summary = (f"{where}checked {report.versions} versions, {report.chunks} chunks in {report.packs} packs{read}"
@@ -53,9 +64,11 @@ def gc_cmd(names, dry_run, grace, keep_last, older_than, force, remote) -> None:
     """Remove data no ref needs; with --keep-last/--older-than, drop old versions of NAMEs first."""
     import time
 
+    from artrepo.cli.render import safe
     from artrepo.errors import UserError
     from artrepo.maintenance import gc, retention
     from artrepo.maintenance.durations import parse_duration
+    from artrepo.maintenance.view import LocalView
 
     grace_s = parse_duration(grace)
     older_s = None if older_than is None else parse_duration(older_than)
@@ -65,7 +78,8 @@ def gc_cmd(names, dry_run, grace, keep_last, older_than, force, remote) -> None:
         if names or keep_last is not None or older_s is not None or force:
             raise UserError("gc --remote only collects unreferenced data; --keep-last, --older-than, --force "
                             "and names apply to the local repository")
-        _gc_remote(remote, grace_s, dry_run)
+        with _view(remote) as view:
+            _report_gc(gc.collect(view, grace=grace_s, dry_run=dry_run), dry_run, remote)
         return
     repo = _open()
     with gc.gc_lock(repo):
@@ -74,30 +88,25 @@ def gc_cmd(names, dry_run, grace, keep_last, older_than, force, remote) -> None:
             plan = retention.plan(repo, list(names), keep_last=keep_last, older_than=older_s,
                                   now_ns=time.time_ns(), force=force)
             for label, why in sorted(plan.kept.items()):
-                click.echo(f"keep {label}: {why}")
+                click.echo(safe(f"keep {label}: {why}"))
             for info in plan.drop:
-                click.echo(f"{'would drop' if dry_run else 'drop'} {info.name}:{info.version}")
+                click.echo(safe(f"{'would drop' if dry_run else 'drop'} {info.name}:{info.version}"))
             if not dry_run:
                 retention.drop_versions(repo, plan.drop)
-        result = gc.collect(repo, grace=grace_s, dry_run=dry_run, ignore_refs=plan.refs() if dry_run else ())
+        result = gc.collect(LocalView(repo), grace=grace_s, dry_run=dry_run,
+                            ignore_refs=plan.refs() if dry_run else ())
     if not dry_run:  # refs are packed under their writers' own per-ref locks: saves may go on
         result.git_packed = gc.pack_git(repo, grace_s)
     _report_gc(result, dry_run)
 
 
-def _gc_remote(remote: str, grace_s: float, dry_run: bool) -> None:
-    from artrepo.maintenance.remote_gc import collect_remote
-
-    _report_gc(collect_remote(_open(), remote, grace=grace_s, dry_run=dry_run), dry_run, remote=remote)
-
-
 def _report_gc(result, dry_run: bool, remote: str | None = None) -> None:
-    """What a local gc (gc.GcResult) or a remote one (remote_gc's result) did or would do."""
+    """What gc did or would do (gc.GcResult), locally or on a remote."""
     from artrepo.cli.render import human_size
 
     verb = "would remove" if dry_run else "removed"
     if remote is None:
-        where, others, index = "", f", {len(result.stale_tmp)} stale temporary files", "index files"
+        where, others, index = "", f", {len(result.dropped_files)} stale temporary files", "index files"
     else:
         where = f"remote {remote}: "
         others, index = f" and {len(result.dropped_files)} unlisted index or git pack files", "remote index files"
@@ -115,15 +124,16 @@ def _report_gc(result, dry_run: bool, remote: str | None = None) -> None:
 def du_cmd(as_json: bool, remote: str | None) -> None:
     """Logical size versus bytes stored, per artifact and in total."""
     from artrepo.cli import render
-    from artrepo.maintenance.du import usage, usage_remote
+    from artrepo.maintenance.du import usage
 
-    doc = usage_remote(_open(), remote) if remote is not None else usage(_open())
+    with _view(remote) as view:
+        doc = usage(view)
     if as_json:
         render.emit_json(doc)
         return
     size = render.human_size
     for a in doc["artifacts"]:
-        click.echo(f"{a['name']}: {a['versions']} versions, {size(a['logical_bytes'])} logical, "
+        click.echo(f"{render.safe(a['name'])}: {a['versions']} versions, {size(a['logical_bytes'])} logical, "
                    f"{size(a['unique_bytes'])} unique, {size(a['shared_bytes'])} shared")
     click.echo(f"total: {size(doc['logical_bytes'])} logical, {size(doc['stored_bytes'])} stored "
                f"(dedup saved {size(doc['dedup_saved_bytes'])}, compression saved "

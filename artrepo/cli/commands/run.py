@@ -46,6 +46,7 @@ def _read_config(path: str | None) -> dict:
 def run_cmd(target: str, params: tuple[str, ...], config_path: str | None, no_cache: bool, explain: bool,
             parallel: int | None) -> None:
     """Run a pipeline defined in FILE (or an importable MODULE)."""
+    from artrepo.cli.render import safe
     from artrepo.client import active_repository
     from artrepo.runtime.driver import RunOptions, StepFailedError, run_pipeline
     from artrepo.runtime.loader import find_pipeline
@@ -55,7 +56,7 @@ def run_cmd(target: str, params: tuple[str, ...], config_path: str | None, no_ca
     active_repository()  # fail fast outside a repository, before importing user code
     pipeline, source = find_pipeline(target)
     options = RunOptions(no_cache=no_cache, explain=explain, config=config, parameters=parameters,
-                         parallel=parallel, source=source, report=click.echo)
+                         parallel=parallel, source=source, report=lambda line: click.echo(safe(line, newlines=True)))
     try:
         run = run_pipeline(pipeline, (), {}, options)
     except StepFailedError as exc:
@@ -67,8 +68,10 @@ def run_cmd(target: str, params: tuple[str, ...], config_path: str | None, no_ca
 def _summary(run) -> None:
     steps = run.steps.values()
     cached = sum(s.cached for s in steps)
-    click.echo(f"run {run.id} of {run.pipeline}: {run.status} ({len(steps)} steps, {cached} cached, "
-               f"{run.duration:.2f}s)")
+    from artrepo.cli.render import safe
+
+    click.echo(safe(f"run {run.id} of {run.pipeline}: {run.status} ({len(steps)} steps, {cached} cached, "
+                    f"{run.duration:.2f}s)"))
 
 
 def print_run_log(repo, limit: int | None, as_json: bool) -> None:
@@ -83,8 +86,8 @@ def print_run_log(repo, limit: int | None, as_json: bool) -> None:
         return
     colors = {"completed": "green", "failed": "red"}
     for r in runs:
-        click.echo(f"{click.style('run ' + r.id[:12], fg='yellow')}  {render.when(r.record.start_ns)}  "
-                   f"{r.pipeline}  {click.style(r.status, fg=colors.get(r.status))}  "
+        click.echo(f"{click.style(render.safe('run ' + r.id[:12]), fg='yellow')}  {render.when(r.record.start_ns)}  "
+                   f"{render.safe(r.pipeline)}  {click.style(render.safe(r.status), fg=colors.get(r.status))}  "
                    f"({len(r.record.steps)} steps, {r.duration:.2f}s)")
 
 
@@ -103,23 +106,25 @@ def _run_json(run, steps) -> dict:
 
 
 def print_code(step) -> None:
-    """The exact code of a step, or a one-line error when the run recorded none."""
+    """The exact code of a step (controls but tabs and newlines escaped), or a one-line error when none."""
+    from artrepo.cli import render
     from artrepo.errors import NotFoundError
 
     code = step.code
     if code is None:
         raise NotFoundError(f"step {step.name!r} of run {step.run_id[:12]} has no recorded code "
                             "(run with provenance off, or by an artrepo before 0.2)")
-    click.echo(code, nl=False)
+    click.echo(render.safe_text(code), nl=False)
 
 
 def print_git_diff(prov, what: str) -> None:
+    from artrepo.cli import render
     from artrepo.errors import NotFoundError
 
-    if prov is None or not prov.git.get("dirty"):
+    if prov is None or not prov.dirty:
         raise NotFoundError(f"{what} recorded no uncommitted changes"
-                            + ("" if prov is None or prov.git.get("state") == "git" else " (no git state)"))
-    click.echo(prov.diff, nl=False)
+                            + ("" if prov is None or prov.git_state.get("state") == "git" else " (no git state)"))
+    click.echo(render.safe_text(prov.diff), nl=False)
 
 
 def show_run(repo, ref: str, as_json: bool, step: str | None = None, code: bool = False,
@@ -149,27 +154,28 @@ def show_run(repo, ref: str, as_json: bool, step: str | None = None, code: bool 
     if as_json:
         render.emit_json(_run_json(run, steps))
         return True
-    click.echo(click.style(f"run {run.id}", fg="yellow"))
-    click.echo(f"Pipeline:   {run.pipeline}")
-    click.echo(f"Status:     {run.status}")
+    safe = render.safe
+    click.echo(click.style(safe(f"run {run.id}"), fg="yellow"))
+    click.echo(f"Pipeline:   {safe(run.pipeline)}")
+    click.echo(f"Status:     {safe(run.status)}")
     click.echo(f"Started:    {render.when(run.record.start_ns)}  ({run.duration:.2f}s)")
-    click.echo(f"Commit:     {run.commit}")
+    click.echo(f"Commit:     {safe(run.commit)}")
     if run.parameters:
-        click.echo("Parameters: " + ", ".join(f"{k}={v!r}" for k, v in run.parameters.items()))
+        click.echo("Parameters: " + safe(", ".join(f"{k}={v!r}" for k, v in run.parameters.items())))
     if run.provenance is not None:
         for line in render.provenance_lines(run.provenance, width=12):
             click.echo(line)
     for s in steps:
         state = "cached" if s.cached else s.status
         took = f"{s.duration:.2f}s" if s.duration is not None else "-"
-        click.echo(f"\nstep {s.name}: {state} ({took})")
+        click.echo(f"\nstep {safe(s.name)}: {safe(state)} ({took})")
         if s.parameters:
-            click.echo("  parameters: " + ", ".join(f"{k}={v!r}" for k, v in s.parameters.items()))
+            click.echo("  parameters: " + safe(", ".join(f"{k}={v!r}" for k, v in s.parameters.items())))
         for label, items in (("in ", s.inputs), ("out", s.outputs)):
             for key, av in items.items():
-                click.echo(f"  {label} {key}: {av.name}:{av.version} ({av.id[:12]})")
+                click.echo(safe(f"  {label} {key}: {av.name}:{av.version} ({av.id[:12]})"))
         if s.error:
-            click.echo(f"  error: {s.error}")
+            click.echo(f"  error: {safe(s.error)}")
         if s.code_id:
-            click.echo(f"  code: {s.code_id[:12]} (artrepo show {run.id[:12]} --step {s.name} --code)")
+            click.echo(safe(f"  code: {s.code_id[:12]} (artrepo show {run.id[:12]} --step {s.name} --code)"))
     return True

@@ -42,27 +42,28 @@ def show_cmd(ref: str, as_json: bool, step: str | None, code: bool, git_diff: bo
         render.emit_json(render.version_detail(av))
         return
     doc = render.version_detail(av)
-    click.echo(f"{click.style('version ' + av.id, fg='yellow')}")
-    click.echo(f"Artifact:     {av.name}:{av.version}")
+    safe = render.safe
+    click.echo(click.style(safe(f"version {av.id}"), fg="yellow"))
+    click.echo(f"Artifact:     {safe(av.name)}:{safe(av.version)}")
     click.echo(f"Created:      {render.when(av.record.created_ns)}")
-    click.echo(f"Type:         {doc['type']}  ({doc['data_type']}, materializer {doc['materializer']})")
+    click.echo(f"Type:         {safe(doc['type'])}  ({safe(doc['data_type'])}, materializer {safe(doc['materializer'])})")
     click.echo(f"Size:         {render.human_size(av.size)}")
-    click.echo(f"Content hash: {av.content_hash}")
+    click.echo(f"Content hash: {safe(av.content_hash)}")
     if av.tags:
-        click.echo(f"Tags:         {', '.join(av.tags)}")
+        click.echo(f"Tags:         {', '.join(safe(t) for t in av.tags)}")
     aliases = [a for a, oid in repo.aliases(av.name).items() if oid == av.id]
     if aliases:
-        click.echo(f"Aliases:      {', '.join(sorted(aliases))}")
+        click.echo(f"Aliases:      {', '.join(safe(a) for a in sorted(aliases))}")
     if doc["producer"]:
-        click.echo(f"Producer:     run {doc['producer']['run_id'][:12]}, step {doc['producer']['step']}")
+        click.echo(f"Producer:     run {safe(str(doc['producer']['run_id'])[:12])}, step {safe(doc['producer']['step'])}")
     else:
-        click.echo(f"Origin:       {doc['origin']}")
+        click.echo(f"Origin:       {safe(doc['origin'])}")
     if doc["run_metadata"]:
         click.echo("Metadata:")
         for k, v in doc["run_metadata"].items():
-            click.echo(f"  {k}: {v}")
+            click.echo(f"  {safe(k)}: {safe(v)}")
     for vis in doc["visualizations"]:
-        click.echo(f"Visualization: {vis['name']} ({vis['type']})")
+        click.echo(f"Visualization: {safe(vis['name'])} ({safe(vis['type'])})")
     if av.provenance is not None:
         for line in render.provenance_lines(av.provenance):
             click.echo(line)

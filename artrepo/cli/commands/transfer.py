@@ -6,10 +6,11 @@ import click
 
 
 def _report(result, verb: str) -> None:
+    from artrepo.cli.render import safe
     from artrepo.remotes.progress import summary
 
     for line in summary(result, verb):
-        click.echo(line)
+        click.echo(safe(line))
 
 
 @click.command("push")
@@ -54,5 +55,7 @@ def clone_cmd(url: str, directory: Path | None, endpoint_url: str | None, truste
     from artrepo.remotes.pull import clone
 
     target, result = clone(url, directory, endpoint_url, trusted, Progress())
-    click.echo(f"cloned {url} into {target}")
+    from artrepo.cli.render import safe
+
+    click.echo(safe(f"cloned {url} into {target}"))
     _report(result, "pulled")

@@ -1,0 +1,91 @@
+"""What fsck, gc and du work on: a view of one repository's or one remote's refs and content store.
+
+Maintenance code never asks where the data lives; a view gives
+
+    name            None for the local repository, else the remote's name (messages)
+    refs()          every ref under refs/artrepo/ as {ref: raw text}: damage shows, is not fatal
+    reader          records and manifests: .record(oid), .manifest(oid), .objects (commit,
+                    tree_file, tree_listing, blob)
+    store           the ChunkStore, its index what this side's index files say
+    git_dir         the bare git repository stock `git fsck` checks
+    problems        [(message, versions affected)] found while opening (a git pack the ref table names)
+    pulled()        version ids whose data may be absent here (pulled with --metadata-only)
+    leftovers()     {key: ObjectInfo}: what interrupted writers left besides packs
+    leftover_age    their minimum age, besides the grace period, before gc removes them
+    remove(key)     delete one leftover
+    adopt_index(names) -> bool   make the index exactly these files (False: another writer got
+                                 there first; `refresh()` and plan again)
+    metadata_bytes()   bytes of index files and git objects
+
+`LocalView` is here; `artrepo.remotes.view` opens a remote's (the command
+composes it: maintenance never imports remotes).
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from pathlib import Path
+
+from artrepo.gitdb import layout
+from artrepo.maintenance.inventory import artrepo_refs
+from artrepo.repository import Repository
+from artrepo.storage.backend import ObjectInfo
+
+TEMP_MIN_AGE = 24 * 3600  # a writer's temp files are in use for as long as it runs, and nothing says whether it still does
+
+
+class LocalView:
+    """The local repository as maintenance sees it."""
+
+    name = None
+    leftover_age = TEMP_MIN_AGE
+
+    def __init__(self, repo: Repository):
+        self.repo = self.reader = repo
+        self.git_dir = repo.git_dir
+        self.store = repo.chunks
+        self.store.index.refresh()
+        self.problems: list[tuple[str, tuple[str, ...]]] = []
+
+    def refs(self) -> dict[str, str]:
+        return artrepo_refs(self.git_dir)
+
+    def pulled(self) -> set[str]:
+        folder = layout.origins_dir(self.git_dir)
+        return set(os.listdir(folder)) if folder.is_dir() else set()
+
+    def leftovers(self) -> dict[str, ObjectInfo]:
+        """`.artrepo/tmp/*` and the `.tmp-*` files of crashed writers in the chunk folders."""
+        root = self.store.root
+        candidates = list(layout.tmp_dir(self.git_dir).glob("*"))
+        for folder in (root / "index", *(root / "packs").glob("*")):
+            candidates += folder.glob(".tmp-*")
+        out = {}
+        for path in candidates:
+            with contextlib.suppress(FileNotFoundError):
+                st = path.lstat()
+                out[str(path)] = ObjectInfo(st.st_size, st.st_mtime)
+        return out
+
+    def remove(self, key: str) -> None:
+        path = Path(key)
+        if path.is_dir() and not path.is_symlink():
+            for folder, _dirs, _files in os.walk(path):
+                with contextlib.suppress(OSError):
+                    os.chmod(folder, 0o755)
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+    def adopt_index(self, names: list[str]) -> bool:
+        return True  # the index is every file in index/: gc removes the others next
+
+    def refresh(self) -> None:
+        self.store.index.refresh()
+
+    def metadata_bytes(self) -> int:
+        index = sum(i.size for i in self.store.backend.stat_prefix("index").values())
+        return index + sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(self.git_dir / "objects")
+                           for f in files)

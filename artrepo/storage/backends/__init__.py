@@ -1,0 +1,1 @@
+"""Backends of `artrepo.storage.backend.Backend`, each imported only when a URL needs it."""

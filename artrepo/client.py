@@ -135,19 +135,13 @@ class Client:
         return compare_versions(self.active_repository, name, metadata, limit)
 
     def compare_pipeline_runs(self, pipeline: str, metadata=None, limit: int | None = None):
-        """Parameters and output metadata across the runs of a pipeline, newest first (a `Comparison`).
-
-            Client().compare_pipeline_runs("training", metadata=["lr", "accuracy"])
-        """
+        """Parameters and output metadata across the runs of a pipeline, newest first (a `Comparison`)."""
         from artrepo.compare import compare_runs
 
         return compare_runs(self.active_repository, pipeline, metadata, limit)
 
     def diff(self, a: str, b: str) -> dict:
-        """What changed from `a` to `b`: two version references or two run ids (`artrepo diff --json`'s shape).
-
-            Client().diff("model:5", "model:7")["metadata"]
-        """
+        """What changed from `a` to `b`, two version references ("model:5") or two run ids (`diff --json`)."""
         from artrepo.diff import diff_items
 
         return diff_items(self.active_repository, a, b)
@@ -256,9 +250,15 @@ def register_artifact(path: str | os.PathLike, name: str, version: str | int | N
     `artifact_metadata` is ZenML's name for `metadata`.
     """
     metadata = _merged(metadata, artifact_metadata, "metadata", "artifact_metadata")
+    from artrepo.payload import short_path
+
     source = Path(path)
-    if not source.exists() and not source.is_symlink():
-        raise NotFoundError(f"no such file or folder: {source}")
+    try:
+        os.lstat(source)
+    except FileNotFoundError:
+        raise NotFoundError(f"no such file or folder: {short_path(source)}") from None
+    except OSError as exc:  # a path longer than PATH_MAX, a folder on the way that cannot be searched
+        raise UserError(f"cannot register {short_path(source)}: {exc.strerror or exc}") from None
     repo = active_repository()
     inside = source.resolve()
     if inside == repo.git_dir or repo.git_dir in inside.parents:

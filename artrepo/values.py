@@ -236,10 +236,23 @@ def load_value(repo, info, *, allow_pickle: bool = False) -> object:
     return load(Workspace.of(repo), Stored.of(repo, info), allow_pickle=allow_pickle)
 
 
-def load(workspace: Workspace, stored: Stored, *, allow_pickle: bool = False) -> object:
-    """Rebuild a value from a content store."""
+def _scratch(tmp: Path):
+    """A private folder (TemporaryDirectory) to stage a load in: under the repository's `tmp/`, or the
+    system's when that is read-only (a read-only repository can still be read: docs/reliability.md, item 14)."""
+    import errno
     import tempfile
 
+    try:
+        tmp.mkdir(parents=True, exist_ok=True)
+        return tempfile.TemporaryDirectory(dir=tmp, prefix="load-")
+    except OSError as exc:
+        if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
+        return tempfile.TemporaryDirectory(prefix="artrepo-load-")
+
+
+def load(workspace: Workspace, stored: Stored, *, allow_pickle: bool = False) -> object:
+    """Rebuild a value from a content store."""
     from artrepo.materializers import registry
     from artrepo.materializers.pickle import refuse_unpickling
     from artrepo.payload import LoadFiles
@@ -248,8 +261,7 @@ def load(workspace: Workspace, stored: Stored, *, allow_pickle: bool = False) ->
     cls = registry.resolve(stored.record.materializer, allow_import=stored.trusted)
     with integrity_context(stored), refuse_unpickling(refusal):
         files = LoadFiles(workspace.chunks, stored.manifest, workspace.paths_cache)
-        workspace.tmp.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=workspace.tmp, prefix="load-") as tmp:
+        with _scratch(workspace.tmp) as tmp:
             if cls.STREAMS:
                 mat = cls(tmp, files=files)
             else:

@@ -44,9 +44,19 @@ def cli():
     """artrepo: versioned, deduplicated artifacts and pipeline runs in a git repository."""
 
 
+def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as one line on stderr, like errors (no source location: it is not the user's code)."""
+    from artrepo.cli.render import safe
+
+    click.echo(f"artrepo: warning: {safe(message)}", err=True)
+
+
 def main(argv=None) -> None:
+    import warnings
+
     from artrepo.errors import ArtrepoError
 
+    warnings.showwarning = _warning_line
     try:
         cli.main(args=argv, prog_name="artrepo", standalone_mode=False)
     except ArtrepoError as exc:
@@ -65,13 +75,17 @@ def main(argv=None) -> None:
     except BrokenPipeError:
         sys.exit(0)
     except OSError as exc:
-        if exc.errno not in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        if exc.errno not in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM):
             raise
         from artrepo.cli.render import safe
 
-        where = f" while writing {safe(exc.filename)}" if exc.filename else ""
-        click.echo(f"artrepo: error: no space left on device{where} ({exc.strerror}); nothing was published",
-                   err=True)
+        where = f" {safe(exc.filename)}" if exc.filename else ""
+        if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            click.echo(f"artrepo: error: cannot access{where}: {safe(exc.strerror)} (is the repository read-only "
+                       "to you?); nothing was published", err=True)
+        else:
+            click.echo(f"artrepo: error: no space left on device{where and ' while writing' + where} "
+                       f"({safe(exc.strerror)}); nothing was published", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
         click.echo("artrepo: interrupted", err=True)

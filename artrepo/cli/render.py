@@ -82,6 +82,13 @@ def version_detail(av) -> dict:
     return doc
 
 
+def annotation_rows(repo, version_id: str) -> list[dict]:
+    """A version's annotations in the order they apply, each with its origin (None: made here; else a remote)."""
+    return [{"origin": origin, "created": iso(note.created_ns), "tags": list(note.tags),
+             "removed_tags": list(note.removed_tags), "metadata": note.metadata}
+            for note, origin in repo.annotated(version_id)]
+
+
 def version_line(av) -> str:
     tags = f"  [{', '.join(safe(t) for t in av.tags)}]" if av.tags else ""
     return (f"{click.style(safe(av.id[:12]), fg='yellow')}  {safe(av.name)}:{safe(av.version)}  "

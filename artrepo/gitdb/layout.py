@@ -133,6 +133,11 @@ def origins_dir(git_dir: Path) -> Path:
     return Path(git_dir) / "origins"
 
 
+def annotation_arrivals(git_dir: Path) -> Path:
+    """`annotations-arrived`: lines `<blob id> <arrival ns> <remote>` of annotations merged from a remote."""
+    return Path(git_dir) / "annotations-arrived"
+
+
 def paths_cache(git_dir: Path) -> Path:
     """`cache/paths/<content hash>/`: read-only materialized copies of Path artifacts."""
     return Path(git_dir) / "cache" / "paths"

@@ -8,6 +8,7 @@ format version lives in an `[artrepo]` section, which git ignores.
 """
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 from artrepo.errors import FormatError, IntegrityError, UserError
@@ -110,5 +111,14 @@ def run_git(git_dir: Path, *args: str, data: bytes | None = None) -> bytes:
     except FileNotFoundError:
         raise UserError("this needs the 'git' program on PATH") from None
     if proc.returncode != 0:
-        raise IntegrityError(f"git {args[0]} failed: {proc.stderr.decode(errors='replace').strip()[:300]}")
+        message = proc.stderr.decode(errors="replace").strip()
+        for code, text in _OS_ERRORS.items():  # the disk, not the data: said as what it is (OSError)
+            if text in message:
+                raise OSError(code, f"git {args[0]}: {text}", str(git_dir))
+        raise IntegrityError(f"git {args[0]} failed: {message[:300]}")
     return proc.stdout
+
+
+# git's messages (strerror) for failures of this machine's disk, never of the objects it checks
+_OS_ERRORS = {errno.ENOSPC: "No space left on device", errno.EDQUOT: "Disk quota exceeded",
+              errno.EROFS: "Read-only file system", errno.EACCES: "Permission denied"}

@@ -48,39 +48,45 @@ def fsck(view, *, read_data: bool = False, use_git: bool = True) -> FsckReport:
     if use_git:
         git_fsck(view, report)
     reached = reach(view)
-    report.problems += reached.problems
+    report.problems += reached.problems + reached.unsafe
     report.versions, report.chunks = len(reached.versions), len(reached.users)
     for head in reached.annotations:
         _check_annotations(view.reader, head, report)
-    pack_users, bad = _check_store(view, reached, report)
+    pack_users, bad, elsewhere = _check_store(view, reached, report)
     if read_data:
-        _read_packs(view, reached, {pid: u for pid, u in pack_users.items() if pid not in bad}, report)
+        _read_packs(view.store, reached.users, {pid: u for pid, u in pack_users.items() if pid not in bad}, report)
+    _check_elsewhere(view, elsewhere, read_data, report)
     return report
 
 
 def _check_annotations(reader, head: str, report: FsckReport) -> None:
-    from artrepo.records.artifact import Annotation
+    """Every annotation decodes and names the version it is filed under (readers skip the others)."""
+    from artrepo.repository.annotations import read_annotation
 
+    objects = reader.objects
     try:
-        for top in reader.objects.tree_listing(head, ""):
-            for rest in reader.objects.tree_listing(head, top):
-                for blob in reader.objects.tree_listing(head, f"{top}/{rest}").values():
-                    Annotation.from_msgpack(reader.objects.blob(blob))
+        for top in objects.tree_listing(head, ""):
+            for rest in objects.tree_listing(head, top):
+                for blob in objects.tree_listing(head, f"{top}/{rest}").values():
+                    try:
+                        read_annotation(objects, top + rest, blob)
+                    except ArtrepoError as exc:
+                        report.problem(f"annotations ({head[:12]}): {exc}; readers skip it", ["annotations"])
     except ArtrepoError as exc:
         report.problem(f"annotations ({head[:12]}): {exc}", ["annotations"])
-    except Exception as exc:
-        report.problem(f"annotations ({head[:12]}): malformed ({exc!r})", ["annotations"])
 
 
-def _check_store(view, reached: Reach, report: FsckReport) -> tuple[dict[bytes, set[str]], set[bytes]]:
-    """Index files, packs and chunks; returns {pack id: versions using it} and the packs found damaged."""
+def _check_store(view, reached: Reach, report: FsckReport):
+    """Index files, packs and chunks; returns {pack id: versions using it}, the packs found damaged, and the
+    chunks only pulled versions need that are not here ({remote: {chunk: labels}})."""
     store = view.store
     index = store.index
-    rebuild = "; 'artrepo gc' rebuilds the index from the packs" if store.root is not None and not view.name else ""
+    gc = f"artrepo gc --remote {view.name}" if view.name else "artrepo gc"
+    rebuild = f"; '{gc}' rebuilds the index from the packs' footers"
     for name, why in sorted(index.damaged.items()):
         report.problem(f"index file {name[:12]} is damaged: {why}{rebuild}")
     for name in index.missing:
-        report.problem(f"index file {name[:12]} named by the ref table is missing")
+        report.problem(f"index file {name[:12]} named by the ref table is missing{rebuild}")
     packs, stray = survey(store)
     report.packs = len(packs)
     report.notes += [f"stray file {key} in the pack folder" for key in stray]
@@ -97,10 +103,9 @@ def _check_store(view, reached: Reach, report: FsckReport) -> tuple[dict[bytes, 
             if wrong:
                 bad.add(pid)
                 report.problem(wrong, pack_users.get(pid, ()))
-    _check_chunks(view, reached, packs, report)
+    elsewhere = _check_chunks(view, reached, packs, report)
     orphans = [p for pid, p in packs.items() if pid not in index.packs]
     if orphans:
-        gc = f"artrepo gc --remote {view.name}" if view.name else "artrepo gc"
         report.notes.append(f"{len(orphans)} packs ({sum(p.size for p in orphans)} bytes) that no index file names "
                             f"(left by interrupted writes, or a write in progress): '{gc}' removes them once older "
                             "than the grace period")
@@ -108,7 +113,7 @@ def _check_store(view, reached: Reach, report: FsckReport) -> tuple[dict[bytes, 
     if leftovers:
         report.notes.append(f"{len(leftovers)} files left by interrupted writes (temporary files, or index files "
                             "and git packs no ref table names): gc removes them once old")
-    return pack_users, bad
+    return pack_users, bad, elsewhere
 
 
 def _indexed_pack(index: str, pid: bytes, entries, pack) -> str | None:
@@ -124,33 +129,75 @@ def _indexed_pack(index: str, pid: bytes, entries, pack) -> str | None:
     return None
 
 
-def _check_chunks(view, reached: Reach, packs: dict, report: FsckReport) -> None:
+def _check_chunks(view, reached: Reach, packs: dict, report: FsckReport) -> dict[str, dict[bytes, set[str]]]:
+    """Chunks reachable here but absent; returns those only pulled versions need: {remote: {chunk: labels}}."""
     locations = view.store.index.locations
-    pulled_ids = view.pulled()
-    pulled = {classify(ref, oid).label for ref, oid in view.refs().items() if oid in pulled_ids}
+    origins = view.pulled()
+    remote_of = {classify(ref, oid).label: origins[oid] for ref, oid in view.refs().items() if oid in origins}
     in_packs = {e.chunk_id: pid for pid, p in packs.items() for e in (p.footer or ())}
     missing: dict[bytes | None, list[bytes]] = defaultdict(list)  # pack holding it (None: nowhere)
+    elsewhere: dict[str, dict[bytes, set[str]]] = defaultdict(dict)
     for cid, labels in sorted(reached.users.items()):
         loc = locations.get(cid)
         if loc is None:
-            if not labels <= pulled:  # metadata-only pulls hold no chunks here
+            remotes = {remote_of.get(label) for label in labels}
+            if None in remotes or cid in in_packs:
                 missing[in_packs.get(cid)].append(cid)
+            else:  # pulled (with --metadata-only?): the remote it came from must hold it
+                elsewhere[min(remotes)][cid] = labels
         elif reached.raw_length[cid] != loc[1].raw_length:
             report.problem(f"chunk {short(cid)}: the manifest says {reached.raw_length[cid]} bytes, the index "
                            f"{loc[1].raw_length}", labels)
     for pid, cids in missing.items():
         affects = set().union(*(reached.users[c] for c in cids))
-        first = short(cids[0]) + (f" and {len(cids) - 1} more" if len(cids) > 1 else "")
         if pid is None:
-            report.problem(f"chunk {first} missing from the store", affects)
+            report.problem(f"chunk {_first(cids)} missing from the store", affects)
         else:
-            report.problem(f"chunk {first} in pack {short(pid)} but in no index; 'artrepo gc' rebuilds the index",
-                           affects)
+            report.problem(f"chunk {_first(cids)} in pack {short(pid)} but in no index; 'artrepo gc' rebuilds the "
+                           "index", affects)
+    return elsewhere
 
 
-def _read_packs(view, reached: Reach, pack_users: dict[bytes, set[str]], report: FsckReport) -> None:
-    """Read each pack holding a reachable chunk, one at a time, and verify those chunks."""
-    store = view.store
+def _first(cids: list[bytes]) -> str:
+    return short(cids[0]) + (f" and {len(cids) - 1} more" if len(cids) > 1 else "")
+
+
+def _check_elsewhere(view, elsewhere: dict[str, dict[bytes, set[str]]], read_data: bool, report: FsckReport) -> None:
+    """Chunks of pulled versions that are not here must be in their remote's index (and, with read_data, intact)."""
+    for remote, users in sorted(elsewhere.items()):
+        try:
+            store = view.remote_store(remote)
+        except (ArtrepoError, OSError) as exc:
+            report.notes.append(f"{len(users)} chunks of versions pulled from remote {remote} are not here and were "
+                                f"not checked there ({exc})")
+            continue
+        try:
+            _check_on(store, remote, users, read_data, report)
+        finally:
+            store.close()
+
+
+def _check_on(store, remote: str, users: dict[bytes, set[str]], read_data: bool, report: FsckReport) -> None:
+    absent = [c for c in users if not store.has(c)]
+    if absent:
+        damage = next(iter(store.index.damaged.values()), None)
+        report.problem(f"chunk {_first(absent)} is neither here nor in the index of remote {remote}"
+                       + (f" ({damage})" if damage else ""), set().union(*(users[c] for c in absent)))
+    held = {c: labels for c, labels in users.items() if store.has(c)}
+    if not held:
+        return
+    versions = set().union(*held.values())
+    report.notes.append(f"{len(held)} chunks of {len(versions)} versions pulled with --metadata-only are still "
+                        f"on remote {remote} (fetched on first use)" + (", read and verified there" if read_data else ""))
+    if read_data:
+        pack_users: dict[bytes, set[str]] = defaultdict(set)
+        for cid, labels in held.items():
+            pack_users[store.index.locations[cid][0]].update(labels)
+        _read_packs(store, held, pack_users, report)
+
+
+def _read_packs(store, users: dict[bytes, set[str]], pack_users: dict[bytes, set[str]], report: FsckReport) -> None:
+    """Read each pack holding a chunk of `users`, one at a time, and verify those chunks."""
     for pid, labels in sorted(pack_users.items()):
         entries = store.index.packs[pid]
         try:
@@ -162,12 +209,12 @@ def _read_packs(view, reached: Reach, pack_users: dict[bytes, set[str]], report:
             continue
         blobs = memoryview(data)
         for e in entries:
-            if e.chunk_id in reached.users:
+            if e.chunk_id in users:
                 try:
                     check_blob(blobs[e.offset:e.offset + e.length], e, pid)
                     report.chunks_read += 1
                 except IntegrityError as exc:
-                    report.problem(str(exc), reached.users[e.chunk_id])
+                    report.problem(str(exc), users[e.chunk_id])
 
 
 def git_fsck(view, report: FsckReport) -> None:

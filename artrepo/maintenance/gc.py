@@ -62,6 +62,7 @@ class GcResult:
     index_rewritten: bool = False
     git_packed: bool = False
     survivors: dict[bytes, list[PackEntry]] = field(default_factory=dict)
+    index_file: str | None = None  # the merged index file gc wrote and adopted
 
     @property
     def freed_bytes(self) -> int:
@@ -102,6 +103,8 @@ def collect(view, *, grace: float, dry_run: bool = False, ignore_refs=frozenset(
             continue
         for pid in result.dropped_packs:
             view.store.delete_pack(pid)
+        # an unlisted index file a killed gc left may be the very one just adopted (same packs, same bytes)
+        result.dropped_files = [key for key in result.dropped_files if key != index_key(result.index_file or "")]
         for key in result.dropped_files:
             view.remove(key)
         return result
@@ -113,7 +116,7 @@ def plan(view, grace: float, now: float, ignore_refs=frozenset()) -> GcResult:
     refuse_on_damage(view, reached, "nothing was deleted")
     index = view.store.index
     intact = not (index.damaged or index.missing)
-    packs, _stray = survey(view.store)
+    packs, _stray = survey(view.store, unindexed_footers=not intact)  # a lost index is rebuilt from footers
     if not intact and any(p.footer is None and p.error is None and p.id not in index.packs for p in packs.values()):
         bad = next(iter(index.damaged or index.missing))  # and those packs' footers were not read: cannot rebuild
         raise IntegrityError(f"{f'remote {view.name}: ' if view.name else ''}index file {bad[:12]} is damaged or "
@@ -150,6 +153,7 @@ def _replace_index(view, result: GcResult) -> bool:
     new = index.write(result.survivors) if result.survivors else None
     if not view.adopt_index([new] if new else []):
         return False
+    result.index_file = new
     for name in old:
         if name != new:
             view.store.backend.delete(index_key(name))

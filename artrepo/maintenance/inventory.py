@@ -82,24 +82,27 @@ class Pack:
     error: str | None = None  # what is wrong with its footer
 
 
-def survey(store: ChunkStore) -> tuple[dict[PackId, Pack], list[str]]:
+def survey(store: ChunkStore, *, unindexed_footers: bool = False) -> tuple[dict[PackId, Pack], list[str]]:
     """Every pack of the store (one listing) and the keys under packs/ that are no pack.
 
     On the local filesystem each footer is read and checked against the pack's
     id, so the index is not trusted; elsewhere packs are judged by what the
-    index says of them (size and id), and read only by `fsck --read-data`.
+    index says of them (size and id), and read only by `fsck --read-data` or,
+    with `unindexed_footers` (an index file is lost or damaged), the footers of
+    the packs no index file names: the index is rebuilt from them.
     """
     listed, stray = store.list_packs()
     packs = {pid: Pack(pid, info.size, info.mtime) for pid, info in listed.items()}
-    if store.root is not None:
-        for pack in packs.values():
-            try:
-                entries = store.read_footer(pack.id, pack.size)
-            except (IntegrityError, OSError) as exc:
-                pack.error = str(exc)
-                continue
-            if id_of(entries) != pack.id:  # a pack swapped for another shows here
-                pack.error = f"pack {pack.id.hex()[:12]}: header does not match the pack's name"
-            else:
-                pack.footer = entries
+    for pack in packs.values():
+        if store.root is None and not (unindexed_footers and pack.id not in store.index.packs):
+            continue
+        try:
+            entries = store.read_footer(pack.id, pack.size)
+        except (IntegrityError, OSError) as exc:
+            pack.error = str(exc)
+            continue
+        if id_of(entries) != pack.id:  # a pack swapped for another shows here
+            pack.error = f"pack {pack.id.hex()[:12]}: header does not match the pack's name"
+        else:
+            pack.footer = entries
     return packs, stray

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from artrepo.errors import ArtrepoError, IntegrityError
 from artrepo.gitdb.layout import VERSION_RECORD
 from artrepo.maintenance.inventory import RefTarget, classify, is_oid
-from artrepo.safepaths import check_relpath
+from artrepo.safepaths import check_manifest
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +35,9 @@ class Reach:
     versions: list[tuple[RefTarget, object]] = field(default_factory=list)  # (version ref, its manifest)
     annotations: list[str] = field(default_factory=list)  # commits of annotation refs
     problems: list[Problem] = field(default_factory=list)
+    # versions whose files cannot be written safely (links leading out, a path twice): fsck reports them, but
+    # their chunks are known, so gc and du go on
+    unsafe: list[Problem] = field(default_factory=list)
 
     def problem(self, message: str, affects=()) -> None:
         self.problems.append(Problem(message, tuple(sorted(set(affects)))))
@@ -82,11 +85,11 @@ def _version(reader, target: RefTarget, out: Reach) -> None:
             out.problem(f"ref {target.ref} names {target.name!r} but its record says {record.name!r}", [label])
     if manifest.content_hash != record.content_hash:
         out.problem(f"version {target.oid[:12]}: manifest does not match the record's content hash", [label])
+    try:
+        check_manifest(manifest)  # paths, and links resolved as the kernel would (item 1 of issue 14)
+    except IntegrityError as exc:
+        out.unsafe.append(Problem(f"version {target.oid[:12]}: {exc}", (label,)))
     for f in list(manifest.files) + [f for _, _, f in manifest.visualizations]:
-        try:
-            check_relpath(f.path)
-        except IntegrityError as exc:
-            out.problem(f"version {target.oid[:12]}: {exc}", [label])
         for cid, n in f.chunks:
             out.users.setdefault(cid, set()).add(label)
             out.raw_length.setdefault(cid, n)

@@ -9,7 +9,10 @@ Maintenance code never asks where the data lives; a view gives
     store           the ChunkStore, its index what this side's index files say
     git_dir         the bare git repository stock `git fsck` checks
     problems        [(message, versions affected)] found while opening (a git pack the ref table names)
-    pulled()        version ids whose data may be absent here (pulled with --metadata-only)
+    pulled()        {version id: remote} of versions whose data may be absent here (pulled with
+                    --metadata-only): their chunks are looked for in that remote's index
+    remote_store(remote)   that remote's ChunkStore (its index as its ref table lists it; damaged
+                    index files left out, in `index.damaged`); raises when it cannot be read
     leftovers()     {key: ObjectInfo}: what interrupted writers left besides packs
     leftover_age    their minimum age, besides the grace period, before gc removes them
     remove(key)     delete one leftover
@@ -27,6 +30,7 @@ import os
 import shutil
 from pathlib import Path
 
+from artrepo.errors import IntegrityError
 from artrepo.gitdb import layout
 from artrepo.maintenance.inventory import artrepo_refs
 from artrepo.repository import Repository
@@ -41,8 +45,9 @@ class LocalView:
     name = None
     leftover_age = TEMP_MIN_AGE
 
-    def __init__(self, repo: Repository):
+    def __init__(self, repo: Repository, remote_store=None):
         self.repo = self.reader = repo
+        self._remote_store = remote_store  # remote name -> ChunkStore (the command composes it from remotes/)
         self.git_dir = repo.git_dir
         self.store = repo.chunks
         self.store.index.refresh()
@@ -51,9 +56,15 @@ class LocalView:
     def refs(self) -> dict[str, str]:
         return artrepo_refs(self.git_dir)
 
-    def pulled(self) -> set[str]:
+    def pulled(self) -> dict[str, str]:
         folder = layout.origins_dir(self.git_dir)
-        return set(os.listdir(folder)) if folder.is_dir() else set()
+        ids = os.listdir(folder) if folder.is_dir() else []
+        return {oid: remote for oid in ids if (remote := self.repo.origin(oid))}
+
+    def remote_store(self, remote: str):
+        if self._remote_store is None:
+            raise IntegrityError("remotes are not read here")
+        return self._remote_store(remote)
 
     def leftovers(self) -> dict[str, ObjectInfo]:
         """`.artrepo/tmp/*` and the `.tmp-*` files of crashed writers in the chunk folders."""

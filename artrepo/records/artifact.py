@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import enum
 
+from artrepo.errors import FormatError
 from artrepo.plain import Frozen
 from artrepo.records import codec
 
@@ -57,6 +58,16 @@ class VersionRecord(codec.Record):
                    data_type=data_type, content_hash=content_hash, size=size, created_ns=created_ns, tags=tags,
                    metadata={} if metadata is None else metadata, producer=producer, origin=origin,
                    environment={} if environment is None else environment)
+
+    @classmethod
+    def from_msgpack(cls, data: bytes) -> "VersionRecord":
+        record = super().from_msgpack(data)
+        if record.artifact_type not in _TYPES:
+            raise FormatError(f"malformed artifact_version record: unknown type {record.artifact_type[:40]!r}")
+        return record
+
+
+_TYPES = frozenset(t.value for t in ArtifactType)
 
 
 def _file_row(f: StoredFile) -> list:

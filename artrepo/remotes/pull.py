@@ -2,6 +2,10 @@
 
     pull(repo, get_remote(repo, "origin"), metadata_only=True)
 
+Nothing unverified becomes visible (verify.py): a version, run or alias that
+does not verify is refused, everything else is pulled, and `PullRefused`
+(exit 3) names what was refused.
+
 Refs are adopted by class (negotiate.py): remote version labels win and
 local versions not on the remote are renumbered after them (and reported);
 aliases move when only the remote moved them; annotation chains are merged;
@@ -22,7 +26,15 @@ from artrepo.remotes.push import TransferResult
 from artrepo.remotes.select import needed_chunks, parse_all, pick, reached_versions
 from artrepo.remotes.session import RemoteSession
 from artrepo.remotes.state import RemoteState
-from artrepo.storage.transfer import transfer
+from artrepo.remotes.verify import Refusals, check_refs, fetch_verified
+
+
+class PullRefused(IntegrityError):
+    """Some refs of the remote did not verify and were not pulled; `result` says what was."""
+
+    def __init__(self, message: str, result: TransferResult):
+        super().__init__(message)
+        self.result = result
 
 
 def pull(repo, remote, refs=(), metadata_only: bool = False, progress=None, backend=None) -> TransferResult:
@@ -38,32 +50,39 @@ def pull(repo, remote, refs=(), metadata_only: bool = False, progress=None, back
     session.fetch_git(state)
     session.check_reachable(state)
     wanted.update(reached_versions(repo, wanted, state.refs))
+    refused = Refusals(remote.name)
+    check_refs(repo, state.refs, refused)
     if not metadata_only:
-        _fetch_data(repo, session, state, wanted, progress, result)
-    _adopt_versions(repo, session, state, result)
-    _adopt_other_refs(repo, session, state, result)
-    _adopt_runs(repo, state)
-    session.update_tracked(state.refs, repo.published_refs())
+        _fetch_data(repo, session, state, refused.accepted(wanted), progress, result, refused)
+    accepted = RemoteState(refused.accepted(state.refs), state.git_packs, state.index_files, state.token)
+    _adopt_versions(repo, session, accepted, result)
+    _adopt_other_refs(repo, session, accepted, result)
+    _adopt_runs(repo, accepted)
+    session.update_tracked(accepted.refs, repo.published_refs())
+    if refused:
+        raise PullRefused(refused.message(), result)
     if result.conflicts:
         raise ConflictError("; ".join(result.conflicts))
     return result
 
 
-def _fetch_data(repo, session, state: RemoteState, wanted: dict[str, str], progress, result) -> None:
+def _fetch_data(repo, session, state: RemoteState, wanted: dict[str, str], progress, result,
+                refused: Refusals) -> None:
     versions = sorted({oid for ref, oid in wanted.items() if ref_class(ref) == "version"})
-    needed = needed_chunks(repo, versions)
-    missing = [c for c in needed if not repo.chunks.has(c)]
+    per_version = {vid: needed_chunks(repo, [vid]) for vid in versions}
+    needed = {c: n for chunks in per_version.values() for c, n in chunks.items()}
+    missing = {vid: [c for c in chunks if not repo.chunks.has(c)] for vid, chunks in per_version.items()}
+    missing = {vid: chunks for vid, chunks in missing.items() if chunks}
+    absent = {c for chunks in missing.values() for c in chunks}
     result.bytes_logical = sum(needed.values())
-    result.bytes_already = result.bytes_logical - sum(needed[c] for c in missing)
+    result.bytes_already = result.bytes_logical - sum(needed[c] for c in absent)
     if not missing:
         return
-    remote = session.store(state.index_files)
-    for cid in missing:
-        if not remote.has(cid):
-            raise IntegrityError(f"remote {session.remote.name} lacks chunk {cid.hex()[:12]} of a version it publishes")
-    moved = transfer(remote, repo.chunks, missing, progress, "pull")
-    result.bytes_sent = moved.bytes
-    result.packs = moved.packs
+    remote = session.store(state.index_files, strict=False)  # a damaged index file costs only its versions
+    moved = fetch_verified(repo, remote, missing, state.refs, refused, progress)
+    if moved is not None:
+        result.bytes_sent = moved.bytes
+        result.packs = moved.packs
 
 
 def _adopt_versions(repo, session, state: RemoteState, result: TransferResult) -> None:
@@ -95,7 +114,7 @@ def _adopt_other_refs(repo, session, state: RemoteState, result: TransferResult)
     for ref, theirs in sorted(state.refs.items()):
         kind, ours = ref_class(ref), mine.get(ref)
         if kind == "annotations":
-            if repo.merge_annotations(theirs) != ours:
+            if repo.merge_annotations(theirs, session.remote.name) != ours:
                 result.refs += 1
             continue
         if kind == "alias":
@@ -105,6 +124,8 @@ def _adopt_other_refs(repo, session, state: RemoteState, result: TransferResult)
         else:
             continue
         if decision == "take":
+            if layout.ref_kind(ref) == "run":  # never trusted by accident: its cache entries (runtime.driver)
+                repo.write_origin(theirs, session.remote.name)
             if repo.refs.compare_and_swap(ref, ours, theirs, f"pull from {session.remote.name}"):
                 result.refs += 1
         elif decision == "conflict":
@@ -144,6 +165,8 @@ def clone(url: str, directory: Path | None = None, endpoint_url: str | None = No
             result = pull(repo, Remote("origin", url, endpoint_url, trusted), progress=progress, backend=backend)
         finally:
             repo.close()
+    except PullRefused:
+        raise  # what verified was pulled: the clone stays
     except (ArtrepoError, OSError):
         if created:
             shutil.rmtree(target, ignore_errors=True)

@@ -78,8 +78,13 @@ class RemoteSession:
                                      "which none of its git packs holds")
 
     # -- chunks ---------------------------------------------------------------
-    def store(self, index_files: list[str]) -> ChunkStore:
-        """The remote's content store, its index exactly the named files (copies cached locally)."""
+    def store(self, index_files: list[str], *, strict: bool = True) -> ChunkStore:
+        """The remote's content store, its index exactly the named files (copies cached locally).
+
+        A damaged index file is an IntegrityError, unless not `strict`: then its
+        chunks read as missing and `index.damaged` says why (pull refuses only
+        the versions that need them).
+        """
         if self._store is None:
             self._store = ChunkStore(self.backend, index_files=index_files, cache=self.cache / "index")
         else:
@@ -89,7 +94,7 @@ class RemoteSession:
             raise RemoteIndexGone(f"remote index {index.missing[0][:12]} is gone (a remote gc replaced it); "
                                   "run again")
         damaged = [why for name, why in index.damaged.items() if name in index_files]
-        if damaged:
+        if damaged and strict:
             raise IntegrityError(f"remote {self.remote.name}: {damaged[0]}")
         return self._store
 
@@ -97,3 +102,12 @@ class RemoteSession:
         """The remote's index files cached here (what its ref table listed when last read)."""
         folder = self.cache / "index"
         return sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) if folder.is_dir() else []
+
+
+def remote_store(repo, name: str) -> ChunkStore:
+    """The content store of `repo`'s remote `name` as its ref table lists it now (one GET), damaged index files
+    left out (`index.damaged`): what fsck checks the chunks of versions pulled with --metadata-only against."""
+    from artrepo.remotes.config import get_remote
+
+    session = RemoteSession(repo, get_remote(repo, name))
+    return session.store(session.read_state().index_files, strict=False)

@@ -88,8 +88,8 @@ class RemoteView:
     def refs(self) -> dict[str, str]:
         return dict(self.state.refs)
 
-    def pulled(self) -> set[str]:
-        return set()
+    def pulled(self) -> dict[str, str]:
+        return {}
 
     def leftovers(self) -> dict[str, ObjectInfo]:
         """Index files and git packs the ref table does not name (left by interrupted pushes)."""

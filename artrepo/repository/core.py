@@ -16,6 +16,7 @@ from artrepo.errors import NotARepositoryError
 from artrepo.gitdb import layout
 from artrepo.gitdb.objects import ObjectStore, is_oid
 from artrepo.gitdb.refs import RefsContainer
+from artrepo.repository.annotations import Annotations
 from artrepo.repository.runs import Runs
 from artrepo.repository.versions import Versions
 
@@ -53,7 +54,7 @@ def active(root: Path | str | None = None) -> "Repository":
     return repo
 
 
-class Repository(Versions, Runs):
+class Repository(Versions, Annotations, Runs):
     """An open artrepo repository."""
 
     def __init__(self, root: Path):

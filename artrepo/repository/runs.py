@@ -20,10 +20,11 @@ from __future__ import annotations
 import datetime as dt
 import heapq
 import itertools
+import re
 
 from artrepo import names
 from artrepo.atomic import flock
-from artrepo.errors import AmbiguousReferenceError, IntegrityError, NotFoundError
+from artrepo.errors import AmbiguousReferenceError, ArtrepoError, IntegrityError, NotFoundError
 from artrepo.gitdb import layout
 from artrepo.gitdb.objects import BLOB, TREE, is_oid
 from artrepo.records.run import ProvenanceRecord, RunRecord, StepRecord
@@ -46,6 +47,8 @@ def provenance_rows(objects, provenance: ProvenanceRecord | None, diff: bytes | 
     if diff:
         rows.append((BLOB, PROVENANCE_DIFF, objects.write_blob(diff)))
     return rows
+
+_CACHE_KEY = re.compile(r"[0-9a-f]{64}\Z")  # runtime.cachekey: BLAKE3 hex
 
 
 class Runs:
@@ -192,6 +195,26 @@ class Runs:
                 heapq.heappush(heap, (-self.objects.commit(parent).commit_time, parent))
 
     # -- runs that arrived from elsewhere (pull) -----------------------------------------
+    def run_problem(self, commit: str) -> str | None:
+        """Why a run commit from elsewhere may not join this repository (None: it may).
+
+        Its run record decodes and names a valid pipeline (it becomes a ref
+        and a lock file name), and every entry of its `keys/` tree is a cache
+        key (it becomes a ref) holding a completed step record of that key.
+        """
+        try:
+            run = self.read_run(commit)
+            names.validate_name(run.pipeline)
+            for key, blob in self.objects.tree_listing(commit, layout.KEYS_TREE).items():
+                if not _CACHE_KEY.match(key):
+                    return f"its keys/ tree holds {key[:80]!r}, which is not a cache key"
+                step = StepRecord.from_msgpack(self.objects.blob(blob))
+                if step.cache_key != key or step.status != "completed":
+                    return f"its cache entry {key[:12]} holds the record of another step"
+        except ArtrepoError as exc:
+            return str(exc)
+        return None
+
     def adopt_runs(self, commits) -> None:
         """Make the derived refs reach the published run commits `commits` the way a local run would.
 
@@ -204,6 +227,8 @@ class Runs:
         heads = [h for h in self.pipeline_heads().values() if is_oid(h)]
         wanted = set(commits)
         outside = [c.id for c in self.objects.walk(wanted, heads) if c.id in wanted] if wanted else []
+        # a run that is not what this repository writes never names a ref (pull refuses it first)
+        outside = [c for c in outside if self.run_problem(c) is None]
         arrived = sorted(((self.read_run(c), c) for c in outside), key=lambda rc: rc[0].start_ns)
         if not arrived:
             return

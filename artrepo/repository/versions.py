@@ -1,15 +1,14 @@
-"""Versions, aliases and annotations of a Repository (docs/format.md §8, §10)."""
+"""Versions and aliases of a Repository (docs/format.md §8, §10)."""
 from __future__ import annotations
 
-import contextlib
-import time
+import warnings
 
 from artrepo import names
 from artrepo.errors import AmbiguousReferenceError, ConflictError, FormatError, IntegrityError, NotFoundError
 from artrepo.gitdb import layout
 from artrepo.gitdb.objects import BLOB
 from artrepo.plain import Frozen
-from artrepo.records.artifact import Annotation, Manifest, VersionRecord
+from artrepo.records.artifact import Manifest, VersionRecord
 from artrepo.repository.runs import provenance_rows
 
 
@@ -100,9 +99,17 @@ class Versions:
         return self.refs.get(layout.version_ref(name, label), derived=True)
 
     def versions(self, name: str) -> list[VersionInfo]:
-        """All versions of `name`, newest first."""
-        infos = [VersionInfo(oid, name, label, self.named_record(oid, name, label))
-                 for label, oid in self.version_refs(name).items()]
+        """All readable versions of `name`, newest first.
+
+        A version whose record cannot be read costs only itself: it is left out
+        with a warning (`fsck` reports it; reading it by label fails in one line).
+        """
+        infos = []
+        for label, oid in self.version_refs(name).items():
+            try:
+                infos.append(VersionInfo(oid, name, label, self.named_record(oid, name, label)))
+            except IntegrityError as exc:
+                warnings.warn(f"skipped unreadable version: {exc}", UserWarning)
         infos.sort(key=lambda i: (i.record.created_ns, label_key(i.version)), reverse=True)
         return infos
 
@@ -118,7 +125,10 @@ class Versions:
         if numbered:
             candidates.add(max(numbered, key=int))
         if not candidates:
-            return self.versions(name)[0]
+            readable = self.versions(name)
+            if not readable:
+                raise IntegrityError(f"no version of artifact {name!r} is readable (run 'artrepo fsck')")
+            return readable[0]
         infos = [VersionInfo(refs[label], name, label, self.named_record(refs[label], name, label))
                  for label in candidates]
         return max(infos, key=lambda i: i.record.created_ns)
@@ -214,56 +224,6 @@ class Versions:
 
     def alias_history(self, name: str, alias: str) -> list[tuple[str, int, str]]:
         return self.refs.reflog(layout.alias_ref(name, alias))
-
-    # -- annotations (tags and metadata added later) ---------------------------
-    def annotate(self, version_id: str, tags=(), metadata=None, removed_tags=()) -> None:
-        from artrepo.storage.hashing import digest
-
-        note = Annotation(version_id, tuple(tags), dict(metadata or {}), time.time_ns(), tuple(removed_tags))
-        data = note.to_msgpack()
-        path = [version_id[:2], version_id[2:], digest(data).hex()[:32]]
-
-        def decide(current: str | None) -> str:
-            base = self.objects.commit(current).tree_id if current else None
-            tree = self.objects.insert_path(base, path, data)
-            return self.objects.write_commit(tree, [current] if current else [], "annotate " + version_id[:12],
-                                             note.created_ns)
-
-        self.refs.update(layout.ANNOTATIONS, decide, "annotate " + version_id[:12])
-
-    def merge_annotations(self, theirs: str | None) -> str | None:
-        """Join another annotation chain into ours (theirs, ours, or a union merge commit); returns our tip."""
-        def decide(ours: str | None) -> str | None:
-            if theirs is None or ours == theirs:
-                return ours
-            if ours is None or self.objects.is_ancestor(ours, theirs):
-                return theirs
-            if self.objects.is_ancestor(theirs, ours):
-                return ours
-            tree = self.objects.union_trees(self.objects.commit(ours).tree_id, self.objects.commit(theirs).tree_id)
-            return self.objects.write_commit(tree, [ours, theirs], "merge annotations", time.time_ns())
-
-        return self.refs.update(layout.ANNOTATIONS, decide, "merge annotations")
-
-    @contextlib.contextmanager
-    def snapshot(self):
-        """Within the block the annotations ref is read once (listings of many versions)."""
-        self._annotations_head = self.refs.get(layout.ANNOTATIONS)
-        try:
-            yield self
-        finally:
-            del self._annotations_head
-
-    def annotations(self, version_id: str) -> list[Annotation]:
-        if "_annotations_head" in self.__dict__:  # inside snapshot()
-            head = self.__dict__["_annotations_head"]
-        else:
-            head = self.refs.get(layout.ANNOTATIONS)
-        if head is None:
-            return []
-        out = [Annotation.from_msgpack(self.objects.blob(oid))
-               for oid in self.objects.tree_listing(head, f"{version_id[:2]}/{version_id[2:]}").values()]
-        return sorted(out, key=lambda a: a.created_ns)
 
 
 def next_number(labels) -> int:

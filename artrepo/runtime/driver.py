@@ -222,6 +222,10 @@ class Driver:
                 self._explain(ps.name, "miss", self._closest_difference(ps.name, base.key_parts))
             return None
         commit, earlier = found
+        if not self.repo.trusts(commit):  # a claim that this code made those outputs, from a remote not trusted
+            self._explain(ps.name, "miss", f"same cache key as a run pulled from remote {self.repo.origin(commit)}, "
+                          "which is not trusted: its cache entries are not used (add it with --trusted to use them)")
+            return None
         missing = [k for k, vid in earlier.outputs.items()
                    if not self._output_present(vid, ps.artifact_names.get(k), earlier.output_labels.get(k))]
         run_id = self.repo.read_run(commit).run_id

@@ -19,8 +19,9 @@ import msgpack
 from artrepo.atomic import write_atomic
 from artrepo.errors import IntegrityError
 from artrepo.storage.backend import Backend, MissingObjectError
-from artrepo.storage.ids import ChunkId, PackId, index_name
-from artrepo.storage.packfile import PackEntry
+from artrepo.storage.ids import PackId, index_name, short
+from artrepo.storage.packfile import (CODEC_RAW, CODEC_ZSTD, MAX_BLOBS, MAX_CHUNK, PackEntry, checked_entry,
+                                      id_of)
 
 INDEX_VERSION = 1
 FOLDER = "index"
@@ -39,16 +40,57 @@ def encode_index(packs: dict[PackId, list[PackEntry]]) -> bytes:
 
 
 def decode_index(data: bytes, name: str) -> dict[PackId, list[PackEntry]]:
+    """What an index file says, every row checked as a pack header's is (`packfile.checked_entry`).
+
+    A pack's rows must be contiguous from offset 0 (they are its footer's,
+    with offsets) and add up to no more than a pack may hold: an index file
+    cannot make a reader fetch or allocate more than the format allows.
+    """
     try:
         doc = msgpack.unpackb(data, strict_map_key=False, max_bin_len=64)
-        if doc.get("v") != INDEX_VERSION:
-            raise ValueError(f"unknown index version {doc.get('v')!r}")
-        return {
-            PackId(bytes(pid)): [PackEntry(ChunkId(bytes(r[0])), r[1], r[2], r[3], r[4]) for r in rows]
-            for pid, rows in doc["packs"].items()
-        }
     except Exception as exc:
         raise IntegrityError(f"index {name}: unreadable ({exc})") from None
+    if type(doc) is not dict or doc.get("v") != INDEX_VERSION:
+        version = doc.get("v") if type(doc) is dict else None
+        raise IntegrityError(f"index {name}: unreadable (unknown index version {version!r})")
+    packs = doc.get("packs")
+    if type(packs) is not dict:
+        raise IntegrityError(f"index {name}: unreadable (no map of packs)")
+    out = {}
+    for pid, rows in packs.items():
+        if type(pid) is not bytes or len(pid) != 32 or type(rows) is not list:
+            raise IntegrityError(f"index {name}: a pack id is not 32 bytes, or its rows not an array")
+        out[PackId(pid)] = _entries(rows, f"index {name}, pack {short(pid)}")
+    return out
+
+
+def _entries(rows: list, where: str) -> list[PackEntry]:
+    entries, offset = [], 0
+    for row in rows:
+        # the checks of packfile.checked_entry, inline (an index may hold millions of rows); it words the error
+        if type(row) is list and len(row) == 5:
+            cid, codec, at, length, raw = row
+            if (type(cid) is bytes and len(cid) == 32 and type(codec) is int and type(at) is int
+                    and type(length) is int and type(raw) is int and at == offset and 0 <= length <= raw <= MAX_CHUNK
+                    and (codec == CODEC_ZSTD or (codec == CODEC_RAW and length == raw))):
+                entries.append(PackEntry(cid, codec, at, length, raw))
+                offset += length
+                continue
+        if type(row) is not list or len(row) != 5:
+            raise IntegrityError(f"{where}: a row is not [chunk id, codec, offset, length, raw length]")
+        e = checked_entry(*row, where)
+        raise IntegrityError(f"{where}: chunk {short(e.chunk_id)} is not where the previous rows end")
+    if offset > MAX_BLOBS:
+        raise IntegrityError(f"{where}: {offset} bytes of chunks, more than a pack may hold")
+    return entries
+
+
+def check_pack_ids(packs: dict[PackId, list[PackEntry]], name: str) -> None:
+    """Each pack's rows imply its footer, hence its id: rows that do not are a lie about the pack."""
+    for pid, entries in packs.items():
+        if id_of(entries) != pid:
+            raise IntegrityError(f"index {name}: its rows for pack {short(pid)} do not hash to the pack's id "
+                                 "(they do not say what the pack holds)")
 
 
 class ChunkIndex:
@@ -110,6 +152,8 @@ class ChunkIndex:
             if index_name(data) != name:
                 raise IntegrityError(f"index {name[:12]}: content does not match its name")
             packs = decode_index(data, name[:12])
+            if self.named is not None:  # a remote's: written by anyone who can write there
+                check_pack_ids(packs, name[:12])
         except IntegrityError as exc:
             self.damaged[name] = str(exc)
             return None

@@ -56,7 +56,7 @@ def pack_size(entries: list[PackEntry]) -> int:
 
 
 def decode_footer(tail: bytes, pack_size: int, name: str) -> list[PackEntry]:
-    """Parse the entries from the last bytes of a pack (`tail` ends the file)."""
+    """Parse the entries from the last bytes of a pack (`tail` ends the file), each row checked (`entry`)."""
     if len(tail) < 12 or tail[-8:] != TRAILER:
         raise IntegrityError(f"pack {name}: missing trailer (truncated or not a pack)")
     (hlen,) = _TAIL.unpack(tail[-12:-8])
@@ -64,21 +64,46 @@ def decode_footer(tail: bytes, pack_size: int, name: str) -> list[PackEntry]:
         raise IntegrityError(f"pack {name}: header length {hlen} does not fit the file")
     try:
         rows = msgpack.unpackb(tail[-12 - hlen:-12], max_bin_len=64, max_array_len=1 << 22)
-        entries, offset = [], 0
-        for cid, codec, length, raw_length in rows:
-            entries.append(PackEntry(ChunkId(bytes(cid)), int(codec), offset, int(length), int(raw_length)))
-            offset += length
     except Exception as exc:
         raise IntegrityError(f"pack {name}: unreadable header ({exc})") from None
+    if type(rows) is not list:
+        raise IntegrityError(f"pack {name}: its header is not an array of chunk entries")
+    entries, offset = [], 0
+    for row in rows:
+        if type(row) is not list or len(row) != 4:
+            raise IntegrityError(f"pack {name}: a header row is not [chunk id, codec, length, raw length]")
+        e = checked_entry(row[0], row[1], offset, row[2], row[3], f"pack {name}")
+        entries.append(e)
+        offset += e.length
     if offset + hlen + 12 != pack_size:
         raise IntegrityError(f"pack {name}: blobs and header do not add up to the file size")
     return entries
 
 
-def check_bounds(pid: bytes, entries: list[PackEntry]) -> None:
-    """Refuse entries no writer of this format produces, before anything is allocated for them."""
-    if sum(e.length for e in entries) > MAX_BLOBS or any(e.raw_length > MAX_CHUNK for e in entries):
-        raise IntegrityError(f"pack {short(pid)}: larger than the format allows")
+def checked_entry(cid, codec, offset, length, raw_length, where: str) -> PackEntry:
+    """A header or index row as an entry, refused unless a writer of this format could have written it.
+
+    Checked before anything is allocated for the chunk: a 32-byte id, a known
+    codec, integers, `raw_length` at most the largest chunk, a raw blob exactly
+    its chunk and a zstd blob no longer than it (writers store zstd only when it
+    shrinks a chunk), so no blob is longer than MAX_CHUNK either.
+    """
+    if type(cid) is not bytes or len(cid) != 32:
+        raise IntegrityError(f"{where}: a chunk id is not 32 bytes")
+    if type(codec) is not int or codec not in (CODEC_RAW, CODEC_ZSTD):
+        raise IntegrityError(f"{where}: chunk {_short(cid)} has unknown codec {codec!r}")
+    if type(offset) is not int or type(length) is not int or type(raw_length) is not int:
+        raise IntegrityError(f"{where}: chunk {_short(cid)} has a non-integer offset or length")
+    if not 0 <= raw_length <= MAX_CHUNK:
+        raise IntegrityError(f"{where}: chunk {_short(cid)} declares {raw_length} bytes, more than the format's "
+                             f"largest chunk ({MAX_CHUNK})")
+    if offset < 0 or length < 0 or length > raw_length or (codec == CODEC_RAW and length != raw_length):
+        raise IntegrityError(f"{where}: chunk {_short(cid)} has a stored length of {length} for {raw_length} bytes")
+    return PackEntry(ChunkId(cid), codec, offset, length, raw_length)
+
+
+def _short(cid: bytes) -> str:
+    return short(cid) if type(cid) is bytes else repr(cid)[:16]
 
 
 def decompress_chunk(data, entry: PackEntry, pack: bytes) -> bytes:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from artrepo.errors import IntegrityError
 from artrepo.storage.chunkstore import ChunkStore
 from artrepo.storage.ids import ChunkId, PackId, pack_id, short
-from artrepo.storage.packfile import (MAX_PACK_ENTRIES, PACK_TARGET, PackEntry, check_blob, check_bounds,
+from artrepo.storage.packfile import (MAX_PACK_ENTRIES, PACK_TARGET, PackEntry, check_blob,
                                       encode_footer, pack_size, verify_pack)
 
 WORKERS = 4
@@ -109,8 +109,7 @@ def _regrouped(src: ChunkStore, dest: ChunkStore, group: list[tuple[PackId, Pack
 
 def _whole(src: ChunkStore, dest: ChunkStore, pid: PackId):
     """The whole source pack, verified against its id and the entries the source's index gives."""
-    entries = src.index.packs[pid]
-    check_bounds(pid, entries)
+    entries = src.index.packs[pid]  # bounded when the index was decoded (index.decode_index)
     size = pack_size(entries)
     damaged = False
     if dest.root is not None and dest.pack_path(pid).is_file():  # left by an interrupted transfer

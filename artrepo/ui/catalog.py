@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from artrepo.errors import NotFoundError
+from artrepo.errors import ArtrepoError, NotFoundError
 from artrepo.models import effective
 from artrepo.records.artifact import Annotation, ArtifactType
 
@@ -145,23 +145,12 @@ class Catalog:
 
     # -- versions -------------------------------------------------------------
     def _read_annotations(self) -> bool:
-        """Re-read annotations if their ref moved; whether it did."""
+        """Re-read annotations if their ref moved; whether it did (an unreadable one is skipped, with a warning)."""
         from artrepo.gitdb.layout import ANNOTATIONS
 
-        head = self.repo.refs.get(ANNOTATIONS)
-        if head == self._annotation_head:
+        if self.repo.refs.get(ANNOTATIONS) == self._annotation_head:
             return False
-        notes: dict[str, list[Annotation]] = {}
-        if head is not None:
-            objects = self.repo.objects
-            for top, _oid in objects.tree_listing(head, "").items():
-                for rest in objects.tree_listing(head, top):
-                    for blob in objects.tree_listing(head, f"{top}/{rest}").values():
-                        note = Annotation.from_msgpack(objects.blob(blob))
-                        notes.setdefault(note.version_id, []).append(note)
-        for found in notes.values():
-            found.sort(key=lambda a: a.created_ns)
-        self._annotations, self._annotation_head = notes, head
+        self._annotation_head, self._annotations = self.repo.all_annotations()
         return True
 
     def _origins(self) -> dict[str, str]:
@@ -192,7 +181,10 @@ class Catalog:
         self.versions, self.artifacts, self._stamps = versions, artifacts, stamps
 
     def _version_row(self, oid: str, name: str, label: str, origin: str | None) -> VersionRow:
-        rec = self.repo.record(oid)
+        try:
+            rec = self.repo.record(oid)
+        except ArtrepoError:  # costs only this version: listed as UNREADABLE, its own page says why
+            return VersionRow(oid, name, label, "UNREADABLE", 0, 0, (), None, origin)
         tags = tuple(effective(rec, self._annotations.get(oid, ()))[0])
         try:
             kind = ArtifactType(rec.artifact_type).name

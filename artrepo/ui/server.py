@@ -78,12 +78,15 @@ class Handler(BaseHTTPRequestHandler):
         return host == f"{literal}:{port}".lower()
 
     def _send(self, response: Response, send_body: bool) -> None:
-        self.send_response(response.status)
         headers = {"Content-Type": response.content_type, "X-Content-Type-Options": "nosniff",
                    "Referrer-Policy": "no-referrer", "Cache-Control": "no-store",
                    "Content-Security-Policy": PAGE_CSP, "X-Frame-Options": "DENY", **response.headers}
         if response.body is not None:
             headers["Content-Length"] = str(len(response.body))
+        else:  # a stream is chunked (HTTP/1.1): cut short, it lacks its last chunk and cannot look complete
+            self.protocol_version = "HTTP/1.1"
+            headers.update({"Transfer-Encoding": "chunked", "Connection": "close"})
+        self.send_response(response.status)
         for k, v in headers.items():
             self.send_header(k, v)
         self.end_headers()
@@ -93,9 +96,43 @@ class Handler(BaseHTTPRequestHandler):
             if response.body is not None:
                 self.wfile.write(response.body)
             elif response.stream is not None:  # reads chunks only: no pygit2, no lock needed
-                response.stream(self.wfile)
+                self._stream(response)
         except (BrokenPipeError, ConnectionResetError):
             pass
+
+    def _stream(self, response: Response) -> None:
+        body = _Chunked(self.wfile)
+        try:
+            response.stream(body)
+        except ArtrepoError as exc:  # e.g. a chunk that cannot be read: the download fails, visibly
+            print(f"artrepo ui: aborted {self.path[:200]!r}: {exc}", file=sys.stderr)
+            return
+        body.finish()
+
+
+class _Chunked:
+    """HTTP/1.1 chunked transfer coding over `raw`, buffered into chunks of up to 64 KiB."""
+
+    SIZE = 64 * 1024
+
+    def __init__(self, raw):
+        self._raw = raw
+        self._buf = bytearray()
+
+    def write(self, data) -> int:
+        self._buf += data
+        if len(self._buf) >= self.SIZE:
+            self.flush()
+        return len(data)
+
+    def flush(self) -> None:
+        if self._buf:
+            self._raw.write(b"%x\r\n" % len(self._buf) + bytes(self._buf) + b"\r\n")
+            self._buf.clear()
+
+    def finish(self) -> None:
+        self.flush()
+        self._raw.write(b"0\r\n\r\n")
 
 
 def _static(name: str) -> Response:

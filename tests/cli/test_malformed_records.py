@@ -77,7 +77,6 @@ def recorded(project):
 CASES = {  # kind: (where the record is, how it is spoiled, the command that reads it)
     "artifact_version": (lambda r: (r["version"], "record.msgpack"), extra, ["show", "data"]),
     "manifest": (lambda r: (r["version"], "manifest.msgpack"), truncated, ["export", "data", "out"]),
-    "annotation": (lambda r: (r["notes"], r["note_path"]), retyped("tags", "checked"), ["show", "data"]),
     "pipeline_run": (lambda r: (r["run"].commit, "run.msgpack"), missing("end_ns"), ["log"]),
     "step_run": (lambda r: (r["run"].commit, "steps/make.msgpack"), missing("outputs"), ["show", "RUN"]),
 }
@@ -91,3 +90,12 @@ def test_a_malformed_record_is_one_line_and_exit_3(project, recorded, kind):
     assert proc.returncode == 3, proc.stderr
     assert len(proc.stderr.splitlines()) == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.startswith("artrepo: error: ")
+
+
+def test_a_malformed_annotation_is_skipped_with_one_warning_line(project, recorded):
+    """An annotation costs only itself (docs/reliability.md, item 7): the version still shows, without it."""
+    _plant(project, recorded["notes"], recorded["note_path"], retyped("tags", "checked"))
+    proc = run_cli("show", "data", cwd=project)
+    assert proc.returncode == 0 and "data:1" in proc.stdout and "checked" not in proc.stdout, proc
+    assert proc.stderr.startswith("artrepo: warning: skipped an unreadable annotation") and \
+        len(proc.stderr.splitlines()) == 1, proc.stderr

@@ -4,7 +4,7 @@ raises the format error (FormatError / IntegrityError) or returns a well-typed v
 One function per decoder (`DECODERS`) is the only place that names artrepo's entry points, so
 retargeting them after a restructuring is one line each. Seeds are built from docs/format.md
 with msgpack/zstandard (forgery.py), not with artrepo's encoders. Examples are derandomized:
-the same inputs every run, so a strict xfail stays strict.
+the same inputs every run.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from artrepo.errors import FormatError, IntegrityError
 from forgery import TRAILER, canonical, encode_table, file_row, index_bytes, manifest_doc, record_doc
 
 MAX_CHUNK = 512 * 1024
-# No shrinking: a strict xfail only needs the first counterexample, and shrinking one costs seconds.
+# No shrinking: the first counterexample names the decoder's bug, and shrinking one costs seconds.
 SETTINGS = settings(max_examples=250, deadline=None, derandomize=True, database=None,
                     phases=(Phase.explicit, Phase.generate), report_multiple_bugs=False)
 
@@ -338,28 +338,24 @@ def test_every_seed_decodes_to_a_well_typed_value():
         decoder.check(decoder.decode(decoder.seed))
 
 
-def _property(name: str, xfail: str | None = None):
+def _property(name: str):
     @SETTINGS
     @given(data=inputs(name))
     def test(data):
         holds(name, data)
 
     test.__name__ = f"test_{name.replace(' ', '_')}_raises_the_format_error_or_decodes_well_typed"
-    if xfail:
-        test = pytest.mark.xfail(strict=True, reason=xfail)(test)
     return test
 
 
-ITEM_11 = ("issue 14 item 11: {} decoding lets wrong shapes or types through, or raises something else "
-           "({} is being restructured)")
 test_version_records = _property("version record")
 test_manifests = _property("manifest")
 test_annotations = _property("annotation")
 test_run_records = _property("run record")
 test_step_records = _property("step record")
-test_pack_headers = _property("pack header", ITEM_11.format("pack header", "storage/"))
-test_index_files = _property("index file", ITEM_11.format("index file", "storage/"))
-test_ref_tables = _property("ref table", ITEM_11.format("ref table", "remotes/"))
+test_pack_headers = _property("pack header")
+test_index_files = _property("index file")
+test_ref_tables = _property("ref table")
 test_builtin_values = _property("builtin value")
 test_npy_files = _property("npy file")
 

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from artrepo.errors import IntegrityError
 from artrepo_testing import git_fsck
+from forgery import decode_table
 from harness import dashboard_home, links_leaving
 from recipes import (BAD_TREES, HOSTILE_VALUES, chain, forge_bad_cache_keys, forge_bad_trees, forge_chain,
                      forge_hostile_values)
@@ -107,8 +108,6 @@ def test_legit_links_inside_a_folder_still_register_and_export(victim, tmp_path)
     assert links_leaving(out) == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 item 1: pull does not call safepaths.check_manifest yet "
-                   "(remotes/ is being restructured)")
 def test_pull_refuses_a_version_whose_links_chain_outside(forged, bucket, victim, tmp_path):
     forge_chain(forged, tmp_path)
     victim.project_with(bucket, forged)
@@ -118,8 +117,6 @@ def test_pull_refuses_a_version_whose_links_chain_outside(forged, bucket, victim
     victim.still_usable()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 items 1 and 11: fsck and fsck --remote do not call "
-                   "safepaths.check_manifest yet (maintenance/ is being restructured)")
 def test_fsck_names_versions_whose_links_chain_outside_or_whose_tree_is_inconsistent(forged, bucket, victim,
                                                                                     tmp_path):
     forge_chain(forged, tmp_path)
@@ -135,17 +132,22 @@ def test_fsck_names_versions_whose_links_chain_outside_or_whose_tree_is_inconsis
     assert "mine:1" not in local.stdout
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 item 2: cache refs are made from remote tree names "
-                   "without validation (runstore / runtime are being restructured)")
-def test_cache_key_names_from_a_remote_never_become_refs(forged, bucket, victim):
-    forge_bad_cache_keys(forged)
+def test_cache_key_names_from_a_remote_never_become_refs(forged, bucket, victim, tmp_path):
+    run_id = forge_bad_cache_keys(forged)
     victim.project_with(bucket, forged)
-    victim.cli("pull", "evil")
+    pulled = victim.cli("pull", "evil")
+    assert pulled.refused(3) and f"run {run_id[:12]}" in pulled.stderr and "not a cache key" in pulled.stderr, pulled
     assert not (victim.root / ".artrepo" / "refs" / "artrepo" / "annotations").exists()
+    assert not list((victim.root / ".artrepo" / "refs" / "artrepo").glob("cache/*/*"))
     git_fsck(victim.root)
     assert dashboard_home(victim.root) == 200
     assert victim.cli("log").returncode == 0
     victim.still_usable()
+    # the refused run is not here: a push to the team never sends it on
+    assert victim.cli("remote", "add", "team", str(tmp_path / "team")).returncode == 0
+    assert victim.cli("push", "team").returncode == 0
+    table = decode_table((tmp_path / "team" / "state").read_bytes())
+    assert not [ref for ref in table["refs"] if ref.startswith("refs/artrepo/runs/")], table["refs"]
 
 
 RESOLVE_NAMES = st.sampled_from(["a", "b", "c", "L", "M", "..", "."])

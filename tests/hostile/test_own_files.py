@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import TERMINAL_CONTROL
+from forgery import FolderBucket
+from harness import PIPELINE, TERMINAL_CONTROL, Victim
 
 
 @pytest.fixture
@@ -88,9 +89,26 @@ def test_registering_an_awkward_path_is_one_line_and_writes_nothing(victim, repo
     assert victim.cli("register", str(tmp_path / kind / "fine.txt"), "--name", "fine").returncode == 0
 
 
+def test_registering_a_path_longer_than_PATH_MAX_through_the_api_is_a_user_error(victim, repo_root, tmp_path):
+    path = awkward(tmp_path, "path-longer-than-PATH_MAX")
+    proc = victim.python(f"""
+        from artrepo import register_artifact
+        from artrepo.errors import UserError
+        try:
+            register_artifact({os.fsdecode(path)!r}, "awkward")
+        except UserError as exc:
+            print("UserError", len(str(exc)))
+    """)
+    assert proc.stdout.startswith("UserError") and int(proc.stdout.split()[1]) < 600, proc
+    nothing_written(victim)
+
+
 @pytest.fixture
-def read_only(victim, repo_root, tmp_path):
-    """A repository holding `num` and `notes`, then made read-only (restored after the test)."""
+def read_only(victim, repo_root, forged, tmp_path):
+    """A repository holding `num` and `notes`, with a remote `team` it has not pulled yet, then made read-only
+    (restored after the test)."""
+    forged.write_to(FolderBucket(tmp_path / "team"))
+    assert victim.cli("remote", "add", "team", str(tmp_path / "team")).returncode == 0
     (tmp_path / "notes.txt").write_text("notes\n")
     assert victim.cli("register", str(tmp_path / "notes.txt"), "--name", "notes").returncode == 0
     victim.python("from artrepo import save_artifact; save_artifact(10, 'num')")
@@ -99,39 +117,27 @@ def read_only(victim, repo_root, tmp_path):
     subprocess.run(["chmod", "-R", "u+w", str(repo_root / ".artrepo")], check=True)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 item 14: loading needs .artrepo/tmp/ (repository/ and "
-                   "runtime/ are being restructured)")
 def test_a_read_only_repository_can_be_read(victim, read_only, tmp_path):
     for args in (["list"], ["show", "num"], ["log", "notes"], ["export", "notes", str(tmp_path / "out")]):
         proc = victim.cli(*args, unprivileged=True)
         assert proc.returncode == 0, (args, proc)
     loaded = victim.cli("show", "num", unprivileged=True)
     assert loaded.returncode == 0
+    cache = tmp_path / "user-cache"  # where a Path artifact of a read-only repository is materialized
     load = victim.python("from artrepo import load_artifact; print(load_artifact('num'), "
-                         "load_artifact('notes').read_text(), end='')", unprivileged=True)
+                         "load_artifact('notes').read_text(), end='')", env={"XDG_CACHE_HOME": str(cache)},
+                         unprivileged=True)
     assert load.returncode == 0 and load.stdout == "10 notes\n", load
+    assert list((cache / "artrepo" / "paths").iterdir())
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 item 14: writes to a read-only repository end in EROFS/EACCES "
-                   "tracebacks (repository/, gitdb/ and remotes/ are being restructured)")
 def test_writes_to_a_read_only_repository_fail_in_one_line(victim, read_only, tmp_path):
     (tmp_path / "more.txt").write_text("more\n")
+    (tmp_path / "pipe.py").write_text(PIPELINE)
     for args in (["tag", "num", "t1"], ["register", str(tmp_path / "more.txt"), "--name", "more"],
-                 ["alias", "num", "prod"], ["gc"]):
+                 ["alias", "num", "prod"], ["gc"], ["run", str(tmp_path / "pipe.py")], ["pull", "team"]):
         proc = victim.cli(*args, unprivileged=True)
         assert proc.refused(1) and ("read-only" in proc.stderr or "ermission" in proc.stderr), (args, proc)
-
-
-@pytest.fixture
-def small_disk(tmp_path):
-    """An 8 MiB tmpfs (root only); skipped where it cannot be mounted."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)], capture_output=True)
-    if proc.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.decode().strip()}")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def test_an_export_onto_a_full_disk_leaves_nothing(victim, repo_root, small_disk):
@@ -144,3 +150,19 @@ def test_an_export_onto_a_full_disk_leaves_nothing(victim, repo_root, small_disk
         proc = victim.cli("export", "big", str(dest))
         assert proc.refused(1) and "space" in proc.stderr, proc
         assert list(small_disk.iterdir()) == [], list(small_disk.iterdir())
+
+
+def test_a_full_disk_inside_git_index_pack_is_said_to_be_one(forged, small_disk, victim_template, tmp_path):
+    """ENOSPC while git's index-pack receives a pull is a full disk (exit 1), not an integrity error."""
+    commit = forged.commit(forged.tree({"big.bin": forged.blob(os.urandom(2 << 20))}), "a large git object\n")
+    forged.ship(commit)
+    forged.set_ref("refs/artrepo/big", commit)
+    victim = Victim(small_disk, victim_template)
+    victim.project_with(FolderBucket(tmp_path / "remote"), forged)
+    free = os.statvfs(small_disk)
+    (small_disk / "filler").write_bytes(bytes(free.f_bavail * free.f_frsize - (512 << 10)))
+    pulled = victim.cli("pull", "evil")
+    assert pulled.refused(1) and "no space left on device" in pulled.stderr, pulled
+    (small_disk / "filler").unlink()
+    victim.still_usable()
+    assert victim.cli("pull", "evil").returncode == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgpack
 import pytest
 
-from harness import setup_cli, xfail_for
+from harness import setup_cli
 from forgery import FolderBucket, Forgery, digest, index_bytes, read_objects
 
 
@@ -33,8 +33,6 @@ def two_pushes(three_pushes, bucket, victim, tmp_path):
     return forged
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 item 15: remote gc deletes the merged index it names when a "
-                   "killed gc left the same index unlisted (maintenance/ is being restructured)")
 def test_a_gc_after_a_killed_gc_keeps_the_index_it_names(two_pushes, bucket, victim, tmp_path):
     forged = two_pushes
     survivors = {}
@@ -50,9 +48,7 @@ def test_a_gc_after_a_killed_gc_keeps_the_index_it_names(two_pushes, bucket, vic
     assert victim.cli("fsck", "--remote", "origin", "--read-data").returncode == 0
 
 
-def test_a_missing_remote_index_is_rebuilt_from_pack_headers(two_pushes, bucket, victim, tmp_path, request):
-    xfail_for(request, bucket, "s3", "issue 14 item 15: a missing remote index cannot be rebuilt from the "
-                   "packs' headers (maintenance/ is being restructured)")
+def test_a_missing_remote_index_is_rebuilt_from_pack_headers(two_pushes, bucket, victim, tmp_path):
     for name in two_pushes.table["index"]:
         bucket.delete(f"index/{name}")
     repair = victim.cli("fsck", "--remote", "origin", "--repair")

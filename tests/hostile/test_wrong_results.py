@@ -3,6 +3,7 @@ half zips (6), annotations on someone else's version (7)."""
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import re
 import subprocess
@@ -14,13 +15,11 @@ import zipfile
 import pytest
 
 from forgery import Forgery, canonical, read_objects
-from harness import PIPELINE, dashboard_home
+from harness import PIPELINE, dashboard_home, server_url
 from recipes import annotate, forge_codec_7, forge_lying_index, forge_poisoned_cache
 
 
 # -- item 3: cache poisoning ------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="issue 14 item 3: cache entries from an untrusted remote are used "
-                   "(runtime/ is being restructured)")
 def test_a_forged_cache_entry_never_replaces_the_victims_own_result(forged, bucket, victim, tmp_path):
     forge_poisoned_cache(forged)
     forged.write_to(bucket)
@@ -34,8 +33,6 @@ def test_a_forged_cache_entry_never_replaces_the_victims_own_result(forged, buck
 
 
 # -- items 4 and 5: what the index and pack headers claim ------------------------------
-@pytest.mark.xfail(strict=True, reason="issue 14 item 4: pull does not verify that the chunks it makes "
-                   "visible arrived (remotes/ is being restructured)")
 def test_pull_refuses_a_version_whose_index_lies(forged, bucket, victim):
     forge_lying_index(forged)
     victim.project_with(bucket, forged)
@@ -46,8 +43,6 @@ def test_pull_refuses_a_version_whose_index_lies(forged, bucket, victim):
     victim.still_usable()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 item 4: local fsck exempts pulled versions and does not say "
-                   "which chunks are still remote (maintenance/ is being restructured)")
 def test_a_metadata_only_pull_of_a_lying_index_is_reported_not_hidden(forged, bucket, victim, tmp_path):
     forge_lying_index(forged)
     victim.project_with(bucket, forged)
@@ -59,16 +54,21 @@ def test_a_metadata_only_pull_of_a_lying_index_is_reported_not_hidden(forged, bu
     victim.still_usable()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 item 5: an unknown codec is read as raw by pull and fsck "
-                   "(storage/ and remotes/ are being restructured)")
 def test_an_unknown_codec_is_refused_by_pull_and_remote_fsck(forged, bucket, victim):
     forge_codec_7(forged)
     victim.project_with(bucket, forged)
     remote = victim.cli("fsck", "--remote", "evil", "--read-data")
     assert remote.refused(3) and "seven:1" in remote.stdout and "codec" in remote.stdout, remote
     pulled = victim.cli("pull", "evil")
-    assert pulled.refused(3) and "codec" in pulled.stderr, pulled
+    assert pulled.refused(3) and "codec" in pulled.stderr and "seven:1" in pulled.stderr, pulled
+    assert victim.cli("show", "seven").returncode == 1 and victim.cli("show", "num").returncode == 0
     victim.still_usable()
+    # however it got here (planted), local reads and fsck refuse it too
+    forged.plant(victim.root, {"refs/artrepo/v/seven/1": forged.table["refs"]["refs/artrepo/v/seven/1"]})
+    local = victim.cli("fsck", "--read-data")
+    assert local.refused(3) and "seven:1" in local.stdout and "codec" in local.stdout, local
+    export = victim.cli("export", "seven", str(victim.home / "out"))
+    assert export.refused(3) and "seven:1" in export.stderr, export
 
 
 # -- item 6: half zips ---------------------------------------------------------------
@@ -129,15 +129,14 @@ def _get(url: str) -> tuple[int, bytes]:
         return resp.status, resp.read()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 item 6: the dashboard's download.zip response is not aborted "
-                   "at the HTTP level (ui/ is another helper's)")
 def test_the_dashboards_zip_of_an_unreadable_version_is_an_aborted_download(victim, half_readable):
     info = victim.cli("show", "both", "--json")
     version = re.search(r'"id": "([0-9a-f]{40})"', info.stdout).group(1)
     proc = subprocess.Popen([sys.executable, "-m", "artrepo", "ui", "--port", "0"], cwd=victim.root,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        base = re.search(r"at (http://\S+/)", proc.stderr.readline()).group(1)
+        base, said = server_url(proc)
+        assert base is not None, said
         try:
             status, body = _get(f"{base}versions/{version}/download.zip")
         except (http.client.IncompleteRead, ConnectionError, urllib.error.HTTPError):
@@ -160,8 +159,6 @@ def shared(bucket, victim, tmp_path):
     return forged, version
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 item 7: annotations are ordered by their claimed time "
-                   "(repository/ is being rewritten)")
 def test_a_teammates_annotation_cannot_override_metadata_forever(shared, bucket, victim):
     forged, version = shared
     annotate(forged, version, canonical({"kind": "annotation", "schema": 1, "version_id": version, "tags": [],
@@ -174,10 +171,11 @@ def test_a_teammates_annotation_cannot_override_metadata_forever(shared, bucket,
     """)
     shown = victim.cli("show", "mine", "--json")
     assert '"owner": "victim"' in shown.stdout, shown.stdout
+    # applied in order of arrival here, each with where it came from
+    assert [a["origin"] for a in json.loads(shown.stdout)["annotations"]] == ["origin", None], shown.stdout
+    assert "1 from remote origin" in victim.cli("show", "mine").stdout
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 item 7: an unreadable annotation is fatal to log, show "
-                   "and ui (repository/ is being rewritten)")
 def test_an_unreadable_annotation_is_skipped_not_fatal(shared, bucket, victim):
     forged, version = shared
     annotate(forged, version, b"\xc1 not msgpack at all")
@@ -186,4 +184,7 @@ def test_an_unreadable_annotation_is_skipped_not_fatal(shared, bucket, victim):
     for args in (["log", "mine"], ["show", "mine"], ["list"]):
         proc = victim.cli(*args)
         assert proc.returncode == 0 and "mine" in proc.stdout, proc
+    assert "warning: skipped an unreadable annotation" in victim.cli("show", "mine").stderr
     assert dashboard_home(victim.root) == 200
+    fsck = victim.cli("fsck")
+    assert fsck.refused(3) and "readers skip it" in fsck.stdout, fsck

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from artrepo.errors import FormatError
-from artrepo.records.artifact import Annotation, Manifest, VersionRecord
+from artrepo.records.artifact import Annotation, ArtifactType, Manifest, VersionRecord
 from artrepo.records.run import RunRecord, StepRecord
 from artrepo.storedfile import StoredFile
 
@@ -27,7 +27,8 @@ stored_file = st.builds(StoredFile, text, st.integers(0, 2**40),
 
 RECORDS = {
     "artifact_version": st.builds(
-        VersionRecord, name=text, version=st.none() | text, artifact_type=text, materializer=text, data_type=text,
+        VersionRecord, name=text, version=st.none() | text, artifact_type=st.sampled_from([t.value for t in ArtifactType]),
+        materializer=text, data_type=text,
         content_hash=st.binary(min_size=32, max_size=32), size=st.integers(0, 2**50), created_ns=ns, tags=tags,
         metadata=json_map, producer=st.none() | st.fixed_dictionaries({"run_id": ids, "step": text, "output": text}),
         origin=st.sampled_from(["saved", "registered", "pipeline"]), environment=str_map),

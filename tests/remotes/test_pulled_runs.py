@@ -42,15 +42,16 @@ def shared(request, tmp_path):
     return f"s3://{bucket}/team", ["--endpoint-url", endpoint]
 
 
+# The team's remote is trusted: only then are its runs' cache entries used (docs/reliability.md, item 3).
 def project(root: Path, remote: tuple[str, list[str]]) -> Path:
     run_cli("init", str(root), check=True)
-    run_cli("remote", "add", "origin", remote[0], *remote[1], cwd=root, check=True)
+    run_cli("remote", "add", "origin", remote[0], *remote[1], "--trusted", cwd=root, check=True)
     (root / "pipe.py").write_text(PIPELINE)
     return root
 
 
 def clone(remote: tuple[str, list[str]], root: Path) -> Path:
-    run_cli("clone", remote[0], str(root), *remote[1], cwd=root.parent, check=True)
+    run_cli("clone", remote[0], str(root), *remote[1], "--trusted", cwd=root.parent, check=True)
     (root / "pipe.py").write_text(PIPELINE)
     return root
 

@@ -16,6 +16,11 @@ def list_cmd(tag: str | None, artifact_type: str | None, as_json: bool) -> None:
     rows = []
     for art in client.list_artifacts():
         versions = art.versions
+        if not versions:  # every version unreadable (each was warned about): marked, never fatal
+            if tag is None and artifact_type is None:
+                rows.append({"name": art.name, "latest": None, "versions": 0, "type": None, "created": None,
+                             "size": None, "unreadable": True})
+            continue
         if tag is not None:
             versions = [v for v in versions if tag in v.tags]
         if artifact_type is not None:
@@ -37,5 +42,8 @@ def list_cmd(tag: str | None, artifact_type: str | None, as_json: bool) -> None:
         return
     width = max(len(render.safe(r["name"])) for r in rows)
     for r in rows:
+        if r.get("unreadable"):
+            click.echo(f"{render.safe(r['name']):<{width}}  unreadable (run 'artrepo fsck')")
+            continue
         click.echo(f"{render.safe(r['name']):<{width}}  latest {render.safe(r['latest']):<8} {r['versions']:>5} "
                    f"versions  {render.safe(r['type']):<13} {render.human_size(r['size'])}")

@@ -18,9 +18,13 @@ def _open():
 def _view(remote: str | None):
     """The local repository, or the remote named `remote`, as maintenance sees it."""
     if remote is None:
-        from artrepo.maintenance.view import LocalView
+        from functools import partial
 
-        yield LocalView(_open())
+        from artrepo.maintenance.view import LocalView
+        from artrepo.remotes.session import remote_store
+
+        repo = _open()
+        yield LocalView(repo, partial(remote_store, repo))
     else:
         from artrepo.remotes.view import open_view
 

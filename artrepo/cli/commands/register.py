@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
@@ -16,15 +15,7 @@ def register_cmd(path: Path, name: str, version: str | None, tags: tuple[str, ..
     """Register an existing file or folder as a new artifact version."""
     from artrepo.cli import render
     from artrepo.client import register_artifact
-    from artrepo.errors import UserError
-    from artrepo.payload import short_path
 
-    try:
-        os.lstat(path)
-    except FileNotFoundError:
-        pass  # register_artifact names it
-    except OSError as exc:  # a path longer than PATH_MAX, a folder on the way that cannot be searched
-        raise UserError(f"cannot register {short_path(path)}: {exc.strerror or exc}") from None
     av = register_artifact(path, name=name, version=version, tags=list(tags))
     if as_json:
         render.emit_json(render.version_summary(av))

@@ -38,10 +38,11 @@ def show_cmd(ref: str, as_json: bool, step: str | None, code: bool, git_diff: bo
         else:
             print_git_diff(av.provenance, f"{av.name}:{av.version}")
         return
-    if as_json:
-        render.emit_json(render.version_detail(av))
-        return
     doc = render.version_detail(av)
+    doc["annotations"] = render.annotation_rows(repo, av.id)
+    if as_json:
+        render.emit_json(doc)
+        return
     safe = render.safe
     click.echo(click.style(safe(f"version {av.id}"), fg="yellow"))
     click.echo(f"Artifact:     {safe(av.name)}:{safe(av.version)}")
@@ -62,6 +63,11 @@ def show_cmd(ref: str, as_json: bool, step: str | None, code: bool, git_diff: bo
         click.echo("Metadata:")
         for k, v in doc["run_metadata"].items():
             click.echo(f"  {safe(k)}: {safe(v)}")
+    pulled = [a["origin"] for a in doc["annotations"] if a["origin"]]
+    if pulled:
+        here = len(doc["annotations"]) - len(pulled)
+        sources = ", ".join(f"{pulled.count(o)} from remote {safe(o)}" for o in sorted(set(pulled)))
+        click.echo(f"Annotations:  {here} made here, {sources} (applied as of when they arrived)")
     for vis in doc["visualizations"]:
         click.echo(f"Visualization: {safe(vis['name'])} ({safe(vis['type'])})")
     if av.provenance is not None:

@@ -38,10 +38,15 @@ def pull_cmd(remote: str | None, refs: tuple[str, ...], metadata_only: bool) -> 
     from artrepo.client import active_repository
     from artrepo.remotes.config import get_remote
     from artrepo.remotes.progress import Progress
-    from artrepo.remotes.pull import pull
+    from artrepo.remotes.pull import PullRefused, pull
 
     repo = active_repository()
-    _report(pull(repo, get_remote(repo, remote), refs, metadata_only, Progress()), "pulled")
+    try:
+        result = pull(repo, get_remote(repo, remote), refs, metadata_only, Progress())
+    except PullRefused as exc:
+        _report(exc.result, "pulled")  # what verified arrived; the refusal is the one error line
+        raise
+    _report(result, "pulled")
 
 
 @click.command("clone")
@@ -51,11 +56,15 @@ def pull_cmd(remote: str | None, refs: tuple[str, ...], metadata_only: bool) -> 
 @click.option("--trusted", is_flag=True, help="Allow pickled artifacts from this remote to load.")
 def clone_cmd(url: str, directory: Path | None, endpoint_url: str | None, trusted: bool) -> None:
     """Create a repository in DIRECTORY from the remote at URL (init + remote origin + pull)."""
-    from artrepo.remotes.progress import Progress
-    from artrepo.remotes.pull import clone
-
-    target, result = clone(url, directory, endpoint_url, trusted, Progress())
     from artrepo.cli.render import safe
+    from artrepo.remotes.progress import Progress
+    from artrepo.remotes.pull import PullRefused, clone
 
+    try:
+        target, result = clone(url, directory, endpoint_url, trusted, Progress())
+    except PullRefused as exc:
+        click.echo(safe(f"cloned {url}, without what did not verify"))
+        _report(exc.result, "pulled")
+        raise
     click.echo(safe(f"cloned {url} into {target}"))
     _report(result, "pulled")

@@ -199,12 +199,14 @@ class Runs:
         """Why a run commit from elsewhere may not join this repository (None: it may).
 
         Its run record decodes and names a valid pipeline (it becomes a ref
-        and a lock file name), and every entry of its `keys/` tree is a cache
-        key (it becomes a ref) holding a completed step record of that key.
+        and a lock file name), every entry of its `keys/` tree is a cache
+        key (it becomes a ref) holding a completed step record of that key,
+        and its provenance record, if any, decodes (`show` and the run page read it).
         """
         try:
             run = self.read_run(commit)
             names.validate_name(run.pipeline)
+            self.read_provenance(commit)
             for key, blob in self.objects.tree_listing(commit, layout.KEYS_TREE).items():
                 if not _CACHE_KEY.match(key):
                     return f"its keys/ tree holds {key[:80]!r}, which is not a cache key"

@@ -83,8 +83,8 @@ def row(key: str, values: list, present: list[bool] | None = None) -> dict:
 
 
 def rows_of(maps: list[dict], keys=None, changed_only: bool = False) -> list[dict]:
-    """Rows for the union of the maps' keys (sorted), or for `keys` in that order."""
-    keys = keys if keys is not None else sorted({k for m in maps for k in m})
+    """Rows for the union of the maps' keys (sorted), or for those of `keys` any map holds, in that order."""
+    keys = sorted({k for m in maps for k in m}) if keys is None else [k for k in keys if any(k in m for m in maps)]
     out = [row(k, [m.get(k, MISSING) for m in maps], [k in m for m in maps]) for k in keys]
     return [r for r in out if r["change"] != "same"] if changed_only else out
 

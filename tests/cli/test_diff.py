@@ -126,6 +126,7 @@ def test_diff_of_two_runs_shows_parameters_code_steps_outputs_and_packages(proje
     meta = by_key(doc["output_metadata"][0]["rows"])
     assert meta["accuracy"]["a"] == pytest.approx(0.6) and meta["accuracy"]["b"] == pytest.approx(0.8)
     assert by_key(doc["git"])["state"]["a"].startswith("no git")
+    assert set(by_key(doc["git"])) == {"state"}  # only what either run recorded: no rows blank on both sides
     text = run_cli("diff", first[:10], second[:10], cwd=project, check=True).stdout
     assert "code (1 step changed)" in text and "+    return {\"weights\": [v * lr * 2" in text
     assert "~ lr" in text and "~ prepare  completed  cached" in text

@@ -6,28 +6,19 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from artrepo.annotating import (add_tags, annotate_tags, log_artifact_metadata, log_metadata,  # noqa: F401
+                                remove_tags)  # ZenML's calls, importable from here too
 from artrepo.errors import NotFoundError, UserError
-from artrepo.models import ArtifactVersion
+from artrepo.listing import Page
+from artrepo.models import Artifact, ArtifactVersion
 from artrepo.records.artifact import ArtifactType
-from artrepo.repository import Repository, active
-from artrepo.tags import Tag, artifact_key, effective_tags, tag_names
-from artrepo.values import artifact_type_of, load_value, save_value, validate_metadata, validate_tags
-
-
-def active_repository(root: str | os.PathLike | None = None) -> Repository:
-    """The repository containing `root` (default: the working directory), opened once per process.
-
-    A repository that pulled from remotes fetches missing chunks from them on demand.
-    """
-    from artrepo.remotes.lazy import install_lazy_fetch
-
-    repo = active(root)
-    install_lazy_fetch(repo)
-    return repo
+from artrepo.repository import Repository
+from artrepo.tags import artifact_key, tag_names
+from artrepo.values import load_value, save_value
+from artrepo.workdir import active_repository
 
 
 def _step_context():
@@ -40,28 +31,6 @@ def _composing():
     from artrepo.runtime import context
 
     return context.composing()
-
-
-@dataclass(frozen=True)
-class Artifact:
-    """All versions of one name: `.name`, `.latest`, `.versions` (newest first), `.tags` of the artifact."""
-
-    name: str
-    versions: list[ArtifactVersion]
-    repo: Repository | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def latest(self) -> ArtifactVersion:
-        return self.versions[0]
-
-    @property
-    def tags(self) -> list[Tag]:
-        """The artifact's own tags (ZenML's artifact-level tags), apart from its versions' tags."""
-        repo = self.repo or active_repository()
-        return effective_tags((), repo.annotations(artifact_key(self.name)))
-
-    def load(self, allow_pickle: bool = False) -> Any:
-        return self.latest.load(allow_pickle=allow_pickle)
 
 
 class Client:
@@ -78,6 +47,13 @@ class Client:
     def active_repository(self) -> Repository:
         return active_repository(self._root)
 
+    @property
+    def active_stack(self):
+        """The stack runs use (`.artifact_store.path`, `.orchestrator`): the default, local one."""
+        from artrepo.stacks import default_stack
+
+        return default_stack(self.active_repository.root)
+
     def get_artifact_version(self, name_id_or_prefix: str, version: str | int | None = None):
         """A version by reference (latest if no version); a late handle inside a pipeline body."""
         composing = _composing()
@@ -86,43 +62,74 @@ class Client:
         repo = self.active_repository
         return ArtifactVersion(repo, repo.resolve(str(name_id_or_prefix), version))
 
-    def get_artifact(self, name: str) -> Artifact:
+    def get_artifact(self, name_id_or_prefix: str) -> Artifact:
+        """An artifact by name: `.versions` (dict version -> ArtifactVersion, oldest first), `.latest`, `.tags`."""
         repo = self.active_repository
-        versions = [ArtifactVersion(repo, i) for i in repo.versions(name)]
-        if not versions:
+        name = str(name_id_or_prefix)
+        infos = repo.versions(name)
+        if not infos:
             repo.latest(name)  # raises the NotFoundError with a suggestion
-        return Artifact(name, versions, repo)
+        return Artifact(repo, name, infos)
 
-    def list_artifact_versions(self, name: str | None = None, tag: str | None = None,
-                               artifact_type: ArtifactType | str | None = None) -> list[ArtifactVersion]:
-        """Versions (newest first), filtered by name, tag and type."""
-        repo = self.active_repository
-        wanted = artifact_type_of(artifact_type)
-        out = []
-        for n in [name] if name else repo.names():
-            for info in repo.versions(n):
-                av = ArtifactVersion(repo, info)
-                if wanted is not None and av.type is not wanted:
-                    continue
-                if tag is not None and tag not in av.tags:
-                    continue
-                out.append(av)
-        out.sort(key=lambda a: a.record.created_ns, reverse=True)
-        return out
+    def list_artifact_versions(self, name: str | None = None, tag=None, artifact_type=None, *,
+                               sort_by: str = "created", page: int = 1, size: int | None = None,
+                               tags=None, type=None, artifact=None, version=None, id=None, materializer=None,
+                               data_type=None, pipeline_run=None, hydrate: bool = False, **unsupported) -> Page:
+        """Versions matching every filter given, oldest first as in ZenML unless `sort_by` says otherwise; a `Page`.
 
-    def list_artifacts(self) -> list[Artifact]:
-        repo = self.active_repository
-        return [Artifact(n, [ArtifactVersion(repo, i) for i in repo.versions(n)], repo) for n in repo.names()]
+            Client().list_artifact_versions(name="iris_dataset", tags=["approved"], sort_by="desc:created").items
 
-    def get_pipeline_run(self, id_or_prefix: str):
-        from artrepo.models import get_run
+        ZenML's keywords (`type`, `artifact`, `tags`, `sort_by`, `size`, `page`);
+        `size=None` (the default) returns one page of everything.
+        """
+        from artrepo.queries import list_versions, refuse
 
-        return get_run(self.active_repository, id_or_prefix)
+        refuse("list_artifact_versions", unsupported)
+        return list_versions(self.active_repository, name=name, version=version, artifact=artifact,
+                             type=type if type is not None else artifact_type, tag=tag, tags=tags, id=id,
+                             materializer=materializer, data_type=data_type, pipeline_run=pipeline_run,
+                             sort_by=sort_by, page=page, size=size)
 
-    def list_pipeline_runs(self, pipeline: str | None = None):
-        from artrepo.models import list_runs
+    def list_artifacts(self, name: str | None = None, tag=None, *, tags=None, sort_by: str = "name", page: int = 1,
+                       size: int | None = None, hydrate: bool = False, **unsupported) -> Page:
+        """Artifacts (`.name`, `.latest`, `.versions`, `.tags`), by name; a `Page`."""
+        from artrepo.queries import list_artifacts, refuse
 
-        return list_runs(self.active_repository, pipeline)
+        refuse("list_artifacts", unsupported)
+        return list_artifacts(self.active_repository, name=name, tag=tag, tags=tags, sort_by=sort_by, page=page,
+                              size=size)
+
+    def get_pipeline(self, name_id_or_prefix: str):
+        """A pipeline with runs, by name: `.name`, `.runs` (newest first), `.last_run`, `.last_successful_run`."""
+        from artrepo.queries import get_pipeline
+
+        return get_pipeline(self.active_repository, str(getattr(name_id_or_prefix, "name", name_id_or_prefix)))
+
+    def list_pipelines(self, name: str | None = None, *, sort_by: str = "name", page: int = 1,
+                       size: int | None = None, hydrate: bool = False, **unsupported) -> Page:
+        from artrepo.queries import list_pipelines, refuse
+
+        refuse("list_pipelines", unsupported)
+        return list_pipelines(self.active_repository, name=name, sort_by=sort_by, page=page, size=size)
+
+    def get_pipeline_run(self, name_id_or_prefix: str, allow_name_prefix_match: bool = True,
+                         hydrate: bool = True):
+        """A run by id (or unique prefix), run commit id, or name."""
+        from artrepo.queries import get_run
+
+        return get_run(self.active_repository, str(getattr(name_id_or_prefix, "id", name_id_or_prefix)))
+
+    def list_pipeline_runs(self, pipeline: str | None = None, *, pipeline_name: str | None = None,
+                           name: str | None = None, status: str | None = None, tag=None, tags=None,
+                           sort_by: str = "desc:created", page: int = 1, size: int | None = None,
+                           hydrate: bool = False, **unsupported) -> Page:
+        """Recorded runs, newest first, of one pipeline or all; a `Page`."""
+        from artrepo.queries import list_pipeline_runs, refuse
+
+        refuse("list_pipeline_runs", unsupported)
+        wanted = pipeline if pipeline is not None else pipeline_name
+        return list_pipeline_runs(self.active_repository, pipeline=getattr(wanted, "name", wanted), name=name,
+                                  status=status, tag=tag, tags=tags, sort_by=sort_by, page=page, size=size)
 
     def compare_artifact_versions(self, name: str, metadata=None, limit: int | None = None):
         """Chosen metadata across the versions of an artifact, newest first (an `artrepo.compare.Comparison`).
@@ -154,8 +161,24 @@ class Client:
         """
         repo = self.active_repository
         info = repo.resolve(str(name_id_or_prefix), version)
-        _annotate_tags(repo, info.id, add_tags, remove_tags)
+        annotate_tags(repo, info.id, add_tags, remove_tags)
         return ArtifactVersion(repo, info)
+
+    def delete_artifact_version(self, name_id_or_prefix: str, version: str | int | None = None,
+                                delete_metadata: bool = True, delete_from_artifact_store: bool = False) -> None:
+        """Delete a version: a deletion is recorded (push and pull carry it), the version is no longer listed
+        or resolved, and its data goes at the first `gc` at least the grace period later.
+
+            Client().delete_artifact_version("iris_dataset", version="raw_2023")
+
+        Runs that used it keep naming it (its record stays). `delete_from_artifact_store`
+        is accepted either way (the data always goes at gc); `delete_metadata=False` is refused.
+        """
+        if not delete_metadata:
+            raise UserError("delete_artifact_version(delete_metadata=False) is not supported: a deleted version "
+                            "is no longer listed, and its data goes at the next gc past the grace period")
+        repo = self.active_repository
+        repo.delete_version(repo.resolve(str(name_id_or_prefix), version))
 
     def update_artifact(self, name_id_or_prefix: str, new_name: str | None = None, add_tags=None,
                         remove_tags=None, has_custom_name: bool | None = None) -> Artifact:
@@ -166,7 +189,7 @@ class Client:
         if has_custom_name is not None:
             raise UserError("has_custom_name is a ZenML dashboard setting; artrepo has no such option")
         artifact = self.get_artifact(str(name_id_or_prefix))
-        _annotate_tags(self.active_repository, artifact_key(artifact.name), add_tags, remove_tags)
+        annotate_tags(self.active_repository, artifact_key(artifact.name), add_tags, remove_tags)
         return artifact
 
 
@@ -187,7 +210,8 @@ def save_artifact(data: Any, name: str, version: str | int | None = None, tags=N
                         "(by content); pass no uri")
     metadata = _merged(metadata, user_metadata, "metadata", "user_metadata")
     settings = {"tags": tag_names(tags), "artifact_type": artifact_type, "metadata": metadata,
-                "materializer": _restricted(materializer, data, extract_metadata, include_visualizations)}
+                "materializer": materializer, "extract_metadata": extract_metadata,
+                "include_visualizations": include_visualizations}
     ctx = _step_context()
     repo = active_repository()
     if ctx is not None:  # recorded as an output of the running step (its run holds the provenance)
@@ -209,26 +233,6 @@ def _merged(a: dict | None, b: dict | None, a_name: str, b_name: str) -> dict | 
     if a is not None and b is not None:
         raise UserError(f"pass {a_name}= or {b_name}=, not both (they are the same thing)")
     return a if a is not None else b
-
-
-def _restricted(materializer, data, extract_metadata: bool, include_visualizations: bool):
-    """The materializer to save with, minus its metadata or visualizations if asked.
-
-    The subclass records the same id as the class it restricts (it loads with it).
-    """
-    from artrepo.materializers import registry
-    from artrepo.materializers.base import BaseMaterializer
-
-    base = materializer if materializer is not None else registry.for_type(type(data))
-    if (extract_metadata and include_visualizations) or not (isinstance(base, type)
-                                                             and issubclass(base, BaseMaterializer)):
-        return materializer  # as asked, or not a materializer: save_value says so
-    body = {"SKIP_REGISTRATION": True, "materializer_id": classmethod(lambda cls: base.materializer_id())}
-    if not extract_metadata:
-        body["extract_metadata"] = lambda self, data: {}
-    if not include_visualizations:
-        body["save_visualizations"] = lambda self, data: {}
-    return type(base.__name__, (base,), body)
 
 
 def load_artifact(name_or_id: str, version: str | int | None = None, allow_pickle: bool = False) -> Any:
@@ -269,128 +273,3 @@ def register_artifact(path: str | os.PathLike, name: str, version: str | int | N
                                             artifact_type=artifact_type, metadata=metadata,
                                             materializer=PathMaterializer, origin="registered",
                                             provenance=_provenance(repo)))
-
-
-def log_artifact_metadata(metadata: dict, artifact_name: str | None = None,
-                          artifact_version: str | int | None = None, version: str | int | None = None) -> None:
-    """Attach metadata: inside a step to its output, outside to a saved version (latest by default)."""
-    artifact_version = artifact_version if artifact_version is not None else version
-    metadata = validate_metadata(metadata)
-    ctx = _step_context()
-    if ctx is not None and (artifact_version is None) and ctx.has_output(artifact_name):
-        ctx.add_output_metadata(metadata=metadata, output_name=artifact_name)
-        return
-    if artifact_name is None:
-        raise UserError("log_artifact_metadata outside a step needs artifact_name")
-    repo = active_repository()
-    info = repo.resolve(artifact_name, artifact_version)
-    repo.annotate(info.id, metadata=metadata)
-
-
-
-def log_metadata(metadata: dict, step_id=None, step_name: str | None = None, run_id_name_or_prefix=None,
-                 artifact_version_id=None, artifact_name: str | None = None, artifact_version: str | None = None,
-                 infer_artifact: bool = False, model_version_id=None, model_name: str | None = None,
-                 model_version=None, infer_model: bool = False) -> None:
-    """ZenML's metadata call (>= 0.70), on artifact versions.
-
-        log_metadata({"accuracy": 0.93}, artifact_name="my_model", artifact_version="3")
-        log_metadata({"accuracy": 0.93}, infer_artifact=True)  # inside a step: its output
-
-    Step runs, pipeline runs and models hold no metadata in artrepo: those
-    forms raise a one-line error instead of dropping the metadata.
-    """
-    metadata = validate_metadata(metadata)
-    if model_version_id is not None or model_name is not None or model_version is not None or infer_model:
-        raise UserError("log_metadata for models is not supported: artrepo has no model registry; "
-                        "log it on the model's artifact version (artifact_name= and artifact_version=)")
-    if step_id is not None or step_name is not None or run_id_name_or_prefix is not None:
-        raise UserError("log_metadata on a step run or pipeline run is not supported yet; log it on an "
-                        "artifact version (artifact_name= and artifact_version=, artifact_version_id=, "
-                        "or infer_artifact=True inside a step)")
-    if infer_artifact:
-        _running_step("log_metadata(infer_artifact=True)").add_output_metadata(metadata=metadata,
-                                                                               output_name=artifact_name)
-        return
-    repo = active_repository()
-    repo.annotate(_version_target(repo, "log_metadata", artifact_version_id, artifact_name, artifact_version).id,
-                  metadata=metadata)
-
-
-def add_tags(tags, pipeline=None, run=None, run_template=None, snapshot=None, deployment=None,
-             artifact: str | None = None, artifact_version_id=None, artifact_name: str | None = None,
-             artifact_version: str | None = None, infer_artifact: bool | None = None) -> None:
-    """Tag an artifact version, an artifact, or (inside a step) an output, as ZenML's `add_tags`.
-
-        add_tags(["approved"], artifact_name="iris_dataset", artifact_version="raw_2023")
-        add_tags("golden", artifact="iris_dataset")  # the artifact itself
-    """
-    _retag("add_tags", tags, (), _other_targets(pipeline, run, run_template, snapshot, deployment),
-           artifact, artifact_version_id, artifact_name, artifact_version, infer_artifact)
-
-
-def remove_tags(tags, pipeline=None, run=None, run_template=None, snapshot=None, deployment=None,
-                artifact: str | None = None, artifact_version_id=None, artifact_name: str | None = None,
-                artifact_version: str | None = None, infer_artifact: bool | None = None) -> None:
-    """Remove tags (a new annotation that removes; the version is unchanged), as ZenML's `remove_tags`.
-
-        remove_tags("untrained", artifact_name="my_model", artifact_version="1")
-    """
-    _retag("remove_tags", (), tags, _other_targets(pipeline, run, run_template, snapshot, deployment),
-           artifact, artifact_version_id, artifact_name, artifact_version, infer_artifact)
-
-
-def _other_targets(pipeline, run, run_template, snapshot, deployment) -> list[str]:
-    given = {"pipeline": pipeline, "run": run, "run_template": run_template, "snapshot": snapshot,
-             "deployment": deployment}
-    return [k for k, v in given.items() if v is not None]
-
-
-def _retag(call: str, added, removed, others: list[str], artifact, artifact_version_id, artifact_name,
-           artifact_version, infer_artifact) -> None:
-    if others:
-        raise UserError(f"{call}({others[0]}=) is not supported: artrepo tags artifacts and artifact versions")
-    if infer_artifact:
-        ctx = _running_step(f"{call}(infer_artifact=True)")
-        if removed:
-            raise UserError("remove_tags inside a step is not supported yet; leave the tag out, or remove it "
-                            "after the run with remove_tags(artifact_name=, artifact_version=)")
-        ctx.add_output_tags(tags=tag_names(added), output_name=artifact_name)
-        return
-    repo = active_repository()
-    if artifact is not None:
-        if artifact_version_id is not None or artifact_name is not None or artifact_version is not None:
-            raise UserError(f"{call}: give artifact= (the artifact) or a version, not both")
-        key = artifact_key(Client().get_artifact(str(artifact)).name)
-    else:
-        key = _version_target(repo, call, artifact_version_id, artifact_name, artifact_version).id
-    _annotate_tags(repo, key, added, removed)
-
-
-def _annotate_tags(repo: Repository, key: str, added, removed) -> None:
-    added, removed = validate_tags(tag_names(added)), validate_tags(tag_names(removed))
-    if added or removed:
-        repo.annotate(key, tags=added, removed_tags=removed)
-
-
-def _version_target(repo: Repository, call: str, artifact_version_id, artifact_name, artifact_version):
-    """The version named as ZenML names one: an id (or prefix), or a name and a version."""
-    if artifact_version_id is not None:
-        return repo.resolve(str(artifact_version_id))
-    if artifact_name is not None and artifact_version is not None:
-        return repo.resolve(artifact_name, artifact_version)
-    if artifact_name is not None:
-        raise UserError(f"{call}(artifact_name=...) needs artifact_version= too (or infer_artifact=True "
-                        "inside a step), as in ZenML")
-    where = ("without a target would attach to the step run or pipeline run, which artrepo does not record yet"
-             if _step_context() else "outside a step needs a target")
-    raise UserError(f"{call}() {where}: pass artifact_name= and artifact_version=, artifact_version_id=, "
-                    "or infer_artifact=True inside a step")
-
-
-def _running_step(call: str):
-    ctx = _step_context()
-    if ctx is None:
-        raise UserError(f"{call} works only inside a running step; outside one, pass artifact_name= and "
-                        "artifact_version=, or artifact_version_id=")
-    return ctx

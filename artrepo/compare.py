@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from artrepo.diff import DATA_KEYS, flatten, is_number
 from artrepo.errors import NotFoundError
-from artrepo.models import ArtifactVersion, list_runs
+from artrepo.models import ArtifactVersion
+from artrepo.queries import list_runs
 
 MAX_DEFAULT_KEYS = 12
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 import numbers
 
 from artrepo.errors import NotFoundError, UserError
-from artrepo.models import ArtifactVersion, PipelineRun, get_run
+from artrepo.models import ArtifactVersion, PipelineRun
+from artrepo.queries import get_run
 
 MISSING = None  # a row's value where an item has no such key (rows keep `present` beside `values`)
 DATA_KEYS = ("shape", "dtype", "columns", "min", "max", "mean", "std", "null_count", "statistics_sample")

@@ -37,6 +37,14 @@ class NotARepositoryError(UserError):
     """No `.artrepo/` was found in the working directory or its parents."""
 
 
+class StepInterfaceError(UserError):
+    """A step returned something other than what it declares (ZenML's name)."""
+
+
+class StepContextError(UserError):
+    """The step context was asked for something the running step does not have (ZenML's name)."""
+
+
 class MaterializerError(UserError):
     """A value cannot be saved or loaded by any materializer."""
 

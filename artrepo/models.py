@@ -1,25 +1,44 @@
-"""What the API returns: `ArtifactVersion`, and pipeline runs read back as `PipelineRun` and `StepRun`.
+"""What the API returns, in ZenML's shapes: `ArtifactVersion`, `Artifact`, and runs read back as
+`PipelineRun`, `StepRun` and `NamedPipeline`.
 
     av = Client().get_artifact_version("iris_dataset"); df = av.load()
-    run = Client().get_pipeline_run("3f2a9c"); run.steps["trainer"].outputs["model"].load()
+    run = Client().get_pipeline("training").last_run; run.steps["trainer"].outputs["model"][0].load()
+
+Ids are content hashes (40 hex digits), not UUIDs: a version's is its
+commit's, a run's is random, a step run's is the SHA-1 of `step\0<run id>\0<step>`.
 """
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import os
 from functools import cached_property
 from pathlib import Path
 
 from artrepo.errors import IntegrityError, NotFoundError, UserError
-from artrepo.gitdb import layout
+from artrepo.listing import StepConfig, VersionList
 from artrepo.provenance import Provenance
 from artrepo.records.artifact import ArtifactType, Manifest
 from artrepo.records.run import RunRecord, StepRecord
 
+# ZenML's save types, by a version record's origin
+SAVE_TYPES = {"pipeline": "step_output", "saved": "manual", "registered": "preexisting"}
+
 
 def _utc(ns: int | None) -> dt.datetime | None:
     return None if ns is None else dt.datetime.fromtimestamp(ns / 1e9, tz=dt.timezone.utc)
+
+
+def default_run_name(pipeline: str, start_ns: int) -> str:
+    """ZenML's default run name, `{pipeline}-{date}-{time}` (UTC), e.g. `training-2026_01_31-09_30_00_123456`."""
+    start = _utc(start_ns)
+    return f"{pipeline}-{start:%Y_%m_%d}-{start:%H_%M_%S_%f}"
+
+
+def step_run_id(run_id: str, step: str) -> str:
+    """A step run's id (also the key its later metadata is annotated under): 40 hex digits."""
+    import hashlib
+
+    return hashlib.sha1(f"step\0{run_id}\0{step}".encode()).hexdigest()
 
 
 class ArtifactVersion:
@@ -29,9 +48,10 @@ class ArtifactVersion:
         df = av.load()
     """
 
-    def __init__(self, repo, info):
+    def __init__(self, repo, info, published: bool = True):
         self._repo = repo
         self._info = info  # repository.VersionInfo
+        self._published = published  # False: read from a run's record, no ref publishes it (deleted)
 
     def __repr__(self) -> str:
         return f"ArtifactVersion({self.name}:{self.version}, id={self.id[:12]})"
@@ -52,6 +72,7 @@ class ArtifactVersion:
     created = property(lambda self: _utc(self.record.created_ns))
     materializer = property(lambda self: self.record.materializer)
     data_type = property(lambda self: self.record.data_type)
+    provenance = cached_property(lambda self: Provenance.read(self._repo, self.id))  # saved outside a step, else None
 
     @property
     def tags(self) -> list[Tag]:
@@ -63,8 +84,29 @@ class ArtifactVersion:
 
     @property
     def producer(self) -> StepRun | None:
-        """The step run that produced this version, or None."""
+        """The step run that produced this version, or None (saved outside a pipeline, or its run was never
+        recorded)."""
         return producer_step(self._repo, self.record.producer) if self.record.producer else None
+
+    step = producer  # ZenML's name
+
+    @property
+    def run(self) -> PipelineRun | None:
+        """The pipeline run whose step produced this version, or None."""
+        step = self.producer
+        return None if step is None else step.run
+
+    producer_pipeline_run_id = property(lambda self: (self.record.producer or {}).get("run_id"))
+    producer_step_run_id = property(lambda self: step_run_id(self.record.producer["run_id"],
+                                                             self.record.producer["step"])
+                                    if self.record.producer else None)
+    artifact = property(lambda self: Artifact(self._repo, self.name))
+    save_type = property(lambda self: SAVE_TYPES.get(self.record.origin, self.record.origin))
+
+    @property
+    def uri(self) -> str:
+        """A read-only materialized copy of the version's files (a version has no folder of its own)."""
+        return str(_files_api().read_only_copy(self._repo, self._info))
 
     @property
     def visualizations(self) -> list[tuple[str, str]]:
@@ -73,139 +115,33 @@ class ArtifactVersion:
     def manifest(self) -> Manifest:
         return self._repo.manifest(self.id)
 
-    @cached_property
-    def provenance(self) -> Provenance | None:
-        """How a version saved outside a pipeline was made (git, environment, caller); None if not recorded.
-
-        A pipeline's output has its run's: `av.producer` and `Client().get_pipeline_run(...).provenance`.
-        """
-        return Provenance.read(self._repo, self.id)
-
     def load(self, allow_pickle: bool = False) -> object:
         """The stored value, as the materializer recorded with it rebuilds it."""
         from artrepo import values  # not on the path of a cached run
 
+        if not self._published and self._repo.deleted(self.id):
+            raise UserError(f"artifact {self.name} ({self.id[:12]}) was deleted: its data is gone or goes at the "
+                            "next gc")
         return values.load_value(self._repo, self._info, allow_pickle=allow_pickle)
 
-    def _files(self, manifest: Manifest | None = None):
-        from artrepo.payload import LoadFiles
-
-        return LoadFiles(self._repo.chunks, manifest or self.manifest())
-
-    def _reading(self):
-        """Integrity errors raised within name this version."""
-        from artrepo.values import integrity_context
-
-        return integrity_context(self._info)
-
-    def download_files(self, path: str | os.PathLike) -> None:
-        """Write the version's files into a new `.zip` archive at `path` (all or nothing, never over a file)."""
-        path = Path(path)
-        if path.suffix != ".zip":
-            raise UserError(f"download_files needs a path ending in .zip, got {str(path)!r}")
-        if os.path.lexists(path):
-            raise UserError(f"{path} already exists; export never overwrites a file")
-        with _staged(path) as tmp, self._reading():
-            self._files().write_zip(tmp)
+    # the version's files outside the store (artrepo/versionfiles.py)
+    def download_files(self, path: str | os.PathLike, overwrite: bool = False) -> None:
+        """Write the version's files into a new `.zip` archive at `path` (ZenML's; all or nothing)."""
+        _files_api().download_zip(self._repo, self._info, Path(path), overwrite)
 
     def export(self, dest: str | os.PathLike) -> Path:
         """Write the version's files under `dest` (a new or empty folder), or a zip; all or nothing."""
-        dest = Path(dest)
-        if dest.suffix == ".zip":
-            self.download_files(dest)
-            return dest
-        if os.path.lexists(dest) and (not dest.is_dir() or dest.is_symlink() or any(dest.iterdir())):
-            raise UserError(f"{dest} exists and is not an empty folder")
-        with _staged(dest) as tmp, self._reading():
-            tmp.mkdir()
-            self._files().materialize(tmp)
-        return dest
+        return _files_api().export(self._repo, self._info, Path(dest))
 
-    def visualize(self) -> list[Path]:
-        """Show the visualizations in Jupyter, or print where their files are.
-
-        Untrusted content (pulled from a remote not marked trusted) runs no
-        code, as in the dashboard: HTML and SVG are shown in an `<iframe
-        sandbox>` (scripts allowed only for trusted versions, never with
-        same-origin), Markdown from an untrusted source as plain text.
-        """
-        from artrepo.safepaths import check_relpath
-
-        manifest = self.manifest()
-        shown = manifest.visualizations
-        folder = layout.visualizations_cache(self._repo.git_dir) / self.id
-        if not folder.exists():
-            try:
-                with _staged(folder) as tmp:
-                    tmp.mkdir()
-                    self._files(manifest).materialize(tmp, files=[f for _, _, f in shown])
-            except UserError:
-                if not folder.is_dir():  # else another process materialized it first
-                    raise
-        paths = [(folder / check_relpath(name), vtype) for name, vtype, _ in shown]
-        if not _in_notebook():
-            for p, vtype in paths:
-                print(f"{vtype}: {p}")
-            return [p for p, _ in paths]
-        from IPython.display import display
-
-        trusted = self._repo.trusts(self.id)
-        for p, vtype in paths:
-            display(notebook_view(p, vtype, trusted))
-        return [p for p, _ in paths]
+    def visualize(self, title: str | None = None) -> list[Path]:
+        """Show the visualizations in Jupyter (under `title`), or print where their files are."""
+        return _files_api().visualize(self._repo, self._info, title)
 
 
-def notebook_view(path: Path, vtype: str, trusted: bool):
-    """The IPython display object for one visualization file (the dashboard's trust rule)."""
-    import html
+def _files_api():
+    from artrepo import versionfiles  # zipfile, shutil: not on the path of a cached run
 
-    from IPython.display import HTML, Image, Markdown
-
-    data = path.read_bytes()
-    if vtype == "image" and data.startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF8")):
-        return Image(data=data)
-    text = data.decode("utf-8", "replace")
-    if vtype in ("html", "image"):  # an image that is not a raster one is SVG: markup that may script
-        sandbox = "allow-scripts" if trusted else ""
-        return HTML(f'<iframe sandbox="{sandbox}" srcdoc="{html.escape(text, quote=True)}" '
-                    'style="width: 100%; height: 480px; border: 0"></iframe>')
-    if vtype == "markdown" and trusted:
-        return Markdown(text)
-    return HTML(f"<pre>{html.escape(text)}</pre>")
-
-
-@contextlib.contextmanager
-def _staged(final: Path):
-    """A temporary path beside `final`, published there only if the block succeeds.
-
-    A file is linked into place (never replacing one that appeared meanwhile),
-    a folder renamed over `final` (absent or empty); on failure nothing stays.
-    """
-    import shutil
-
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f".{final.name}.partial-{os.urandom(4).hex()}")
-    try:
-        yield tmp
-        if tmp.is_dir():
-            try:
-                os.rename(tmp, final)
-            except OSError as exc:
-                raise UserError(f"{final} appeared while exporting to it ({exc.strerror}); nothing was written") from None
-        else:
-            try:
-                os.link(tmp, final)
-            except FileExistsError:
-                raise UserError(f"{final} appeared while exporting to it; nothing was written") from None
-            except OSError:  # a file system without hard links: check, then rename
-                if os.path.lexists(final):
-                    raise UserError(f"{final} appeared while exporting to it; nothing was written") from None
-                os.rename(tmp, final)
-    finally:
-        if tmp.is_dir() and not tmp.is_symlink():
-            shutil.rmtree(tmp, ignore_errors=True)
-        elif os.path.lexists(tmp):
-            os.unlink(tmp)
+    return versionfiles
 
 
 def effective(record, notes) -> tuple[list[Tag], dict]:
@@ -218,15 +154,6 @@ def effective(record, notes) -> tuple[list[Tag], dict]:
     return effective_tags(record.tags, notes), metadata
 
 
-def _in_notebook() -> bool:
-    try:
-        from IPython import get_ipython
-
-        return get_ipython() is not None and "IPKernelApp" in get_ipython().config
-    except Exception:
-        return False
-
-
 def version_by_id(repo, version_id: str) -> ArtifactVersion:
     """The published version, or the bare record if its ref was deleted since."""
     try:
@@ -235,24 +162,82 @@ def version_by_id(repo, version_id: str) -> ArtifactVersion:
         from artrepo.repository import VersionInfo
 
         rec = repo.record(version_id)
-        return ArtifactVersion(repo, VersionInfo(version_id, rec.name, rec.version or "(deleted)", rec))
+        return ArtifactVersion(repo, VersionInfo(version_id, rec.name, rec.version or "(deleted)", rec), False)
+
+
+class Artifact:
+    """All versions of one name, as ZenML's `ArtifactResponse`: `.name`, `.versions` (a dict version ->
+    ArtifactVersion, oldest first), `.latest_version_name`, `.latest_version_id`, `.tags` (the artifact's own),
+    and artrepo's `.latest` and `.load()`."""
+
+    def __init__(self, repo, name: str, infos: list | None = None):
+        self._repo = repo
+        self.name = name
+        self._infos = infos  # repository.VersionInfo, newest first (read on first use)
+
+    def __repr__(self) -> str:
+        return f"Artifact({self.name}, {len(self._versions())} versions)"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Artifact) and other.name == self.name
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+    def _versions(self) -> list:
+        if self._infos is None:
+            self._infos = self._repo.versions(self.name)
+        return self._infos
+
+    id = property(lambda self: _tags_api().artifact_key(self.name))  # the key its own tags are kept under
+
+    @property
+    def versions(self) -> dict[str, ArtifactVersion]:
+        return {i.version: ArtifactVersion(self._repo, i) for i in reversed(self._versions())}
+
+    @property
+    def latest(self) -> ArtifactVersion:
+        infos = self._versions()
+        if not infos:
+            raise NotFoundError(f"artifact {self.name!r} has no versions")
+        return ArtifactVersion(self._repo, infos[0])
+
+    latest_version_name = property(lambda self: self.latest.version)
+    latest_version_id = property(lambda self: self.latest.id)
+    has_custom_name = True  # ZenML's flag for names the user chose; artrepo keeps every name
+
+    @property
+    def tags(self) -> list:
+        """The artifact's own tags (ZenML's artifact-level tags), apart from its versions' tags."""
+        return _tags_api().effective_tags((), self._repo.annotations(self.id))
+
+    def load(self, allow_pickle: bool = False):
+        """The latest version's value (ZenML 0.98's artifact has no `load`, though its docs call it)."""
+        return self.latest.load(allow_pickle=allow_pickle)
 
 
 class StepRun:
-    """One step of a recorded run: status, cache status, inputs, outputs, timing."""
+    """One step of a recorded run: status (`completed`, `cached`, `failed`, `skipped`), inputs, outputs, timing.
 
-    def __init__(self, repo, run_id: str, record: StepRecord):
+    `.inputs` / `.outputs` are ZenML's: {name: [ArtifactVersion]} (each list also answers as its one version);
+    `.input` / `.output` the only one.
+    """
+
+    def __init__(self, repo, run_id: str, record: StepRecord, commit: str | None = None):
         self._repo = repo
         self.run_id = run_id
         self.record = record
+        self._commit = commit  # the run's commit, when known
 
     def __repr__(self) -> str:
-        return f"StepRun({self.name}, {self.status}{', cached' if self.cached else ''}, run={self.run_id[:12]})"
+        return f"StepRun({self.name}, {self.status}, run={self.run_id[:12]})"
 
     name = property(lambda self: self.record.name)
-    status = property(lambda self: self.record.status)
+    # ZenML's: a step served from cache reads `cached` (its record says completed, and cached)
+    status = property(lambda self: "cached" if self.record.cached else self.record.status)
     cached = property(lambda self: self.record.cached)
     parameters = property(lambda self: dict(self.record.parameters))
+    config = property(lambda self: StepConfig(self.name, self.record.parameters, enable_cache=self.record.cacheable))
     cache_key = property(lambda self: self.record.cache_key)
     code_hash = property(lambda self: self.record.code_hash)
     error = property(lambda self: self.record.error)
@@ -261,30 +246,56 @@ class StepRun:
     cached_from = property(lambda self: self.record.cached_from)
     start_time = property(lambda self: _utc(self.record.start_ns))
     end_time = property(lambda self: _utc(self.record.end_ns))
+    id = property(lambda self: step_run_id(self.run_id, self.name))
+    pipeline_run_id = property(lambda self: self.run_id)
+    code_id = property(lambda self: self.record.code or None)  # the exact code its cache key covers, helpers included
+    code = property(lambda self: self._repo.read_code(self.record.code) if self.record.code else None)
 
     @property
     def duration(self) -> float | None:
         r = self.record
         return None if r.start_ns is None or r.end_ns is None else (r.end_ns - r.start_ns) / 1e9
 
-    code_id = property(lambda self: self.record.code or None)
+    @property
+    def run_metadata(self) -> dict:
+        """Metadata logged on this step run: while it ran (`log_metadata()` in the step), then later."""
+        return annotated_metadata(self._repo, self.record.metadata, self.id)
 
     @property
-    def code(self) -> str | None:
-        """The exact code the step's cache key covers (its source, its helpers', constants), or None if not recorded."""
-        return self._repo.read_code(self.record.code) if self.record.code else None
+    def run(self) -> PipelineRun:
+        commit = self._commit or self._repo.run_commit(self.run_id)
+        return PipelineRun(self._repo, commit, self._repo.read_run(commit))
 
     @cached_property
-    def inputs(self) -> dict[str, ArtifactVersion]:
-        return {k: version_by_id(self._repo, v) for k, v in self.record.inputs.items()}
+    def inputs(self) -> dict[str, VersionList]:
+        return {k: VersionList([version_by_id(self._repo, v)]) for k, v in self.record.inputs.items()}
 
     @cached_property
-    def outputs(self) -> dict[str, ArtifactVersion]:
-        return {k: version_by_id(self._repo, v) for k, v in self.record.outputs.items()}
+    def outputs(self) -> dict[str, VersionList]:
+        return {k: VersionList([version_by_id(self._repo, v)]) for k, v in self.record.outputs.items()}
+
+    input = property(lambda self: _only(self.inputs, self.name, "input"))
+    output = property(lambda self: _only(self.outputs, self.name, "output"))
+
+
+def _only(items: dict, step: str, what: str) -> ArtifactVersion:
+    if len(items) != 1:
+        raise UserError(f"step {step!r} has {len(items)} {what}s ({', '.join(items) or 'none'}): "
+                        f"use .{what}s[name]")
+    return next(iter(items.values()))[0]
+
+
+def annotated_metadata(repo, recorded: dict, key: str) -> dict:
+    """Metadata recorded with a step run or run, updated by the annotations logged on it later."""
+    metadata = dict(recorded)
+    for note in repo.annotations(key):
+        metadata.update(note.metadata)
+    return metadata
 
 
 class PipelineRun:
-    """A recorded pipeline run: `.id`, `.pipeline`, `.status`, `.created`, `.steps`."""
+    """A recorded pipeline run: `.id`, `.name`, `.pipeline` (its name, with `.name`), `.status`, `.created`,
+    `.steps` (step name -> StepRun), `.tags`, `.run_metadata`."""
 
     def __init__(self, repo, commit: str, record: RunRecord):
         self._repo = repo
@@ -301,17 +312,22 @@ class PipelineRun:
         return hash(self.id)
 
     id = property(lambda self: self.record.run_id)
-    pipeline = property(lambda self: self.record.pipeline)
+    name = property(lambda self: self.record.run_name or default_run_name(self.record.pipeline, self.record.start_ns))
+    pipeline = property(lambda self: NamedPipeline(self._repo, self.record.pipeline))
     status = property(lambda self: self.record.status)
     parameters = property(lambda self: dict(self.record.parameters))
+    # its record's tags (`@pipeline(tags=)`), then those added and removed later (`add_tags(run=)`)
+    tags = property(lambda self: _tags_api().effective_tags(self.record.tags, self._repo.annotations(self.id)))
     created = property(lambda self: _utc(self.record.start_ns))
+    start_time = created
     end_time = property(lambda self: _utc(self.record.end_ns))
     duration = property(lambda self: (self.record.end_ns - self.record.start_ns) / 1e9)
+    provenance = cached_property(lambda self: Provenance.read(self._repo, self.commit))  # git, environment, who
 
-    @cached_property
-    def provenance(self) -> Provenance | None:
-        """Git state, environment, user and host of the run; None for a run recorded without them."""
-        return Provenance.read(self._repo, self.commit)
+    @property
+    def run_metadata(self) -> dict:
+        """Metadata logged on this run: by its steps while it ran, then later (`run_id_name_or_prefix=`)."""
+        return annotated_metadata(self._repo, self.record.metadata, self.id)
 
     @cached_property
     def steps(self) -> dict[str, StepRun]:
@@ -320,56 +336,55 @@ class PipelineRun:
             rec = self._repo.read_step(self.commit, name)
             if rec is None:
                 raise IntegrityError(f"run {self.id[:12]} lists step {name!r} but holds no record of it")
-            out[name] = StepRun(self._repo, self.id, rec)
+            out[name] = StepRun(self._repo, self.id, rec, self.commit)
         return out
 
 
-def get_run(repo, id_or_prefix: str) -> PipelineRun:
-    """A run by run id or run commit id (any unique prefix of 4+ hex characters)."""
-    _run_id, commit = repo.find_run(str(id_or_prefix))
-    return PipelineRun(repo, commit, repo.read_run(commit))
+def _tags_api():
+    from artrepo import tags  # hashlib: not on the path of a cached run
+
+    return tags
 
 
-def list_runs(repo, pipeline: str | None = None, limit: int | None = None) -> list[PipelineRun]:
-    """Recorded runs, newest first (optionally of one pipeline, at most `limit`)."""
-    if pipeline is not None:
-        commits = list(repo.pipeline_history(pipeline, limit=limit if limit is not None else 10**9))
-    else:
-        commits = _newest_commits(repo, limit)
-    runs = [PipelineRun(repo, c, repo.read_run(c)) for c in commits]
-    runs.sort(key=lambda r: (r.record.start_ns, r.id), reverse=True)
-    return runs if limit is None else runs[:limit]
+class NamedPipeline(str):
+    """A pipeline, by name: a `str` (its name, as artrepo gave it) with ZenML's `.name`, `.runs` (newest
+    first), `.last_run` and `.last_successful_run`."""
 
+    def __new__(cls, repo, name: str):
+        self = super().__new__(cls, name)
+        self._repo = repo
+        return self
 
-def _newest_commits(repo, limit: int | None) -> list[str]:
-    if limit == 0:
-        return []
-    if limit is not None and repo.pipeline_heads():
-        return _newest_from_chains(repo, limit)
-    # Commit times (seconds) pick the candidates without decoding every run record.
-    timed = sorted(((repo.objects.commit(c).commit_time, c) for c in set(repo.run_ids().values())),
-                   reverse=True)
-    if limit is None or len(timed) <= limit:
-        return [c for _, c in timed]
-    cutoff = timed[limit - 1][0] if limit > 0 else None
-    return [c for t, c in timed if cutoff is not None and t >= cutoff]
+    @property
+    def name(self) -> str:
+        return str.__str__(self)
 
+    def __repr__(self) -> str:
+        return f"Pipeline({self.name!r})"
 
-def _newest_from_chains(repo, limit: int) -> list[str]:
-    """The newest `limit` runs by merging the per-pipeline chains (reads about `limit` commits).
+    def __reduce__(self):
+        return str, (self.name,)
 
-    The chains are derived refs; a run outside every chain (its pipeline ref
-    not yet rebuilt) shows up in the unlimited listing only.
-    """
-    out: list[str] = []
-    cutoff = None
-    for commit, time in repo.walk_runs(set(repo.pipeline_heads().values())):
-        if cutoff is not None and time < cutoff:
-            break
-        out.append(commit)
-        if len(out) == limit:
-            cutoff = time  # keep equal-second runs: the caller sorts them exactly
-    return out
+    def _runs(self, limit: int) -> list[PipelineRun]:
+        runs = [PipelineRun(self._repo, c, self._repo.read_run(c))
+                for c in self._repo.pipeline_history(self.name, limit=limit)]
+        return sorted(runs, key=lambda r: (r.record.start_ns, r.id), reverse=True)
+
+    runs = property(lambda self: self._runs(10**9))
+
+    @property
+    def last_run(self) -> PipelineRun:
+        runs = self._runs(1)
+        if not runs:
+            raise NotFoundError(f"pipeline {self.name!r} has no runs")
+        return runs[0]
+
+    @property
+    def last_successful_run(self) -> PipelineRun:
+        for run in self.runs:
+            if run.status == "completed":
+                return run
+        raise NotFoundError(f"pipeline {self.name!r} has no successful run")
 
 
 def recorded_step(repo, run_id: str | None, step: str | None) -> tuple[str, StepRecord] | None:
@@ -382,4 +397,4 @@ def recorded_step(repo, run_id: str | None, step: str | None) -> tuple[str, Step
 def producer_step(repo, producer: dict) -> StepRun | None:
     """The step run named by a version record's `producer`, or None if that run was never recorded."""
     found = recorded_step(repo, producer.get("run_id"), producer.get("step"))
-    return None if found is None else StepRun(repo, producer["run_id"], found[1])
+    return None if found is None else StepRun(repo, producer["run_id"], found[1], found[0])

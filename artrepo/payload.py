@@ -137,6 +137,37 @@ class LoadFiles:
         """Where a read-only materialized copy of these files lives."""
         return self.cache_root / self.manifest.content_hash.hex()
 
+    def read_only_copy(self, prefix: str = "") -> Path:
+        """`cache_dir()`, holding a read-only materialized copy of the files (made once, by one process); in
+        a read-only repository, the same folder in this user's cache (docs/reliability.md, issue 14)."""
+        import errno
+
+        try:
+            return self._read_only_copy(self.cache_dir(), prefix)
+        except OSError as exc:
+            if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+                raise
+            base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+            return self._read_only_copy(Path(base) / "artrepo" / "paths" / self.cache_dir().name, prefix)
+
+    def _read_only_copy(self, cache: Path, prefix: str) -> Path:
+        import tempfile
+
+        if not cache.exists():
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(dir=cache.parent, prefix=".tmp-"))
+            try:
+                self.materialize(tmp, prefix)
+                make_read_only(tmp)
+                try:
+                    os.rename(tmp, cache)
+                except OSError:  # another process materialized it first
+                    remove_read_only(tmp)
+            except BaseException:
+                remove_read_only(tmp)
+                raise
+        return cache
+
     def open(self, relpath: str, mode: str = "rb"):
         if mode not in ("rb", "r+b") and "w" in mode:
             raise MaterializerError("stored artifacts are read-only")
@@ -289,3 +320,13 @@ def make_read_only(root: Path) -> None:
             if not os.path.islink(p):
                 os.chmod(p, os.stat(p).st_mode & ~0o222)
         os.chmod(folder, 0o555)
+
+
+def remove_read_only(path: Path) -> None:
+    """Remove a tree `make_read_only` made (its folders are made writable first)."""
+    import shutil
+
+    if path.exists():
+        for folder, _dirs, _files in os.walk(path):
+            os.chmod(folder, 0o755)
+        shutil.rmtree(path, ignore_errors=True)

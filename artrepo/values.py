@@ -63,16 +63,23 @@ class Staged(Frozen):
 
 
 class SaveRequest(Frozen):
-    """How to save a value: name, version and settings, validated (before anything is written)."""
+    """How to save a value: name, version and settings, validated (before anything is written).
 
-    __slots__ = ("name", "version", "tags", "artifact_type", "metadata", "materializer", "producer", "origin")
+    `extract_metadata=False` skips the materializer's metadata (the user's and
+    `storage_size` are kept); `include_visualizations=False` stores none.
+    """
+
+    __slots__ = ("name", "version", "tags", "artifact_type", "metadata", "materializer", "producer", "origin",
+                 "extract_metadata", "include_visualizations")
 
     def __init__(self, name: str, version: str | int | None = None, *, tags=None, artifact_type=None,
-                 metadata=None, materializer=None, producer: dict | None = None, origin: str = "saved"):
+                 metadata=None, materializer=None, producer: dict | None = None, origin: str = "saved",
+                 extract_metadata: bool = True, include_visualizations: bool = True):
         self._init(name=names.validate_name(name), version=None if version is None else names.validate_version(version),
                    tags=validate_tags(tags), metadata=validate_metadata(metadata),
                    artifact_type=artifact_type_of(artifact_type), materializer=materializer, producer=producer,
-                   origin=origin)
+                   origin=origin, extract_metadata=bool(extract_metadata),
+                   include_visualizations=bool(include_visualizations))
 
 
 class integrity_context:
@@ -173,32 +180,46 @@ def publish(repo, staged: Staged, provenance=None, diff: bytes | None = None):
     return repo.save_version(staged.record, repo.write_manifest(staged.manifest), provenance, diff)
 
 
-def stage(workspace: Workspace, data: object, request: SaveRequest) -> Staged:
-    """Run the materializer into the workspace's content store; nothing is published."""
+def output_folder(workspace: Workspace) -> Path:
+    """A new empty folder whose files a later `stage(..., uri=folder)` stores with the value (and removes)."""
     import tempfile
+
+    workspace.tmp.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(dir=workspace.tmp, prefix="save-"))
+
+
+def stage(workspace: Workspace, data: object, request: SaveRequest, uri: Path | None = None) -> Staged:
+    """Run the materializer into the workspace's content store; nothing is published.
+
+    `uri` is a folder from `output_folder` (a step's `get_output_artifact_uri`):
+    files already written there are stored with the value.
+    """
+    import shutil
 
     from artrepo.materializers import registry
     from artrepo.payload import SaveFiles
 
     cls = _materializer_class(request.materializer, data)
-    workspace.tmp.mkdir(parents=True, exist_ok=True)
+    tmp = output_folder(workspace) if uri is None else Path(uri)
     session = workspace.chunks.session()
     try:
-        with tempfile.TemporaryDirectory(dir=workspace.tmp, prefix="save-") as tmp:
-            files = SaveFiles(session, Path(tmp))
-            files.note_materializer(cls.materializer_id())
-            mat = cls(tmp, files=files)
-            mat.save(data)
-            # Drawn after the data, not beside it: a plotting thread holding the
-            # GIL stalls the chunking loop far longer than the drawing takes.
-            visualizations = mat.save_visualizations(data) or {}
-            auto = validate_metadata(mat.extract_metadata(data) or {}, "extracted metadata")
-            files.ingest_leftovers()
-            manifest = files.manifest(visualizations)
+        files = SaveFiles(session, tmp)
+        files.note_materializer(cls.materializer_id())
+        mat = cls(str(tmp), files=files)
+        mat.save(data)
+        # Drawn after the data, not beside it: a plotting thread holding the
+        # GIL stalls the chunking loop far longer than the drawing takes.
+        visualizations = (mat.save_visualizations(data) or {}) if request.include_visualizations else {}
+        auto = validate_metadata(mat.extract_metadata(data) or {}, "extracted metadata") \
+            if request.extract_metadata else {}
+        files.ingest_leftovers()
+        manifest = files.manifest(visualizations)
         session.commit()
     except BaseException:
         session.abort()
         raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     environment = {}
     if PICKLE_ID in files.used:
         from artrepo.materializers.pickle import environment as pickle_env

@@ -15,13 +15,14 @@ PKG = Path(__file__).resolve().parent.parent / "artrepo"
 # A module may import artrepo modules of its own layer group or below, never above.
 LAYERS = [
     {"artrepo.errors", "artrepo.plain", "artrepo.names", "artrepo.atomic", "artrepo.storedfile", "artrepo.safepaths", "artrepo.io",
-     "artrepo.metadata"},
+     "artrepo.metadata", "artrepo.exceptions"},
     {"artrepo.storage", "artrepo.gitdb", "artrepo.records", "artrepo.enums", "artrepo.tags"},
     {"artrepo.repository"},
     {"artrepo.materializers", "artrepo.remotes", "artrepo.maintenance", "artrepo.payload"},
-    {"artrepo.models", "artrepo.values", "artrepo.lineage", "artrepo.provenance", "artrepo.diff", "artrepo.compare"},
+    {"artrepo.models", "artrepo.values", "artrepo.lineage", "artrepo.stacks", "artrepo.versionfiles",
+     "artrepo.listing", "artrepo.queries", "artrepo.workdir", "artrepo.provenance", "artrepo.diff", "artrepo.compare"},
     {"artrepo.runtime"},
-    {"artrepo.client"},
+    {"artrepo.client", "artrepo.annotating"},
     {"artrepo.cli", "artrepo.ui", "artrepo.__main__", "artrepo"},
 ]
 # Siblings in the layer picture: groups on one layer that never import each other.

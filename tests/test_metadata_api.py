@@ -47,24 +47,13 @@ def test_forms_artrepo_cannot_record_are_one_line_errors_not_dropped(project):
     for kwargs, message in [({"artifact_name": "one"}, "needs artifact_version= too"),
                             ({}, "outside a step needs a target"),
                             ({"infer_artifact": True}, "works only inside a running step"),
-                            ({"step_name": "s", "run_id_name_or_prefix": "abc"}, "step run or pipeline run"),
-                            ({"run_id_name_or_prefix": "abc"}, "step run or pipeline run"),
+                            ({"step_name": "s", "run_id_name_or_prefix": "abcd"}, "no pipeline run 'abcd'"),
+                            ({"run_id_name_or_prefix": "abcd"}, "no pipeline run 'abcd'"),
+                            ({"step_name": "s"}, "unsupported combination"),
                             ({"model_name": "m", "model_version": "1"}, "no model registry")]:
         with pytest.raises(UserError, match=message):
             log_metadata(metadata={"lost": True}, **kwargs)
     assert "lost" not in Client().get_artifact_version("one").run_metadata
-
-    @step
-    def bare() -> int:
-        log_metadata(metadata={"accuracy": 1.0})  # ZenML: the step run's metadata
-        return 1
-
-    @pipeline
-    def p():
-        bare()
-
-    with pytest.raises(Exception, match="step run or pipeline run, which artrepo does not record yet"):
-        p()
 
 
 def test_log_artifact_metadata_stays(project):
@@ -102,8 +91,6 @@ def test_register_artifact_with_zenml_metadata_and_type(project, tmp_path):
     assert (load_artifact("reg") / "f.txt").read_text() == "hi"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12 item 7: ExternalArtifact(store_artifact_metadata=, "
-                   "store_artifact_visualizations=) needs runtime/graph.py and the executor (being split)")
 def test_external_artifact_without_metadata_or_visualizations(project):
     @step
     def ext(x: np.ndarray) -> int:

@@ -87,7 +87,7 @@ def test_tags_inside_a_step_go_to_its_output(project):
 
 def test_unsupported_targets_are_one_line_errors(project):
     save_artifact([1], name="t")
-    for kwargs, message in [({"run": "abc"}, "add_tags\\(run=\\) is not supported"),
+    for kwargs, message in [({"run": "abcd"}, "no pipeline run 'abcd'"),
                             ({"pipeline": "p"}, "add_tags\\(pipeline=\\) is not supported"),
                             ({"artifact_name": "t"}, "needs artifact_version= too"),
                             ({}, "outside a step needs a target"),

@@ -114,6 +114,7 @@ def collect(view, *, grace: float, dry_run: bool = False, ignore_refs=frozenset(
 def plan(view, grace: float, now: float, ignore_refs=frozenset()) -> GcResult:
     reached = reach(view, ignore_refs=ignore_refs)
     refuse_on_damage(view, reached, "nothing was deleted")
+    _keep_recently_deleted(view, reached, now - grace)
     index = view.store.index
     intact = not (index.damaged or index.missing)
     packs, _stray = survey(view.store, unindexed_footers=not intact)  # a lost index is rebuilt from footers
@@ -144,6 +145,21 @@ def plan(view, grace: float, now: float, ignore_refs=frozenset()) -> GcResult:
             result.dropped_files.append(key)
     result.index_rewritten = len(index.files) > 1 or not intact or set(survivors) != set(index.packs)
     return result
+
+
+def _keep_recently_deleted(view, reached, since: float) -> None:
+    """Count the chunks of versions deleted less than the grace period ago as needed (format.md §7)."""
+    from artrepo.records.artifact import Annotation
+
+    objects = view.reader.objects
+    for head in reached.annotations:
+        for top in objects.tree_listing(head, ""):
+            for rest in objects.tree_listing(head, top):
+                for blob in objects.tree_listing(head, f"{top}/{rest}").values():
+                    note = Annotation.from_msgpack(objects.blob(blob))
+                    if note.deleted and note.created_ns / 1e9 > since:
+                        for cid in view.reader.manifest(note.version_id).chunk_ids():
+                            reached.users.setdefault(cid, set()).add(f"{note.version_id[:12]} (deleted)")
 
 
 def _replace_index(view, result: GcResult) -> bool:

@@ -7,10 +7,7 @@ Loading gives a `Path` to a read-only materialized copy.
 """
 from __future__ import annotations
 
-import errno
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from artrepo.errors import UserError
@@ -36,13 +33,7 @@ class PathMaterializer(BaseMaterializer):
             raise UserError(f"cannot store {source}: not a regular file or folder")
 
     def load(self, data_type: type) -> Path:
-        files = self._files
-        try:
-            cache = _materialized(files, files.cache_dir(), self._prefix)
-        except OSError as exc:  # a read-only repository: the user's own cache (docs/reliability.md, item 14)
-            if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
-                raise
-            cache = _materialized(files, _user_cache() / files.cache_dir().name, self._prefix)
+        cache = self._files.read_only_copy(self._prefix)
         if (cache / "dir").is_dir():
             return cache / "dir"
         inner = cache / "file"
@@ -61,35 +52,3 @@ class PathMaterializer(BaseMaterializer):
 
         return path_visualizations(self, data)
 
-
-def _materialized(files, cache: Path, prefix: str) -> Path:
-    """`cache` (a folder named by the content hash), materialized read-only unless it already is."""
-    if not cache.exists():
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=cache.parent, prefix=".tmp-"))
-        try:
-            files.materialize(tmp, prefix)
-            from artrepo.payload import make_read_only
-
-            make_read_only(tmp)
-            try:
-                os.rename(tmp, cache)
-            except OSError:  # another process materialized it first
-                _remove_read_only(tmp)
-        except BaseException:
-            _remove_read_only(tmp)
-            raise
-    return cache
-
-
-def _user_cache() -> Path:
-    """This user's cache of materialized copies, for repositories they cannot write to."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "artrepo" / "paths"
-
-
-def _remove_read_only(path: Path) -> None:
-    if path.exists():
-        for folder, dirs, _files in os.walk(path):
-            os.chmod(folder, 0o755)
-        shutil.rmtree(path, ignore_errors=True)

@@ -127,15 +127,17 @@ class Manifest(Frozen):
 
 
 class Annotation(codec.Record):
-    """Tags or metadata added to (or tags removed from) a version after it was written (append-only)."""
+    """Tags or metadata added to (or tags removed from) a version after it was written, or its deletion
+    (append-only). `version_id` is the key annotated: a version id, or an artifact's, run's or step run's key."""
 
-    # removed_tags is written only when not empty: older annotations keep their bytes
+    # removed_tags and deleted are written only when not empty: older annotations keep their bytes
     FORMAT = codec.Schema("annotation", 1, {"version_id": str, "tags": [str], "metadata": {str: codec.JSON},
-                                            "created_ns": int, "removed_tags": [str]}, optional={"removed_tags"})
+                                            "created_ns": int, "removed_tags": [str], "deleted": bool},
+                          optional={"removed_tags", "deleted"})
     __slots__ = FORMAT.attributes()
 
     def __init__(self, version_id: str, tags: tuple[str, ...] = (), metadata: dict | None = None,
-                 created_ns: int = 0, removed_tags: tuple[str, ...] = ()):
+                 created_ns: int = 0, removed_tags: tuple[str, ...] = (), deleted: bool = False):
         self._init(version_id=version_id, tags=tags, metadata={} if metadata is None else metadata,
-                   created_ns=created_ns, removed_tags=removed_tags)
+                   created_ns=created_ns, removed_tags=removed_tags, deleted=deleted)
 

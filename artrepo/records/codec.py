@@ -128,9 +128,9 @@ class Schema:
             raise FormatError(f"{kind} record schema {doc.get('schema')!r} is not supported "
                               f"(expected {self.schema})")
         del doc["kind"], doc["schema"]
-        for name in self.optional:  # its empty value: "" for str, [] for an array, {} for a map
+        for name in self.optional:  # absent: empty ("" for str, [] for arrays, {} for maps)
             spec = fields[name]
-            doc.setdefault(name, (spec if type(spec) is type else type(spec))())
+            doc.setdefault(name, spec() if type(spec) is type else type(spec)())
         try:
             for name, spec in self._plain:
                 if type(doc[name]) is not spec:

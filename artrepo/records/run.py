@@ -22,7 +22,9 @@ class StepRecord(codec.Record):
         "upstream": [str], "cacheable": bool,
         "cached_from": (str, None),  # run id whose outputs a cached step reused
         "start_ns": (int, None), "end_ns": (int, None), "error": (str, None), "traceback": (str, None),
-        "code": str}, optional={"code"})
+        "code": str,  # the blob id of the step's exact code (provenance)
+        "metadata": {str: codec.JSON}},  # logged on the step run while it ran (log_metadata() in the step)
+        optional={"code", "metadata"})
     __slots__ = FORMAT.attributes()
 
     def __init__(self, *, name: str, status: str, cached: bool, cache_key: str, code_hash: str,
@@ -30,27 +32,36 @@ class StepRecord(codec.Record):
                  outputs: dict | None = None, output_labels: dict | None = None, upstream: tuple[str, ...] = (),
                  cacheable: bool = True, cached_from: str | None = None, start_ns: int | None = None,
                  end_ns: int | None = None, error: str | None = None, traceback: str | None = None,
-                 code: str = ""):
+                 code: str = "", metadata: dict | None = None):
         self._init(name=name, status=status, cached=cached, cache_key=cache_key, code_hash=code_hash,
                    key_parts=_dict(key_parts), parameters=_dict(parameters), inputs=_dict(inputs),
                    outputs=_dict(outputs), output_labels=_dict(output_labels), upstream=upstream,
                    cacheable=cacheable, cached_from=cached_from, start_ns=start_ns, end_ns=end_ns, error=error,
-                   traceback=traceback, code=code)
+                   traceback=traceback, code=code, metadata=_dict(metadata))
 
 
 class RunRecord(codec.Record):
-    """The run as a whole (`run.msgpack`); `steps` lists step names in execution order."""
+    """The run as a whole (`run.msgpack`); `steps` lists step names in execution order.
+
+    Optional (left out when empty): `run_name` (a name the user gave, e.g.
+    `with_options(run_name=...)`; empty: the default name, derived when read),
+    `tags`, and `metadata` its steps logged on it while it ran.
+    """
 
     FORMAT = codec.Schema("pipeline_run", 1, {
         "run_id": str, "pipeline": str, "status": str,  # completed | failed
         "parameters": {str: codec.JSON}, "steps": [str], "start_ns": int, "end_ns": int,
-        "source": (str, None)})  # the file or module the pipeline came from
+        "source": (str, None),  # the file or module the pipeline came from
+        "run_name": str, "tags": [str], "metadata": {str: codec.JSON}},
+        optional={"run_name", "tags", "metadata"})
     __slots__ = FORMAT.attributes()
 
     def __init__(self, *, run_id: str, pipeline: str, status: str, parameters: dict | None = None,
-                 steps: tuple[str, ...] = (), start_ns: int = 0, end_ns: int = 0, source: str | None = None):
+                 steps: tuple[str, ...] = (), start_ns: int = 0, end_ns: int = 0, source: str | None = None,
+                 run_name: str = "", tags: tuple[str, ...] = (), metadata: dict | None = None):
         self._init(run_id=run_id, pipeline=pipeline, status=status, parameters=_dict(parameters), steps=steps,
-                   start_ns=start_ns, end_ns=end_ns, source=source)
+                   start_ns=start_ns, end_ns=end_ns, source=source, run_name=run_name, tags=tuple(tags),
+                   metadata=_dict(metadata))
 
 
 class ProvenanceRecord(codec.Record):

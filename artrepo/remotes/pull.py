@@ -50,6 +50,10 @@ def pull(repo, remote, refs=(), metadata_only: bool = False, progress=None, back
     session.fetch_git(state)
     session.check_reachable(state)
     wanted.update(reached_versions(repo, wanted, state.refs))
+    if layout.ANNOTATIONS in state.refs:  # deletions first: a version deleted on either side is not adopted
+        repo.merge_annotations(state.refs[layout.ANNOTATIONS], remote.name)
+    state = _without_deleted(repo, state)
+    wanted = {ref: oid for ref, oid in wanted.items() if ref in state.refs}
     refused = Refusals(remote.name)
     check_refs(repo, state.refs, refused)
     if not metadata_only:
@@ -64,6 +68,19 @@ def pull(repo, remote, refs=(), metadata_only: bool = False, progress=None, back
     if result.conflicts:
         raise ConflictError("; ".join(result.conflicts))
     return result
+
+
+def _without_deleted(repo, state: RemoteState) -> RemoteState:
+    """The remote's refs minus those naming a version deleted here or on the remote; local versions deleted
+    elsewhere are unpublished (a deletion travels in the annotations, docs/format.md §7)."""
+    repo.unpublish_deleted(set(state.refs.values()))
+    published = set(repo.published_refs().values())
+    gone = repo.deleted_among(oid for ref, oid in state.refs.items()
+                              if ref_class(ref) in ("version", "alias") and oid not in published)
+    if not gone:
+        return state
+    return RemoteState({ref: oid for ref, oid in state.refs.items() if oid not in gone}, state.git_packs,
+                       state.index_files, state.token)
 
 
 def _fetch_data(repo, session, state: RemoteState, wanted: dict[str, str], progress, result,

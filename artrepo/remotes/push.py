@@ -45,6 +45,7 @@ class TransferResult:
 @dataclass
 class PushPlan:
     updates: dict[str, str] = field(default_factory=dict)
+    removals: set[str] = field(default_factory=set)  # remote refs naming versions deleted here
     moves: dict[str, list] = field(default_factory=dict)
     renumbered: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
@@ -53,7 +54,12 @@ class PushPlan:
 def plan_push(repo, selection: dict[str, str], all_local: dict[str, str], state: RemoteState,
               tracked: dict[str, str], remote_name: str) -> PushPlan:
     plan = PushPlan()
-    remote_versions = group_versions(state.refs)
+    published = set(all_local.values())
+    candidates = {ref: oid for ref, oid in state.refs.items()
+                  if ref_class(ref) in ("version", "alias") and oid not in published}
+    gone = repo.deleted_among(candidates.values()) if candidates else set()
+    plan.removals = {ref for ref, oid in candidates.items() if oid in gone}
+    remote_versions = group_versions({r: o for r, o in state.refs.items() if r not in plan.removals})
     local_versions = group_versions(all_local)
     for name, labels in sorted(group_versions(selection).items()):
         on_remote = remote_versions.get(name, {})
@@ -100,7 +106,8 @@ class Pusher:
         all_local = self.repo.published_refs()
         theirs = state.refs.get(ANNOTATIONS)
         if theirs is not None and self.repo.objects.contains(theirs):  # union with the remote's chain first
-            self.repo.merge_annotations(state.refs[ANNOTATIONS])
+            self.repo.merge_annotations(state.refs[ANNOTATIONS], self.session.remote.name)
+            self.repo.unpublish_deleted(set(state.refs.values()))  # deleted by another clone: not sent again
             all_local = self.repo.published_refs()
         if not self.parsed:
             return all_local, all_local
@@ -117,7 +124,7 @@ class Pusher:
             plan = plan_push(self.repo, selection, all_local, state, session.tracked(), session.remote.name)
             if plan.conflicts:
                 raise ConflictError("; ".join(plan.conflicts))
-            if not plan.updates:
+            if not plan.updates and not plan.removals:
                 self._finish(plan, state.refs, all_local)
                 return self.result
             try:
@@ -125,12 +132,13 @@ class Pusher:
             except RemoteIndexGone:
                 continue  # a remote gc rewrote the index list since we read the table: re-read, re-plan
             self._send_git(plan, state)
-            new = RemoteState({**state.refs, **plan.updates},
+            refs = {ref: oid for ref, oid in {**state.refs, **plan.updates}.items() if ref not in plan.removals}
+            new = RemoteState(refs,
                               state.git_packs + [g for g in self.new_git if g not in state.git_packs],
                               state.index_files + [i for i in self.new_index if i not in state.index_files])
             if write_state(session.backend, state, new):
                 self.result.versions = sum(ref_class(r) == "version" for r in plan.updates)
-                self.result.refs = len(plan.updates) - self.result.versions
+                self.result.refs = len(plan.updates) - self.result.versions + len(plan.removals)
                 self.result.renumbered = plan.renumbered
                 session.mark_imported(self.new_git)
                 self._finish(plan, new.refs)

@@ -36,10 +36,11 @@ def read_annotation(objects, version_id: str, blob: str) -> Annotation:
 class Annotations:
     """The annotations part of `Repository` (a mixin: it uses `objects`, `refs` and `git_dir`)."""
 
-    def annotate(self, version_id: str, tags=(), metadata=None, removed_tags=()) -> None:
+    def annotate(self, version_id: str, tags=(), metadata=None, removed_tags=(), deleted: bool = False) -> None:
         from artrepo.storage.hashing import digest
 
-        note = Annotation(version_id, tuple(tags), dict(metadata or {}), time.time_ns(), tuple(removed_tags))
+        note = Annotation(version_id, tuple(tags), dict(metadata or {}), time.time_ns(), tuple(removed_tags),
+                          deleted)
         data = note.to_msgpack()
         path = [version_id[:2], version_id[2:], digest(data).hex()[:32]]
 

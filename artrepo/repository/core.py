@@ -17,6 +17,7 @@ from artrepo.gitdb import layout
 from artrepo.gitdb.objects import ObjectStore, is_oid
 from artrepo.gitdb.refs import RefsContainer
 from artrepo.repository.annotations import Annotations
+from artrepo.repository.deletions import Deletions
 from artrepo.repository.runs import Runs
 from artrepo.repository.versions import Versions
 
@@ -54,7 +55,7 @@ def active(root: Path | str | None = None) -> "Repository":
     return repo
 
 
-class Repository(Versions, Annotations, Runs):
+class Repository(Versions, Deletions, Annotations, Runs):
     """An open artrepo repository."""
 
     def __init__(self, root: Path):
@@ -147,7 +148,10 @@ class Repository(Versions, Annotations, Runs):
 
     def trusts(self, version_id: str) -> bool:
         """Whether loading this version may run code (pickles, materializer imports)."""
-        remote = self.origin(version_id)
+        return self.trusts_remote(self.origin(version_id))
+
+    def trusts_remote(self, remote: str | None) -> bool:
+        """Whether what came from `remote` (None: made here) may run code or delete versions here."""
         if remote is None:
             return True
         return (self.config.get(f"artrepo-remote.{remote}.trusted") or "").lower() == "true"

@@ -146,6 +146,8 @@ class Versions:
         for label, oid in self.version_refs(rec.name).items():
             if oid == version_id:
                 return VersionInfo(oid, rec.name, label, rec)
+        if self.deleted(version_id):
+            raise NotFoundError(f"version {rec.name} ({version_id[:12]}) was deleted")
         raise NotFoundError(f"version id {version_id[:12]} is not a published version")
 
     def resolve(self, text: str, version: str | int | None = None) -> VersionInfo:

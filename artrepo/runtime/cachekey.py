@@ -12,7 +12,7 @@ from artrepo.errors import UserError
 from artrepo.records import codec
 from artrepo.storage.hashing import digest
 
-CACHE_FORMAT = "artrepo-cache/1"
+CACHE_FORMAT = "artrepo-cache/2"  # 2: default output names left out (same step, other pipeline: a hit)
 
 
 def canonical_parameter(name: str, value, depth: int = 0):
@@ -40,8 +40,13 @@ def _hash(value) -> str:
 
 
 def key_parts(code_hash: str, parameters: dict, input_hashes: dict[str, str],
-              outputs: list[tuple[str, str, str]]) -> dict[str, str]:
-    """{component: hex}. `outputs` are (key, artifact name, materializer id) triples."""
+              outputs: list[tuple[str, ...]]) -> dict[str, str]:
+    """{component: hex}. `outputs` are (key, artifact name or "", custom version or "", materializer id).
+
+    Names and versions are the user's (`Annotated[T, "name"]`, `ArtifactConfig`,
+    `--config`), never a default name: those hold the pipeline's name, and the
+    same step in another pipeline is the same computation (a hit, as in ZenML).
+    """
     parts = {"format": CACHE_FORMAT, "code": code_hash}
     for name in sorted(parameters):
         parts[f"parameter:{name}"] = _hash(parameters[name])
@@ -62,7 +67,7 @@ def _describe(component: str, change: str) -> str:
     if kind == "input":
         return f"input {name!r} {'content changed' if change == 'changed' else change}"
     return {"format": "artrepo cache format changed", "code": "code changed (step or a function it calls)",
-            "outputs": "output names or materializers changed"}.get(kind, f"{component} {change}")
+            "outputs": "output names, versions or materializers changed"}.get(kind, f"{component} {change}")
 
 
 def first_difference(old: dict[str, str], new: dict[str, str]) -> str | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextvars
 
-from artrepo.errors import UserError
+from artrepo.errors import StepContextError, UserError
 
 _STEP: contextvars.ContextVar = contextvars.ContextVar("artrepo_step", default=None)
 _COMPOSING: contextvars.ContextVar = contextvars.ContextVar("artrepo_composing", default=None)
@@ -25,32 +25,83 @@ def composing():
 
 
 class StepContext:
-    """The running step: its names, its outputs, metadata or tags added to them, versions it saved."""
+    """The running step: its names, its run, its inputs and outputs, metadata and tags added to them.
 
-    def __init__(self, pipeline_name: str, step_name: str, run_id: str, outputs: dict[str, str], store):
-        self.pipeline_name = pipeline_name
-        self.step_name = step_name
-        self.run_id = run_id
-        self._outputs = dict(outputs)  # output key -> artifact name
+    What the step adds is collected here and recorded by the driver:
+    `output_metadata` / `output_tags` / `removed_output_tags` per output key,
+    `step_metadata` and `run_metadata` (ZenML's `log_metadata()` on the step
+    run or the pipeline run), and `saved`, the versions `save_artifact` made.
+    """
+
+    def __init__(self, task, store):
+        self.pipeline_name = task.pipeline
+        self.step_name = task.step
+        self.run_id = task.run_id
+        self._task = task
+        self._outputs = {o.key: o.name for o in task.outputs}  # output key -> artifact name
         self._store = store  # where save_artifact saves (runtime.task)
-        self.output_metadata: dict[str, dict] = {k: {} for k in outputs}
-        self.output_tags: dict[str, list[str]] = {k: [] for k in outputs}
+        self.output_metadata: dict[str, dict] = {k: {} for k in self._outputs}
+        self.output_tags: dict[str, list[str]] = {k: [] for k in self._outputs}
+        self.removed_output_tags: dict[str, list[str]] = {k: [] for k in self._outputs}
+        self.step_metadata: dict = {}
+        self.run_metadata: dict = {}
         self.saved: dict[str, tuple[str, str]] = {}  # artifact name -> (version id, label) saved inside the step
+        self.output_uris: dict[str, str] = {}  # output key -> folder from get_output_artifact_uri
+        self._inputs = None
 
     def __repr__(self) -> str:
         return f"StepContext(step={self.step_name!r}, pipeline={self.pipeline_name!r}, run_id={self.run_id[:12]!r})"
 
+    # -- ZenML's read-only views of the step, its run and its pipeline -------------------
+    is_active = True
+    pipeline_state = None  # ZenML's on_init hook result: artrepo has no on_init hook
+
+    @property
+    def pipeline(self):
+        """The pipeline (`.name`, `.runs`, `.last_run`), as `Client().get_pipeline` returns it."""
+        from artrepo.models import NamedPipeline
+
+        return NamedPipeline(self._store.repo if hasattr(self._store, "repo") else None, self.pipeline_name)
+
+    @property
+    def pipeline_run(self) -> "RunningRun":
+        return RunningRun(self)
+
+    @property
+    def step_run(self) -> "RunningStep":
+        return RunningStep(self)
+
+    @property
+    def inputs(self) -> dict:
+        """{input name: [ArtifactVersion]}, ZenML's shape (a one-item list per input, which also answers as it)."""
+        if self._inputs is None:
+            from artrepo.listing import VersionList
+
+            self._inputs = {k: VersionList([self._store.version(stored)]) for k, stored in self._task.inputs.items()}
+        return self._inputs
+
+    @property
+    def model(self):
+        raise StepContextError("artrepo has no model registry: a step has no model; save models as artifacts")
+
+    model_version = model
+
+    # -- outputs ---------------------------------------------------------------------------
     def _output_key(self, output_name: str | None) -> str:
         if output_name is None:
             if len(self._outputs) != 1:
-                raise UserError(f"step {self.step_name!r} has {len(self._outputs)} outputs: "
-                                f"name one of {sorted(self._outputs)}")
+                if not self._outputs:
+                    raise StepContextError(f"Unable to get step output for step `{self.step_name}`: "
+                                           "This step does not have any outputs.")
+                raise StepContextError(f"Unable to get step output for step `{self.step_name}`: This step has "
+                                       f"multiple outputs ({set(self._outputs)}), please specify which output "
+                                       "to return.")
             return next(iter(self._outputs))
         for key, artifact in self._outputs.items():
             if output_name in (key, artifact):
                 return key
-        raise UserError(f"step {self.step_name!r} has no output {output_name!r} "
-                        f"(outputs: {', '.join(sorted(self._outputs)) or 'none'})")
+        raise StepContextError(f"Unable to get step output for step `{self.step_name}`: no output "
+                               f"{output_name!r} (outputs: {', '.join(sorted(self._outputs)) or 'none'})")
 
     def has_output(self, output_name: str | None) -> bool:
         if output_name is None:
@@ -62,11 +113,54 @@ class StepContext:
 
         self.output_metadata[self._output_key(output_name)].update(validate_metadata(metadata))
 
+    def get_output_metadata(self, output_name: str | None = None) -> dict:
+        return dict(self.output_metadata[self._output_key(output_name)])
+
     def add_output_tags(self, tags=None, output_name: str | None = None) -> None:
         from artrepo.values import validate_tags
 
         key = self._output_key(output_name)
-        self.output_tags[key].extend(t for t in validate_tags(tags) if t not in self.output_tags[key])
+        for t in validate_tags(_names(tags)):
+            if t not in self.output_tags[key]:
+                self.output_tags[key].append(t)
+            if t in self.removed_output_tags[key]:
+                self.removed_output_tags[key].remove(t)
+
+    def remove_output_tags(self, tags=None, output_name: str | None = None) -> None:
+        """Leave these tags off the output (those of its `ArtifactConfig` included)."""
+        from artrepo.values import validate_tags
+
+        key = self._output_key(output_name)
+        for t in validate_tags(_names(tags)):
+            if t in self.output_tags[key]:
+                self.output_tags[key].remove(t)
+            if t not in self.removed_output_tags[key]:
+                self.removed_output_tags[key].append(t)
+
+    def get_output_tags(self, output_name: str | None = None) -> list[str]:
+        key = self._output_key(output_name)
+        spec = next(o for o in self._task.outputs if o.key == key)
+        return [t for t in dict.fromkeys([*spec.tags, *self.output_tags[key]]) if t not in self.removed_output_tags[key]]
+
+    def get_output_artifact_uri(self, output_name: str | None = None) -> str:
+        """A folder for this output: files written there are stored with the value the step returns."""
+        key = self._output_key(output_name)
+        if key not in self.output_uris:
+            self.output_uris[key] = str(self._store.output_folder())
+        return self.output_uris[key]
+
+    def get_output_materializer(self, output_name: str | None = None, custom_materializer_class=None,
+                                data_type=None):
+        """A materializer for this output, at its `get_output_artifact_uri()` folder."""
+        from artrepo.materializers import registry
+
+        key = self._output_key(output_name)
+        spec = next(o for o in self._task.outputs if o.key == key)
+        cls = custom_materializer_class or spec.materializer
+        if cls is None:
+            wanted = data_type or spec.data_type
+            cls = registry.for_type(wanted if isinstance(wanted, type) else object)
+        return cls(self.get_output_artifact_uri(key))
 
     def save_artifact(self, data, name: str, version=None, **settings):
         """`save_artifact` inside this step: saved at once, and recorded as an output of the step."""
@@ -74,6 +168,53 @@ class StepContext:
         info = self._store.save(data, name, version, producer=producer, **settings)
         self.saved[info.name] = (info.id, info.version)
         return info
+
+
+def _names(tags) -> list[str]:
+    from artrepo.tags import tag_names
+
+    return tag_names(tags)
+
+
+class RunningRun:
+    """The run in progress, as `get_step_context().pipeline_run` (`.id`, `.name`, `.pipeline`, `.status`)."""
+
+    status = "running"
+
+    def __init__(self, ctx: StepContext):
+        self._ctx = ctx
+
+    id = property(lambda self: self._ctx.run_id)
+    name = property(lambda self: self._ctx._task.run_name)
+    pipeline = property(lambda self: self._ctx.pipeline)
+    run_metadata = property(lambda self: dict(self._ctx.run_metadata))
+
+    def __repr__(self) -> str:
+        return f"PipelineRun({self.name}, running, id={self.id[:12]})"
+
+
+class RunningStep:
+    """The running step, as `get_step_context().step_run` (`.name`, `.status`, `.config`, `.inputs`)."""
+
+    status = "running"
+
+    def __init__(self, ctx: StepContext):
+        self._ctx = ctx
+
+    name = property(lambda self: self._ctx.step_name)
+    pipeline_run_id = property(lambda self: self._ctx.run_id)
+    inputs = property(lambda self: self._ctx.inputs)
+    run_metadata = property(lambda self: dict(self._ctx.step_metadata))
+
+    @property
+    def config(self):
+        from artrepo.listing import StepConfig
+
+        task = self._ctx._task
+        return StepConfig(task.step, task.parameters, task.settings.get("extra") or {})
+
+    def __repr__(self) -> str:
+        return f"StepRun({self.name}, running, run={self._ctx.run_id[:12]})"
 
 
 def get_step_context() -> StepContext:

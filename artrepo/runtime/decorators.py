@@ -7,37 +7,66 @@
     def numbers_pipeline(): loader()
 
     run = numbers_pipeline()          # runs in the current repository, returns a PipelineRun
+
+As in ZenML, `configure(...)` changes a step or pipeline in place and returns
+it; `with_options(...)` returns a configured copy. Options artrepo does not
+implement are one-line errors (runtime/options.py).
 """
 from __future__ import annotations
 
 import functools
 
 from artrepo.errors import UserError
-from artrepo.runtime import context, signature
-
-_STEP_OPTIONS = {"name", "enable_cache", "output_materializers", "settings", "extra", "experiment_tracker",
-                 "step_operator", "on_failure", "on_success", "retry", "model", "enable_artifact_metadata",
-                 "enable_artifact_visualization", "enable_step_logs"}
-_PIPELINE_OPTIONS = {"name", "enable_cache", "parallel", "settings", "extra", "on_failure", "on_success",
-                     "model", "enable_artifact_metadata", "enable_artifact_visualization", "enable_step_logs",
-                     "tags"}
+from artrepo.runtime import context, options as known, signature
 
 
-def _check_options(kind: str, options: dict, allowed: set[str]) -> None:
-    unknown = set(options) - allowed
-    if unknown:
-        raise UserError(f"@{kind} has no option {sorted(unknown)[0]!r}")
+class _Configurable:
+    """What steps and pipelines share: a function and the options it was configured with."""
+
+    KIND = ""
+    __slots__ = ()
+
+    def _configure(self, merge: bool, given: dict) -> None:
+        given = known.checked(self.KIND, given)
+        for name in ("on_failure", "on_success"):
+            if name in given:
+                given[name] = known.hook(self.KIND, name, given[name])
+        if merge:
+            if "extra" in given and "extra" in self.options:
+                given["extra"] = {**self.options["extra"], **given["extra"]}
+            self.options = {**self.options, **given}
+        else:
+            self.options = given
+
+    @property
+    def name(self) -> str:
+        return self.options.get("name") or self.entrypoint.__name__
+
+    @property
+    def enable_cache(self) -> bool | None:
+        return self.options.get("enable_cache")
+
+    @property
+    def configuration(self) -> known.Configuration:
+        return known.Configuration({"name": self.name, **self.options})
+
+    def _copy(self):
+        import copy  # with_options only: not on the path of a plain run
+
+        clone = copy.copy(self)
+        clone.options = dict(self.options)
+        return clone
 
 
-class Step:
+class Step(_Configurable):
     """A step function. Called inside a pipeline body it wires the DAG; outside, it just runs."""
 
+    KIND = "step"
+
     def __init__(self, func, **options):
-        _check_options("step", options, _STEP_OPTIONS)
         self.entrypoint = func
-        self.name = options.get("name") or func.__name__
-        self.enable_cache: bool | None = options.get("enable_cache")
-        self.output_materializers = options.get("output_materializers")
+        self.options: dict = {}
+        self._configure(True, options)
         self.outputs = signature.output_specs(func)
         self.input_names = signature.input_names(func)
         self._code: tuple[list, str] | None = None  # (runtime.codehash.code_parts, their hash), found once
@@ -51,6 +80,10 @@ class Step:
         if composition is None:
             return self.entrypoint(*args, **kwargs)
         return composition.add(self, args, kwargs)
+
+    @property
+    def output_materializers(self):
+        return self.options.get("output_materializers")
 
     @property
     def code_hash(self) -> str:
@@ -78,57 +111,80 @@ class Step:
             return chosen.get(key)
         return chosen
 
-    def with_options(self, **options) -> "Step":
-        _check_options("step", options, _STEP_OPTIONS)
-        import copy  # with_options only: not on the path of a plain run
+    def configure(self, merge: bool = True, **options) -> "Step":
+        """Set options in place (ZenML's `step.configure`); returns the step."""
+        self._configure(merge, options)
+        return self
 
-        clone = copy.copy(self)
-        for key in ("name", "enable_cache", "output_materializers"):
-            if key in options:
-                setattr(clone, key, options[key])
-        return clone
-
-    configure = with_options
+    def with_options(self, merge: bool = True, **options) -> "Step":
+        """A copy of the step with these options."""
+        return self._copy().configure(merge, **options)
 
 
-class Pipeline:
+class Pipeline(_Configurable):
     """A pipeline function; calling it composes the DAG and runs it, returning a `PipelineRun`."""
 
+    KIND = "pipeline"
+
     def __init__(self, func, **options):
-        _check_options("pipeline", options, _PIPELINE_OPTIONS)
         self.entrypoint = func
-        self.name = options.get("name") or func.__name__
-        self.enable_cache: bool | None = options.get("enable_cache")
-        self.parallel: int = int(options.get("parallel") or 1)
+        self.options: dict = {}
+        self.run_name: str | None = None
+        self.config_path: str | None = None
+        self.step_configurations: dict = {}
+        self._configure(True, options)
         functools.update_wrapper(self, func)
 
     def __repr__(self) -> str:
         return f"<pipeline {self.name}>"
 
+    @property
+    def parallel(self) -> int:
+        return int(self.options.get("parallel") or 1)
+
     def __call__(self, *args, **kwargs):
         from artrepo.runtime.driver import RunOptions, run_pipeline
 
-        return run_pipeline(self, args, kwargs, RunOptions())
+        return run_pipeline(self, args, kwargs, RunOptions(config=self.run_config()))
 
-    def with_options(self, **options) -> "Pipeline":
-        _check_options("pipeline", options, _PIPELINE_OPTIONS)
-        import copy  # with_options only: not on the path of a plain run
+    def configure(self, merge: bool = True, **options) -> "Pipeline":
+        """Set options in place (ZenML's `pipeline.configure`); returns the pipeline.
 
-        clone = copy.copy(self)
-        for key in ("name", "enable_cache"):
-            if key in options:
-                setattr(clone, key, options[key])
-        if "parallel" in options:
-            clone.parallel = int(options["parallel"] or 1)
-        return clone
+            training.configure(enable_cache=False)
+        """
+        self._configure(merge, options)
+        return self
 
-    configure = with_options
+    def with_options(self, run_name: str | None = None, config_path: str | None = None, steps: dict | None = None,
+                     step_configurations: dict | None = None, merge: bool = True, **options) -> "Pipeline":
+        """A copy with these options, a run name template (`{date}`, `{time}`) or a config file.
+
+            training.with_options(run_name="nightly_{date}", config_path="prod.yaml")()
+        """
+        clone = self._copy()
+        clone.step_configurations = dict(self.step_configurations)
+        for step, config in {**(step_configurations or {}), **(steps or {})}.items():
+            clone.step_configurations[step] = {**clone.step_configurations.get(step, {}), **config}
+        if run_name is not None:
+            clone.run_name = run_name
+        if config_path is not None:
+            clone.config_path = str(config_path)
+        return clone.configure(merge, **options)
+
+    def run_config(self, overrides: dict | None = None) -> dict:
+        """The run's config: the config file, then `with_options` settings, then `overrides` (`--config`)."""
+        config = known.read_config(self.config_path) if self.config_path else {}
+        if self.step_configurations:
+            config["steps"] = self.step_configurations
+        if self.run_name is not None:
+            config["run_name"] = self.run_name
+        return known.merge_configs(config, overrides or {})
 
 
 def _decorator(cls, func, options: dict[str, object]):
     if func is not None:
         if not callable(func):
-            raise UserError(f"@{cls.__name__.lower()} decorates a function, not {type(func).__name__}")
+            raise UserError(f"@{cls.KIND} decorates a function, not {type(func).__name__}")
         return cls(func, **options)
     return lambda f: cls(f, **options)
 

@@ -7,6 +7,14 @@ then it becomes a `StepTask` for the scheduler, and the driver publishes the
 versions the task staged. Outputs are published as soon as their step ends;
 the run itself is written only when it is over, so a killed run leaves
 published versions and no half-written run.
+
+Before any step runs, the driver decides every step whose inputs are known
+without running anything (inputs from outside the run, or from steps already
+decided as cache hits): a step that must run and would save a custom version
+that already exists is refused then, with nothing written. A step whose
+inputs come from a step that must run can only be decided once that step
+ran (equal output data may still make it a hit): if it misses, it fails
+before its task starts (docs/zenml.md, "custom versions").
 """
 from __future__ import annotations
 
@@ -14,12 +22,12 @@ import os
 import time
 from collections.abc import Callable
 
-from artrepo.errors import UserError
+from artrepo.errors import ConflictError, UserError
 from artrepo.plain import Plain
 from artrepo.records.run import RunRecord, StepRecord
 from artrepo.runtime import cachekey
 from artrepo.runtime.graph import ExternalArtifact, LateArtifact, OutputHandle
-from artrepo.runtime.plan import Plan, PlannedStep, check_against_repository, compose
+from artrepo.runtime.plan import Plan, PlannedStep, check_late_artifacts, compose
 
 
 class RunOptions(Plain):
@@ -65,7 +73,7 @@ def run_pipeline(pipeline, args: tuple, kwargs: dict, options: RunOptions):
     """Compose, validate, execute and record one run; returns its PipelineRun."""
     plan = compose(pipeline, args, kwargs, options)
     repo = open_repository()
-    check_against_repository(repo, plan)
+    check_late_artifacts(repo, plan)
     code = getattr(pipeline.entrypoint, "__code__", None)
     return Driver(repo, plan, options, pipeline_file=code.co_filename if code else None).run()
 
@@ -88,13 +96,18 @@ class Driver:
         self.options = options
         self.provenance = RunCapture(repo.git_dir, repo.root, pipeline_file)
         self.run_id = new_run_id(plan.pipeline)
+        self.start_ns = time.time_ns()
+        self.run_name = plan.format_run_name(self.start_ns) or ""
+        self.run_metadata: dict = {}  # logged on this run by its steps
         self.records: dict[str, StepRecord] = {}
         self.running: dict[str, StepRecord] = {}  # step -> its record so far, while its task runs
+        self.pending: dict[str, tuple] = {}  # step -> (record so far, task): decided up front, not yet submitted
+        self.existing: dict[str, str] = {}  # step -> a custom version of it that exists already
         self.store = None  # the repository as steps in this process use it (runtime.task.LocalStore)
         self.scheduler = options.scheduler  # else made for the first step that runs: a cached run needs none
 
     def run(self):
-        start = time.time_ns()
+        self._decide_up_front()
         try:
             self._drive()
         finally:
@@ -104,8 +117,9 @@ class Driver:
         failed = [s for s in steps if s.status == "failed"]
         record = RunRecord(run_id=self.run_id, pipeline=self.plan.pipeline,
                            status="failed" if failed else "completed", parameters=self.plan.parameters,
-                           steps=tuple(self.plan.order), start_ns=start, end_ns=time.time_ns(),
-                           source=self.plan.source)
+                           steps=tuple(self.plan.order), start_ns=self.start_ns, end_ns=time.time_ns(),
+                           source=self.plan.source, run_name=self.run_name, tags=self.plan.tags,
+                           metadata=self.run_metadata)
         from artrepo.models import PipelineRun
 
         run = PipelineRun(self.repo, self.repo.write_run(record, steps, *self.provenance.finish()), record)
@@ -116,9 +130,44 @@ class Driver:
             raise StepFailedError(f"step {first.name!r} failed: {first.error} (run {self.run_id[:12]}{tail})", run)
         return run
 
+    def _decide_up_front(self) -> None:
+        """Decide the steps that need no step to run first; a custom version one of them would save again
+        is a ConflictError, raised before anything is written (see the module docstring)."""
+        existing = self.existing = self._existing_custom_versions()
+        for name in self.plan.order:
+            ps = self.plan.steps[name]
+            if name in existing and not ps.cacheable:
+                raise ConflictError(self._conflict(ps, existing[name], f"caching is off: {ps.why_not_cacheable}"))
+            if not ps.cacheable or any(u not in self.records for u in ps.invocation.upstream):
+                continue  # an ExternalArtifact input is saved only once the run goes ahead
+            decided = self._decide(ps)
+            if isinstance(decided, StepRecord):
+                self.records[name] = decided
+            elif name in existing:
+                raise ConflictError(self._conflict(ps, existing[name], "its cache key misses"))
+            else:
+                self.pending[name] = decided
+        for record in self.records.values():  # once the run goes ahead
+            self._report(record)
+
+    def _existing_custom_versions(self) -> dict[str, str]:
+        """{step: "name:version"} of the custom versions steps of the plan save that already exist."""
+        out = {}
+        for ps in self.plan.steps.values():
+            for spec in ps.outputs:
+                name = ps.artifact_names[spec.key]
+                if spec.version is not None and spec.version in self.repo.version_refs(name):
+                    out.setdefault(ps.name, f"{name}:{spec.version}")
+        return out
+
+    @staticmethod
+    def _conflict(ps: PlannedStep, label: str, why: str) -> str:
+        return (f"step {ps.name!r} must run ({why}) but version {label} already exists; custom versions are "
+                "used once (change the version or remove it)")
+
     def _drive(self) -> None:
         """Decide steps in plan order as their upstream steps finish; submit those that must run."""
-        waiting = list(self.plan.order)
+        waiting = [name for name in self.plan.order if name not in self.records]
         while waiting or self.running:
             for name in list(waiting):
                 if self.scheduler is not None and len(self.running) >= self.scheduler.slots:
@@ -126,7 +175,11 @@ class Driver:
                 if any(u not in self.records for u in self.plan.steps[name].invocation.upstream):
                     continue
                 waiting.remove(name)
-                decided = self._decide(self.plan.steps[name])
+                decided = self.pending.pop(name, None) or self._decide(self.plan.steps[name])
+                if not isinstance(decided, StepRecord) and name in self.existing:
+                    # decided only now (its inputs came from a step that ran): refused before its task starts
+                    conflict = self._conflict(self.plan.steps[name], self.existing[name], "its cache key misses")
+                    decided = _failed(decided[0], ConflictError(conflict), decided[0].start_ns)
                 if isinstance(decided, StepRecord):
                     self.records[name] = self._report(decided)
                 else:
@@ -183,10 +236,11 @@ class Driver:
         except Exception as exc:
             return _failed(base, exc, start)
 
-    def _output_signature(self, ps: PlannedStep) -> list[tuple[str, str, str]]:
-        """(key, artifact name, materializer id) of each output, for the cache key."""
-        return [(s.key, s.name, s.materializer.materializer_id() if s.materializer else "default")
-                for s in _outputs(ps)]
+    def _output_signature(self, ps: PlannedStep) -> list[tuple[str, str, str, str]]:
+        """(key, the user's artifact name, custom version, materializer id) of each output, for the cache key."""
+        chosen = {s.key: s.materializer for s in _outputs(ps)}
+        return [(s.key, s.name or "", s.version or "",
+                 chosen[s.key].materializer_id() if chosen[s.key] else "default") for s in ps.outputs]
 
     def _resolve_inputs(self, ps: PlannedStep) -> dict:
         out = {}
@@ -200,7 +254,9 @@ class Driver:
 
                 name = source.name or f"{self.plan.pipeline}::{ps.name}::{input_name}"
                 with self._store().lock:
-                    out[input_name] = save_value(self.repo, source.value, name, materializer=source.materializer)
+                    out[input_name] = save_value(self.repo, source.value, name, materializer=source.materializer,
+                                                 extract_metadata=source.store_artifact_metadata,
+                                                 include_visualizations=source.store_artifact_visualizations)
             else:  # an ArtifactVersion (graph accepts nothing else)
                 out[input_name] = self.repo.by_id(source.id)
         return out
@@ -212,7 +268,12 @@ class Driver:
         with self._store().lock:
             stored = {k: Stored.of(self.repo, info) for k, info in inputs.items()}
         return StepTask(self.run_id, self.plan.pipeline, ps.name, ps.step.entrypoint, dict(ps.invocation.parameters),
-                        stored, _outputs(ps))
+                        stored, _outputs(ps), ps.settings, self.run_name or self.default_run_name())
+
+    def default_run_name(self) -> str:
+        from artrepo.models import default_run_name
+
+        return default_run_name(self.plan.pipeline, self.start_ns)
 
     # -- the cache ----------------------------------------------------------------
     def _cache_hit(self, ps: PlannedStep, base: StepRecord) -> StepRecord | None:
@@ -270,6 +331,8 @@ class Driver:
     # -- a step that ran ------------------------------------------------------------
     def _finish(self, base: StepRecord, outcome) -> StepRecord:
         """Publish what the task staged; the step's final record."""
+        self.run_metadata.update(outcome.run_metadata)
+        base = base.replace(metadata=outcome.metadata)
         try:
             published = self._store().publish(base.name, outcome.staged)
         except Exception as exc:

@@ -16,12 +16,18 @@ class ExternalArtifact(Plain):
     """A value passed into a step as a new artifact; turns caching off for that step.
 
         trainer(data=ExternalArtifact(value=np.arange(10)))
+
+    `store_artifact_metadata=False` / `store_artifact_visualizations=False`
+    save it without the materializer's metadata / visualizations (ZenML's).
     """
 
-    __slots__ = ("value", "name", "materializer")
+    __slots__ = ("value", "name", "materializer", "store_artifact_metadata", "store_artifact_visualizations")
 
-    def __init__(self, value: object = None, name: str | None = None, materializer: object = None):
+    def __init__(self, value: object = None, name: str | None = None, materializer: object = None,
+                 store_artifact_metadata: bool = True, store_artifact_visualizations: bool = True):
         self.value, self.name, self.materializer = value, name, materializer
+        self.store_artifact_metadata = store_artifact_metadata
+        self.store_artifact_visualizations = store_artifact_visualizations
 
 
 class LateArtifact(Frozen):

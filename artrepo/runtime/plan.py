@@ -8,29 +8,29 @@ from __future__ import annotations
 
 from artrepo import names
 from artrepo.errors import ConflictError, NotFoundError, UserError
-from artrepo.runtime import context, introspect
+from artrepo.runtime import context, introspect, options as known
 from artrepo.runtime.cachekey import canonical_parameter
 from artrepo.runtime.graph import Composition, ExternalArtifact, Invocation, LateArtifact, execution_order
 from artrepo.plain import Plain
 from artrepo.runtime.signature import OutputSpec
 
-_STEP_CONFIG_KEYS = {"parameters", "enable_cache", "outputs", "settings", "extra", "experiment_tracker",
-                     "step_operator"}
-
 
 class PlannedStep(Plain):
-    """One step of the plan: its invocation, canonical parameters, outputs and whether it may be cached."""
+    """One step of the plan: its invocation, canonical parameters, outputs, whether it may be cached, and
+    its settings (`extract_metadata`, `include_visualizations`, `on_failure`, `on_success`, `extra`)."""
 
-    __slots__ = ("name", "invocation", "parameters", "outputs", "artifact_names", "cacheable", "why_not_cacheable")
+    __slots__ = ("name", "invocation", "parameters", "outputs", "artifact_names", "cacheable", "why_not_cacheable",
+                 "settings")
 
     def __init__(self, name: str, invocation: Invocation, parameters: dict[str, object],
                  outputs: tuple[OutputSpec, ...], artifact_names: dict[str, str], cacheable: bool,
-                 why_not_cacheable: str | None = None):
+                 why_not_cacheable: str | None = None, settings: dict | None = None):
         self.name, self.invocation = name, invocation
         self.parameters = parameters  # canonical, defaults included
         self.outputs = outputs
         self.artifact_names = artifact_names  # output key -> artifact name
         self.cacheable, self.why_not_cacheable = cacheable, why_not_cacheable
+        self.settings = {} if settings is None else settings
 
     @property
     def step(self):
@@ -38,15 +38,45 @@ class PlannedStep(Plain):
 
 
 class Plan(Plain):
-    """A validated pipeline run, before any step runs: its steps in execution order."""
+    """A validated pipeline run, before any step runs: its steps in execution order.
 
-    __slots__ = ("pipeline", "parameters", "steps", "order", "parallel", "source", "warnings")
+    `run_name` is the run's name template (`{date}`, `{time}` and the
+    substitutions; None: ZenML's default), `tags` the run's tags.
+    """
+
+    __slots__ = ("pipeline", "parameters", "steps", "order", "parallel", "source", "warnings", "run_name", "tags",
+                 "substitutions")
 
     def __init__(self, pipeline: str, parameters: dict[str, object], steps: dict[str, PlannedStep],
-                 order: list[str], parallel: int = 1, source: str | None = None, warnings: list[str] | None = None):
+                 order: list[str], parallel: int = 1, source: str | None = None, warnings: list[str] | None = None,
+                 run_name: str | None = None, tags: tuple[str, ...] = (), substitutions: dict | None = None):
         self.pipeline, self.parameters, self.steps, self.order = pipeline, parameters, steps, order
         self.parallel, self.source = parallel, source
         self.warnings = [] if warnings is None else warnings
+        self.run_name, self.tags = run_name, tags
+        self.substitutions = {} if substitutions is None else substitutions
+
+    def format_run_name(self, start_ns: int) -> str | None:
+        """The run's name from its template, or None (the default name is derived when read)."""
+        if self.run_name is None:
+            return None
+        import datetime as dt
+
+        start = dt.datetime.fromtimestamp(start_ns / 1e9, tz=dt.timezone.utc)
+        return format_name(self.run_name, start.strftime("%Y_%m_%d"), start.strftime("%H_%M_%S_%f"),
+                           self.substitutions)
+
+
+def format_name(template: str, date: str, time: str, substitutions: dict) -> str:
+    """ZenML's name template: `{date}`, `{time}` and the substitutions; a one-line error for anything else."""
+    try:
+        name = template.format(**{"date": date, "time": time, **substitutions})
+    except (KeyError, IndexError, ValueError) as exc:
+        raise UserError(f"run_name {template!r}: unknown placeholder {exc} (known: "
+                        f"{', '.join(sorted({'date', 'time', *substitutions}))})") from None
+    if not name.strip():
+        raise UserError(f"run_name {template!r} gives an empty name")
+    return name
 
 
 def _pipeline_parameters(pipeline, args: tuple, kwargs: dict, config: dict,
@@ -68,10 +98,7 @@ def _recordable(name: str, value):
 
 def compose(pipeline, args: tuple, kwargs: dict, options) -> Plan:
     """Run the pipeline body to wire the DAG, then validate it (nothing is written)."""
-    config = options.config or {}
-    unknown = set(config) - {"parameters", "steps", "enable_cache", "settings", "extra", "run_name", "model"}
-    if unknown:
-        raise UserError(f"config: unknown key {sorted(unknown)[0]!r} (expected parameters, steps, enable_cache)")
+    config = known.checked("config", options.config or {}, known.CONFIG)
     call_args, call_kwargs, arguments = _pipeline_parameters(pipeline, args, kwargs, config, options.parameters or {})
     composition = Composition(pipeline.name)
     token = context._COMPOSING.set(composition)
@@ -81,25 +108,57 @@ def compose(pipeline, args: tuple, kwargs: dict, options) -> Plan:
         context._COMPOSING.reset(token)
     if not composition.invocations:
         raise UserError(f"pipeline {pipeline.name!r} calls no step")
-    enable_cache = config.get("enable_cache", pipeline.enable_cache)
+    defaults = {**pipeline.options, **config}  # the pipeline's settings, then its config file's
     step_configs = config.get("steps") or {}
     for name in step_configs:
         if name not in composition.invocations:
             raise UserError(f"config: pipeline {pipeline.name!r} has no step {name!r} "
                             f"(steps: {', '.join(composition.invocations)})")
-    steps = {name: _plan_step(pipeline.name, inv, step_configs.get(name) or {}, enable_cache, options.no_cache)
+    steps = {name: _plan_step(pipeline.name, inv, step_configs.get(name) or {}, defaults, options.no_cache)
              for name, inv in composition.invocations.items()}
     order = execution_order(composition.invocations)
     _check_custom_versions(steps)
     params = {k: _recordable(k, v) for k, v in arguments.items()}
-    return Plan(pipeline.name, params, steps, order, parallel=options.parallel or pipeline.parallel,
-                source=options.source)
+    plan = Plan(pipeline.name, params, steps, order, parallel=options.parallel or pipeline.parallel,
+                source=options.source, run_name=config.get("run_name"),
+                tags=_run_tags(defaults.get("tags")), substitutions=dict(defaults.get("substitutions") or {}))
+    if plan.run_name is not None:
+        format_name(str(plan.run_name), "date", "time", plan.substitutions)  # refused before any step runs
+    return plan
 
 
-def _plan_step(pipeline: str, inv: Invocation, config: dict, enable_cache, no_cache: bool) -> PlannedStep:
-    unknown = set(config) - _STEP_CONFIG_KEYS
-    if unknown:
-        raise UserError(f"config: step {inv.name!r}: unknown key {sorted(unknown)[0]!r}")
+def _run_tags(tags) -> tuple[str, ...]:
+    if not tags:
+        return ()
+    from artrepo.tags import tag_names
+
+    out = []
+    for t in tag_names(tags):
+        names.validate_tag(t)
+        if t not in out:
+            out.append(t)
+    return tuple(out)
+
+
+def _step_settings(inv: Invocation, config: dict, defaults: dict) -> dict:
+    """The step's artifact switches, hooks and `extra`: its config, then its own options, then the pipeline's."""
+    own = inv.step.options
+
+    def pick(key, fallback=None):
+        for source in (config, own, defaults):
+            if source.get(key) is not None:
+                return source[key]
+        return fallback
+
+    return {"extract_metadata": bool(pick("enable_artifact_metadata", True)),
+            "include_visualizations": bool(pick("enable_artifact_visualization", True)),
+            "on_failure": pick("on_failure"), "on_success": pick("on_success"),
+            "extra": {**(defaults.get("extra") or {}), **(own.get("extra") or {}), **(config.get("extra") or {})}}
+
+
+def _plan_step(pipeline: str, inv: Invocation, config: dict, defaults: dict, no_cache: bool) -> PlannedStep:
+    config = known.checked(f"config: step {inv.name!r}", config, known.STEP_CONFIG)
+    enable_cache = defaults.get("enable_cache")
     for key, value in (config.get("parameters") or {}).items():
         if key not in inv.step.input_names:
             raise UserError(f"config: step {inv.name!r} has no parameter {key!r}")
@@ -137,7 +196,8 @@ def _plan_step(pipeline: str, inv: Invocation, config: dict, enable_cache, no_ca
         why = "enable_cache=False"
     elif any(isinstance(a, ExternalArtifact) for a in inv.artifacts.values()):
         why = "an ExternalArtifact input"
-    return PlannedStep(inv.name, inv, params, outputs, artifact_names, why is None, why)
+    return PlannedStep(inv.name, inv, params, outputs, artifact_names, why is None, why,
+                       _step_settings(inv, config, defaults))
 
 
 def _check_custom_versions(steps: dict[str, PlannedStep]) -> None:
@@ -152,15 +212,14 @@ def _check_custom_versions(steps: dict[str, PlannedStep]) -> None:
             seen[label] = ps.name
 
 
-def check_against_repository(repo, plan: Plan) -> None:
-    """Custom versions that already exist, and late references that resolve to nothing."""
+def check_late_artifacts(repo, plan: Plan) -> None:
+    """Late references (`Client().get_artifact_version` in the body) that resolve to nothing.
+
+    Custom versions that already exist are the driver's to judge: a step
+    served from cache saves nothing, so only one that must run conflicts.
+    """
     produced = {n for ps in plan.steps.values() for n in ps.artifact_names.values()}
     for ps in plan.steps.values():
-        for spec in ps.outputs:
-            name = ps.artifact_names[spec.key]
-            if spec.version is not None and spec.version in repo.version_refs(name):
-                raise ConflictError(f"step {ps.name!r}: version {name}:{spec.version} already exists; custom "
-                                    "versions are used once (change the version or remove it)")
         for input_name, source in ps.invocation.artifacts.items():
             if isinstance(source, LateArtifact):
                 _check_late(repo, ps.name, input_name, source, produced)

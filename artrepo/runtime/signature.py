@@ -140,6 +140,38 @@ def _first_dup(items: list[str]) -> str:
     return ""
 
 
+def expected_classes(tp) -> tuple[type, ...] | None:
+    """The classes a value annotated `tp` must be an instance of; None when anything goes.
+
+    As ZenML checks outputs: `Any`, no annotation, type variables and
+    unresolved names accept anything; a union accepts any of its members; a
+    generic (`list[int]`, `Dict[str, int]`) is checked by its origin only.
+    """
+    typing = _typing()
+    if tp is None or tp is introspect.EMPTY or (typing is not None and tp is typing.Any):
+        return None
+    if isinstance(tp, types.GenericAlias):
+        return (tp.__origin__,)
+    if isinstance(tp, type):
+        return (tp,)
+    origin = _origin(tp)
+    if origin is types.UnionType or (typing is not None and origin is typing.Union):
+        members = [expected_classes(a) for a in _args(tp)]
+        return None if any(m is None for m in members) else tuple(c for m in members for c in m)
+    return (origin,) if isinstance(origin, type) else None
+
+
+def check_output(step: str, key: str, value, tp) -> None:
+    """A StepInterfaceError (ZenML's message) when `value` is not what output `key` declares."""
+    classes = expected_classes(tp)
+    if classes is not None and not isinstance(value, classes):
+        from artrepo.errors import StepInterfaceError
+
+        expected = classes[0] if len(classes) == 1 else classes
+        raise StepInterfaceError(f"Wrong type for output '{key}' of step '{step}' (expected type: {expected}, "
+                                 f"actual type: {type(value)}).")
+
+
 def input_names(func) -> list[str]:
     return [name for name, kind, _ in introspect.parameters(func)
             if kind in ("POSITIONAL_OR_KEYWORD", "KEYWORD_ONLY", "POSITIONAL_ONLY")]

@@ -87,9 +87,11 @@ def test_run_parameters_config_and_explain(project, pipe_file):
     third = run_cli("run", "pipe.py", "--config", "conf.yaml", "--explain", cwd=project, check=True)
     assert "cache miss: parameter 'n' changed" in third.stdout
     assert json.loads(run_cli("show", "twice:v5", "--json", cwd=project, check=True).stdout)["version"] == "v5"
-    again = run_cli("run", "pipe.py", "--config", "conf.yaml", cwd=project)
-    assert again.returncode == 1 and "twice:v5 already exists" in again.stderr and "Traceback" not in again.stderr
-    assert len(_runs(project)) == 3
+    again = run_cli("run", "pipe.py", "--config", "conf.yaml", cwd=project, check=True)
+    assert "step doubled: cached" in again.stdout  # the custom version saves nothing again
+    forced = run_cli("run", "pipe.py", "--config", "conf.yaml", "--no-cache", cwd=project)
+    assert forced.returncode == 1 and "twice:v5 already exists" in forced.stderr and "Traceback" not in forced.stderr
+    assert len(_runs(project)) == 4
 
 
 def test_helper_change_invalidates_the_step_that_calls_it(project, pipe_file):

@@ -77,7 +77,6 @@ def test_a_custom_version_is_created_and_listed(project):
     assert [(i["artifact"], i["version"]) for i in listed["items"]] == [("iris_dataset", "raw_2023")]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12 item 1: a custom output version survives the second run")
 def test_a_custom_version_run_twice_is_a_cache_hit(project):
     run(project, custom_version_script(), "block1")
     run(project, custom_version_script(), "block1")
@@ -135,7 +134,6 @@ def test_artifacts_made_outside_pipelines_saved_and_loaded(project):
     assert proc.stdout.split() == ["[1]", "[1]"]  # ZenML 0.98's ArtifactResponse has no .load() (docs/zenml.md)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12 item 10: Client().active_stack with .artifact_store.path")
 def test_linking_existing_checkpoints_as_an_artifact(project, tmp_path):
     fake = tmp_path / "fake_lightning" / "pytorch_lightning"  # the checkpoints a Lightning run would write
     fake.mkdir(parents=True)

@@ -7,8 +7,6 @@ not run here (docs/zenml.md). What the page promises still holds, and is
 tested with today's API: "Reusing Artifacts with Caching" -- pipeline B,
 sharing pipeline A's steps, reuses their outputs.
 """
-import pytest
-
 from artrepo import Client
 from compat_scripts import run_script
 
@@ -46,8 +44,6 @@ if __name__ == "__main__":
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12 item 4: caching across pipelines (default output names "
-                   "hold the pipeline's name, which is in the cache key)")
 def test_pipeline_b_reuses_the_steps_it_shares_with_pipeline_a(project):
     run_script(project, PIPELINES, "pipelines_ab")
     b = Client().list_pipeline_runs(pipeline="Pipeline_B")[0]

@@ -11,7 +11,7 @@ import pytest
 from artrepo.remotes.config import get_remote
 from artrepo.remotes.pull import pull
 from artrepo.repository import Repository
-from artrepo.models import list_runs
+from artrepo.queries import list_runs
 from artrepo_testing import git_fsck, run_cli
 
 PIPELINE = textwrap.dedent('''

@@ -50,7 +50,7 @@ def test_first_difference_follows_code_parameters_inputs_outputs():
         == "input 'data' content changed"
     assert first_difference(base, key_parts("code1", {"lr": 0.1, "k": 1}, {"data": "aa"}, [])) == "parameter 'k' added"
     assert first_difference(base, key_parts("code1", {"lr": 0.1}, {"data": "aa"}, [("o", "m", "x")])) \
-        == "output names or materializers changed"
+        == "output names, versions or materializers changed"
 
 
 def test_non_json_parameter_is_a_clear_error():

@@ -4,6 +4,7 @@
     artrepo artifact version list --artifact iris_dataset
     artrepo artifact version describe iris_dataset -v raw_2023
     artrepo artifact version update iris_dataset -v raw_2023 -t approved -r draft
+    artrepo artifact version delete iris_dataset -v raw_2023 -y
     artrepo artifact update iris_dataset -t golden
 
 Output has ZenML's shape: a table with its columns and a `Page (i/n), N items
@@ -16,8 +17,6 @@ from __future__ import annotations
 import click
 
 OUTPUTS = click.Choice(["table", "json", "yaml", "tsv", "csv"])
-OPERATORS = {"equals": str.__eq__, "contains": lambda v, q: q in v, "startswith": str.startswith,
-             "endswith": str.endswith}
 ARTIFACT_COLUMNS = ("name", "latest_version_name", "latest_version_id", "versions", "type", "tags", "created")
 VERSION_COLUMNS = ("id", "artifact", "version", "type", "tags", "created", "content_hash", "materializer",
                    "data_type", "size", "run_metadata")
@@ -52,16 +51,14 @@ def list_artifacts_cmd(name, tag, sort_by, page, size, columns, output) -> None:
     """List all artifacts."""
     from artrepo.client import Client
 
+    found = Client().list_artifacts(name=name, tag=tag, sort_by=sort_by, page=page, size=size)
     rows = []
-    for art in Client().list_artifacts():
-        tags = [t.name for t in art.tags]
-        if not (_matches(art.name, name) and _any_matches(tags, tag)):
-            continue
+    for art in found:
         latest = art.latest
         rows.append({"name": art.name, "latest_version_name": latest.version, "latest_version_id": latest.id,
-                     "versions": len(art.versions), "type": latest.type.value, "tags": tags,
+                     "versions": len(art.versions), "type": latest.type.value, "tags": [t.name for t in art.tags],
                      "created": _created(latest)})
-    _emit(rows, ("name", "latest_version_name", "tags"), columns, output, sort_by, page, size)
+    _emit(rows, found, ARTIFACT_COLUMNS, ("name", "latest_version_name", "tags"), columns, output)
 
 
 @artifact_cmd.command("update")
@@ -93,20 +90,17 @@ def list_versions_cmd(artifact, name, version, artifact_type, tag, sort_by, page
     """List all artifact versions (newest first)."""
     from artrepo.client import Client
 
-    wanted_type = None if artifact_type is None else _artifact_type(artifact_type)
     client = Client()
+    found = client.list_artifact_versions(artifact=artifact, name=name, version=version, type=artifact_type,
+                                          tag=tag, sort_by=sort_by, page=page, size=size)
     rows = []
     with client.active_repository.snapshot():
-        for av in client.list_artifact_versions():
-            tags = [t.name for t in av.tags]
-            if not (_matches(av.name, artifact) and _matches(av.name, name) and _matches(av.version, version)
-                    and _any_matches(tags, tag) and (wanted_type is None or av.type is wanted_type)):
-                continue
+        for av in found:
             rows.append({"id": av.id, "artifact": av.name, "version": av.version, "type": av.type.value,
-                         "tags": tags, "created": _created(av), "content_hash": av.content_hash,
+                         "tags": [t.name for t in av.tags], "created": _created(av), "content_hash": av.content_hash,
                          "materializer": av.materializer, "data_type": av.data_type, "size": av.size,
                          "run_metadata": av.run_metadata})
-    _emit(rows, ("id", "artifact", "version", "type"), columns, output, sort_by, page, size)
+    _emit(rows, found, VERSION_COLUMNS, ("id", "artifact", "version", "type"), columns, output)
 
 
 @version_cmd.command("describe")
@@ -147,30 +141,27 @@ def update_version_cmd(name_id_or_prefix: str, version: str | None, add, remove)
     click.echo(f"Artifact version '{av.id}' updated.")
 
 
-# -- filters, pages and output ----------------------------------------------------------
-def _matches(value: str, query: str | None) -> bool:
-    if query is None:
-        return True
-    operator, sep, operand = query.partition(":")
-    if sep and operator in OPERATORS:
-        return OPERATORS[operator](value, operand)
-    return value == query
+@version_cmd.command("delete")
+@click.argument("name_id_or_prefix")
+@click.option("-v", "--version", help="The version, if NAME_ID_OR_PREFIX is a name (default: the latest).")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--delete-data", "-d", is_flag=True,
+              help="Accepted as in ZenML: the data always goes at the next gc past the grace period.")
+def delete_version_cmd(name_id_or_prefix: str, version: str | None, yes: bool, delete_data: bool) -> None:
+    """Delete an artifact version (its data goes at the next gc past the grace period)."""
+    from artrepo.client import Client
+
+    client = Client()
+    av = client.get_artifact_version(name_id_or_prefix, version)
+    if not yes and not click.confirm(f"Delete artifact version '{av.name}' (version: {av.version})?"):
+        from artrepo.errors import UserError
+
+        raise UserError("nothing deleted (answer y, or pass -y)")
+    client.delete_artifact_version(av.id)
+    click.echo(f"Artifact version '{av.id}' deleted.")
 
 
-def _any_matches(values: list[str], query: str | None) -> bool:
-    return query is None or any(_matches(v, query) for v in values)
-
-
-def _artifact_type(text: str):
-    from artrepo.values import artifact_type_of as by_name
-    from artrepo.records.artifact import ArtifactType
-
-    try:
-        return ArtifactType(text)
-    except ValueError:
-        return by_name(text)
-
-
+# -- pages and output --------------------------------------------------------------------
 def _created(av) -> str:
     """UTC to the microsecond, as ZenML prints it (and so that sorting by it is exact)."""
     import datetime as dt
@@ -179,24 +170,19 @@ def _created(av) -> str:
     return when.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def _emit(rows: list[dict], default_columns, columns: str | None, output: str, sort_by: str, page: int,
-          size: int) -> None:
+def _emit(rows: list[dict], page, known: tuple[str, ...], default_columns, columns: str | None,
+          output: str) -> None:
+    """One page of rows (`page` a listing.Page) as ZenML prints it: a table and its page line, or a document."""
     from artrepo.errors import UserError
 
-    direction, sep, key = sort_by.partition(":")
-    key, descending = (key, direction == "desc") if sep else (sort_by, False)
-    if rows and key not in rows[0]:
-        raise UserError(f"cannot sort by {key!r}; one of {', '.join(rows[0])}")
-    rows.sort(key=lambda r: str(r[key]) if key != "size" else r[key], reverse=descending)
-    pages = max(1, -(-len(rows) // size))
-    shown = rows[(page - 1) * size:page * size]
-    chosen = list(rows[0] if rows else default_columns) if columns == "all" else \
+    chosen = list(known) if columns == "all" else \
         [c.strip() for c in columns.split(",")] if columns else list(default_columns)
-    unknown = [c for c in chosen if rows and c not in rows[0]]
+    unknown = [c for c in chosen if c not in known]
     if unknown:
-        raise UserError(f"unknown column {unknown[0]!r}; one of {', '.join(rows[0])}")
-    items = [{c: r[c] for c in chosen} for r in shown]
-    pagination = {"index": page, "max_size": size, "total_pages": pages, "total": len(rows)}
+        raise UserError(f"unknown column {unknown[0]!r}; one of {', '.join(known)}")
+    items = [{c: r[c] for c in chosen} for r in rows]
+    pagination = {"index": page.index, "max_size": page.max_size, "total_pages": page.total_pages,
+                  "total": page.total}
     if output == "json":
         from artrepo.cli import render
 
@@ -215,7 +201,7 @@ def _emit(rows: list[dict], default_columns, columns: str | None, output: str, s
     else:
         if items:
             _table([c.upper().replace("_", " ") for c in chosen], [[str(i[c]) for c in chosen] for i in items])
-        click.echo(f"Page ({page}/{pages}), {len(rows)} items found for the applied filters.")
+        click.echo(f"Page ({page.index}/{page.total_pages}), {page.total} items found for the applied filters.")
 
 
 def _table(header: list[str], rows: list[list[str]]) -> None:

@@ -15,7 +15,7 @@ def list_cmd(tag: str | None, artifact_type: str | None, as_json: bool) -> None:
     client = Client()
     rows = []
     for art in client.list_artifacts():
-        versions = art.versions
+        versions = list(art.versions.values())
         if not versions:  # every version unreadable (each was warned about): marked, never fatal
             if tag is None and artifact_type is None:
                 rows.append({"name": art.name, "latest": None, "versions": 0, "type": None, "created": None,

@@ -16,25 +16,6 @@ def _parse_parameter(text: str):
         return key.strip(), value
 
 
-def _read_config(path: str | None) -> dict:
-    if path is None:
-        return {}
-    import yaml
-
-    from artrepo.errors import UserError
-
-    try:
-        with open(path, encoding="utf-8") as f:
-            doc = yaml.safe_load(f)
-    except (OSError, yaml.YAMLError) as exc:
-        raise UserError(f"cannot read config {path}: {str(exc).splitlines()[0]}") from None
-    if doc is None:
-        return {}
-    if not isinstance(doc, dict):
-        raise UserError(f"config {path} must be a YAML mapping with 'parameters' and/or 'steps'")
-    return doc
-
-
 @click.command("run")
 @click.argument("target", metavar="FILE_OR_MODULE[:PIPELINE]")
 @click.option("-p", "--parameter", "params", multiple=True, metavar="KEY=VALUE",
@@ -50,13 +31,15 @@ def run_cmd(target: str, params: tuple[str, ...], config_path: str | None, no_ca
     from artrepo.client import active_repository
     from artrepo.runtime.driver import RunOptions, StepFailedError, run_pipeline
     from artrepo.runtime.loader import find_pipeline
+    from artrepo.runtime.options import read_config
 
     parameters = dict(_parse_parameter(p) for p in params)
-    config = _read_config(config_path)
+    config = read_config(config_path) if config_path else {}
     active_repository()  # fail fast outside a repository, before importing user code
     pipeline, source = find_pipeline(target)
-    options = RunOptions(no_cache=no_cache, explain=explain, config=config, parameters=parameters,
-                         parallel=parallel, source=source, report=lambda line: click.echo(safe(line, newlines=True)))
+    options = RunOptions(no_cache=no_cache, explain=explain, config=pipeline.run_config(config),
+                         parameters=parameters, parallel=parallel, source=source,
+                         report=lambda line: click.echo(safe(line, newlines=True)))
     try:
         run = run_pipeline(pipeline, (), {}, options)
     except StepFailedError as exc:
@@ -77,7 +60,7 @@ def _summary(run) -> None:
 def print_run_log(repo, limit: int | None, as_json: bool) -> None:
     """`artrepo log` without a name: runs, newest first."""
     from artrepo.cli import render
-    from artrepo.models import list_runs
+    from artrepo.queries import list_runs
 
     runs = list_runs(repo, limit=limit)
     if as_json:
@@ -97,7 +80,7 @@ def _run_json(run, steps) -> dict:
     return {
         "id": run.id, "pipeline": run.pipeline, "status": run.status, "created": render.iso(run.record.start_ns),
         "commit": run.commit, "parameters": run.parameters, "duration": run.duration,
-        "steps": [{"name": s.name, "status": s.status, "cached": s.cached, "parameters": s.parameters,
+        "steps": [{"name": s.name, "status": s.record.status, "cached": s.cached, "parameters": s.parameters,
                    "inputs": dict(s.record.inputs), "outputs": dict(s.record.outputs), "cache_key": s.cache_key,
                    "duration": s.duration, "upstream": s.upstream, "error": s.error, "code": s.code_id}
                   for s in steps],
@@ -132,7 +115,7 @@ def show_run(repo, ref: str, as_json: bool, step: str | None = None, code: bool 
     """Print one run (or one of its steps, or a step's code, or its dirty diff); False if `ref` names no run."""
     from artrepo.cli import render
     from artrepo.errors import NotFoundError
-    from artrepo.models import get_run
+    from artrepo.queries import get_run
 
     try:
         run = get_run(repo, ref)

@@ -74,7 +74,8 @@ def run_pipeline(pipeline, args: tuple, kwargs: dict, options: RunOptions):
     plan = compose(pipeline, args, kwargs, options)
     repo = open_repository()
     check_late_artifacts(repo, plan)
-    return Driver(repo, plan, options).run()
+    code = getattr(pipeline.entrypoint, "__code__", None)
+    return Driver(repo, plan, options, pipeline_file=code.co_filename if code else None).run()
 
 
 def new_run_id(pipeline: str) -> str:
@@ -87,10 +88,13 @@ def new_run_id(pipeline: str) -> str:
 class Driver:
     """Runs one plan (see the module docstring); `run()` returns the recorded PipelineRun."""
 
-    def __init__(self, repo, plan: Plan, options: RunOptions):
+    def __init__(self, repo, plan: Plan, options: RunOptions, pipeline_file: str | None = None):
+        from artrepo.runtime.provenance import RunCapture
+
         self.repo = repo
         self.plan = plan
         self.options = options
+        self.provenance = RunCapture(repo.git_dir, repo.root, pipeline_file)
         self.run_id = new_run_id(plan.pipeline)
         self.start_ns = time.time_ns()
         self.run_name = plan.format_run_name(self.start_ns) or ""
@@ -118,7 +122,7 @@ class Driver:
                            metadata=self.run_metadata)
         from artrepo.models import PipelineRun
 
-        run = PipelineRun(self.repo, self.repo.write_run(record, steps), record)
+        run = PipelineRun(self.repo, self.repo.write_run(record, steps, *self.provenance.finish()), record)
         if failed:
             skipped = [s.name for s in steps if s.status == "skipped"]
             first = failed[0]
@@ -185,6 +189,7 @@ class Driver:
                     self.records[task.step] = self._report(self._finish(self.running.pop(task.step), outcome))
 
     def _submit(self, base: StepRecord, task) -> None:
+        self.provenance.before_first_step()  # git state before any step's code runs (once)
         if self.scheduler is None:
             from artrepo.runtime.scheduler import make_scheduler
 
@@ -218,7 +223,8 @@ class Driver:
         except Exception as exc:
             return _failed(base, exc, start)
         base = base.replace(code_hash=parts["code"], key_parts=parts, cache_key=cachekey.cache_key(parts),
-                            inputs={k: info.id for k, info in inputs.items()}, start_ns=start)
+                            inputs={k: info.id for k, info in inputs.items()}, start_ns=start,
+                            code=self.repo.write_code(ps.step.code_text) if self.provenance.enabled else "")
         if ps.cacheable:
             hit = self._cache_hit(ps, base)
             if hit is not None:

@@ -20,7 +20,7 @@ LAYERS = [
     {"artrepo.repository"},
     {"artrepo.materializers", "artrepo.remotes", "artrepo.maintenance", "artrepo.payload"},
     {"artrepo.models", "artrepo.values", "artrepo.lineage", "artrepo.stacks", "artrepo.versionfiles",
-     "artrepo.listing", "artrepo.queries", "artrepo.workdir"},
+     "artrepo.listing", "artrepo.queries", "artrepo.workdir", "artrepo.provenance", "artrepo.diff", "artrepo.compare"},
     {"artrepo.runtime"},
     {"artrepo.client", "artrepo.annotating"},
     {"artrepo.cli", "artrepo.ui", "artrepo.__main__", "artrepo"},

@@ -72,7 +72,7 @@ class Step(_Configurable):
         self._configure(True, options)
         self.outputs = signature.output_specs(func)
         self.input_names = signature.input_names(func)
-        self._code_hash: str | None = None
+        self._code: tuple[list, str] | None = None  # (runtime.codehash.code_parts, their hash), found once
         functools.update_wrapper(self, func)
 
     def __repr__(self) -> str:
@@ -100,11 +100,22 @@ class Step(_Configurable):
 
     @property
     def code_hash(self) -> str:
-        if self._code_hash is None:
-            from artrepo.runtime.codehash import code_hash
+        return self._parts()[1]
 
-            self._code_hash = code_hash(self.entrypoint)
-        return self._code_hash
+    @property
+    def code_text(self) -> str:
+        """The source the code hash covers (the step's, its helpers', the constants they read), as one text."""
+        from artrepo.runtime.codehash import code_text
+
+        return code_text(self._parts()[0])
+
+    def _parts(self) -> tuple[list, str]:
+        if self._code is None:
+            from artrepo.runtime.codehash import code_parts, hash_parts
+
+            parts = code_parts(self.entrypoint)
+            self._code = parts, hash_parts(parts)
+        return self._code
 
     def materializer_for(self, key: str):
         """The materializer named by `output_materializers` for output `key`, if any."""

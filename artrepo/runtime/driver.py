@@ -81,7 +81,8 @@ def run_pipeline(pipeline, args: tuple, kwargs: dict, options: RunOptions):
     stack = run_stack(repo, options.stack, getattr(pipeline, "orchestrator", None))
     if options.report is None and stack is not None and stack.orchestrator.flavor != "local":
         options.report = _progress  # steps on other processes: say where each one is
-    return Driver(repo, plan, options, stack).run()
+    code = getattr(pipeline.entrypoint, "__code__", None)
+    return Driver(repo, plan, options, stack, pipeline_file=code.co_filename if code else None).run()
 
 
 def _progress(line: str) -> None:
@@ -100,11 +101,14 @@ def new_run_id(pipeline: str) -> str:
 class Driver:
     """Runs one plan (see the module docstring); `run()` returns the recorded PipelineRun."""
 
-    def __init__(self, repo, plan: Plan, options: RunOptions, stack=None):
+    def __init__(self, repo, plan: Plan, options: RunOptions, stack=None, pipeline_file: str | None = None):
+        from artrepo.runtime.provenance import RunCapture
+
         self.repo = repo
         self.plan = plan
         self.options = options
         self.stack = stack  # a stacks.Stack other than local + local, or None
+        self.provenance = RunCapture(repo.git_dir, repo.root, pipeline_file)
         self.run_id = new_run_id(plan.pipeline)
         self.start_ns = time.time_ns()
         self.run_name = plan.format_run_name(self.start_ns) or ""
@@ -141,7 +145,7 @@ class Driver:
                            metadata=self.run_metadata)
         from artrepo.models import PipelineRun
 
-        run = PipelineRun(self.repo, self.repo.write_run(record, steps), record)
+        run = PipelineRun(self.repo, self.repo.write_run(record, steps, *self.provenance.finish()), record)
         if self.stack is not None and self.stack.remote is not None:
             self._publish_to_stack()
         if failed:
@@ -233,6 +237,7 @@ class Driver:
                     self.records[task.step] = self._report(self._finish(base, outcome))
 
     def _submit(self, base: StepRecord, task) -> None:
+        self.provenance.before_first_step()  # git state before any step's code runs (once)
         if self.scheduler is None:
             self.scheduler = self._make_scheduler()
         try:
@@ -282,7 +287,8 @@ class Driver:
         except Exception as exc:
             return _failed(base, exc, start)
         base = base.replace(code_hash=parts["code"], key_parts=parts, cache_key=cachekey.cache_key(parts),
-                            inputs={k: info.id for k, info in inputs.items()}, start_ns=start)
+                            inputs={k: info.id for k, info in inputs.items()}, start_ns=start,
+                            code=self.repo.write_code(ps.step.code_text) if self.provenance.enabled else "")
         if ps.cacheable:
             hit = self._cache_hit(ps, base)
             if hit is not None:

@@ -96,7 +96,7 @@ def print_run_log(repo, limit: int | None, as_json: bool) -> None:
                    f"({len(r.record.steps)} steps, {r.duration:.2f}s)")
 
 
-def _run_json(run) -> dict:
+def _run_json(run, steps) -> dict:
     from artrepo.cli import render
 
     return {
@@ -104,14 +104,38 @@ def _run_json(run) -> dict:
         "commit": run.commit, "parameters": run.parameters, "duration": run.duration,
         "steps": [{"name": s.name, "status": s.record.status, "cached": s.cached, "parameters": s.parameters,
                    "inputs": dict(s.record.inputs), "outputs": dict(s.record.outputs), "cache_key": s.cache_key,
-                   "duration": s.duration, "upstream": s.upstream, "error": s.error,
+                   "duration": s.duration, "upstream": s.upstream, "error": s.error, "code": s.code_id,
                    "executor": dict(s.record.executor)}
-                  for s in run.steps.values()],
+                  for s in steps],
+        "provenance": render.provenance_json(run.provenance),
     }
 
 
-def show_run(repo, ref: str, as_json: bool) -> bool:
-    """Print one run; False if `ref` names no run."""
+def print_code(step) -> None:
+    """The exact code of a step (controls but tabs and newlines escaped), or a one-line error when none."""
+    from artrepo.cli import render
+    from artrepo.errors import NotFoundError
+
+    code = step.code
+    if code is None:
+        raise NotFoundError(f"step {step.name!r} of run {step.run_id[:12]} has no recorded code "
+                            "(run with provenance off, or by an artrepo before 0.2)")
+    click.echo(render.safe_text(code), nl=False)
+
+
+def print_git_diff(prov, what: str) -> None:
+    from artrepo.cli import render
+    from artrepo.errors import NotFoundError
+
+    if prov is None or not prov.dirty:
+        raise NotFoundError(f"{what} recorded no uncommitted changes"
+                            + ("" if prov is None or prov.git_state.get("state") == "git" else " (no git state)"))
+    click.echo(render.safe_text(prov.diff), nl=False)
+
+
+def show_run(repo, ref: str, as_json: bool, step: str | None = None, code: bool = False,
+             git_diff: bool = False) -> bool:
+    """Print one run (or one of its steps, or a step's code, or its dirty diff); False if `ref` names no run."""
     from artrepo.cli import render
     from artrepo.errors import NotFoundError
     from artrepo.queries import get_run
@@ -120,8 +144,21 @@ def show_run(repo, ref: str, as_json: bool) -> bool:
         run = get_run(repo, ref)
     except NotFoundError:
         return False
+    steps = list(run.steps.values())
+    if step is not None:
+        if step not in run.steps:
+            raise NotFoundError(f"run {run.id[:12]} has no step {step!r} (steps: {', '.join(run.steps)})")
+        steps = [run.steps[step]]
+    if code:
+        if step is None:
+            raise click.UsageError("--code needs --step NAME for a run")
+        print_code(steps[0])
+        return True
+    if git_diff:
+        print_git_diff(run.provenance, f"run {run.id[:12]}")
+        return True
     if as_json:
-        render.emit_json(_run_json(run))
+        render.emit_json(_run_json(run, steps))
         return True
     safe = render.safe
     click.echo(click.style(safe(f"run {run.id}"), fg="yellow"))
@@ -131,7 +168,10 @@ def show_run(repo, ref: str, as_json: bool) -> bool:
     click.echo(f"Commit:     {safe(run.commit)}")
     if run.parameters:
         click.echo("Parameters: " + safe(", ".join(f"{k}={v!r}" for k, v in run.parameters.items())))
-    for s in run.steps.values():
+    if run.provenance is not None:
+        for line in render.provenance_lines(run.provenance, width=12):
+            click.echo(line)
+    for s in steps:
         state = "cached" if s.cached else s.status
         took = f"{s.duration:.2f}s" if s.duration is not None else "-"
         click.echo(f"\nstep {safe(s.name)}: {safe(state)} ({took})")
@@ -146,4 +186,6 @@ def show_run(repo, ref: str, as_json: bool) -> bool:
                 click.echo(safe(f"  {label} {key}: {av.name}:{av.version} ({av.id[:12]})"))
         if s.error:
             click.echo(f"  error: {safe(s.error)}")
+        if s.code_id:
+            click.echo(safe(f"  code: {s.code_id[:12]} (artrepo show {run.id[:12]} --step {s.name} --code)"))
     return True

@@ -29,6 +29,7 @@ from __future__ import annotations
 import os
 import sys
 
+from artrepo.gitdb.repo import artrepo_settings
 from artrepo.records.run import ProvenanceRecord
 
 MAX_DIFF = 256 * 1024  # bytes of a dirty diff kept
@@ -42,21 +43,7 @@ _OFF = ("off", "false", "no", "0")
 # -- settings ---------------------------------------------------------------------------
 def settings(git_dir) -> tuple[bool, bool]:
     """(record provenance at all, record user and host) from the environment, else the repository config."""
-    found = {"provenance": "on", "provenanceuser": "true"}
-    try:
-        with open(os.path.join(git_dir, "config"), encoding="utf-8", errors="replace") as f:
-            text = f.read()
-    except OSError:
-        text = ""
-    section = None
-    for line in text.splitlines():
-        stripped = line.strip()
-        if stripped.startswith("["):
-            section = stripped.strip("[]").strip().lower()
-        elif section == "artrepo" and "=" in stripped:
-            key, _, value = stripped.partition("=")
-            if key.strip().lower() in found:
-                found[key.strip().lower()] = value.split("#")[0].strip().strip('"')
+    found = {"provenance": "on", "provenanceuser": "true", **artrepo_settings(git_dir)}
     found["provenance"] = os.environ.get("ARTREPO_PROVENANCE", found["provenance"])
     found["provenanceuser"] = os.environ.get("ARTREPO_PROVENANCE_USER", found["provenanceuser"])
     return found["provenance"].lower() not in _OFF, found["provenanceuser"].lower() not in _OFF

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import time
 
@@ -297,5 +298,27 @@ def test_workers_with_another_artrepo_version_are_named_before_anything_is_submi
     with pytest.raises(UserError) as caught:
         run_pipeline(analysis, (), {}, RunOptions())
     assert f"has artrepo {theirs}, this process artrepo 99.0.0" in str(caught.value)
+    assert str(caught.value).startswith("Dask worker tcp://")
+    assert submitted == []
+
+
+def test_workers_on_another_python_minor_version_are_named_before_anything_is_submitted(project, dask_stack,
+                                                                                        submitted, monkeypatch):
+    """The driver says it runs Python 2.7 (the workers still report their own, real one): one line naming both."""
+    import artrepo.runtime.dask_scheduler as dask_scheduler
+    from artrepo.errors import UserError
+
+    class OtherPython:  # the driver's `sys` as the scheduler module sees it; workers import their own
+        version_info = (2, 7, 18, "final", 0)
+
+        def __getattr__(self, name):
+            return getattr(sys, name)
+
+    dask_stack()
+    monkeypatch.setattr(dask_scheduler, "sys", OtherPython())
+    with pytest.raises(UserError) as caught:
+        run_pipeline(analysis, (), {}, RunOptions())
+    mine = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    assert f"runs Python {mine}, this process Python 2.7" in str(caught.value)
     assert str(caught.value).startswith("Dask worker tcp://")
     assert submitted == []

@@ -322,3 +322,47 @@ def test_workers_on_another_python_minor_version_are_named_before_anything_is_su
     assert f"runs Python {mine}, this process Python 2.7" in str(caught.value)
     assert str(caught.value).startswith("Dask worker tcp://")
     assert submitted == []
+
+
+@step
+def dies_after_saving(marker: str) -> Annotated[int, "survivor"]:
+    if not os.path.exists(marker):  # first attempt: stage 16 MiB, then die before returning its record
+        save_artifact(np.random.default_rng(11).integers(0, 255, 16 << 20, dtype=np.uint8), name="half_written")
+        with open(marker, "w") as f:
+            f.write(str(os.getpid()))
+        time.sleep(60)  # killed here
+    return 7
+
+
+@pipeline
+def dying(marker: str):
+    dies_after_saving(marker=marker)
+
+
+def test_what_a_killed_attempt_wrote_is_never_visible_and_gc_collects_it(project, tmp_path, dask_stack):
+    """Packs before records: the dead attempt's staged version has packs in the store but no record reached
+    the driver, so nothing names it; gc past the grace period removes its bytes."""
+    dask_stack()
+    marker = tmp_path / "pid"
+    done: dict = {}
+    thread = threading.Thread(target=lambda: done.setdefault("run", run(dying, marker=str(marker))))
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not (marker.exists() and marker.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(int(marker.read_text()), signal.SIGKILL)
+    thread.join(120)
+    assert done["run"].status == "completed" and load_artifact("survivor") == 7
+    assert "half_written" not in run_cli("list", cwd=project, check=True).stdout
+    chunks = project / ".artrepo" / "chunks"
+
+    def stored() -> int:
+        return sum(p.stat().st_size for p in chunks.rglob("*") if p.is_file())
+
+    assert stored() > 16 << 20  # the dead attempt's pack is there, named by nothing
+    fsck_clean(project)
+    run_cli("gc", "--grace", "1h", cwd=project, check=True)  # young: kept
+    assert stored() > 16 << 20
+    run_cli("gc", "--grace", "0s", cwd=project, check=True)
+    assert stored() < 1 << 20
+    fsck_clean(project)

@@ -127,6 +127,9 @@ def provenance_lines(prov, width: int = 14) -> list[str]:
     if packages:
         runtime += f", {len(packages)} packages"
     lines.append(("Runtime:", runtime))
+    for address, theirs in sorted((env.get("workers") or {}).items()):
+        lines.append(("Worker:", f"{address}: Python {theirs.get('python')}, {theirs.get('platform')}, artrepo "
+                                 f"{theirs.get('artrepo')}, {len(theirs.get('packages') or {})} packages"))
     if prov.user or prov.host:
         lines.append(("By:", f"{prov.user or '?'}@{prov.host or '?'}"))
     if prov.source:

@@ -53,11 +53,12 @@ def run_on_worker(payload: bytes, spec):
 
     from distributed import get_worker
 
+    from artrepo.runtime.provenance import environment
     from artrepo.runtime.workerstore import run_task
 
     outcome, index_files = run_task(payload, spec)
     executor = {"orchestrator": "dask", "worker": get_worker().address, "host": socket.gethostname()}
-    return outcome.replace(executor=executor), index_files
+    return outcome.replace(executor=executor, environment=environment(True)), index_files
 
 
 def _user_modules() -> list:

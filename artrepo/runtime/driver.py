@@ -352,6 +352,7 @@ class Driver:
         self.run_metadata.update(outcome.run_metadata)
         base = base.replace(metadata=outcome.metadata)
         base = base.replace(executor=outcome.executor) if outcome.executor else base
+        self.provenance.worker(outcome.executor.get("worker"), outcome.environment)
         try:
             saved = {name: (info.id, info.version) for name, info in
                      (self._store().publish_saved(outcome.pending).items() if outcome.pending else ())}

@@ -324,6 +324,12 @@ class RunCapture:
         self.source_file = _real_file(source_file)
         self.state: dict | None = None  # the `git` map, once captured
         self.diff = b""
+        self.workers: dict[str, dict] = {}  # {worker address: its environment}, for steps run elsewhere
+
+    def worker(self, address: str | None, env: dict) -> None:
+        """Note the environment of the worker (another process or machine) that ran a step."""
+        if address and env:
+            self.workers[address] = env
 
     def before_first_step(self) -> None:
         if self.enabled and self.state is None:
@@ -336,7 +342,8 @@ class RunCapture:
         executed = self.state is not None
         top = work_tree(os.path.dirname(self.source_file)) if executed and self.source_file else None
         user, host = who(self.record_user)
-        record = ProvenanceRecord(executed=executed, git_state=self.state or {}, environment=environment(executed),
+        env = environment(executed) | ({"workers": self.workers} if self.workers else {})
+        record = ProvenanceRecord(executed=executed, git_state=self.state or {}, environment=env,
                                   source=_describe_source(self.source_file, top, self.project, self.record_user),
                                   user=user, host=host)
         return record, self.diff or None

@@ -31,18 +31,18 @@ class StepOutcome(Frozen):
     those it staged ({name: Staged}, on a worker: the driver publishes them); `metadata` is the step
     run's (ZenML's bare `log_metadata()` in a step), `run_metadata` what it logged on the run it belongs
     to; `executor` says where the step ran when that was not the driver's process ({"orchestrator",
-    "worker", "host"}).
+    "worker", "host"}), and `environment` that process's (provenance.environment, for the run's record).
     """
 
     __slots__ = ("staged", "saved", "start_ns", "end_ns", "error", "traceback", "metadata", "run_metadata",
-                 "pending", "executor")
+                 "pending", "executor", "environment")
 
     def __init__(self, staged: dict, saved: dict, start_ns: int, end_ns: int, error: str | None = None,
                  traceback: str | None = None, metadata: dict | None = None, run_metadata: dict | None = None,
-                 pending: dict | None = None, executor: dict | None = None):
+                 pending: dict | None = None, executor: dict | None = None, environment: dict | None = None):
         self._init(staged=staged, saved=saved, start_ns=start_ns, end_ns=end_ns, error=error, traceback=traceback,
                    metadata=metadata or {}, run_metadata=run_metadata or {}, pending=pending or {},
-                   executor=executor or {})
+                   executor=executor or {}, environment=environment or {})
 
 
 def describe_failure(exc: BaseException) -> tuple[str, str]:

@@ -92,6 +92,11 @@ def test_a_dask_run_equals_a_local_run(project, tmp_path, dask_stack, dask_clust
     worker = remote.steps['make'].record.executor['worker']
     shown = run_cli("show", remote.id, cwd=project, check=True).stdout
     assert f"ran on:     dask worker {worker}" in shown
+    ran_on = {s.record.executor["worker"] for s in remote.steps.values()}
+    envs = remote.provenance.environment["workers"]  # each worker's own environment, as it was after its step
+    assert set(envs) == ran_on and "workers" not in local.provenance.environment
+    assert all(e["python"] == local.provenance.environment["python"] and "numpy" in e["packages"] for e in envs.values())
+    assert f"Worker:     {worker}: Python " in shown
     from artrepo.ui.dashboard import Dashboard
     from artrepo.ui.runpages import run_page
 
@@ -101,6 +106,7 @@ def test_a_dask_run_equals_a_local_run(project, tmp_path, dask_stack, dask_clust
     finally:
         dash.close()
     assert f'ran on dask worker <span class="mono">{worker}</span>' in page
+    assert f'<dt>Worker</dt><dd><span class="mono">{worker}</span>: Python ' in page
     fsck_clean(project)
 
 

@@ -103,37 +103,40 @@ class _Recording:
         return getattr(self._chunks, name)
 
 
-class PendingVersion:
-    """What `save_artifact` returns inside a step on a worker: staged, published by the driver when the step ends.
+class WorkerVersion:
+    """A version as a step on a worker sees it (there is no repository there): `.id`, `.name`, `.version`,
+    `.content_hash`, `.run_metadata`, `.tags`, `.type` and `.load()`. `get_step_context().inputs` hold them."""
 
-    `.name`, `.version` (None for an auto-increment one: numbered when published),
-    `.content_hash`, `.run_metadata` and `.load()` work at once.
-    """
-
-    def __init__(self, staged: values.Staged, store: "WorkerStore"):
-        self.staged = staged
+    def __init__(self, stored: values.Stored, store: "WorkerStore"):
+        self.stored = stored
         self._store = store
 
-    @property
-    def name(self) -> str:
-        return self.staged.record.name
-
-    @property
-    def version(self) -> str | None:
-        return self.staged.record.version
-
-    @property
-    def content_hash(self) -> str:
-        return self.staged.record.content_hash.hex()
-
-    @property
-    def run_metadata(self) -> dict:
-        return dict(self.staged.record.metadata)
+    id = property(lambda self: self.stored.id)
+    name = property(lambda self: self.stored.name)
+    version = property(lambda self: self.stored.version)
+    content_hash = property(lambda self: self.stored.record.content_hash.hex())
+    run_metadata = property(lambda self: dict(self.stored.record.metadata))
+    tags = property(lambda self: list(self.stored.record.tags))
+    type = property(lambda self: self.stored.record.type)
 
     def load(self):
-        record = self.staged.record
-        stored = values.Stored("", record.name, record.version or "pending", record, self.staged.manifest, True)
-        return self._store.load(stored)
+        return self._store.load(self.stored)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r}, version={self.version!r})"
+
+
+class PendingVersion(WorkerVersion):
+    """What `save_artifact` returns inside a step on a worker: staged, published by the driver when the step
+    ends; `.id` is '' and `.version` None for an auto-increment one until then (numbered when published)."""
+
+    def __init__(self, staged: values.Staged, store: "WorkerStore"):
+        record = staged.record
+        super().__init__(values.Stored("", record.name, record.version or "pending", record, staged.manifest, True),
+                         store)
+        self.staged = staged
+
+    version = property(lambda self: self.staged.record.version)
 
     def __repr__(self) -> str:
         return f"PendingVersion({self.name!r}, version={self.version!r}, staged on a worker)"
@@ -163,6 +166,10 @@ class WorkerStore:
     def load(self, stored: values.Stored):
         with _LOCK:
             return values.load(self.workspace, stored)
+
+    def version(self, stored: values.Stored) -> WorkerVersion:
+        """A step input (`get_step_context().inputs`)."""
+        return WorkerVersion(stored, self)
 
     def stage(self, value, request: values.SaveRequest, uri=None) -> values.Staged:
         with _LOCK:

@@ -372,3 +372,28 @@ def test_what_a_killed_attempt_wrote_is_never_visible_and_gc_collects_it(project
     run_cli("gc", "--grace", "0s", cwd=project, check=True)
     assert stored() < 1 << 20
     fsck_clean(project)
+
+
+@step
+def reads_its_context(x: np.ndarray) -> Annotated[dict, "seen"]:
+    from artrepo import get_step_context
+
+    ctx = get_step_context()
+    given = ctx.inputs["x"]  # ZenML's list of versions, that also answers as its one version
+    return {"name": given[0].name, "version": given.version, "id": given.id, "hash": given.content_hash,
+            "equal": bool(np.array_equal(given.load(), x)), "step": ctx.step_run.name, "run": ctx.pipeline_run.name}
+
+
+@pipeline
+def with_context(n: int = 1000):
+    reads_its_context(make(n=n))
+
+
+def test_a_step_on_a_worker_sees_its_inputs_in_the_step_context(project, dask_stack):
+    dask_stack()
+    result = run(with_context)
+    assert result.status == "completed", [s.error for s in result.steps.values()]
+    made = result.steps["make"].outputs["data"]
+    seen = load_artifact("seen")
+    assert seen == {"name": "data", "version": made.version, "id": made.id, "hash": made.content_hash,
+                    "equal": True, "step": "reads_its_context", "run": result.name}

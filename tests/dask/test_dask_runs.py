@@ -213,18 +213,23 @@ def killed(marker: str):
     after_big(slow_big(marker=marker))
 
 
-def test_a_worker_killed_mid_step_is_replaced_and_the_run_completes(project, tmp_path, dask_stack, dask_cluster):
-    dask_stack()
-    marker = tmp_path / "pid"
+def run_killing_its_first_attempt(p, marker):
+    """Run `p` (whose step writes its worker's pid to `marker` on its first attempt, then waits) and SIGKILL
+    that worker; the run's result once Dask has re-run the step elsewhere."""
     done: dict = {}
-    thread = threading.Thread(target=lambda: done.setdefault("run", run(killed, marker=str(marker))))
+    thread = threading.Thread(target=lambda: done.setdefault("run", run(p, marker=str(marker))))
     thread.start()
     deadline = time.monotonic() + 60
     while not (marker.exists() and marker.read_text()) and time.monotonic() < deadline:
         time.sleep(0.05)
     os.kill(int(marker.read_text()), signal.SIGKILL)
     thread.join(120)
-    result = done["run"]
+    return done["run"]
+
+
+def test_a_worker_killed_mid_step_is_replaced_and_the_run_completes(project, tmp_path, dask_stack, dask_cluster):
+    dask_stack()
+    result = run_killing_its_first_attempt(killed, tmp_path / "pid")
     assert result.status == "completed", result.steps["slow_big"].error
     expected = np.random.default_rng(3).integers(0, 255, 24 << 20, dtype=np.uint8)
     assert np.array_equal(load_artifact("slow_big"), expected)
@@ -349,16 +354,8 @@ def test_what_a_killed_attempt_wrote_is_never_visible_and_gc_collects_it(project
     """Packs before records: the dead attempt's staged version has packs in the store but no record reached
     the driver, so nothing names it; gc past the grace period removes its bytes."""
     dask_stack()
-    marker = tmp_path / "pid"
-    done: dict = {}
-    thread = threading.Thread(target=lambda: done.setdefault("run", run(dying, marker=str(marker))))
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not (marker.exists() and marker.read_text()) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    os.kill(int(marker.read_text()), signal.SIGKILL)
-    thread.join(120)
-    assert done["run"].status == "completed" and load_artifact("survivor") == 7
+    result = run_killing_its_first_attempt(dying, tmp_path / "pid")
+    assert result.status == "completed" and load_artifact("survivor") == 7
     assert "half_written" not in run_cli("list", cwd=project, check=True).stdout
     chunks = project / ".artrepo" / "chunks"
 

@@ -16,7 +16,7 @@ $(BIN)/python:
 COMPILE := $(BIN)/python -m compileall -q artrepo
 
 $(VENV)/.installed-base: pyproject.toml constraints.txt | $(BIN)/python
-	$(PIP) install --quiet -c constraints.txt -e '.[examples]'
+	$(PIP) install --quiet -c constraints.txt -e '.[dask,examples]'
 	$(COMPILE)
 	touch $@
 
@@ -27,6 +27,7 @@ $(VENV)/.installed-dev: pyproject.toml constraints.txt | $(BIN)/python
 
 demo: $(VENV)/.installed-base
 	$(BIN)/python examples/quickstart.py
+	$(BIN)/python examples/distributed.py
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -q -p no:cacheprovider

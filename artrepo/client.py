@@ -49,10 +49,10 @@ class Client:
 
     @property
     def active_stack(self):
-        """The stack runs use (`.artifact_store.path`, `.orchestrator`): the default, local one."""
-        from artrepo.stacks import default_stack
+        """The stack runs use (`artrepo stack set`): `.name`, `.artifact_store` (`.path`), `.orchestrator`."""
+        from artrepo.stacks import get_stack
 
-        return default_stack(self.active_repository.root)
+        return get_stack(self.active_repository)
 
     def get_artifact_version(self, name_id_or_prefix: str, version: str | int | None = None):
         """A version by reference (latest if no version); a late handle inside a pipeline body."""
@@ -131,6 +131,28 @@ class Client:
         return list_pipeline_runs(self.active_repository, pipeline=getattr(wanted, "name", wanted), name=name,
                                   status=status, tag=tag, tags=tags, sort_by=sort_by, page=page, size=size)
 
+    def compare_artifact_versions(self, name: str, metadata=None, limit: int | None = None):
+        """Chosen metadata across the versions of an artifact, newest first (an `artrepo.compare.Comparison`).
+
+            table = Client().compare_artifact_versions("model", metadata=["accuracy", "loss"])
+            print(table); table.rows[0]["accuracy"]; table.to_pandas()
+        """
+        from artrepo.compare import compare_versions
+
+        return compare_versions(self.active_repository, name, metadata, limit)
+
+    def compare_pipeline_runs(self, pipeline: str, metadata=None, limit: int | None = None):
+        """Parameters and output metadata across the runs of a pipeline, newest first (a `Comparison`)."""
+        from artrepo.compare import compare_runs
+
+        return compare_runs(self.active_repository, pipeline, metadata, limit)
+
+    def diff(self, a: str, b: str) -> dict:
+        """What changed from `a` to `b`, two version references ("model:5") or two run ids (`diff --json`)."""
+        from artrepo.diff import diff_items
+
+        return diff_items(self.active_repository, a, b)
+
     def update_artifact_version(self, name_id_or_prefix: str, version: str | int | None = None,
                                 add_tags=None, remove_tags=None) -> ArtifactVersion:
         """Add and remove tags of a version (one new annotation: added first, then removed).
@@ -191,10 +213,22 @@ def save_artifact(data: Any, name: str, version: str | int | None = None, tags=N
                 "materializer": materializer, "extract_metadata": extract_metadata,
                 "include_visualizations": include_visualizations}
     ctx = _step_context()
+    if ctx is not None:  # recorded as an output of the running step (its run holds the provenance)
+        saved = ctx.save_artifact(data, name, version, **settings)
+        # on a Dask worker it is staged, published by the driver when the step ends (no repository here)
+        return saved if hasattr(saved, "staged") else ArtifactVersion(active_repository(), saved)
     repo = active_repository()
-    if ctx is not None:  # recorded as an output of the running step
-        return ArtifactVersion(repo, ctx.save_artifact(data, name, version, **settings))
-    return ArtifactVersion(repo, save_value(repo, data, name, version, **settings))
+    return ArtifactVersion(repo, save_value(repo, data, name, version, provenance=_provenance(repo), **settings))
+
+
+def _provenance(repo):
+    """What `save_value` calls, after validating, to capture a version's provenance (the caller, git...)."""
+    def capture():
+        from artrepo.runtime.provenance import capture_save
+
+        return capture_save(repo.git_dir, repo.root)
+
+    return capture
 
 
 def _merged(a: dict | None, b: dict | None, a_name: str, b_name: str) -> dict | None:
@@ -239,4 +273,5 @@ def register_artifact(path: str | os.PathLike, name: str, version: str | int | N
 
     return ArtifactVersion(repo, save_value(repo, source, name, version, tags=tag_names(tags),
                                             artifact_type=artifact_type, metadata=metadata,
-                                            materializer=PathMaterializer, origin="registered"))
+                                            materializer=PathMaterializer, origin="registered",
+                                            provenance=_provenance(repo)))

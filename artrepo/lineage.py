@@ -79,6 +79,8 @@ def _add_step(graph: LineageGraph, run_id: str, pipeline: str, step) -> str:
         state = "cached" if step.cached else step.status
         graph.nodes[sid] = {"id": sid, "kind": "step", "label": f"{step.name} ({state})", "run": run_id,
                             "pipeline": pipeline, "step": step.name, "state": state}
+        if step.code:  # the git blob of the exact code (`artrepo show RUN --step NAME --code`)
+            graph.nodes[sid]["code"] = step.code
     return sid
 
 
@@ -130,7 +132,8 @@ def render_text(graph: LineageGraph, downstream_view: bool = False) -> list[str]
     def describe(node_id: str) -> str:
         node = graph.nodes[node_id]
         if node["kind"] == "step":
-            return f"step {node['label']} in run {node['run'][:12]}"
+            code = f"  [code: artrepo show {node['run'][:12]} --step {node['step']} --code]" if node.get("code") else ""
+            return f"step {node['label']} in run {node['run'][:12]}{code}"
         origin = node.get("origin")
         note = "" if origin == "pipeline" else f"  [{'registered' if origin == 'registered' else 'saved outside a pipeline'}]"
         return f"{node['label']} ({node_id[:12]}){note}"

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from artrepo.errors import IntegrityError, NotFoundError, UserError
 from artrepo.listing import StepConfig, VersionList
+from artrepo.provenance import Provenance
 from artrepo.records.artifact import ArtifactType, Manifest
 from artrepo.records.run import RunRecord, StepRecord
 
@@ -71,6 +72,7 @@ class ArtifactVersion:
     created = property(lambda self: _utc(self.record.created_ns))
     materializer = property(lambda self: self.record.materializer)
     data_type = property(lambda self: self.record.data_type)
+    provenance = cached_property(lambda self: Provenance.read(self._repo, self.id))  # saved outside a step, else None
 
     @property
     def tags(self) -> list[Tag]:
@@ -246,6 +248,8 @@ class StepRun:
     end_time = property(lambda self: _utc(self.record.end_ns))
     id = property(lambda self: step_run_id(self.run_id, self.name))
     pipeline_run_id = property(lambda self: self.run_id)
+    code_id = property(lambda self: self.record.code or None)  # the exact code its cache key covers, helpers included
+    code = property(lambda self: self._repo.read_code(self.record.code) if self.record.code else None)
 
     @property
     def duration(self) -> float | None:
@@ -318,6 +322,7 @@ class PipelineRun:
     start_time = created
     end_time = property(lambda self: _utc(self.record.end_ns))
     duration = property(lambda self: (self.record.end_ns - self.record.start_ns) / 1e9)
+    provenance = cached_property(lambda self: Provenance.read(self._repo, self.commit))  # git, environment, who
 
     @property
     def run_metadata(self) -> dict:

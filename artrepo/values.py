@@ -161,19 +161,23 @@ def _materializer_class(materializer, data):
     raise UserError(f"materializer must be a BaseMaterializer subclass, got {materializer!r}")
 
 
-def save_value(repo, data: object, name: str, version: str | int | None = None, **settings):
-    """Store `data` as a new version of `name` (validated before anything is written); its VersionInfo."""
+def save_value(repo, data: object, name: str, version: str | int | None = None, *, provenance=None, **settings):
+    """Store `data` as a new version of `name` (validated before anything is written); its VersionInfo.
+
+    `provenance`: a callable returning (ProvenanceRecord, dirty diff) to store with it, called after validation.
+    """
     request = SaveRequest(name, version, **settings)
     if request.version is not None and request.version in repo.version_refs(request.name):
         raise ConflictError(f"version {request.name}:{request.version} already exists; custom versions are used once")
     _materializer_class(request.materializer, data)
+    captured = provenance() if provenance is not None else (None, None)
     with repo.saving():
-        return publish(repo, stage(Workspace.of(repo), data, request))
+        return publish(repo, stage(Workspace.of(repo), data, request), *captured)
 
 
-def publish(repo, staged: Staged):
+def publish(repo, staged: Staged, provenance=None, diff: bytes | None = None):
     """Publish a staged version (its chunks are durable): manifest, record, commit, ref. Its VersionInfo."""
-    return repo.save_version(staged.record, repo.write_manifest(staged.manifest))
+    return repo.save_version(staged.record, repo.write_manifest(staged.manifest), provenance, diff)
 
 
 def output_folder(workspace: Workspace) -> Path:

@@ -20,7 +20,7 @@ LAYERS = [
     {"artrepo.repository"},
     {"artrepo.materializers", "artrepo.remotes", "artrepo.maintenance", "artrepo.payload"},
     {"artrepo.models", "artrepo.values", "artrepo.lineage", "artrepo.stacks", "artrepo.versionfiles",
-     "artrepo.listing", "artrepo.queries", "artrepo.workdir"},
+     "artrepo.listing", "artrepo.queries", "artrepo.workdir", "artrepo.provenance", "artrepo.diff", "artrepo.compare"},
     {"artrepo.runtime"},
     {"artrepo.client", "artrepo.annotating"},
     {"artrepo.cli", "artrepo.ui", "artrepo.__main__", "artrepo"},
@@ -30,7 +30,8 @@ SIBLINGS_APART = [{"artrepo.storage", "artrepo.gitdb"}, {"artrepo.storage", "art
                   {"artrepo.gitdb", "artrepo.records"}, {"artrepo.materializers", "artrepo.remotes"},
                   {"artrepo.materializers", "artrepo.maintenance"}, {"artrepo.remotes", "artrepo.maintenance"}]
 THIRD_PARTY_HOME = {"pygit2": {"artrepo.gitdb"}, "fsspec": {"artrepo.storage.backends"},
-                    "s3fs": {"artrepo.storage.backends.s3"}, "cloudpickle": {"artrepo.materializers", "artrepo.runtime"}}
+                    "s3fs": {"artrepo.storage.backends.s3"}, "cloudpickle": {"artrepo.materializers", "artrepo.runtime"},
+                    "dask": {"artrepo.runtime.dask_scheduler"}, "distributed": {"artrepo.runtime.dask_scheduler"}}
 MAX_LINES = 400
 
 

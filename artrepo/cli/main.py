@@ -11,10 +11,10 @@ import click
 COMMANDS = {
     "init": "init", "log": "log", "show": "show", "list": "list", "register": "register",
     "tag": "tag", "alias": "alias", "export": "export",
-    "run": "run", "lineage": "lineage",
+    "run": "run", "lineage": "lineage", "diff": "diff", "compare": "diff",
     "remote": "remote", "push": "transfer", "pull": "transfer", "clone": "transfer",
     "fsck": "maintenance", "gc": "maintenance", "du": "maintenance",
-    "ui": "ui",
+    "ui": "ui", "stack": "stack",
     "artifact": "artifact",  # ZenML's spellings: artifact list, artifact version list|describe|update, ...
 }
 

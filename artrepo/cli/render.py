@@ -16,6 +16,7 @@ import click
 # C0 and C1 controls, DEL, and the invisible marks that reorder or split lines (bidi, separators)
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _CONTROL_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_CONTROL_BUT_LAYOUT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def safe(value, *, newlines: bool = False) -> str:
@@ -24,6 +25,11 @@ def safe(value, *, newlines: bool = False) -> str:
     Newlines are escaped too (one field stays on one line) unless `newlines`.
     """
     return (_CONTROL_BUT_NEWLINE if newlines else _CONTROL).sub(_escape, str(value))
+
+
+def safe_text(text: str) -> str:
+    """A block of text (code, a diff) fit for a terminal: newlines and tabs kept, other controls escaped."""
+    return _CONTROL_BUT_LAYOUT.sub(_escape, text)
 
 
 def _escape(match: re.Match) -> str:
@@ -72,6 +78,7 @@ def version_detail(av) -> dict:
                      if rec.producer else None),
         "visualizations": [{"name": n, "type": t} for n, t in av.visualizations],
     })
+    doc["provenance"] = provenance_json(av.provenance)
     return doc
 
 
@@ -86,3 +93,45 @@ def version_line(av) -> str:
     tags = f"  [{', '.join(safe(t) for t in av.tags)}]" if av.tags else ""
     return (f"{click.style(safe(av.id[:12]), fg='yellow')}  {safe(av.name)}:{safe(av.version)}  "
             f"{when(av.record.created_ns)}  {human_size(av.size)}  {av.type.name}{tags}")
+
+
+def provenance_json(prov) -> dict | None:
+    """`provenance` in `show --json`: {executed, source, git, environment, user, host}."""
+    if prov is None:
+        return None
+    r = prov.record
+    return {"executed": r.executed, "source": r.source, "git": dict(r.git_state), "environment": dict(r.environment),
+            "user": r.user, "host": r.host}
+
+
+def provenance_lines(prov, width: int = 14) -> list[str]:
+    """How the run or version was made: git state, environment, who and where (labels `width` wide)."""
+    git, env = prov.git_state, prov.environment
+    if not prov.executed:
+        where = "not captured (every step was cached: the runs they came from hold it)"
+    elif git.get("state") != "git":
+        where = f"no git ({git.get('reason', 'unknown')})"
+    else:
+        where = f"{git.get('commit') or '(no commit yet)'}" + (f" on {git['branch']}" if git.get("branch") else "")
+        if git.get("dirty"):
+            cut = f", cut: {human_size(git['diff_stored'])} stored" if git.get("diff_cut") else ""
+            where += (f", dirty: {git.get('files_changed', 0)} files, +{git.get('lines_added', 0)} "
+                      f"-{git.get('lines_removed', 0)} ({human_size(git.get('diff_bytes', 0))} diff{cut}; "
+                      "--git-diff shows it)")
+            if git.get("binary_files"):
+                where += f"; binary: {', '.join(git['binary_files'][:5])}"
+    lines = [("Git:", where)]
+    runtime = f"Python {env.get('python')} ({env.get('implementation')}), {env.get('platform')}, " \
+              f"artrepo {env.get('artrepo')}"
+    packages = env.get("packages") or {}
+    if packages:
+        runtime += f", {len(packages)} packages"
+    lines.append(("Runtime:", runtime))
+    for address, theirs in sorted((env.get("workers") or {}).items()):
+        lines.append(("Worker:", f"{address}: Python {theirs.get('python')}, {theirs.get('platform')}, artrepo "
+                                 f"{theirs.get('artrepo')}, {len(theirs.get('packages') or {})} packages"))
+    if prov.user or prov.host:
+        lines.append(("By:", f"{prov.user or '?'}@{prov.host or '?'}"))
+    if prov.source:
+        lines.append(("Source:", prov.source))
+    return [label.ljust(width) + safe(text) for label, text in lines]

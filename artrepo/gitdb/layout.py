@@ -148,6 +148,12 @@ def visualizations_cache(git_dir: Path) -> Path:
     return Path(git_dir) / "cache" / "visualizations"
 
 
+def stored_on_dir(git_dir: Path) -> Path:
+    """`stored-on/<version id>`: the remote holding the data of a version a run on a stack wrote there
+    (never pushed; read on demand like a metadata-only pull, trusted like any version made here)."""
+    return Path(git_dir) / "stored-on"
+
+
 def remote_cache(git_dir: Path, remote: str) -> Path:
     """`remote-cache/<remote>/`: copies of a remote's index files and what was seen of it."""
     return Path(git_dir) / "remote-cache" / remote

@@ -33,22 +33,28 @@ def init_git(path: Path, settings: dict[str, str]) -> None:
     (Path(path) / "HEAD").write_text(f"ref: {RUNS_HEAD}\n")
 
 
-def read_format(path: Path) -> int | None:
-    """`artrepo.formatVersion` from the config file, read without pygit2 (None if absent or unusual)."""
-    section = None
+def artrepo_settings(path) -> dict[str, str]:
+    """The `[artrepo]` section of the repository's config file, read without pygit2: {lowercased key:
+    value without a trailing comment or quotes} ({} if the file cannot be read)."""
+    section, found = None, {}
     try:
         text = (Path(path) / "config").read_text(errors="replace")
     except OSError:
-        return None
+        return found
     for line in text.splitlines():
         stripped = line.strip()
         if stripped.startswith("["):
             section = stripped.strip("[]").strip().lower()
         elif section == "artrepo" and "=" in stripped:
             key, _, value = stripped.partition("=")
-            if key.strip().lower() == "formatversion" and value.strip().isdigit():
-                return int(value.strip())
-    return None
+            found[key.strip().lower()] = value.split("#")[0].strip().strip('"')
+    return found
+
+
+def read_format(path: Path) -> int | None:
+    """`artrepo.formatVersion` from the config file, read without pygit2 (None if absent or unusual)."""
+    value = artrepo_settings(path).get("formatversion", "")
+    return int(value) if value.isdigit() else None
 
 
 def check_format(path: Path) -> None:

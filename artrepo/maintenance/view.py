@@ -11,7 +11,8 @@ Maintenance code never asks where the data lives; a view gives
     git_dir         the bare git repository stock `git fsck` checks
     problems        [(message, versions affected)] found while opening (a git pack the ref table names)
     pulled()        {version id: remote} of versions whose data may be absent here (pulled with
-                    --metadata-only): their chunks are looked for in that remote's index
+                    --metadata-only, or written by workers into a stack's remote): their chunks
+                    are looked for in that remote's index
     remote_store(remote)   that remote's ChunkStore (its index as its ref table lists it; damaged
                     index files left out, in `index.damaged`); raises when it cannot be read
     leftovers()     {key: ObjectInfo}: what interrupted writers left besides packs
@@ -68,7 +69,12 @@ class LocalView:
         return open_cache(self.git_dir)
 
     def pulled(self) -> dict[str, str]:
-        return self.repo.origins.all()
+        out = self.repo.origins.all()
+        stored_on = layout.stored_on_dir(self.git_dir)  # written by a stack's workers into its remote
+        for oid in os.listdir(stored_on) if stored_on.is_dir() else ():
+            if oid not in out and (remote := (stored_on / oid).read_text().strip()):
+                out[oid] = remote
+        return out
 
     def remote_store(self, remote: str):
         if self._remote_store is None:

@@ -32,6 +32,31 @@ def _raw_bytes(arr: np.ndarray) -> np.ndarray:
     return flat.view(np.uint8) if flat.dtype.itemsize else flat.view(np.uint8)
 
 
+def statistics(array) -> dict[str, Any]:
+    """min, max, mean, std (ddof 0) of the finite values of a numeric array.
+
+    Exact up to `visuals.MAX_VALUES` values; beyond, from the same evenly
+    spaced sample as the visualizations (`statistics_sample` says how many
+    values), so a 1 GiB save pays milliseconds, not another pass over it.
+    """
+    from artrepo.materializers.visuals import MAX_VALUES, _array_sample
+
+    if array.dtype.kind not in "iuf" or array.size == 0:
+        return {}
+    sample = _array_sample(array)
+    if sample.dtype.kind == "f":
+        sample = sample[np.isfinite(sample)]
+    if sample.size == 0:
+        return {}
+    with np.errstate(over="ignore", invalid="ignore"):
+        found = {"min": sample.min().item(), "max": sample.max().item(),
+                 "mean": float(np.mean(sample, dtype=np.float64)), "std": float(np.std(sample, dtype=np.float64))}
+    out = {k: v for k, v in found.items() if np.isfinite(v)}
+    if array.size > MAX_VALUES:
+        out["statistics_sample"] = MAX_VALUES
+    return out
+
+
 def load_npy(f) -> np.ndarray:
     """The array in a seekable `.npy` stream; FormatError unless its header is sound and fits the bytes."""
     shape, fortran, dtype = _npy_header(f)
@@ -97,7 +122,8 @@ class NumpyMaterializer(BaseMaterializer):
             return load_npy(f)
 
     def extract_metadata(self, data: np.ndarray) -> dict[str, Any]:
-        return {"shape": list(data.shape), "dtype": str(data.dtype)}
+        """Shape, dtype and, for numbers, min/max/mean/std (ZenML's keys), which `artrepo diff` compares."""
+        return {"shape": list(data.shape), "dtype": str(data.dtype), **statistics(data)}
 
     def save_visualizations(self, data):
         from artrepo.materializers.visuals import numpy_visualizations

@@ -19,6 +19,47 @@ FILE = "data.parquet"
 SERIES_COLUMN = "__series__"
 
 
+def statistics(data) -> dict[str, Any]:
+    """min, max, mean, std (ddof 1, as pandas) of the numeric columns, and the null count of each
+    column that has nulls (scalars for a Series).
+
+    Null counts are exact (one cheap pass); the rest is exact up to
+    `visuals.MAX_VALUES` values and else comes from the visualizations'
+    evenly spaced sample of rows (`statistics_sample` rows), and covers the
+    first `visuals.MAX_COLUMNS` columns.
+    """
+    import numpy as np
+
+    from artrepo.materializers.visuals import MAX_COLUMNS, _frame_sample
+
+    frame = data.to_frame(name="series") if isinstance(data, pd.Series) else data
+    columns = list(frame.columns[:MAX_COLUMNS])
+    sample = _frame_sample(frame if len(frame.columns) <= MAX_COLUMNS else frame.iloc[:, :MAX_COLUMNS])
+    found: dict[str, dict] = {"min": {}, "max": {}, "mean": {}, "std": {}}
+    for position, dtype in enumerate(sample.dtypes):
+        if dtype.kind not in "iuf":
+            continue
+        values = sample.iloc[:, position].to_numpy(dtype="float64", na_value=np.nan)
+        values = values[np.isfinite(values)]
+        if not values.size:
+            continue
+        with np.errstate(over="ignore", invalid="ignore"):
+            row = {"min": values.min(), "max": values.max(), "mean": values.mean(),
+                   "std": values.std(ddof=1) if values.size > 1 else np.nan}
+        for stat, value in row.items():
+            if np.isfinite(value):
+                found[stat][str(columns[position])] = float(value)
+    if isinstance(data, pd.Series):
+        out: dict[str, Any] = {"null_count": int(data.isna().sum())}
+        out.update((stat, per_column["series"]) for stat, per_column in found.items() if "series" in per_column)
+    else:
+        out = {"null_count": {str(c): int(n) for c, n in frame.isna().sum().items() if n}}
+        out.update((stat, per_column) for stat, per_column in found.items() if per_column)
+    if len(sample) < len(frame):
+        out["statistics_sample"] = len(sample)
+    return out
+
+
 class PandasMaterializer(BaseMaterializer):
     ASSOCIATED_TYPES = (pd.DataFrame, pd.Series)
     ASSOCIATED_ARTIFACT_TYPE = ArtifactType.DATA
@@ -56,12 +97,17 @@ class PandasMaterializer(BaseMaterializer):
         return frame
 
     def extract_metadata(self, data) -> dict[str, Any]:
+        """Shape, columns, dtypes, null counts and min/max/mean/std (ZenML's keys; per column for a frame).
+
+        `artrepo diff` compares them (schema, rows, statistics) without loading the data.
+        """
         meta: dict[str, Any] = {"shape": list(data.shape)}
         if isinstance(data, pd.DataFrame):
             meta["columns"] = [str(c) for c in data.columns]
             meta["dtype"] = {str(c): str(t) for c, t in data.dtypes.items()}
         else:
             meta["dtype"] = str(data.dtype)
+        meta.update(statistics(data))
         return meta
 
     def save_visualizations(self, data):

@@ -120,7 +120,7 @@ def _under(refs: dict[str, str], names) -> dict[str, str]:
 
 
 class Pusher:
-    def __init__(self, repo, remote, refs=(), progress=None, backend=None):
+    def __init__(self, repo, remote, refs=(), progress=None, backend=None, index_files=()):
         self.repo = repo
         self.session = RemoteSession(repo, remote, backend)
         self.parsed = parse_all(refs)
@@ -129,7 +129,9 @@ class Pusher:
         self.sent_chunks: set[bytes] = set()
         self.shipped_tips: set[str] = set()
         self.new_git: list[str] = []
-        self.new_index: list[str] = []
+        # index files already in the remote's store that its ref table does not list yet (those the
+        # workers of a run on a stack wrote): listed by this push, their chunks never sent again
+        self.new_index: list[str] = list(index_files)
         self.local: set[str] | None = None  # the commits local refs name (here: no lookup needed)
 
     def selection(self, state: RemoteState) -> tuple[dict[str, str], dict[str, str]]:
@@ -184,7 +186,7 @@ class Pusher:
         needed = needed_chunks(self.repo, new_versions)
         if not needed:
             return
-        remote = self.session.store(state.index_files)
+        remote = self.session.store(state.index_files + [i for i in self.new_index if i not in state.index_files])
         self.result.bytes_logical = sum(needed.values())
         self.result.bytes_already = sum(n for c, n in needed.items() if remote.has(c))
         missing = [c for c in needed if not remote.has(c) and c not in self.sent_chunks]
@@ -218,6 +220,10 @@ class Pusher:
         self.session.update_tracked(remote_refs, local)
 
 
-def push(repo, remote, refs=(), progress=None, backend=None) -> TransferResult:
-    """Send what `remote` lacks of the local repository (or of the named references)."""
-    return Pusher(repo, remote, refs, progress, backend).run()
+def push(repo, remote, refs=(), progress=None, backend=None, index_files=()) -> TransferResult:
+    """Send what `remote` lacks of the local repository (or of the named references).
+
+    `index_files`: index files written into the remote's store since its ref table was read (by the
+    workers of a run on a stack), listed in the table by this push.
+    """
+    return Pusher(repo, remote, refs, progress, backend, index_files).run()

@@ -8,9 +8,10 @@ Anyone who can write to a remote may publish any bytes, so every ref a pull
 would create is checked first: a version's record and manifest decode, agree
 with each other and with the ref's name, and its files can be written safely
 (`safepaths.check_manifest`: paths, and links resolved as the kernel would); a
-run's records decode, its pipeline is a valid name and its `keys/` tree holds
-only cache keys whose step records say so (`Repository.run_problem`); an alias
-points at a version that arrives or is here. Data is verified as it is
+run's records (provenance included) decode, its pipeline is a valid name and
+its `keys/` tree holds only cache keys whose step records say so
+(`Repository.run_problem`); an alias points at a version that arrives or is
+here. Data is verified as it is
 transferred (ids, bounds, codecs, hashes: storage.transfer). A version, run or
 alias that fails is refused: it is not published here, everything else is,
 and the pull ends with one line naming what was refused (exit 3).
@@ -97,6 +98,7 @@ def version_problem(repo, ref: str, oid: str) -> str | None:
         if manifest.content_hash != record.content_hash:
             return "its manifest does not match its record's content hash"
         check_manifest(manifest)
+        repo.read_provenance(oid)  # a version saved outside a step: its provenance decodes
     except ArtrepoError as exc:
         return str(exc)
     return None

@@ -2,9 +2,11 @@
 
 A run is written once, when it ends (a run in progress is never referenced):
 
-1. its tree: `run.msgpack`, `steps/<encoded step>.msgpack` and `keys/<cache
-   key>` (the same blob as the step record, for cache lookups), loose
-   objects written without fsync;
+1. its tree: `run.msgpack`, `steps/<encoded step>.msgpack`, `keys/<cache
+   key>` (the same blob as the step record, for cache lookups), and its
+   provenance: `code/<encoded step>.py` (the blob each step record's `code`
+   names), `provenance.msgpack` and `provenance.diff`; loose objects written
+   without fsync;
 2. holding `locks/pipeline-<encoded pipeline>`: the commit, whose parent is
    the pipeline's previous run; `runs/<run id>` and `heads/runs` in one ref
    transaction (one syncfs makes the objects and both values durable);
@@ -25,8 +27,27 @@ from artrepo.atomic import flock
 from artrepo.errors import AmbiguousReferenceError, ArtrepoError, IntegrityError, NotFoundError
 from artrepo.gitdb import layout
 from artrepo.gitdb.objects import BLOB, TREE, is_oid
-from artrepo.records.run import RunRecord, StepRecord
+from artrepo.records.run import ProvenanceRecord, RunRecord, StepRecord
 from artrepo.repository.upkeep import maybe_maintain
+
+# Provenance in a run's tree (and a version's: `provenance.*` only); docs/format.md, "Provenance".
+CODE_TREE = "code"
+PROVENANCE_RECORD = "provenance.msgpack"
+PROVENANCE_DIFF = "provenance.diff"
+
+
+def code_path(step: str) -> str:
+    return f"{CODE_TREE}/{names.encode(step)}.py"
+
+
+def provenance_rows(objects, provenance: ProvenanceRecord | None, diff: bytes | None) -> list:
+    """Tree rows of a provenance record and its dirty diff (none when not given)."""
+    rows = []
+    if provenance is not None:
+        rows.append((BLOB, PROVENANCE_RECORD, objects.write_blob(provenance.to_msgpack())))
+    if diff:
+        rows.append((BLOB, PROVENANCE_DIFF, objects.write_blob(diff)))
+    return rows
 
 _CACHE_KEY = re.compile(r"[0-9a-f]{64}\Z")  # runtime.cachekey: BLAKE3 hex
 
@@ -35,8 +56,16 @@ class Runs:
     """The runs part of `Repository` (a mixin: it uses `objects`, `refs` and `git_dir`)."""
 
     # -- writing ----------------------------------------------------------------------
-    def write_run(self, run: RunRecord, steps: list[StepRecord]) -> str:
-        """Record a finished run; returns its commit id."""
+    def write_code(self, text: str) -> str:
+        """The git blob id of a step's code (written once: an identical text is the same blob)."""
+        return self.objects.write_blob(text.encode("utf-8", "surrogateescape"))
+
+    def write_run(self, run: RunRecord, steps: list[StepRecord], provenance: ProvenanceRecord | None = None,
+                  diff: bytes | None = None) -> str:
+        """Record a finished run (with its provenance and dirty diff, when captured); returns its commit id.
+
+        The blobs that step records' `code` name were written already (`write_code`).
+        """
         objects = self.objects
         step_blobs = {s.name: objects.write_blob(s.to_msgpack()) for s in steps}
         rows = [(BLOB, layout.RUN_RECORD, objects.write_blob(run.to_msgpack())),
@@ -46,10 +75,14 @@ class Runs:
         keys = {s.cache_key: step_blobs[s.name] for s in steps if s.status == "completed" and s.cache_key}
         if keys:
             rows.append((TREE, layout.KEYS_TREE, objects.write_tree_rows([(BLOB, k, o) for k, o in keys.items()])))
+        code = [(BLOB, code_path(s.name)[len(CODE_TREE) + 1:], s.code) for s in steps if s.code]
+        if code:
+            rows.append((TREE, CODE_TREE, objects.write_tree_rows(code)))
+        rows += provenance_rows(objects, provenance, diff)
         tree = objects.write_tree_rows(rows)
         # A cached step's key already points at a run with the same outputs: only executed steps move it.
         new_keys = [s.cache_key for s in steps if s.status == "completed" and s.cache_key and not s.cached]
-        message = run_message(run, steps)
+        message = run_message(run, steps, provenance)
         ref = layout.pipeline_ref(run.pipeline)
         with flock(layout.pipeline_lock(self.git_dir, run.pipeline)):
             published = False
@@ -112,6 +145,17 @@ class Runs:
             raise NotFoundError(f"no pipeline run {id_or_prefix!r}")
         return found.pop()
 
+    def read_code(self, blob: str) -> str:
+        """The code text a step record's `code` names."""
+        return self.objects.blob(blob).decode("utf-8", "surrogateescape")
+
+    def read_provenance(self, commit: str) -> tuple[ProvenanceRecord, bytes] | None:
+        """(provenance record, dirty diff or b"") of a run or version commit; None when it holds none."""
+        data = self.objects.tree_file(commit, PROVENANCE_RECORD)
+        if data is None:
+            return None
+        return ProvenanceRecord.from_msgpack(data), self.objects.tree_file(commit, PROVENANCE_DIFF) or b""
+
     def cached_step(self, key: str) -> tuple[str, StepRecord] | None:
         """(run commit, step record) of the latest completed step with this cache key."""
         commit = self.refs.get(layout.cache_ref(key), derived=True)
@@ -157,12 +201,14 @@ class Runs:
         """Why a run commit from elsewhere may not join this repository (None: it may).
 
         Its run record decodes and names a valid pipeline (it becomes a ref
-        and a lock file name), and every entry of its `keys/` tree is a cache
-        key (it becomes a ref) holding a completed step record of that key.
+        and a lock file name), every entry of its `keys/` tree is a cache
+        key (it becomes a ref) holding a completed step record of that key,
+        and its provenance record, if any, decodes (`show` and the run page read it).
         """
         try:
             run = self.read_run(commit)
             names.validate_name(run.pipeline)
+            self.read_provenance(commit)
             for key, blob in self.objects.tree_listing(commit, layout.KEYS_TREE).items():
                 if not _CACHE_KEY.match(key):
                     return f"its keys/ tree holds {key[:80]!r}, which is not a cache key"
@@ -253,8 +299,8 @@ class Runs:
         return max([*heads, current] if current else heads, key=rank)
 
 
-def run_message(run: RunRecord, steps: list[StepRecord]) -> str:
-    """`run PIPELINE: STATUS`, one line per step, and trailers."""
+def run_message(run: RunRecord, steps: list[StepRecord], provenance: ProvenanceRecord | None = None) -> str:
+    """`run PIPELINE: STATUS`, one line per step, and trailers (with the provenance `git log` shows)."""
     start = dt.datetime.fromtimestamp(run.start_ns / 1e9, tz=dt.timezone.utc).isoformat(timespec="seconds")
     lines = [f"run {run.pipeline}: {run.status} ({len(steps)} steps, "
              f"{sum(s.cached for s in steps)} cached)", ""]
@@ -266,4 +312,22 @@ def run_message(run: RunRecord, steps: list[StepRecord]) -> str:
             lines.append(f"    error: {(s.error.splitlines() or [''])[0][:200]}")
     lines += ["", f"Artrepo-Run-Id: {run.run_id}", f"Artrepo-Pipeline: {run.pipeline}",
               f"Artrepo-Status: {run.status}", f"Artrepo-Started: {start}"]
+    if provenance is not None:
+        lines += provenance_trailers(provenance)
     return "\n".join(lines) + "\n"
+
+
+def provenance_trailers(provenance: ProvenanceRecord) -> list[str]:
+    """`Artrepo-Git-Commit`, `-Git-Branch`, `-Git-Dirty`, `-Python`, `-Version` lines (what was captured)."""
+    git, env = provenance.git_state, provenance.environment
+    lines = []
+    if git.get("commit"):
+        lines.append(f"Artrepo-Git-Commit: {git['commit']}")
+        if git.get("branch"):
+            lines.append(f"Artrepo-Git-Branch: {git['branch']}")
+        lines.append(f"Artrepo-Git-Dirty: {'yes' if git.get('dirty') else 'no'}")
+    if env.get("python"):
+        lines.append(f"Artrepo-Python: {env['python']}")
+    if env.get("artrepo"):
+        lines.append(f"Artrepo-Version: {env['artrepo']}")
+    return lines

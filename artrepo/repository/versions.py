@@ -7,10 +7,11 @@ from artrepo import names
 from artrepo.errors import (AmbiguousReferenceError, ConflictError, FormatError, IntegrityError, InvalidNameError,
                             NotFoundError)
 from artrepo.gitdb import layout
-from artrepo.gitdb.objects import Blob
+from artrepo.gitdb.objects import BLOB
 from artrepo.plain import Frozen
 from artrepo.records.artifact import Manifest, VersionRecord
 from artrepo.repository.labels import peek_counter
+from artrepo.repository.runs import provenance_rows
 from artrepo.repository.upkeep import maybe_maintain
 
 RECENT_SLACK = 8  # versions read beyond a limit: saves racing between staging and publishing may swap order
@@ -32,8 +33,11 @@ class Versions:
     def write_manifest(self, manifest: Manifest) -> str:
         return self.objects.write_blob(manifest.to_msgpack())
 
-    def save_version(self, record: VersionRecord, manifest_blob: str) -> VersionInfo:
+    def save_version(self, record: VersionRecord, manifest_blob: str, provenance=None,
+                     diff: bytes | None = None) -> VersionInfo:
         """Publish a version whose chunks are durable: record, commit, then its ref and `heads/<name>`.
+
+        `provenance` (a ProvenanceRecord) and its dirty `diff` go into the commit's tree beside the record.
 
         The label is chosen under the per-name lock from the name's counter
         (labels.py), which is raised before the ref exists; the version ref and
@@ -54,8 +58,9 @@ class Versions:
                 lock.set_counter(int(label))
             head_ref = layout.head_ref(name)
             head = self.refs.get(head_ref, derived=True)
-            tree = self.objects.write_tree({layout.VERSION_RECORD: record.to_msgpack(),
-                                            layout.MANIFEST: Blob(manifest_blob)})
+            tree = self.objects.write_tree_rows(
+                [(BLOB, layout.VERSION_RECORD, self.objects.write_blob(record.to_msgpack())),
+                 (BLOB, layout.MANIFEST, manifest_blob), *provenance_rows(self.objects, provenance, diff)])
             commit = self.objects.write_commit(tree, [head] if head else [], version_message(record),
                                                record.created_ns)
             version_ref = layout.version_ref(name, label)

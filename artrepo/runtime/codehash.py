@@ -173,21 +173,48 @@ def _referenced(obj):
                 yield name, ("constant", repr(value))
 
 
-def code_hash(func) -> str:
-    """Hex BLAKE3 of the step's source and of every user function or class it reaches."""
+def code_parts(func) -> list[tuple[str, str]]:
+    """(label, text) of everything the code hash covers, in its order: the step first, then the
+    user functions and classes it reaches (text: their source) and the constants they read (text:
+    `=` and the constant's repr), sorted as the hash sorts them.
+    """
     seen: dict[int, str] = {}
-    parts: list[str] = []
+    parts: list[tuple[str, str]] = []
     stack = [("<step>", func)]
     while stack:
         label, obj = stack.pop()
         if isinstance(obj, tuple):  # a constant
-            parts.append(f"{label}={obj[1]}")
+            parts.append((label, f"={obj[1]}"))
             continue
         target = obj if isinstance(obj, type) else introspect.unwrap(getattr(obj, "entrypoint", obj))
         if id(target) in seen:
             continue
         seen[id(target)] = label
-        parts.append(f"{label}:\n{source_text(target)}")
+        parts.append((label, f":\n{source_text(target)}"))
         stack.extend(_referenced(target))
-    head, rest = parts[0], sorted(set(parts[1:]))
-    return digest("\n\x00".join([head, *rest]).encode()).hex()
+    return [parts[0], *sorted(set(parts[1:]), key=lambda p: p[0] + p[1])]
+
+
+def hash_parts(parts: list[tuple[str, str]]) -> str:
+    """Hex BLAKE3 of `code_parts`: the `code` component of a step's cache key."""
+    return digest("\n\x00".join(label + text for label, text in parts).encode()).hex()
+
+
+def code_hash(func) -> str:
+    """Hex BLAKE3 of the step's source and of every user function or class it reaches."""
+    return hash_parts(code_parts(func))
+
+
+def code_text(parts: list[tuple[str, str]]) -> str:
+    """The code a step's cache key covers, as one text: the step's source, then each helper's
+    source under a `# ---- label` line, then the constants it reads (`NAME = value`).
+    """
+    head, rest = parts[0], parts[1:]
+    out = [head[1][2:].rstrip("\n")]
+    for label, text in rest:
+        if text.startswith(":\n"):
+            out.append(f"\n\n# ---- {label}\n{text[2:].rstrip()}")
+    constants = [f"{label} {text[0]} {text[1:]}" for label, text in rest if text.startswith("=")]
+    if constants:
+        out.append("\n\n# ---- constants it reads\n" + "\n".join(constants))
+    return "".join(out) + "\n"

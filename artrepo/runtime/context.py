@@ -46,6 +46,7 @@ class StepContext:
         self.step_metadata: dict = {}
         self.run_metadata: dict = {}
         self.saved: dict[str, tuple[str, str]] = {}  # artifact name -> (version id, label) saved inside the step
+        self.pending: dict[str, object] = {}  # artifact name -> values.Staged, staged on a worker (driver publishes)
         self.output_uris: dict[str, str] = {}  # output key -> folder from get_output_artifact_uri
         self._inputs = None
 
@@ -166,7 +167,11 @@ class StepContext:
         """`save_artifact` inside this step: saved at once, and recorded as an output of the step."""
         producer = {"run_id": self.run_id, "step": self.step_name, "output": name}
         info = self._store.save(data, name, version, producer=producer, **settings)
-        self.saved[info.name] = (info.id, info.version)
+        staged = getattr(info, "staged", None)
+        if staged is not None:  # staged on a worker: the driver publishes it when the step ends
+            self.pending[info.name] = staged
+        else:
+            self.saved[info.name] = (info.id, info.version)
         return info
 
 

@@ -31,6 +31,9 @@ class _Configurable:
         for name in ("on_failure", "on_success"):
             if name in given:
                 given[name] = known.hook(self.KIND, name, given[name])
+        for name, check in (("resources", _resources), ("retries", _retries), ("orchestrator", _orchestrator)):
+            if name in given:
+                given[name] = check(given[name])
         if merge:
             if "extra" in given and "extra" in self.options:
                 given["extra"] = {**self.options["extra"], **given["extra"]}
@@ -69,7 +72,7 @@ class Step(_Configurable):
         self._configure(True, options)
         self.outputs = signature.output_specs(func)
         self.input_names = signature.input_names(func)
-        self._code_hash: str | None = None
+        self._code: tuple[list, str] | None = None  # (runtime.codehash.code_parts, their hash), found once
         functools.update_wrapper(self, func)
 
     def __repr__(self) -> str:
@@ -82,16 +85,37 @@ class Step(_Configurable):
         return composition.add(self, args, kwargs)
 
     @property
+    def resources(self) -> dict[str, float]:
+        """What a worker must offer to run it ({"GPU": 1}; Dask resources)."""
+        return self.options.get("resources") or {}
+
+    @property
+    def retries(self) -> int:
+        """Attempts after the first when the step raises."""
+        return self.options.get("retries") or 0
+
+    @property
     def output_materializers(self):
         return self.options.get("output_materializers")
 
     @property
     def code_hash(self) -> str:
-        if self._code_hash is None:
-            from artrepo.runtime.codehash import code_hash
+        return self._parts()[1]
 
-            self._code_hash = code_hash(self.entrypoint)
-        return self._code_hash
+    @property
+    def code_text(self) -> str:
+        """The source the code hash covers (the step's, its helpers', the constants they read), as one text."""
+        from artrepo.runtime.codehash import code_text
+
+        return code_text(self._parts()[0])
+
+    def _parts(self) -> tuple[list, str]:
+        if self._code is None:
+            from artrepo.runtime.codehash import code_parts, hash_parts
+
+            parts = code_parts(self.entrypoint)
+            self._code = parts, hash_parts(parts)
+        return self._code
 
     def materializer_for(self, key: str):
         """The materializer named by `output_materializers` for output `key`, if any."""
@@ -131,6 +155,11 @@ class Pipeline(_Configurable):
     def parallel(self) -> int:
         return int(self.options.get("parallel") or 1)
 
+    @property
+    def orchestrator(self):
+        """The orchestrator given in code (replaces the stack's for this pipeline), or None."""
+        return self.options.get("orchestrator")
+
     def __call__(self, *args, **kwargs):
         from artrepo.runtime.driver import RunOptions, run_pipeline
 
@@ -168,6 +197,25 @@ class Pipeline(_Configurable):
         if self.run_name is not None:
             config["run_name"] = self.run_name
         return known.merge_configs(config, overrides or {})
+
+
+def _resources(value) -> dict[str, float]:
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, (int, float))
+                                              and not isinstance(v, bool) and v > 0 for k, v in value.items()):
+        raise UserError(f"resources must map resource names to positive amounts, as {{'GPU': 1}}; got {value!r}")
+    return dict(value)
+
+
+def _retries(value) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise UserError(f"retries must be a number of attempts (0 or more), got {value!r}")
+    return value
+
+
+def _orchestrator(value):
+    from artrepo.stacks import orchestrator_of
+
+    return orchestrator_of(value)
 
 
 def _decorator(cls, func, options: dict[str, object]):

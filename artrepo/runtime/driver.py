@@ -19,6 +19,7 @@ before its task starts (docs/zenml.md, "custom versions").
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable
 
@@ -34,15 +35,16 @@ class RunOptions(Plain):
     """How a run goes: the CLI's options (`artrepo run`); a pipeline call uses the defaults."""
 
     __slots__ = ("no_cache", "explain", "config", "parameters", "parallel", "source", "report", "scheduler",
-                 "decisions")
+                 "decisions", "stack")
 
     def __init__(self, no_cache: bool = False, explain: bool = False, config: dict | None = None,
                  parameters: dict | None = None, parallel: int | None = None, source: str | None = None,
-                 report: Callable[[str], None] | None = None, scheduler=None):
+                 report: Callable[[str], None] | None = None, scheduler=None, stack: str | None = None):
         self.no_cache, self.explain, self.config = no_cache, explain, config
         self.parameters = parameters  # pipeline parameters from `-p`
         self.parallel, self.source = parallel, source
-        self.scheduler = scheduler  # a runtime.scheduler.Scheduler; None: in this process, `parallel` at once
+        self.scheduler = scheduler  # a runtime.scheduler.Scheduler; None: the stack's (in this process by default)
+        self.stack = stack  # `--stack NAME`; None: the repository's active stack
         self.report = report  # one line per step as it ends
         self.decisions: list = []  # filled with explain.Decision when explain is set
 
@@ -74,7 +76,19 @@ def run_pipeline(pipeline, args: tuple, kwargs: dict, options: RunOptions):
     plan = compose(pipeline, args, kwargs, options)
     repo = open_repository()
     check_late_artifacts(repo, plan)
-    return Driver(repo, plan, options).run()
+    from artrepo.stacks import run_stack
+
+    stack = run_stack(repo, options.stack, getattr(pipeline, "orchestrator", None))
+    if options.report is None and stack is not None and stack.orchestrator.flavor != "local":
+        options.report = _progress  # steps on other processes: say where each one is
+    code = getattr(pipeline.entrypoint, "__code__", None)
+    return Driver(repo, plan, options, stack, pipeline_file=code.co_filename if code else None).run()
+
+
+def _progress(line: str) -> None:
+    """A progress line on stderr, control characters escaped (an error message may hold any text)."""
+    shown = "".join(c if c.isprintable() or c == "\n" else c.encode("unicode_escape").decode() for c in line)
+    print(shown, file=sys.stderr, flush=True)
 
 
 def new_run_id(pipeline: str) -> str:
@@ -87,10 +101,14 @@ def new_run_id(pipeline: str) -> str:
 class Driver:
     """Runs one plan (see the module docstring); `run()` returns the recorded PipelineRun."""
 
-    def __init__(self, repo, plan: Plan, options: RunOptions):
+    def __init__(self, repo, plan: Plan, options: RunOptions, stack=None, pipeline_file: str | None = None):
+        from artrepo.runtime.provenance import RunCapture
+
         self.repo = repo
         self.plan = plan
         self.options = options
+        self.stack = stack  # a stacks.Stack other than local + local, or None
+        self.provenance = RunCapture(repo.git_dir, repo.root, pipeline_file)
         self.run_id = new_run_id(plan.pipeline)
         self.start_ns = time.time_ns()
         self.run_name = plan.format_run_name(self.start_ns) or ""
@@ -101,14 +119,23 @@ class Driver:
         self.existing: dict[str, str] = {}  # step -> a custom version of it that exists already
         self.store = None  # the repository as steps in this process use it (runtime.task.LocalStore)
         self.scheduler = options.scheduler  # else made for the first step that runs: a cached run needs none
+        self.stack_store = None  # the stack's artifact store as this run uses it (runtime.stackstore)
+        self.produced: list[str] = []  # versions this run published
 
     def run(self):
-        self._decide_up_front()
         try:
-            self._drive()
+            self._decide_up_front()
+            try:
+                self._drive()
+            finally:
+                if self.scheduler is not None:
+                    self.scheduler.close()
+            return self._record()
         finally:
-            if self.scheduler is not None:
-                self.scheduler.close()
+            if self.stack_store is not None:
+                self.stack_store.close()
+
+    def _record(self):
         steps = [self.records[n] for n in self.plan.order]
         failed = [s for s in steps if s.status == "failed"]
         record = RunRecord(run_id=self.run_id, pipeline=self.plan.pipeline,
@@ -118,13 +145,32 @@ class Driver:
                            metadata=self.run_metadata)
         from artrepo.models import PipelineRun
 
-        run = PipelineRun(self.repo, self.repo.write_run(record, steps), record)
+        run = PipelineRun(self.repo, self.repo.write_run(record, steps, *self.provenance.finish()), record)
+        if self.stack is not None and self.stack.remote is not None:
+            self._publish_to_stack()
         if failed:
             skipped = [s.name for s in steps if s.status == "skipped"]
             first = failed[0]
             tail = f"; skipped: {', '.join(skipped)}" if skipped else ""
             raise StepFailedError(f"step {first.name!r} failed: {first.error} (run {self.run_id[:12]}{tail})", run)
         return run
+
+    def _publish_to_stack(self) -> None:
+        from artrepo.errors import ArtrepoError
+
+        try:
+            used = [vid for r in self.records.values() for vid in (*r.inputs.values(), *r.outputs.values())]
+            self._stack_store().publish_run(self.run_id, self.produced, used)
+        except (ArtrepoError, OSError) as exc:
+            raise UserError(f"run {self.run_id[:12]} is recorded here, but publishing it to remote "
+                            f"{self.stack.remote.name} failed: {exc}") from None
+
+    def _stack_store(self):
+        if self.stack_store is None:
+            from artrepo.runtime.stackstore import run_store
+
+            self.stack_store = run_store(self.repo, self.stack)
+        return self.stack_store
 
     def _decide_up_front(self) -> None:
         """Decide the steps that need no step to run first; a custom version one of them would save again
@@ -182,15 +228,38 @@ class Driver:
                     self._submit(*decided)
             if self.running:
                 for task, outcome in self.scheduler.wait_any():
-                    self.records[task.step] = self._report(self._finish(self.running.pop(task.step), outcome))
+                    base = self.running.pop(task.step)
+                    if outcome.error is not None and task.attempt < self.plan.steps[task.step].step.retries:
+                        self._say(f"step {task.step}: attempt {task.attempt + 1} failed ({outcome.error}); "
+                                  "trying again")
+                        self._submit(base, task.replace(attempt=task.attempt + 1))
+                        continue
+                    self.records[task.step] = self._report(self._finish(base, outcome))
 
     def _submit(self, base: StepRecord, task) -> None:
+        self.provenance.before_first_step()  # git state before any step's code runs (once)
         if self.scheduler is None:
-            from artrepo.runtime.scheduler import make_scheduler
-
-            self.scheduler = make_scheduler(self.plan.parallel, self._store())
+            self.scheduler = self._make_scheduler()
+        try:
+            self.scheduler.submit(task)
+        except Exception as exc:  # refused before it ran (a resource no worker offers, inputs not sent)
+            self.records[task.step] = self._report(_failed(base, exc, base.start_ns))
+            return
         self.running[task.step] = base
-        self.scheduler.submit(task)
+
+    def _make_scheduler(self):
+        orchestrator = self.stack.orchestrator if self.stack is not None else None
+        if getattr(orchestrator, "flavor", "local") == "dask":
+            from artrepo.runtime.dask_scheduler import DaskScheduler
+
+            return DaskScheduler(orchestrator, self._stack_store(), self.run_id, self._say)
+        from artrepo.runtime.scheduler import make_scheduler
+
+        return make_scheduler(self.plan.parallel, self._store())
+
+    def _say(self, line: str) -> None:
+        if self.options.report is not None:
+            self.options.report(line)
 
     def _store(self):
         if self.store is None:
@@ -218,7 +287,8 @@ class Driver:
         except Exception as exc:
             return _failed(base, exc, start)
         base = base.replace(code_hash=parts["code"], key_parts=parts, cache_key=cachekey.cache_key(parts),
-                            inputs={k: info.id for k, info in inputs.items()}, start_ns=start)
+                            inputs={k: info.id for k, info in inputs.items()}, start_ns=start,
+                            code=self.repo.write_code(ps.step.code_text) if self.provenance.enabled else "")
         if ps.cacheable:
             hit = self._cache_hit(ps, base)
             if hit is not None:
@@ -262,81 +332,40 @@ class Driver:
         with self._store().lock:
             stored = {k: Stored.of(self.repo, info) for k, info in inputs.items()}
         return StepTask(self.run_id, self.plan.pipeline, ps.name, ps.step.entrypoint, dict(ps.invocation.parameters),
-                        stored, _outputs(ps), ps.settings, self.run_name or self.default_run_name())
+                        stored, _outputs(ps), ps.settings, self.run_name or self.default_run_name(),
+                        resources=ps.step.resources)
 
     def default_run_name(self) -> str:
         from artrepo.models import default_run_name
 
         return default_run_name(self.plan.pipeline, self.start_ns)
 
-    # -- the cache ----------------------------------------------------------------
+    # -- the cache (runtime.cachehit) ------------------------------------------------
     def _cache_hit(self, ps: PlannedStep, base: StepRecord) -> StepRecord | None:
-        found = self.repo.cached_step(base.cache_key)
-        if found is None:
-            if self.options.explain:
-                self._explain(ps.name, "miss", self._closest_difference(ps.name, base.key_parts))
-            return None
-        commit, earlier = found
-        if not self.repo.trusts(commit):  # a claim that this code made those outputs, from a remote not trusted
-            self._explain(ps.name, "miss", f"same cache key as a run pulled from remote {self.repo.origin(commit)}, "
-                          "which is not trusted: its cache entries are not used (add it with --trusted to use them)")
-            return None
-        missing = [k for k, vid in earlier.outputs.items()
-                   if not self._output_present(vid, ps.artifact_names.get(k), earlier.output_labels.get(k))]
-        run_id = self.repo.read_run(commit).run_id
-        if missing:
-            self._explain(ps.name, "miss", f"same cache key as run {run_id[:12]}, but its output "
-                          f"{missing[0]!r} is no longer in the repository")
-            return None
-        self._explain(ps.name, "hit", f"same cache key as step {earlier.name!r} of run {run_id[:12]}")
-        return base.replace(status="completed", cached=True, outputs=dict(earlier.outputs),
-                            output_labels=dict(earlier.output_labels), cached_from=earlier.cached_from or run_id,
-                            end_ns=time.time_ns())
+        from artrepo.runtime.cachehit import cache_hit
 
-    def _output_present(self, version_id: str, name: str | None, label: str | None) -> bool:
-        """Whether a version a cache hit would reuse is still published.
-
-        The cache key covers the output names, so the plan's `name` is the
-        version's: its ref is checked without decoding the version record.
-        """
-        from artrepo.errors import ArtrepoError
-
-        if name is not None and label is not None:
-            if self.repo.version_id(name, label) == version_id:
-                return True
-        try:
-            self.repo.by_id(version_id)  # the label may have changed (renumbered on push)
-            return True
-        except ArtrepoError:
-            return False
-
-    def _closest_difference(self, step: str, parts: dict) -> str:
-        for commit in self.repo.pipeline_history(self.plan.pipeline):
-            earlier = self.repo.read_step(commit, step)
-            if earlier is None or not earlier.key_parts:
-                continue
-            what = cachekey.first_difference(earlier.key_parts, parts)
-            run_id = self.repo.read_run(commit).run_id[:12]
-            if what is None:
-                return f"same key as run {run_id}, which did not complete this step ({earlier.status})"
-            return f"{what} since run {run_id}"
-        return "no earlier run of this step"
+        return cache_hit(self, ps, base)
 
     # -- a step that ran ------------------------------------------------------------
     def _finish(self, base: StepRecord, outcome) -> StepRecord:
         """Publish what the task staged; the step's final record."""
         self.run_metadata.update(outcome.run_metadata)
         base = base.replace(metadata=outcome.metadata)
+        base = base.replace(executor=outcome.executor) if outcome.executor else base
+        self.provenance.worker(outcome.executor.get("worker"), outcome.environment)
         try:
+            saved = {name: (info.id, info.version) for name, info in
+                     (self._store().publish_saved(outcome.pending).items() if outcome.pending else ())}
             published = self._store().publish(base.name, outcome.staged)
         except Exception as exc:
             return _failed(base, exc, base.start_ns)
+        self.produced += [info.id for info in published.values()] + [vid for vid, _label in saved.values()]
         if outcome.error is not None:
             return base.replace(status="failed", end_ns=outcome.end_ns, error=outcome.error,
                                 traceback=outcome.traceback)
         outputs = {k: info.id for k, info in published.items()}
         labels = {k: info.version for k, info in published.items()}
-        for name, (version_id, label) in outcome.saved.items():
+        for name, (version_id, label) in {**outcome.saved, **saved}.items():
             if name not in outputs:  # a version save_artifact made inside the step
                 outputs[name], labels[name] = version_id, label
         return base.replace(status="completed", outputs=outputs, output_labels=labels, end_ns=time.time_ns())

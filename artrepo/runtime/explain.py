@@ -25,6 +25,8 @@ def step_line(record, decision: Decision | None = None) -> str:
     else:
         state = record.status
     line = f"step {record.name}: {state}"
+    if record.executor.get("worker"):
+        line += f" on {record.executor['worker']}"
     if record.outputs:
         line += " -> " + ", ".join(f"{k}={v[:12]}" for k, v in record.outputs.items())
     if record.error:

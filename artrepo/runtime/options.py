@@ -21,7 +21,7 @@ UNSUPPORTED = {
     "settings": "artrepo has no stack component settings (Docker, resources, ...)",
     "environment": "artrepo sets no environment variables for steps",
     "secrets": "artrepo has no secrets store",
-    "retry": "artrepo does not retry steps",
+    "retry": "use artrepo's retries=N (attempts after the first when the step raises)",
     "cache_policy": "artrepo's cache key is fixed (docs/format.md, cache key)",
     "step_type": "artrepo has one kind of step", "runtime": "steps run in the pipeline's process",
     "heartbeat_healthy_threshold": "artrepo has no step heartbeats", "group": "artrepo does not group steps",
@@ -32,16 +32,15 @@ UNSUPPORTED = {
     "schedule": "artrepo has no scheduler; run the pipeline from cron or your scheduler",
     "build": "artrepo builds no images", "prevent_build_reuse": "artrepo builds no images",
     "unlisted": "every run is recorded in its pipeline's history",
-    "orchestrator": "only the default (local) orchestrator exists so far; pass orchestrator=None",
 }
 _OFF_ONLY = {"enable_step_logs": "artrepo does not capture step logs",
              "enable_pipeline_logs": "artrepo does not capture pipeline logs",
              "enable_heartbeat": "artrepo has no step heartbeats"}
 
 STEP = {"name", "enable_cache", "output_materializers", "enable_artifact_metadata", "enable_artifact_visualization",
-        "extra", "on_failure", "on_success"}
+        "extra", "on_failure", "on_success", "resources", "retries"}
 PIPELINE = {"name", "enable_cache", "enable_artifact_metadata", "enable_artifact_visualization", "extra",
-            "on_failure", "on_success", "tags", "substitutions", "parallel"}
+            "on_failure", "on_success", "tags", "substitutions", "parallel", "orchestrator"}
 CONFIG = {"parameters", "steps", "enable_cache", "enable_artifact_metadata", "enable_artifact_visualization",
           "run_name", "extra", "tags", "substitutions"}
 STEP_CONFIG = {"parameters", "enable_cache", "outputs", "enable_artifact_metadata", "enable_artifact_visualization",

@@ -27,16 +27,22 @@ from artrepo.runtime import context, signature
 class StepOutcome(Frozen):
     """What running a step returned: staged outputs, versions saved inside it, metadata it logged, or the error.
 
-    `metadata` is the step run's (ZenML's bare `log_metadata()` in a step),
-    `run_metadata` what it logged on the run it belongs to.
+    `saved` holds versions `save_artifact` published inside the step ({name: (id, label)}), `pending`
+    those it staged ({name: Staged}, on a worker: the driver publishes them); `metadata` is the step
+    run's (ZenML's bare `log_metadata()` in a step), `run_metadata` what it logged on the run it belongs
+    to; `executor` says where the step ran when that was not the driver's process ({"orchestrator",
+    "worker", "host"}), and `environment` that process's (provenance.environment, for the run's record).
     """
 
-    __slots__ = ("staged", "saved", "start_ns", "end_ns", "error", "traceback", "metadata", "run_metadata")
+    __slots__ = ("staged", "saved", "start_ns", "end_ns", "error", "traceback", "metadata", "run_metadata",
+                 "pending", "executor", "environment")
 
     def __init__(self, staged: dict, saved: dict, start_ns: int, end_ns: int, error: str | None = None,
-                 traceback: str | None = None, metadata: dict | None = None, run_metadata: dict | None = None):
+                 traceback: str | None = None, metadata: dict | None = None, run_metadata: dict | None = None,
+                 pending: dict | None = None, executor: dict | None = None, environment: dict | None = None):
         self._init(staged=staged, saved=saved, start_ns=start_ns, end_ns=end_ns, error=error, traceback=traceback,
-                   metadata=metadata or {}, run_metadata=run_metadata or {})
+                   metadata=metadata or {}, run_metadata=run_metadata or {}, pending=pending or {},
+                   executor=executor or {}, environment=environment or {})
 
 
 def describe_failure(exc: BaseException) -> tuple[str, str]:
@@ -56,13 +62,15 @@ class StepTask(Frozen):
     `on_failure`, `on_success` hooks, `extra`).
     """
 
-    __slots__ = ("run_id", "pipeline", "step", "function", "parameters", "inputs", "outputs", "settings", "run_name")
+    __slots__ = ("run_id", "pipeline", "step", "function", "parameters", "inputs", "outputs", "settings", "run_name",
+                 "attempt", "resources")
 
     def __init__(self, run_id: str, pipeline: str, step: str, function, parameters: dict,
                  inputs: dict[str, values.Stored], outputs: tuple, settings: dict | None = None,
-                 run_name: str = ""):
+                 run_name: str = "", attempt: int = 0, resources: dict | None = None):
         self._init(run_id=run_id, pipeline=pipeline, step=step, function=function, parameters=parameters,
-                   inputs=inputs, outputs=outputs, settings=settings or {}, run_name=run_name)
+                   inputs=inputs, outputs=outputs, settings=settings or {}, run_name=run_name, attempt=attempt,
+                   resources=resources or {})
 
     def run(self, store) -> StepOutcome:
         """Load the inputs, call the step function, stage its outputs; an exception becomes the outcome's error.
@@ -93,7 +101,7 @@ class StepTask(Frozen):
             return StepOutcome({}, {}, start, time.time_ns(), *describe_failure(exc), metadata=ctx.step_metadata,
                                run_metadata=ctx.run_metadata)
         return StepOutcome(staged, ctx.saved, start, time.time_ns(), metadata=ctx.step_metadata,
-                           run_metadata=ctx.run_metadata)
+                           run_metadata=ctx.run_metadata, pending=ctx.pending)
 
     def _outputs(self, store, ctx, result) -> dict:
         """Check the returned values against the declared outputs, then stage them."""
@@ -186,6 +194,11 @@ class LocalStore:
         """`save_artifact` inside a step: published at once (the step may use the version it returns)."""
         with self.lock:
             return values.save_value(self.repo, data, name, version, **settings)
+
+    def publish_saved(self, pending: dict[str, values.Staged]) -> dict:
+        """Publish the versions `save_artifact` staged inside a step on a worker ({name: VersionInfo})."""
+        with self.lock:
+            return {name: values.publish(self.repo, s) for name, s in pending.items()}
 
     def publish(self, step: str, staged: dict[str, values.Staged]) -> dict:
         """Publish what a step staged, in order ({key: VersionInfo}); releases its hold even on failure."""

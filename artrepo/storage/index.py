@@ -122,6 +122,7 @@ class ChunkIndex:
         self._packs: dict[PackId, list[PackEntry]] | None = None
         self._order: list[str] = []
         self.locations = _Locations(self)
+        self.forgotten: set[PackId] = set()  # packs known to be gone (`forget`)
 
     def use(self, names: list[str]) -> None:
         """Make the union exactly the named files (a remote's ref table lists them), in this order."""
@@ -195,8 +196,22 @@ class ChunkIndex:
         data = path.read_bytes()
         return data if index_name(data) == name else None
 
+    def forget(self, pack_ids) -> None:
+        """Leave these packs out of the union (their data is gone): their chunks read as missing, and are
+        written again by the next save that needs them instead of being deduplicated against."""
+        gone = set(pack_ids) - self.forgotten
+        if not gone:
+            return
+        self.forgotten |= gone
+        self._loc, self._packs = {}, None
+        for name in self.names:
+            if name in self._small:
+                self._add(self._small[name])
+
     def _add(self, packs: dict[PackId, list[PackEntry]]) -> None:
         for pid, entries in packs.items():
+            if pid in self.forgotten:
+                continue
             for e in entries:
                 self._loc.setdefault(e.chunk_id, (pid, e))
 
@@ -205,8 +220,9 @@ class ChunkIndex:
         if found is None:
             for index in self._sorted.values():
                 found = index.get(cid)
-                if found is not None:
+                if found is not None and found[0] not in self.forgotten:
                     break
+                found = None
         return found
 
     def verify(self) -> None:
@@ -245,7 +261,8 @@ class ChunkIndex:
             packs: dict[PackId, list[PackEntry]] = {}
             for by_pack in self.files.values():
                 for pid, entries in by_pack.items():
-                    packs.setdefault(pid, entries)
+                    if pid not in self.forgotten:
+                        packs.setdefault(pid, entries)
             self._packs = packs
         return self._packs
 

@@ -18,6 +18,17 @@ class Response:
     stream: object = None  # callable(writable) for bodies written as they are made
 
 
+class Query(dict):
+    """A request's query: the last value of each key, and `getlist(key)` for all of them (`?id=a&id=b`)."""
+
+    def __init__(self, lists: dict[str, list[str]]):
+        super().__init__((k, v[-1]) for k, v in lists.items())
+        self.lists = lists
+
+    def getlist(self, key: str) -> list[str]:
+        return list(self.lists.get(key, ()))
+
+
 class Dashboard:
     """The repository a server shows; pages read it through `catalog` (refreshed before each page)."""
 

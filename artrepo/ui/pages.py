@@ -5,7 +5,9 @@ from collections import Counter
 from dataclasses import dataclass
 
 from artrepo.errors import NotFoundError
+from artrepo.provenance import Provenance
 from artrepo.ui import content, lineage_view
+from artrepo.ui.comparepages import compare_url, previous_version
 
 PER_PAGE = 50
 ARTIFACT_SORTS = {
@@ -72,9 +74,22 @@ def artifact_page(dash, query: dict, name: str):
     rows = [v for v in artifact.versions if not tag or tag in v.tags]
     rows, sort, order = _sorted(rows, query, VERSION_SORTS, "created")
     aliases = _aliases_by_version(dash.repo, name)
-    filters = {k: query.get(k) for k in ("tag", "sort", "order")}
+    filters = {k: query.get(k) for k in ("tag", "sort", "order", "chart")}
     return dash.render("artifact.html", artifact=artifact, page=Page.of(rows, query.get("page")),
-                       aliases=aliases, filters=filters, sort=sort, order=order)
+                       aliases=aliases, filters=filters, sort=sort, order=order,
+                       **_chart(dash, artifact, query.get("chart")))
+
+
+def _chart(dash, artifact, wanted: str | None) -> dict:
+    """The chart of metadata key `wanted` (else the first numeric key the user logged) and the keys offered."""
+    from artrepo.ui.chart import MAX_POINTS, metadata_chart, numeric_keys
+
+    versions = artifact.versions[:MAX_POINTS]
+    metadata = [dash.catalog.metadata(v.id) for v in versions]
+    keys = numeric_keys(metadata)
+    key = wanted if wanted in keys else (keys[0] if keys else None)
+    chart = metadata_chart(list(artifact.versions), metadata, key) if key else None
+    return {"chart": chart, "chart_keys": keys}
 
 
 def _aliases_by_version(repo, name: str) -> dict[str, list[str]]:
@@ -95,8 +110,12 @@ def version_page(dash, query: dict, version_id: str):
                     "run_id": row.producer.get("run_id"),
                     "step_name": row.producer.get("step"), "output": row.producer.get("output")}
     consumers = [(dash.catalog.runs_by_id.get(r), s) for r, s in dash.catalog.consumers.get(row.id, [])]
+    previous = previous_version(dash.catalog, row)
     return dash.render(
         "version.html", v=row, record=record, metadata=dash.catalog.metadata(row.id),
+        provenance=Provenance.read(dash.repo, row.id),
+        compare_previous=compare_url([previous.id, row.id]) if previous else None,
+        previous=previous,
         aliases=_aliases_by_version(dash.repo, row.name).get(row.id, []),
         trusted=dash.repo.trusts(row.id), producer=producer, consumers=consumers[:50],
         consumers_total=len(consumers), files=manifest.files[:200], files_total=len(manifest.files),

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
-from artrepo.ui import content, lineage_view, pages, runpages
+from artrepo.ui import comparepages, content, lineage_view, pages, runpages
 from artrepo.ui.dashboard import Dashboard, Response
 
 _ID = r"([0-9a-f]{40})"
@@ -18,6 +18,9 @@ ROUTES = [
     (re.compile(rf"/versions/{_ID}/lineage"), lineage_view.lineage_page),
     (re.compile(r"/runs"), runpages.runs_page),
     (re.compile(r"/runs/([0-9a-f]{4,64})"), runpages.run_page),
+    (re.compile(r"/runs/([0-9a-f]{4,64})/code/([^/]+)"), comparepages.step_code_page),
+    (re.compile(r"/runs/([0-9a-f]{4,64})/git-diff"), comparepages.git_diff_page),
+    (re.compile(r"/compare"), comparepages.compare_page),
     (re.compile(r"/storage"), pages.storage_page),
 ]
 

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from artrepo.errors import NotFoundError
+from artrepo.provenance import Provenance
+from artrepo.ui.comparepages import compare_url, previous_run
 from artrepo.ui.graph import Node, layout
 from artrepo.ui.lineage_view import version_node
 from artrepo.ui.pages import Page
@@ -26,8 +28,11 @@ def run_page(dash, query: dict, run_id: str):
     if run is None:
         raise NotFoundError(f"no pipeline run {run_id[:40]!r}")
     versions = dash.catalog.versions
+    previous = previous_run(dash.catalog, run)
     return dash.render("run.html", run=run, graph=run_dag(dash.catalog, run), versions=versions,
-                       steps=[(s, _step_duration(s)) for s in run.steps])
+                       steps=[(s, _step_duration(s)) for s in run.steps],
+                       provenance=Provenance.read(dash.repo, run.commit), previous=previous,
+                       compare_previous=compare_url([previous.id, run.id]) if previous else None)
 
 
 def _step_duration(step) -> float | None:

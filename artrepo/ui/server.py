@@ -23,7 +23,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from artrepo.errors import ArtrepoError, NotFoundError
-from artrepo.ui.dashboard import Dashboard, Response
+from artrepo.ui.dashboard import Dashboard, Query, Response
 from artrepo.ui.routes import dispatch
 
 PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -54,7 +54,7 @@ class Handler(BaseHTTPRequestHandler):
             self._send(Response(b"unknown Host header\n", "text/plain; charset=utf-8", 421), send_body)
             return
         url = urlsplit(self.path)
-        query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+        query = Query(parse_qs(url.query, keep_blank_values=True))
         try:
             if url.path.startswith("/static/"):
                 response = _static(url.path[len("/static/"):])

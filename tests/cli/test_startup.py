@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-HEAVY = ("numpy", "pandas", "pyarrow", "pygit2", "s3fs", "fsspec")
+HEAVY = ("numpy", "pandas", "pyarrow", "pygit2", "s3fs", "fsspec", "dask", "distributed")
 
 PROBE = """
 import json, runpy, sys

@@ -73,6 +73,13 @@ def forge_bad_cache_keys(forged: Forgery) -> str:
     return rewrite_run(forged, change)
 
 
+def forge_bad_provenance(forged: Forgery) -> str:
+    """The run's `provenance.msgpack` replaced by a record whose `git` map is a string (§11c)."""
+    doc = {"kind": "provenance", "schema": 1, "executed": True, "source": None, "git": "evil",
+           "environment": {}, "user": None, "host": None}
+    return rewrite_run(forged, lambda tree, _run_id: tree.update({"provenance.msgpack": forged.blob(canonical(doc))}))
+
+
 def forge_poisoned_cache(forged: Forgery) -> str:
     """The run's `add` step, rewritten to name the attacker's `total:2` (6660) as its output."""
     def change(tree, run_id):

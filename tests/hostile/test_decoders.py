@@ -59,6 +59,12 @@ def decode_step(data: bytes):
     return StepRecord.from_msgpack(data)
 
 
+def decode_provenance(data: bytes):
+    from artrepo.records.run import ProvenanceRecord
+
+    return ProvenanceRecord.from_msgpack(data)
+
+
 def decode_pack_header(data: bytes):
     from artrepo.storage.packfile import decode_footer
 
@@ -164,6 +170,12 @@ def check_step(s) -> None:
         assert _is(field, int, type(None))
 
 
+def check_provenance(p) -> None:
+    assert _is(p.executed, bool) and _is(p.source, str, type(None))
+    assert _is(p.git_state, dict) and _json_like(p.git_state) and _is(p.environment, dict) and _json_like(p.environment)
+    assert _is(p.user, str, type(None)) and _is(p.host, str, type(None))
+
+
 def _check_entry(e) -> None:
     assert _is(e.chunk_id, bytes) and len(e.chunk_id) == 32 and e.codec in (0, 1)
     assert _is(e.offset, int) and _is(e.length, int) and _is(e.raw_length, int)
@@ -231,6 +243,10 @@ STEP = {"kind": "step_run", "schema": 1, "name": "add", "status": "completed", "
 RUN = {"kind": "pipeline_run", "schema": 1, "run_id": "12" * 20, "pipeline": "adder", "status": "completed",
        "parameters": {}, "steps": ["add"], "start_ns": 1, "end_ns": 2, "source": None}
 
+PROVENANCE = {"kind": "provenance", "schema": 1, "executed": True, "source": "pipe.py",
+              "git": {"state": "git", "commit": "ab" * 20, "dirty": False},
+              "environment": {"python": "3.11.7", "packages": {"numpy": "2.0.0"}}, "user": "u", "host": "h"}
+
 
 @dataclass
 class Decoder:
@@ -249,6 +265,7 @@ DECODERS = {
                            "metadata": {"k": 1}, "created_ns": 5}),
     "run record": Decoder(decode_run, check_run, b"", RUN),
     "step record": Decoder(decode_step, check_step, b"", STEP),
+    "provenance record": Decoder(decode_provenance, check_provenance, b"", PROVENANCE),
     "pack header": Decoder(decode_pack_header, check_pack_header, b"", [[CID, 0, 5, 5], [CID[::-1], 1, 9, 20]],
                            _pack),
     "index file": Decoder(decode_index, check_index, b"", {"v": 1, "packs": {CID: [[CID, 0, 0, 5, 5]]}},
@@ -353,6 +370,7 @@ test_manifests = _property("manifest")
 test_annotations = _property("annotation")
 test_run_records = _property("run record")
 test_step_records = _property("step record")
+test_provenance_records = _property("provenance record")
 test_pack_headers = _property("pack header")
 test_index_files = _property("index file")
 test_ref_tables = _property("ref table")

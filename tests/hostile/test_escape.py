@@ -18,8 +18,8 @@ from artrepo.errors import IntegrityError
 from artrepo_testing import git_fsck
 from forgery import decode_table
 from harness import dashboard_home, links_leaving
-from recipes import (BAD_TREES, HOSTILE_VALUES, chain, forge_bad_cache_keys, forge_bad_trees, forge_chain,
-                     forge_hostile_values)
+from recipes import (BAD_TREES, HOSTILE_VALUES, chain, forge_bad_cache_keys, forge_bad_provenance, forge_bad_trees,
+                     forge_chain, forge_hostile_values)
 
 
 def test_the_chain_fools_a_lexical_check_but_not_the_kernel(tmp_path):
@@ -148,6 +148,17 @@ def test_cache_key_names_from_a_remote_never_become_refs(forged, bucket, victim,
     assert victim.cli("push", "team").returncode == 0
     table = decode_table((tmp_path / "team" / "state").read_bytes())
     assert not [ref for ref in table["refs"] if ref.startswith("refs/artrepo/runs/")], table["refs"]
+
+
+def test_pull_refuses_a_run_whose_provenance_does_not_decode(forged, bucket, victim):
+    """`show RUN` and the run page read a run's provenance: a pulled run's must decode (issue 13)."""
+    run_id = forge_bad_provenance(forged)
+    victim.project_with(bucket, forged)
+    pulled = victim.cli("pull", "evil")
+    assert pulled.refused(3) and f"run {run_id[:12]}" in pulled.stderr and "provenance" in pulled.stderr, pulled
+    assert victim.cli("show", run_id[:12]).returncode == 1  # never made visible
+    assert victim.cli("show", "data:1").returncode == 0  # everything else was pulled
+    victim.still_usable()
 
 
 RESOLVE_NAMES = st.sampled_from(["a", "b", "c", "L", "M", "..", "."])

@@ -6,7 +6,10 @@ import click
 @click.command("show")
 @click.argument("ref")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def show_cmd(ref: str, as_json: bool) -> None:
+@click.option("--step", "step", metavar="NAME", help="Of a run: only this step.")
+@click.option("--code", is_flag=True, help="Print the exact code of the step (of a version: of the step that made it).")
+@click.option("--git-diff", is_flag=True, help="Print the uncommitted changes recorded with the run or version.")
+def show_cmd(ref: str, as_json: bool, step: str | None, code: bool, git_diff: bool) -> None:
     """Show one artifact version (or one pipeline run). Never loads the data."""
     from artrepo.models import ArtifactVersion
     from artrepo.cli import render
@@ -19,9 +22,22 @@ def show_cmd(ref: str, as_json: bool) -> None:
     except NotFoundError:
         from artrepo.cli.commands.run import show_run
 
-        if show_run(repo, ref, as_json):
+        if show_run(repo, ref, as_json, step=step, code=code, git_diff=git_diff):
             return
         raise
+    if step is not None:
+        raise click.UsageError("--step applies to a pipeline run; REF names an artifact version")
+    if code or git_diff:
+        from artrepo.cli.commands.run import print_code, print_git_diff
+
+        if code:
+            producer = av.producer
+            if producer is None:
+                raise NotFoundError(f"{av.name}:{av.version} was not made by a recorded pipeline step: no step code")
+            print_code(producer)
+        else:
+            print_git_diff(av.provenance, f"{av.name}:{av.version}")
+        return
     doc = render.version_detail(av)
     doc["annotations"] = render.annotation_rows(repo, av.id)
     if as_json:
@@ -54,3 +70,6 @@ def show_cmd(ref: str, as_json: bool) -> None:
         click.echo(f"Annotations:  {here} made here, {sources} (applied as of when they arrived)")
     for vis in doc["visualizations"]:
         click.echo(f"Visualization: {safe(vis['name'])} ({safe(vis['type'])})")
+    if av.provenance is not None:
+        for line in render.provenance_lines(av.provenance):
+            click.echo(line)

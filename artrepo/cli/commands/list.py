@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import warnings
+
 import click
 
 
@@ -15,6 +17,11 @@ def list_cmd(tag: str | None, artifact_type: str | None, as_json: bool) -> None:
     client = Client()
     rows = []
     for art in client.list_artifacts():
+        if tag is None and artifact_type is None:
+            row = _unfiltered_row(client.active_repository, art.name)
+            if row is not None:
+                rows.append(row)
+                continue
         versions = list(art.versions.values())
         if not versions:  # every version unreadable (each was warned about): marked, never fatal
             if tag is None and artifact_type is None:
@@ -47,3 +54,21 @@ def list_cmd(tag: str | None, artifact_type: str | None, as_json: bool) -> None:
             continue
         click.echo(f"{render.safe(r['name']):<{width}}  latest {render.safe(r['latest']):<8} {r['versions']:>5} "
                    f"versions  {render.safe(r['type']):<13} {render.human_size(r['size'])}")
+
+
+def _unfiltered_row(repo, name: str) -> dict | None:
+    """A name's row from its refs and latest record alone (no record of older versions read: `list` stays
+    quick at 100,000 versions of a name); None when a record does not read, for the careful path."""
+    from artrepo.cli import render
+    from artrepo.errors import IntegrityError
+    from artrepo.models import ArtifactVersion
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a skipped unreadable version: let the careful path count
+            latest = repo.latest(name)
+    except (IntegrityError, UserWarning):
+        return None
+    version = ArtifactVersion(repo, latest)
+    return {"name": name, "latest": version.version, "versions": len(repo.version_refs(name)),
+            "type": version.type.name, "created": render.iso(version.record.created_ns), "size": version.size}

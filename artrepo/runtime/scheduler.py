@@ -11,19 +11,21 @@ a thread pool, a Dask worker with its own store) and hands back outcomes.
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 
-class Scheduler:
-    """What the driver needs of a scheduler."""
+
+class Scheduler(ABC):
+    """What the driver needs of a scheduler (Sequential, Threads, runtime.dask_scheduler.DaskScheduler)."""
 
     slots = 1  # tasks taken at once before the driver waits for one
 
+    @abstractmethod
     def submit(self, task) -> None:
         """Start (or queue) a task whose upstream steps have all finished."""
-        raise NotImplementedError
 
+    @abstractmethod
     def wait_any(self) -> list:
         """[(task, StepOutcome)] of at least one submitted task, once finished."""
-        raise NotImplementedError
 
     def close(self) -> None:
         """Wait for running tasks and release what the scheduler holds."""

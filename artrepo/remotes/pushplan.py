@@ -65,22 +65,27 @@ def plan_push(repo, selection: dict[str, str], all_local: dict[str, str], state:
         oid = selection.get(ref)
         if oid is None:
             continue
-        kind, theirs = ref_class(ref), state.refs.get(ref)
-        if kind == "alias":
-            decision = alias_on_push(oid, theirs, tracked.get(ref))
-        elif kind == "create-only":
-            decision = create_only(oid, theirs)
-            decision = "keep" if decision == "take" else decision
-        elif kind == "annotations":
-            decision = "send" if oid != theirs else "keep"
-        else:
-            continue
-        if decision == "send":
-            plan.updates[ref] = oid
-        elif decision == "conflict":
-            plan.conflicts.append(f"{ref[len(PREFIX):]} was changed on remote {remote_name} "
-                                  "since your last pull; pull, then push again")
+        if ref_class(ref) != "version":
+            _decide(plan, ref, oid, state.refs.get(ref), tracked, remote_name)
     return plan
+
+
+def _decide(plan: PushPlan, ref: str, oid: str, theirs: str | None, tracked: dict[str, str], remote_name: str):
+    """Send, keep or refuse an alias, a create-only ref (a run) or the annotations."""
+    kind = ref_class(ref)
+    if kind == "alias":
+        decision = alias_on_push(oid, theirs, tracked.get(ref))
+    elif kind == "create-only":
+        decision = create_only(oid, theirs)
+    elif kind == "annotations":
+        decision = "send" if oid != theirs else "keep"
+    else:
+        return
+    if decision == "send":
+        plan.updates[ref] = oid
+    elif decision == "conflict":
+        plan.conflicts.append(f"{ref[len(PREFIX):]} was changed on remote {remote_name} "
+                              "since your last pull; pull, then push again")
 
 
 def _under(refs: dict[str, str], names) -> dict[str, str]:
@@ -128,20 +133,8 @@ def plan_changes(repo, changed: dict[str, str | None], state, since, now, tracke
                 return None
             name, label = split_version_ref(ref)
             versions.setdefault(name, []).append((label, oid, remote))
-            continue
-        if kind == "alias":
-            decision = alias_on_push(oid, remote, tracked.get(ref))
-        elif kind == "create-only":
-            decision = "send" if remote is None else "conflict"
-        elif kind == "annotations":
-            decision = "send"
         else:
-            continue
-        if decision == "send":
-            plan.updates[ref] = oid
-        elif decision == "conflict":
-            plan.conflicts.append(f"{ref[len(PREFIX):]} was changed on remote {remote_name} "
-                                  "since your last pull; pull, then push again")
+            _decide(plan, ref, oid, remote, tracked, remote_name)
     for ref, oid in sorted(arrived.items()):  # pushed by others since: a version deleted here goes again
         if ref in changed or ref_class(ref) not in ("version", "alias"):
             continue

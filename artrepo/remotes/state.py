@@ -40,7 +40,6 @@ MAX_STATE_BYTES = 1 << 30
 # (nothing to decode, no `.lock` ending) within the length limits, or a run; every other ref takes ref_problem
 _PLAIN = re.compile(r"refs/artrepo/(?:(?:v|aliases)/[A-Za-z0-9_][A-Za-z0-9_-]{0,127}/[A-Za-z0-9_][A-Za-z0-9_-]{0,63}"
                     r"|runs/[0-9a-f]{40})\Z")
-_NO_TABLE = TableCache(None)
 
 
 class RemoteState:
@@ -221,8 +220,9 @@ def ref_problem(ref) -> str | None:
 class TableLoader:
     """Base tables of one remote: from the local cache, or downloaded and checked once."""
 
-    def __init__(self, backend, url: str, cache: TableCache = _NO_TABLE):
-        self.backend, self.url, self.cache = backend, url, cache
+    def __init__(self, backend, url: str, cache: TableCache | None = None):
+        self.backend, self.url = backend, url
+        self.cache = cache if cache is not None else TableCache(None)  # None: in memory, for this table only
 
     def load(self, name: str):
         from artrepo.storage.backend import MissingObjectError
@@ -249,7 +249,7 @@ class TableLoader:
         return folded._with_table(self.cache.add(name, text))
 
 
-def read_state(backend, cache: TableCache = _NO_TABLE) -> RemoteState:
+def read_state(backend, cache: TableCache | None = None) -> RemoteState:
     found = backend.get_with_token(STATE_KEY)
     if found is None:
         return RemoteState()
@@ -258,7 +258,7 @@ def read_state(backend, cache: TableCache = _NO_TABLE) -> RemoteState:
     return state
 
 
-def write_state(backend, base: RemoteState, new: RemoteState, cache: TableCache = _NO_TABLE) -> RemoteState | None:
+def write_state(backend, base: RemoteState, new: RemoteState, cache: TableCache | None = None) -> RemoteState | None:
     """Replace the ref table if it is still `base`: the table written (`new`, its changes folded into a new base
     table if they are many), or None if another writer got there first."""
     new = TableLoader(backend, backend.url, cache).fold(new)

@@ -264,6 +264,6 @@ def test_on_s3_a_push_after_one_save_makes_the_same_few_requests_at_any_size(tmp
     backend, sent = counted_backend(url, endpoint)
     assert push(a, origin(a), backend=backend).versions == 1
     # the ref table read, the pack, its index file, the git pack, the ref table written
-    assert sorted(sent) == ["GET", "PUT", "PUT", "PUT", "PUT"], sent
+    assert sorted(sent.methods()) == ["GET", "PUT", "PUT", "PUT", "PUT"], sent
     sent.clear()
-    assert push(a, origin(a), backend=backend).up_to_date and sent == ["GET"]
+    assert push(a, origin(a), backend=backend).up_to_date and sent.methods() == ["GET"]

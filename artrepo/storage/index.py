@@ -227,6 +227,23 @@ class ChunkIndex:
                 found = None
         return found
 
+    def lookup_many(self, cids) -> dict[bytes, tuple[PackId, PackEntry] | None]:
+        """`lookup` of each chunk id, each format 2 file searched for all of them in one pass."""
+        out, rest, loc = {}, [], self._loc
+        for cid in cids:
+            found = out[cid] = loc.get(cid)
+            if found is None:
+                rest.append(cid)
+        for index in self._sorted.values():
+            if not rest:
+                break
+            found = index.get_many(rest)
+            if self.forgotten:
+                found = {cid: f for cid, f in found.items() if f[0] not in self.forgotten}
+            out.update(found)
+            rest = [cid for cid in rest if cid not in found]
+        return out
+
     def verify(self) -> None:
         """Hash every format 2 file against its name (readers map them unhashed); damaged ones leave the union."""
         for name, index in list(self._sorted.items()):

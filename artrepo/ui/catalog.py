@@ -6,6 +6,10 @@ folders that every save, run and annotation touches, `packed-refs`,
 `origins/`) with the last ones; when they differ it re-lists the versions of
 only those names whose `heads/<name>` ref file was replaced since, and reads
 only new run records. Nothing here writes to the repository.
+
+What a page would otherwise compute over every name or run (sorted orders,
+a run's predecessor, the tags in use) is `derived` once per change of the
+catalog, so that a page costs what it shows, not what the repository holds.
 """
 from __future__ import annotations
 
@@ -99,6 +103,15 @@ class Catalog:
         self.runs: list[RunRow] = []
         self.runs_by_id: dict[str, RunRow] = {}
         self.consumers: dict[str, list[tuple[str, str]]] = {}  # version id -> [(run id, step)]
+        self._derived: dict = {}
+
+    def derived(self, key, compute):
+        """`compute()`, kept until the catalog changes: what pages compute over every row."""
+        try:
+            return self._derived[key]
+        except KeyError:
+            value = self._derived[key] = compute()
+            return value
 
     # -- freshness ----------------------------------------------------------
     def refresh(self) -> None:
@@ -112,6 +125,7 @@ class Catalog:
         reuse = not notes_changed and all(stats.get(k) == previous.get(k) for k in ("packed-refs", "origins"))
         self._read_versions(reuse)
         self._read_runs()
+        self._derived = {}
         self.signature = None if fresh else stats
 
     def _stats(self) -> tuple[dict, bool]:
@@ -224,6 +238,46 @@ class Catalog:
         run = self.runs_by_id.get(run_id)
         step = next((s for s in run.steps if s.name == name), None) if run else None
         return None if step is None else (run, step)
+
+    def runs_of(self, pipeline: str = "", status: str = "") -> list[RunRow]:
+        """The runs of `pipeline` with `status` (either empty: any), newest first."""
+        def matching():
+            if pipeline and status:
+                return [r for r in self.runs_of(pipeline) if r.status == status]
+            return [r for r in self.runs if (not pipeline or r.pipeline == pipeline)
+                    and (not status or r.status == status)]
+
+        if not pipeline and not status:
+            return self.runs
+        known = self.derived("statuses", lambda: {r.status for r in self.runs})
+        if (pipeline and pipeline not in self.pipeline_set()) or (status and status not in known):
+            return []  # kept from the cache: a query names anything
+        return self.derived(("runs", pipeline, status), matching)
+
+    def pipelines(self) -> list[str]:
+        return self.derived("pipelines", lambda: sorted({r.pipeline for r in self.runs}))
+
+    def pipeline_set(self) -> frozenset[str]:
+        return self.derived("pipeline set", lambda: frozenset(self.pipelines()))
+
+    def previous_run(self, run: RunRow) -> RunRow | None:
+        """The run of the same pipeline just before `run`, or None."""
+        def previous():
+            out, last = {}, {}
+            for r in reversed(self.runs):  # oldest first
+                out[r.id] = last.get(r.pipeline)
+                last[r.pipeline] = r
+            return out
+
+        return self.derived("previous runs", previous).get(run.id)
+
+    def previous_version(self, row: VersionRow) -> VersionRow | None:
+        """The version of the same artifact just before `row` (versions are newest first), or None."""
+        def previous():
+            versions = self.artifacts[row.name].versions if row.name in self.artifacts else ()
+            return {v.id: older for v, older in zip(versions, versions[1:])}
+
+        return self.derived(("previous versions", row.name), previous).get(row.id)
 
     def find_run(self, text: str) -> RunRow | None:
         """A run by id, id prefix (unique) or commit prefix."""

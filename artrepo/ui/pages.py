@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from artrepo.errors import NotFoundError
 from artrepo.provenance import Provenance
 from artrepo.ui import content, lineage_view
-from artrepo.ui.comparepages import compare_url, previous_version
+from artrepo.ui.comparepages import compare_url
 
 PER_PAGE = 50
 ARTIFACT_SORTS = {
@@ -43,10 +43,14 @@ def _int(text: str | None, default: int) -> int:
         return default
 
 
-def _sorted(rows: list, query: dict, sorts: dict, default: str) -> tuple[list, str, str]:
-    key = query.get("sort") if query.get("sort") in sorts else default
-    order = "asc" if query.get("order") == "asc" else "desc"
-    return sorted(rows, key=sorts[key], reverse=order == "desc"), key, order
+def _order(query: dict, sorts: dict, default: str) -> tuple[str, str]:
+    """(sort key, "asc" or "desc") that the query asks for."""
+    return query.get("sort") if query.get("sort") in sorts else default, "asc" if query.get("order") == "asc" else "desc"
+
+
+def _sorted(catalog, what, rows, sorts: dict, sort: str, order: str) -> list:
+    """`rows()` sorted, kept by the catalog (under `what`) until it changes."""
+    return catalog.derived((what, sort, order), lambda: sorted(rows(), key=sorts[sort], reverse=order == "desc"))
 
 
 def artifacts_page(dash, query: dict):
@@ -54,15 +58,16 @@ def artifacts_page(dash, query: dict):
     catalog = dash.catalog
     text = (query.get("q") or "").strip().lower()
     tag, kind = query.get("tag") or "", query.get("type") or ""
-    rows = [a for a in catalog.artifacts.values()
-            if (not text or text in a.name.lower()) and (not tag or tag in a.tags)
-            and (not kind or a.latest.type == kind)]
-    rows, sort, order = _sorted(rows, query, ARTIFACT_SORTS, "created")
-    tags = Counter(t for a in catalog.artifacts.values() for t in a.tags)
+    sort, order = _order(query, ARTIFACT_SORTS, "created")
+    rows = _sorted(catalog, "artifacts", lambda: catalog.artifacts.values(), ARTIFACT_SORTS, sort, order)
+    if text or tag or kind:
+        rows = [a for a in rows if (not text or text in a.name.lower()) and (not tag or tag in a.tags)
+                and (not kind or a.latest.type == kind)]
+    tags = catalog.derived("tags", lambda: Counter(t for a in catalog.artifacts.values() for t in a.tags))
     filters = {k: query.get(k) for k in ("q", "tag", "type", "sort", "order")}
     return dash.render("artifacts.html", page=Page.of(rows, query.get("page")), filters=filters, sort=sort,
                        order=order, tags=[t for t, _ in tags.most_common(40)],
-                       types=sorted({a.latest.type for a in catalog.artifacts.values()}),
+                       types=catalog.derived("types", lambda: sorted({a.latest.type for a in catalog.artifacts.values()})),
                        versions_total=len(catalog.versions), artifacts_total=len(catalog.artifacts))
 
 
@@ -71,8 +76,10 @@ def artifact_page(dash, query: dict, name: str):
     if artifact is None:
         raise NotFoundError(f"no artifact named {name!r}")
     tag = query.get("tag") or ""
-    rows = [v for v in artifact.versions if not tag or tag in v.tags]
-    rows, sort, order = _sorted(rows, query, VERSION_SORTS, "created")
+    sort, order = _order(query, VERSION_SORTS, "created")
+    rows = _sorted(dash.catalog, ("versions", name), lambda: artifact.versions, VERSION_SORTS, sort, order)
+    if tag:
+        rows = [v for v in rows if tag in v.tags]
     aliases = _aliases_by_version(dash.repo, name)
     filters = {k: query.get(k) for k in ("tag", "sort", "order", "chart")}
     return dash.render("artifact.html", artifact=artifact, page=Page.of(rows, query.get("page")),
@@ -84,11 +91,14 @@ def _chart(dash, artifact, wanted: str | None) -> dict:
     """The chart of metadata key `wanted` (else the first numeric key the user logged) and the keys offered."""
     from artrepo.ui.chart import MAX_POINTS, metadata_chart, numeric_keys
 
-    versions = artifact.versions[:MAX_POINTS]
-    metadata = [dash.catalog.metadata(v.id) for v in versions]
-    keys = numeric_keys(metadata)
+    def newest():
+        metadata = [dash.catalog.metadata(v.id) for v in artifact.versions[:MAX_POINTS]]
+        return metadata, numeric_keys(metadata)
+
+    metadata, keys = dash.catalog.derived(("metadata", artifact.name), newest)
     key = wanted if wanted in keys else (keys[0] if keys else None)
-    chart = metadata_chart(list(artifact.versions), metadata, key) if key else None
+    chart = dash.catalog.derived(("chart", artifact.name, key),
+                                 lambda: metadata_chart(artifact.versions, metadata, key) if key else None)
     return {"chart": chart, "chart_keys": keys}
 
 
@@ -110,7 +120,7 @@ def version_page(dash, query: dict, version_id: str):
                     "run_id": row.producer.get("run_id"),
                     "step_name": row.producer.get("step"), "output": row.producer.get("output")}
     consumers = [(dash.catalog.runs_by_id.get(r), s) for r, s in dash.catalog.consumers.get(row.id, [])]
-    previous = previous_version(dash.catalog, row)
+    previous = dash.catalog.previous_version(row)
     return dash.render(
         "version.html", v=row, record=record, metadata=dash.catalog.metadata(row.id),
         provenance=Provenance.read(dash.repo, row.id),

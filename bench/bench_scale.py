@@ -180,7 +180,8 @@ def measure_runs(n: int) -> dict[str, float]:
     return out
 
 
-WHOLE = ("artrepo list", "artrepo fsck", "artrepo du", "artrepo gc --dry-run", "clone (folder)", "first push (folder)")
+WHOLE = ("artrepo list", "artrepo fsck", "artrepo du", "artrepo gc --dry-run", "clone (folder)", "first push (folder)",
+         "artrepo ui: first start (builds its index) until / answers")
 
 
 def table(title: str, small_n: int, large_n: int, small: dict, large: dict, command: str,

@@ -18,7 +18,7 @@ def runs_page(dash, query: dict):
     return dash.render("runs.html", page=Page.of(catalog.runs_of(pipeline, status), query.get("page")),
                        pipelines=catalog.pipelines(),
                        statuses=STATUSES, filters={"pipeline": pipeline, "status": status},
-                       runs_total=len(catalog.runs))
+                       runs_total=catalog.runs_total())
 
 
 def run_page(dash, query: dict, run_id: str):

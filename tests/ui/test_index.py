@@ -103,3 +103,5 @@ def test_search_finds_names_by_any_part_whatever_the_index(project, serve):
         page = served.page(f"/artifacts?q={text}")
         shown = {n for n in ("train_images", "test_images", "labels", "img") if f'href="/artifacts/{n}"' in page}
         assert shown == found, text
+    save_artifact(2, "more_images")  # a search kept from before is not answered again
+    assert 'href="/artifacts/more_images"' in served.page("/artifacts?q=images")

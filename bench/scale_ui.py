@@ -31,7 +31,7 @@ from pathlib import Path
 
 PY = sys.executable
 START_REPEAT = 3
-PAGE_REPEAT = 7
+PAGE_REPEAT = 15
 
 # A child that names what the pages are about: printed as JSON (setup, not timed).
 SUBJECTS = """

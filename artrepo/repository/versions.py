@@ -260,10 +260,15 @@ class Versions:
 
     def by_id(self, version_id: str) -> VersionInfo:
         rec = self.record(version_id)
-        label = self._label_of(rec.name, version_id, {})
+        hint = self.label_hints.get(version_id)
+        label = hint if hint is not None and self.version_id(rec.name, hint) == version_id else \
+            self._label_of(rec.name, version_id, {})
         if label is None and rec.version is None:
             label = self._auto_label(rec.name, version_id, rec.created_ns)
         if label is not None:
+            if len(self.label_hints) > 10_000:
+                self.label_hints.clear()
+            self.label_hints[version_id] = label
             return VersionInfo(version_id, rec.name, label, rec)
         for label, oid in self.version_refs(rec.name).items():
             if oid == version_id:

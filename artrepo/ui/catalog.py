@@ -181,7 +181,7 @@ class Catalog:
             where.append("names.rowid IN (SELECT value FROM json_each(?))")
             args.append(self._search(text.lower()))
         if tag:
-            where.append("EXISTS (SELECT 1 FROM json_each(names.tags) WHERE value = ?)")
+            where.append("names.name IN (SELECT name FROM tagged WHERE tag = ?)")
             args.append(tag)
         if kind:
             where.append("names.type = ?")
@@ -221,9 +221,14 @@ class Catalog:
 
     def versions_of(self, name: str, tag: str = "", sort: str = "created", order: str = "desc") -> Rows:
         """The versions of `name` (with `tag`, if given) sorted; ties newest first."""
-        where = "WHERE name = ?" + (" AND EXISTS (SELECT 1 FROM json_each(versions.tags) WHERE value = ?)" if tag else "")
+        where = "WHERE name = ?" + (" AND id IN (SELECT version_id FROM tagged WHERE tag = ? AND name = ?)"
+                                    if tag else "")
         then = "" if sort == "created" and order == "desc" else f"{VERSION_ORDERS[sort]} {order.upper()}, "
-        return Rows(self.db, _version, where, (name, tag) if tag else (name,), then + NAME_ORDER, "versions")
+        rows = Rows(self.db, _version, where, (name, tag, name) if tag else (name,), then + NAME_ORDER, "versions")
+        if not tag:
+            rows._len = self.derived(("versions of", name), lambda: len(Rows(self.db, _version, where, (name,), "",
+                                                                             "versions")))
+        return rows
 
     def previous_version(self, row: VersionRow) -> VersionRow | None:
         """The version of the same artifact just before `row` (versions are newest first), or None."""
@@ -262,6 +267,10 @@ class Catalog:
         rows = Rows(self.db, self._run, f"WHERE {where}" if where else "", args, "start_ns DESC, id DESC", "runs")
         if not where:
             rows._len = self.runs_total()
+        elif (not pipeline or pipeline in self.derived("pipeline set", lambda: set(self.pipelines()))) and \
+                (not status or status in self.derived("statuses", lambda: {s for (s,) in self.db.execute(
+                    "SELECT DISTINCT status FROM runs")})):
+            rows._len = self.derived(("runs of", pipeline, status), lambda: len(rows))  # a pipeline's, once per change
         return rows
 
     def runs_total(self) -> int:

@@ -34,6 +34,11 @@ def _items(dash, ids: list[str]) -> list:
         if run is None:
             raise NotFoundError(f"no artifact version or pipeline run {text[:40]!r}")
         items.append(PipelineRun(repo, run.commit, repo.read_run(run.commit)))
+        for step in run.steps:  # the index knows the labels of the outputs: no search among a name's versions
+            for vid in step.outputs.values():
+                row = catalog.versions.get(vid)
+                if row is not None:
+                    repo.label_hints[vid] = row.version
     if len({isinstance(i, PipelineRun) for i in items}) > 1:
         raise UserError("select versions or runs, not both: a version and a run have nothing to compare")
     return items

@@ -37,6 +37,9 @@ CREATE TABLE versions(id TEXT PRIMARY KEY, name TEXT NOT NULL, label TEXT NOT NU
     type TEXT, created_ns INTEGER, size INTEGER, rtags TEXT, tags TEXT, producer TEXT, origin TEXT);
 CREATE INDEX versions_by_age ON versions(name, created_ns, isnum, num, label);
 CREATE INDEX versions_by_size ON versions(name, size);
+CREATE TABLE tagged(version_id TEXT, name TEXT, tag TEXT);
+CREATE INDEX tagged_by_tag ON tagged(tag, name);
+CREATE INDEX tagged_by_version ON tagged(version_id);
 CREATE TABLE names(name TEXT PRIMARY KEY, lname TEXT, latest TEXT, created_ns INTEGER, size INTEGER, type TEXT,
     count INTEGER, tags TEXT);
 CREATE INDEX names_by_created ON names(created_ns);
@@ -188,6 +191,7 @@ class Index:
             gone = {n for n, refs in current.items() if not refs}
         for name in gone:
             self.db.execute("DELETE FROM versions WHERE name=?", (name,))
+            self.db.execute("DELETE FROM tagged WHERE name=?", (name,))
             self._drop_name(name)
         touched = {n for n, refs in current.items() if refs and self._reconcile(n, refs)}
         touched |= self._retag(annotated)
@@ -226,12 +230,14 @@ class Index:
         wanted = {oid: label for label, oid in sorted(refs.items()) if is_oid(oid)}
         stale = [vid for vid in rows if vid not in wanted]
         self.db.executemany("DELETE FROM versions WHERE id=?", [(v,) for v in stale])
+        self.db.executemany("DELETE FROM tagged WHERE version_id=?", [(v,) for v in stale])
         changed = bool(stale)
         for vid, label in wanted.items():
             label_now, kind = rows.get(vid, (None, None))
             if label_now is None or kind == "UNREADABLE":
-                self.db.execute("INSERT OR REPLACE INTO versions VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                                self._version_row(vid, name, label))
+                row = self._version_row(vid, name, label)
+                self.db.execute("INSERT OR REPLACE INTO versions VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", row)
+                self._set_tags(vid, name, row[9])
                 changed = True
             elif label_now != label:  # renumbered
                 self.db.execute("UPDATE versions SET label=?, isnum=?, num=? WHERE id=?", (label, *_number(label), vid))
@@ -262,13 +268,20 @@ class Index:
 
         return json.dumps([str(t) for t in effective_tags(record_tags, self._notes(vid) or ())])
 
+    def _set_tags(self, vid: str, name: str, tags: str) -> None:
+        """The `tagged` rows of a version (what filters by tag read): those of its tags as JSON."""
+        self.db.execute("DELETE FROM tagged WHERE version_id=?", (vid,))
+        self.db.executemany("INSERT INTO tagged VALUES (?,?,?)", [(vid, name, t) for t in json.loads(tags)])
+
     def _retag(self, ids: set[str]) -> set[str]:
         """Tags of the versions `ids` again (their annotations changed); the names they belong to."""
         out = set()
         for vid in ids:
             row = self.db.execute("SELECT name, rtags FROM versions WHERE id=?", (vid,)).fetchone()
             if row is not None:
-                self.db.execute("UPDATE versions SET tags=? WHERE id=?", (self._tags(vid, json.loads(row[1])), vid))
+                tags = self._tags(vid, json.loads(row[1]))
+                self.db.execute("UPDATE versions SET tags=? WHERE id=?", (tags, vid))
+                self._set_tags(vid, row[0], tags)
                 out.add(row[0])
         return out
 

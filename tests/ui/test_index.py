@@ -105,3 +105,17 @@ def test_search_finds_names_by_any_part_whatever_the_index(project, serve):
         assert shown == found, text
     save_artifact(2, "more_images")  # a search kept from before is not answered again
     assert 'href="/artifacts/more_images"' in served.page("/artifacts?q=images")
+
+
+def test_tags_filter_names_and_versions_and_follow_later_tagging(project, serve):
+    from artrepo.client import add_tags
+
+    for i in range(3):
+        save_artifact(i, "model", tags=["nightly"] if i != 1 else [])
+    save_artifact(1, "other")
+    served = serve(project)
+    assert 'href="/artifacts/other"' not in served.page("/artifacts?tag=nightly")
+    versions = served.page("/artifacts/model?tag=nightly")
+    assert ">1</a>" in versions and ">3</a>" in versions and ">2</a>" not in versions
+    add_tags(["nightly"], artifact_name="other", artifact_version="1")
+    assert 'href="/artifacts/other"' in served.page("/artifacts?tag=nightly")

@@ -150,6 +150,12 @@ def measure_versions(kind: str, n: int) -> dict[str, float]:
     out["artrepo gc --dry-run"] = cli(repo, "gc", "--dry-run", repeat=1)
     work = copy_of(repo, "write")
     out["save_artifact(int), in-process"] = in_process(work, SAVE_COST.format(name=name, n=40))
+    fresh = base() / "work" / "fresh"
+    shutil.rmtree(fresh, ignore_errors=True)
+    subprocess.run([PY, "-m", "artrepo", "init", str(fresh)], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([PY, "-c", f"import artrepo; artrepo.save_artifact(0, {name!r})"], cwd=fresh, check=True)
+    out["fresh save"] = in_process(fresh, SAVE_COST.format(name=name, n=40))  # the name at N = 1..41
+    shutil.rmtree(fresh, ignore_errors=True)
     remote = base() / "work" / f"{kind}-{n}-remote"
     shutil.rmtree(remote, ignore_errors=True)
     subprocess.run([PY, "-m", "artrepo", "remote", "add", "origin", str(remote)], cwd=work, check=True,
@@ -193,12 +199,18 @@ def table(title: str, small_n: int, large_n: int, small: dict, large: dict, comm
         if b is None:
             continue
         ratio = b / a if a else float("inf")
+        if key == "fresh save":
+            continue
         if key.startswith("files"):
             per = (b - a) / ((large_n - small_n) * versions_per_item / 50)
             print(f"  {key:52} {a:10.0f} {b:10.0f} {ratio:7.2f}  grows {per:.2f} per 50 versions (bound <= 1)")
             continue
         bound = f"linear (<= {large_n / small_n:.0f}x)" if key in WHOLE else "<= 1.5x"
         print(f"  {key:52} {a * 1000:8.1f}ms {b * 1000:8.1f}ms {ratio:7.2f}  {bound}")
+    save = "save_artifact(int), in-process"
+    if "fresh save" in small and save in large:
+        print(f"  {'save_artifact(int) at N = 1 (a new repository)':52} {small['fresh save'] * 1000:8.1f}ms "
+              f"{large[save] * 1000:8.1f}ms {large[save] / small['fresh save']:7.2f}  <= 1.5x (issue: against N = 1)")
     if "artrepo fsck" in large:
         print(f"  fsck rate at {large_n:,}: {large_n / large['artrepo fsck']:,.0f} versions/s (bound >= 20,000; "
               "includes process start and stock git fsck)")

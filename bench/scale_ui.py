@@ -12,7 +12,7 @@ START_REPEAT launches on the index it kept, small and large alternating. Every
 page the dashboard serves (artrepo/ui/routes.py) is then fetched once to warm
 it and PAGE_REPEAT more times, the two servers alternating request by request
 so that a load spike on the shared machine hits both sizes alike; a figure is
-the median. A page that does not answer 200 stops the benchmark.
+the median, and beside it the median of the paired ratios. A page that does not answer 200 stops the benchmark.
 """
 from __future__ import annotations
 
@@ -159,9 +159,11 @@ def start_times(small: Path, large: Path) -> tuple[dict[str, float], dict[str, f
                   "artrepo ui: start until / answers": statistics.median(times[repo])} for repo in (small, large))
 
 
-def measure_dashboard(small: Path, large: Path) -> tuple[dict[str, float], dict[str, float]]:
-    """({figure: seconds} at the small size, the same at the large one)."""
+def measure_dashboard(small: Path, large: Path) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+    """({figure: seconds} at the small size, the same at the large one, {page: median of the ratios of the
+    requests made one after the other at both sizes}: what a load spike on the shared machine moves least)."""
     out_small, out_large = start_times(small, large)
+    paired: dict[str, float] = {}
     servers = [Server(small), Server(large)]
     try:
         paths = [pages(subjects(small)), pages(subjects(large))]
@@ -170,11 +172,12 @@ def measure_dashboard(small: Path, large: Path) -> tuple[dict[str, float], dict[
             for url in urls:
                 fetch(url)  # warm: graph layouts, the storage count started
             times: list[list[float]] = [[], []]
-            for _ in range(PAGE_REPEAT):
-                for i, url in enumerate(urls):
-                    times[i].append(fetch(url))
+            for n in range(PAGE_REPEAT):
+                for i in (0, 1) if n % 2 else (1, 0):  # each size first in turn
+                    times[i].append(fetch(urls[i]))
             out_small[figure], out_large[figure] = statistics.median(times[0]), statistics.median(times[1])
+            paired[figure] = statistics.median(b / a for a, b in zip(*times))
     finally:
         for srv in servers:
             srv.stop()
-    return out_small, out_large
+    return out_small, out_large, paired

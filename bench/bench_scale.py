@@ -191,9 +191,10 @@ WHOLE = ("artrepo list", "artrepo fsck", "artrepo du", "artrepo gc --dry-run", "
 
 
 def table(title: str, small_n: int, large_n: int, small: dict, large: dict, command: str,
-          versions_per_item: int = 1) -> None:
+          versions_per_item: int = 1, paired: dict | None = None) -> None:
+    """One row per figure; `paired`: {figure: median of paired ratios}, printed after the bound."""
     print(f"\n{title}: {large_n:,} vs {small_n:,}   (rerun: {command})")
-    print(f"  {'figure':52} {'small':>10} {'large':>10} {'ratio':>7}  bound")
+    print(f"  {'figure':52} {'small':>10} {'large':>10} {'ratio':>7}  bound" + ("  (paired ratio)" if paired else ""))
     for key in small:
         a, b = small[key], large.get(key)
         if b is None:
@@ -206,7 +207,8 @@ def table(title: str, small_n: int, large_n: int, small: dict, large: dict, comm
             print(f"  {key:52} {a:10.0f} {b:10.0f} {ratio:7.2f}  grows {per:.2f} per 50 versions (bound <= 1)")
             continue
         bound = f"linear (<= {large_n / small_n:.0f}x)" if key in WHOLE else "<= 1.5x"
-        print(f"  {key:52} {a * 1000:8.1f}ms {b * 1000:8.1f}ms {ratio:7.2f}  {bound}")
+        pair = f"  ({paired[key]:.2f})" if paired and key in paired else ""
+        print(f"  {key:52} {a * 1000:8.1f}ms {b * 1000:8.1f}ms {ratio:7.2f}  {bound}{pair}")
     save = "save_artifact(int), in-process"
     if "fresh save" in small and save in large:
         print(f"  {'save_artifact(int) at N = 1 (a new repository)':52} {small['fresh save'] * 1000:8.1f}ms "
@@ -242,8 +244,8 @@ def main() -> int:
                 small, large = measure_versions(kind, sizes[0]), measure_versions(kind, sizes[1])
             table(kind, *sizes, small, large, command, versions_per_item=3 if kind == "runs" else 1)
         if kind in ("many-names", "runs"):
-            small, large = measure_dashboard(built(kind, sizes[0]), built(kind, sizes[1]))
-            table(f"dashboard, {kind}", *sizes, small, large, command)
+            small, large, paired = measure_dashboard(built(kind, sizes[0]), built(kind, sizes[1]))
+            table(f"dashboard, {kind}", *sizes, small, large, command, paired=paired)
     return 0
 
 

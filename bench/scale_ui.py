@@ -12,7 +12,8 @@ START_REPEAT launches on the index it kept, small and large alternating. Every
 page the dashboard serves (artrepo/ui/routes.py) is then fetched once to warm
 it and PAGE_REPEAT more times, the two servers alternating request by request
 so that a load spike on the shared machine hits both sizes alike; a figure is
-the median. A page that does not answer 200 stops the benchmark.
+the median, and beside it the median of the paired ratios. The storage page
+is timed once the count it starts (`artrepo du` in a child process) is done. A page that does not answer 200 stops the benchmark.
 """
 from __future__ import annotations
 
@@ -97,7 +98,7 @@ def pages(s: dict) -> dict[str, str]:
             "ui /versions/ID  (a step's output)": f"/versions/{out_v}",
             "ui /versions/ID/lineage  (a step's output)": f"/versions/{out_v}/lineage",
         })
-    out["ui /storage"] = "/storage"  # last: its first fetch starts a count in the server's background
+    out["ui /storage"] = "/storage"  # last: its first fetch starts a count (`artrepo du`) beside the server
     return out
 
 
@@ -142,6 +143,17 @@ def index_folder() -> Path:
     return Path(os.environ.get("BENCH_SCRATCH", "/tmp/artrepo-bench")) / "scale" / "ui-index"
 
 
+def counted(url: str, patience: float = 600) -> None:
+    """Wait until the storage page shows a finished count."""
+    deadline = time.monotonic() + patience
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(url, timeout=300) as resp:
+            if b"Logical size" in resp.read():
+                return
+        time.sleep(0.2)
+    raise SystemExit(f"{url}: no count after {patience:.0f} s")
+
+
 def start_times(small: Path, large: Path) -> tuple[dict[str, float], dict[str, float]]:
     shutil.rmtree(index_folder(), ignore_errors=True)
     first = {}
@@ -159,9 +171,11 @@ def start_times(small: Path, large: Path) -> tuple[dict[str, float], dict[str, f
                   "artrepo ui: start until / answers": statistics.median(times[repo])} for repo in (small, large))
 
 
-def measure_dashboard(small: Path, large: Path) -> tuple[dict[str, float], dict[str, float]]:
-    """({figure: seconds} at the small size, the same at the large one)."""
+def measure_dashboard(small: Path, large: Path) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+    """({figure: seconds} at the small size, the same at the large one, {page: median of the ratios of the
+    requests made one after the other at both sizes}: what a load spike on the shared machine moves least)."""
     out_small, out_large = start_times(small, large)
+    paired: dict[str, float] = {}
     servers = [Server(small), Server(large)]
     try:
         paths = [pages(subjects(small)), pages(subjects(large))]
@@ -169,12 +183,16 @@ def measure_dashboard(small: Path, large: Path) -> tuple[dict[str, float], dict[
             urls = [srv.url + p[figure] for srv, p in zip(servers, paths)]
             for url in urls:
                 fetch(url)  # warm: graph layouts, the storage count started
+            if figure == "ui /storage":
+                for url in urls:  # the page itself, not the count running beside it in a child process
+                    counted(url)
             times: list[list[float]] = [[], []]
-            for _ in range(PAGE_REPEAT):
-                for i, url in enumerate(urls):
-                    times[i].append(fetch(url))
+            for n in range(PAGE_REPEAT):
+                for i in (0, 1) if n % 2 else (1, 0):  # each size first in turn
+                    times[i].append(fetch(urls[i]))
             out_small[figure], out_large[figure] = statistics.median(times[0]), statistics.median(times[1])
+            paired[figure] = statistics.median(b / a for a, b in zip(*times))
     finally:
         for srv in servers:
             srv.stop()
-    return out_small, out_large
+    return out_small, out_large, paired

@@ -84,7 +84,8 @@ def connect(git_dir: Path) -> sqlite3.Connection:
 
 
 def _open(where: str) -> sqlite3.Connection | None:
-    db = sqlite3.connect(where, check_same_thread=False, isolation_level=None)  # pages hold the dashboard's lock
+    # pages hold the dashboard's lock; another dashboard building the index makes this one wait, not fail
+    db = sqlite3.connect(where, timeout=600, check_same_thread=False, isolation_level=None)
     try:
         db.execute("PRAGMA synchronous=OFF" if where == ":memory:" else "PRAGMA synchronous=NORMAL")
         found = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone() \

@@ -15,10 +15,11 @@ def list_cmd(tag: str | None, artifact_type: str | None, as_json: bool) -> None:
     from artrepo.client import Client
 
     client = Client()
+    repo = client.active_repository  # a property that finds the repository: once, not per name
     rows = []
     for art in client.list_artifacts():
         if tag is None and artifact_type is None:
-            row = _unfiltered_row(client.active_repository, art.name)
+            row = _unfiltered_row(repo, art.name)
             if row is not None:
                 rows.append(row)
                 continue

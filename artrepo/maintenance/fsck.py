@@ -12,6 +12,7 @@ Values are never loaded or unpickled: only records, manifests and chunk bytes.
 """
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections import defaultdict
@@ -21,7 +22,8 @@ from artrepo.errors import ArtrepoError, IntegrityError
 from artrepo.maintenance.inventory import classify, survey
 from artrepo.maintenance.reach import Problem, Reach, cache_of, paused_gc, reach
 from artrepo.storage.ids import pack_id, short
-from artrepo.storage.packfile import check_blob, encode_footer, pack_size, verify_footer
+from artrepo.storage.index import rows_of
+from artrepo.storage.packfile import check_blob, footer_of_rows, pack_size, verify_footer
 
 
 @dataclass
@@ -70,12 +72,12 @@ def fsck(view, *, read_data: bool = False, use_git: bool = True) -> FsckReport:
 
 def _check_view(view, read_data: bool, cache) -> FsckReport:
     report = FsckReport()
-    reached = reach(view, cache=cache)
+    reached = reach(view, cache=cache, objects_checked=cache is not None)  # git fsck checks they exist
     report.problems += reached.problems + reached.unsafe
     report.versions, report.chunks = len(reached.versions), len(reached.users)
     for head in reached.annotations:
         _check_annotations(view.reader, head, report)
-    pack_users, bad, elsewhere = _check_store(view, reached, report)
+    pack_users, bad, elsewhere = _check_store(view, reached, report, read_data)
     if read_data:
         _read_packs(view.store, reached.users, {pid: u for pid, u in pack_users.items() if pid not in bad}, report)
     _check_elsewhere(view, elsewhere, read_data, report)
@@ -99,37 +101,42 @@ def _check_annotations(reader, head: str, report: FsckReport) -> None:
         report.problem(f"annotations ({head[:12]}): {exc}", ["annotations"])
 
 
-def _check_store(view, reached: Reach, report: FsckReport):
-    """Index files, packs and chunks; returns {pack id: versions using it}, the packs found damaged, and the
-    chunks only pulled versions need that are not here ({remote: {chunk: labels}})."""
+def _check_store(view, reached: Reach, report: FsckReport, read_data: bool):
+    """Index files, packs and chunks; returns {pack id: versions using it} (with `read_data`, else only for
+    damaged packs), the packs found damaged, and the chunks only pulled versions need that are not here
+    ({remote: {chunk: labels}})."""
     store = view.store
     index = store.index
     gc = f"artrepo gc --remote {view.name}" if view.name else "artrepo gc"
     rebuild = f"; '{gc}' rebuilds the index from the packs' footers"
     index.verify()  # format 2 files are searched unhashed by readers: hashed here
+    rows = index.rows()  # every file's rows, decoded once (a damaged one joins `damaged`)
     for name, why in sorted(index.damaged.items()):
         report.problem(f"index file {name[:12]} is damaged: {why}{rebuild}")
     for name in index.missing:
         report.problem(f"index file {name[:12]} named by the ref table is missing{rebuild}")
-    packs, stray = survey(store)
+    packs, stray = survey(store, rows=rows)
     report.packs = len(packs)
     report.notes += [f"stray file {key} in the pack folder" for key in stray]
-    where = index.lookup_many(reached.users)  # shared below
-    pack_users: dict[bytes, set[str]] = defaultdict(set)
-    for cid, labels in reached.users.items():
-        if where[cid] is not None:
-            pack_users[where[cid][0]].update(labels)
+    where = index.locate_all(rows)  # chunk -> (pack, row), shared below
     bad = {pid for pid, pack in packs.items() if pack.error}
-    for pid in bad:
-        report.problem(packs[pid].error, pack_users.get(pid, ()))
-    for fname, by_pack in sorted(index.files.items()):
+    damaged = [(packs[pid].error, pid) for pid in bad]
+    for fname, by_pack in sorted(rows.items()):
         for pid, entries in by_pack.items():
-            wrong = None if pid in bad else _indexed_pack(f"index {fname[:12]}", pid, entries, packs.get(pid))
+            wrong = None if pid in bad else _indexed_pack(f"index {fname[:12]}", pid, entries, packs.get(pid), rows)
             if wrong:
                 bad.add(pid)
-                report.problem(wrong, pack_users.get(pid, ()))
-    elsewhere = _check_chunks(view, reached, packs, where, report)
-    orphans = [p for pid, p in packs.items() if pid not in index.packs]
+                damaged.append((wrong, pid))
+    pack_users: dict[bytes, set[str]] = defaultdict(set)
+    if damaged or read_data:
+        for cid, labels in reached.users.items():
+            if cid in where:
+                pack_users[where[cid][0]].update(labels)
+    for message, pid in damaged:
+        report.problem(message, pack_users.get(pid, ()))
+    elsewhere = _check_chunks(view, reached, packs, rows, where, report)
+    indexed = {pid for by_pack in rows.values() for pid in by_pack} - index.forgotten
+    orphans = [p for pid, p in packs.items() if pid not in indexed]
     if orphans:
         report.notes.append(f"{len(orphans)} packs ({sum(p.size for p in orphans)} bytes) that no index file names "
                             f"(left by interrupted writes, or a write in progress): '{gc}' removes them once older "
@@ -141,41 +148,54 @@ def _check_store(view, reached: Reach, report: FsckReport):
     return pack_users, bad, elsewhere
 
 
-def _indexed_pack(index: str, pid: bytes, entries, pack) -> str | None:
+def _indexed_pack(index: str, pid: bytes, entries: list[tuple], pack, rows: dict) -> str | None:
     """What is wrong with an indexed pack, judged from its entries, the listing and (if read) its footer."""
     if pack is None:
         return f"pack {short(pid)} (named by {index}) is missing"
-    footer = encode_footer(entries)
-    if pack_id(footer) != pid:
+    footer = rows[pack.matches][pid] if pack.matches else None  # its footer, byte for byte those rows
+    if footer is entries:
+        return None  # its footer, size and id are what these very rows make (inventory.survey)
+    if footer is None and pack.footer is not None:
+        footer = rows_of(pack.footer)
+    made = footer_of_rows(entries)
+    if pack_id(made) != pid:
         return f"{index}: its entries for pack {short(pid)} do not hash to the pack's name"
-    size = sum(e.length for e in entries) + len(footer)  # pack_size without encoding the footer again
+    size = sum(e[3] for e in entries) + len(made)
     if size != pack.size:
         return f"pack {short(pid)}: {pack.size} bytes, {index} says {size} (truncated or replaced)"
-    if pack.footer is not None and pack.footer != entries:
+    if footer is not None and footer != entries:
         return f"{index}: chunks are not where it says in pack {short(pid)}"
     return None
 
 
-def _check_chunks(view, reached: Reach, packs: dict, where: dict,
+def _check_chunks(view, reached: Reach, packs: dict, rows: dict, where: dict,
                   report: FsckReport) -> dict[str, dict[bytes, set[str]]]:
     """Chunks reachable here but absent; returns those only pulled versions need: {remote: {chunk: labels}}."""
+    absent, wrong = [], []
+    for cid, n in reached.raw_length.items():
+        loc = where.get(cid)
+        if loc is None:
+            absent.append(cid)
+        elif loc[1][4] != n:
+            wrong.append(cid)
+    for cid in sorted(wrong):
+        report.problem(f"chunk {short(cid)}: the manifest says {reached.raw_length[cid]} bytes, the index "
+                       f"{where[cid][1][4]}", reached.users[cid])
+    elsewhere: dict[str, dict[bytes, set[str]]] = defaultdict(dict)
+    if not absent:
+        return elsewhere
     origins = view.pulled()
     remote_of = {classify(ref, oid).label: origins[oid] for ref, oid in view.refs().items() if oid in origins}
-    absent = sorted(cid for cid, loc in where.items() if loc is None)
-    in_packs = {e.chunk_id: pid for pid, p in packs.items() for e in (p.footer or ())} if absent else {}
+    in_packs = {e[0]: pid for pid, p in packs.items()
+                for e in (rows[p.matches][pid] if p.matches else rows_of(p.footer or ()))}
     missing: dict[bytes | None, list[bytes]] = defaultdict(list)  # pack holding it (None: nowhere)
-    elsewhere: dict[str, dict[bytes, set[str]]] = defaultdict(dict)
-    for cid in absent:
+    for cid in sorted(absent):
         labels = reached.users[cid]
         remotes = {remote_of.get(label) for label in labels}
         if None in remotes or cid in in_packs:
             missing[in_packs.get(cid)].append(cid)
         else:  # pulled (with --metadata-only?): the remote it came from must hold it
             elsewhere[min(remotes)][cid] = labels
-    raw_length = reached.raw_length
-    for cid in sorted(cid for cid, loc in where.items() if loc is not None and raw_length[cid] != loc[1].raw_length):
-        report.problem(f"chunk {short(cid)}: the manifest says {raw_length[cid]} bytes, the index "
-                       f"{where[cid][1].raw_length}", reached.users[cid])
     for pid, cids in missing.items():
         affects = set().union(*(reached.users[c] for c in cids))
         if pid is None:
@@ -246,16 +266,28 @@ def _read_packs(store, users: dict[bytes, set[str]], pack_users: dict[bytes, set
 
 
 def _start_git_fsck(view):
-    """Stock git's own check of the git objects (connectivity included), started in the background."""
+    """Stock git's own check of the git objects (connectivity included), started in the background.
+
+    `git fsck` ends by running `git commit-graph verify` (a quarter of its time
+    at 100,000 commits, after the rest); it is started here beside it instead,
+    so that it runs on whichever core is free first (a repository with
+    alternates keeps git's own sequence: git verifies each folder's graph).
+    """
     git = shutil.which("git")
     if git is None:
         return False
     import tempfile
 
-    out = tempfile.TemporaryFile()
-    proc = subprocess.Popen([git, "--git-dir", str(view.git_dir), "fsck", "--strict", "--no-dangling", "--no-progress"],
-                            stdout=out, stderr=subprocess.STDOUT)
-    return proc, out
+    base = [git, "--git-dir", str(view.git_dir)]
+    objects = os.path.join(view.git_dir, "objects")
+    runs = [["fsck", "--strict", "--no-dangling", "--no-progress"]]
+    if not os.path.exists(os.path.join(objects, "info", "alternates")):
+        runs = [["-c", "core.commitGraph=false", *runs[0]], ["commit-graph", "verify", "--object-dir", objects]]
+    started = []
+    for args in runs:
+        out = tempfile.TemporaryFile()
+        started.append((subprocess.Popen([*base, *args], stdout=out, stderr=subprocess.STDOUT), out))
+    return started
 
 
 def _finish_git_fsck(view, started, report: FsckReport) -> None:
@@ -263,16 +295,18 @@ def _finish_git_fsck(view, started, report: FsckReport) -> None:
     if started is False:
         report.notes.append("git is not installed: git objects were checked only through libgit2")
         return
-    proc, out = started
-    try:
-        proc.wait(timeout=3600)
-        out.seek(0)
-        text = out.read().decode("utf-8", "replace")
-    finally:
-        out.close()
+    text, failed = "", 0
+    for proc, out in started:
+        try:
+            proc.wait(timeout=3600)
+            out.seek(0)
+            text += out.read().decode("utf-8", "replace")
+        finally:
+            out.close()
+        failed = failed or proc.returncode
     report.git_checked = True
     lines = [ln for ln in text.splitlines() if ln.strip()]
-    if proc.returncode == 0:
+    if not failed:
         report.notes += [f"git fsck: {ln}" for ln in lines if not ln.startswith(("Checking", "checking", "notice:"))]
         return
     base = [shutil.which("git") or "git", "--git-dir", str(view.git_dir)]
@@ -283,5 +317,5 @@ def _finish_git_fsck(view, started, report: FsckReport) -> None:
                                          capture_output=True).returncode == 0
         if not walked[oid]:
             broken.append(classify(ref, oid).label)
-    for line in lines[:50] or [f"git fsck exited {proc.returncode}"]:
+    for line in lines[:50] or [f"git fsck exited {failed}"]:
         report.problem(f"git fsck: {line}", broken)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 from typing import NamedTuple
 
@@ -16,8 +17,8 @@ from artrepo import names
 from artrepo.errors import ArtrepoError, IntegrityError
 from artrepo.gitdb.layout import ALIASES, ANNOTATIONS, HEADS, PREFIX, VERSIONS
 from artrepo.storage.chunkstore import ChunkStore
-from artrepo.storage.ids import PackId
-from artrepo.storage.packfile import PackEntry, id_of
+from artrepo.storage.ids import PackId, pack_id
+from artrepo.storage.packfile import MAX_FOOTER, PackEntry, footer_of_rows, id_of, rows_sound
 
 _OID = re.compile(r"[0-9a-f]{40}\Z")
 _OIDS = re.compile(r"(?:[0-9a-f]{40}\n)*\Z")
@@ -106,21 +107,33 @@ class Pack:
     mtime: float | None
     footer: list[PackEntry] | None = None  # the entries its footer lists (checked against its id)
     error: str | None = None  # what is wrong with its footer
+    matches: str | None = None  # an index file whose rows for it are, byte for byte, its footer (not decoded)
 
 
-def survey(store: ChunkStore, *, unindexed_footers: bool = False) -> tuple[dict[PackId, Pack], list[str]]:
+def survey(store: ChunkStore, *, unindexed_footers: bool = False,
+           rows: dict[str, dict[PackId, list[tuple]]] | None = None) -> tuple[dict[PackId, Pack], list[str]]:
     """Every pack of the store (one listing) and the keys under packs/ that are no pack.
 
     On the local filesystem each footer is read and checked against the pack's
     id, so the index is not trusted; elsewhere packs are judged by what the
     index says of them (size and id), and read only by `fsck --read-data` or,
     with `unindexed_footers` (an index file is lost or damaged), the footers of
-    the packs no index file names: the index is rebuilt from them.
+    the packs no index file names: the index is rebuilt from them. Given the
+    index's `rows` (`ChunkIndex.rows()`), a footer that is byte for byte the
+    one an index file's rows for that pack make, and hashes to the pack's id,
+    is not decoded: it holds exactly those rows (`matches` names the file).
     """
     listed, stray = store.list_packs()
     packs = {pid: Pack(pid, info.size, info.mtime) for pid, info in listed.items()}
+    named: dict[PackId, list[str]] = {}
+    for fname, by_pack in (rows or {}).items():
+        for pid in by_pack:
+            named.setdefault(pid, []).append(fname)
     for pack in packs.values():
         if store.root is None and not (unindexed_footers and pack.id not in store.index.packs):
+            continue
+        pack.matches = next((f for f in named.get(pack.id, ()) if _footer_is(store, pack, rows[f][pack.id])), None)
+        if pack.matches is not None:
             continue
         try:
             entries = store.read_footer(pack.id, pack.size)
@@ -132,3 +145,19 @@ def survey(store: ChunkStore, *, unindexed_footers: bool = False) -> tuple[dict[
         else:
             pack.footer = entries
     return packs, stray
+
+
+def _footer_is(store: ChunkStore, pack: Pack, rows: list[tuple]) -> bool:
+    """Whether the pack ends with the footer these rows make, sound rows that fill the pack and hash to its id
+    (then its footer decodes to exactly these rows, and every check of `decode_footer` holds)."""
+    footer = footer_of_rows(rows)
+    if (len(footer) > min(pack.size, MAX_FOOTER) or sum(map(_LENGTH, rows)) + len(footer) != pack.size
+            or pack_id(footer) != pack.id or not rows_sound(rows)):
+        return False
+    try:
+        return store.read_range(pack.id, pack.size - len(footer), len(footer)) == footer
+    except (IntegrityError, OSError):
+        return False
+
+
+_LENGTH = itemgetter(3)

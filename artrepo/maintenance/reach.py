@@ -66,17 +66,20 @@ def paused_gc():
             gc.enable()
 
 
-def reach(view, *, ignore_refs=frozenset(), cache=None) -> Reach:
+def reach(view, *, ignore_refs=frozenset(), cache=None, objects_checked: bool = False) -> Reach:
     """Read every ref's record and manifest through the view's reader; damage goes to `problems`.
 
     With a `cache` (reachcache.py: what each commit was found to hold before),
-    a known commit costs one lookup instead of four object reads.
+    a known commit costs one lookup instead of four object reads; its object
+    must still be here, which is checked for all of them at once unless
+    `objects_checked` (fsck: stock `git fsck` reports a ref whose commit is
+    missing, and fsck then reads everything again without the cache).
     """
     with paused_gc():
-        return _reach(view, ignore_refs, cache)
+        return _reach(view, ignore_refs, cache, objects_checked)
 
 
-def _reach(view, ignore_refs, cache) -> Reach:
+def _reach(view, ignore_refs, cache, objects_checked: bool) -> Reach:
     out = Reach()
     for message, affects in view.problems:
         out.problem(message, affects)
@@ -85,12 +88,9 @@ def _reach(view, ignore_refs, cache) -> Reach:
         for target in [t for t in targets if not is_oid(t.oid)]:
             out.problem(f"ref {target.ref} does not hold an object id ({target.oid[:40]!r})", [target.label])
         targets = [t for t in targets if is_oid(t.oid)]
-    if cache is None:
-        known = [None] * len(targets)
-        gone = set()
-    else:
-        known = cache.get_many([t.oid for t in targets])
-        # a cached commit still needs its object here: checked for all of them at once
+    known = [None] * len(targets) if cache is None else cache.get_many([t.oid for t in targets])
+    gone = set()
+    if cache is not None and not objects_checked:  # a cached commit still needs its object here: all at once
         gone = view.reader.objects.missing_among([t.oid for t, k in zip(targets, known) if k is not None])
     for target, found in zip(targets, known):
         if found is not None and target.kind != "annotations" and target.oid not in gone:

@@ -15,6 +15,8 @@ Which files make the union: in a repository's own store every file under
 from __future__ import annotations
 
 import os
+from itertools import repeat
+from operator import itemgetter
 from pathlib import Path
 
 import msgpack
@@ -227,23 +229,6 @@ class ChunkIndex:
                 found = None
         return found
 
-    def lookup_many(self, cids) -> dict[bytes, tuple[PackId, PackEntry] | None]:
-        """`lookup` of each chunk id, each format 2 file searched for all of them in one pass."""
-        out, rest, loc = {}, [], self._loc
-        for cid in cids:
-            found = out[cid] = loc.get(cid)
-            if found is None:
-                rest.append(cid)
-        for index in self._sorted.values():
-            if not rest:
-                break
-            found = index.get_many(rest)
-            if self.forgotten:
-                found = {cid: f for cid, f in found.items() if f[0] not in self.forgotten}
-            out.update(found)
-            rest = [cid for cid in rest if cid not in found]
-        return out
-
     def verify(self) -> None:
         """Hash every format 2 file against its name (readers map them unhashed); damaged ones leave the union."""
         for name, index in list(self._sorted.items()):
@@ -271,6 +256,40 @@ class ChunkIndex:
                         del self._sorted[name]
                         continue
                 out[name] = self._decoded[name]
+        return out
+
+    def rows(self) -> dict[str, dict[PackId, list[tuple]]]:
+        """`files` with each entry a tuple in `PackEntry`'s field order (format 2 files decoded without an
+        object per entry: fsck reads every row of a 100,000-chunk index)."""
+        out = {}
+        for name in self.names:
+            if name in self._small:
+                out[name] = {pid: rows_of(entries) for pid, entries in self._small[name].items()}
+                continue
+            try:
+                out[name] = self._sorted[name].rows()
+            except ValueError as exc:
+                self.damaged[name] = f"index {name[:12]}: {exc}"
+                del self._sorted[name]
+                self._packs = None
+        return out
+
+    def locate_all(self, rows: dict[str, dict[PackId, list[tuple]]]) -> dict[ChunkId, tuple[PackId, tuple]]:
+        """chunk id -> (pack id, row) of every chunk in `rows` (from `rows()`), the pack `lookup` answers: one
+        pass over each file instead of a search per chunk."""
+        out: dict[ChunkId, tuple[PackId, tuple]] = {}
+        # lookup asks the format 1 files first, then the format 2 files in order, and the first to name a
+        # chunk wins (in a format 2 file its lowest pack id, and in a pack its first row): written in
+        # reverse, so that the winner is written last
+        first = [n for n in rows if n in self._small] + [n for n in self._sorted if n in rows]
+        for name in reversed(first):
+            found = {}
+            for pid, entries in reversed(rows[name].items()):
+                if name in self._sorted or pid not in self.forgotten:  # format 1: forgotten packs never answer
+                    found.update(zip(map(_CHUNK, reversed(entries)), zip(repeat(pid), reversed(entries))))
+            if self.forgotten and name in self._sorted:  # format 2: a chunk whose first row is forgotten is
+                found = {cid: f for cid, f in found.items() if f[0] not in self.forgotten}  # not in that file
+            out.update(found)
         return out
 
     @property
@@ -334,6 +353,14 @@ class _Locations:
         if found is None:
             raise KeyError(cid)
         return found
+
+
+def rows_of(entries: list[PackEntry]) -> list[tuple]:
+    """Entries as tuples in `PackEntry`'s field order (as `ChunkIndex.rows` gives them)."""
+    return [(e.chunk_id, e.codec, e.offset, e.length, e.raw_length) for e in entries]
+
+
+_CHUNK = itemgetter(0)
 
 
 def _check_name(data, name: str) -> None:

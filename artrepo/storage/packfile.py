@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from itertools import accumulate
+from operator import eq, itemgetter, le, or_
 
 import msgpack
 
@@ -41,7 +43,19 @@ class PackEntry:
 
 
 def encode_footer(entries: list[PackEntry]) -> bytes:
-    header = msgpack.packb([[e.chunk_id, e.codec, e.length, e.raw_length] for e in entries])
+    return _footer([[e.chunk_id, e.codec, e.length, e.raw_length] for e in entries])
+
+
+def footer_of_rows(rows: list[tuple]) -> bytes:
+    """`encode_footer` of entries given as tuples in `PackEntry`'s field order (no object per entry)."""
+    return _footer(list(map(_HEADER_FIELDS, rows)))
+
+
+_HEADER_FIELDS = itemgetter(0, 1, 3, 4)  # chunk id, codec, length, raw length
+
+
+def _footer(header_rows: list) -> bytes:
+    header = msgpack.packb(header_rows)
     return header + _TAIL.pack(len(header)) + TRAILER
 
 
@@ -100,6 +114,20 @@ def checked_entry(cid, codec, offset, length, raw_length, where: str) -> PackEnt
     if offset < 0 or length < 0 or length > raw_length or (codec == CODEC_RAW and length != raw_length):
         raise IntegrityError(f"{where}: chunk {_short(cid)} has a stored length of {length} for {raw_length} bytes")
     return PackEntry(ChunkId(cid), codec, offset, length, raw_length)
+
+
+def rows_sound(rows: list[tuple]) -> bool:
+    """Whether `checked_entry` accepts every row (tuples in `PackEntry`'s field order) and their offsets run on
+    from 0 as a footer's do: the same tests, a column at a time (a pack may hold 65,536 rows)."""
+    if not rows:
+        return True
+    cids, codecs, offsets, lengths, raws = zip(*rows)
+    return (set(map(type, cids)) == {bytes} and set(map(len, cids)) == {32}
+            and all(set(map(type, column)) == {int} for column in (codecs, offsets, lengths, raws))
+            and set(codecs) <= {CODEC_RAW, CODEC_ZSTD}
+            and min(lengths) >= 0 and max(raws) <= MAX_CHUNK and all(map(le, lengths, raws))
+            and all(map(or_, codecs, map(eq, lengths, raws)))  # a raw blob (codec 0) is exactly its chunk
+            and offsets == tuple(accumulate(lengths[:-1], initial=0)))
 
 
 def _short(cid: bytes) -> str:

@@ -171,13 +171,15 @@ class StepContext:
         return info
 
 
-class RunningRun:
-    """The run in progress, as `get_step_context().pipeline_run` (`.id`, `.name`, `.pipeline`, `.status`)."""
-
+class _Running:
     status = "running"
 
     def __init__(self, ctx: StepContext):
         self._ctx = ctx
+
+
+class RunningRun(_Running):
+    """The run in progress, as `get_step_context().pipeline_run` (`.id`, `.name`, `.pipeline`, `.status`)."""
 
     id = property(lambda self: self._ctx.run_id)
     name = property(lambda self: self._ctx._task.run_name)
@@ -188,13 +190,8 @@ class RunningRun:
         return f"PipelineRun({self.name}, running, id={self.id[:12]})"
 
 
-class RunningStep:
+class RunningStep(_Running):
     """The running step, as `get_step_context().step_run` (`.name`, `.status`, `.config`, `.inputs`)."""
-
-    status = "running"
-
-    def __init__(self, ctx: StepContext):
-        self._ctx = ctx
 
     name = property(lambda self: self._ctx.step_name)
     pipeline_run_id = property(lambda self: self._ctx.run_id)

@@ -65,7 +65,6 @@ def run_pipeline(pipeline, args: tuple, kwargs: dict, options: RunOptions):
     plan = compose(pipeline, args, kwargs, options)
     repo = active_repository()
     check_late_artifacts(repo, plan)
-
     stack = run_stack(repo, options.stack, getattr(pipeline, "orchestrator", None))
     if options.report is None and stack is not None and stack.orchestrator.flavor != "local":
         options.report = _progress  # steps on other processes: say where each one is

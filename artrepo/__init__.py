@@ -34,15 +34,20 @@ _LAZY = {
 __all__ = sorted(_LAZY) + ["__version__"]
 
 
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'artrepo' has no attribute {name!r}")
-    import importlib
+def lazy_getattr(namespace: dict, table: dict[str, str]):
+    """A package's `__getattr__` (PEP 562): each name of `table` ({name: module}) imported on first use."""
+    def __getattr__(name: str):
+        module = table.get(name)
+        if module is None:
+            raise AttributeError(f"module {namespace['__name__']!r} has no attribute {name!r}")
+        import importlib
 
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+        namespace[name] = value = getattr(importlib.import_module(module), name)
+        return value
+    return __getattr__
+
+
+__getattr__ = lazy_getattr(globals(), _LAZY)
 
 
 def __dir__():

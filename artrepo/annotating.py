@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from artrepo.errors import UserError
 from artrepo.repository import Repository
-from artrepo.tags import artifact_key, tag_names
-from artrepo.values import validate_metadata, validate_tags
+from artrepo.tags import artifact_key, tag_names, validated_tags
+from artrepo.values import validate_metadata
 from artrepo.workdir import active_repository
 
 
@@ -196,7 +196,7 @@ def _retag(call: str, added, removed, others: list[str], run, artifact, artifact
 
 
 def annotate_tags(repo: Repository, key: str, added, removed) -> None:
-    added, removed = validate_tags(tag_names(added)), validate_tags(tag_names(removed))
+    added, removed = validated_tags(added), validated_tags(removed)
     if added or removed:
         repo.annotate(key, tags=added, removed_tags=removed)
 

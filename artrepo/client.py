@@ -21,16 +21,10 @@ from artrepo.values import load_value, save_value
 from artrepo.workdir import active_repository
 
 
-def _step_context():
-    from artrepo.runtime import context
+def _context():
+    from artrepo.runtime import context  # whether a step runs, or a pipeline body composes
 
-    return context.current_step()
-
-
-def _composing():
-    from artrepo.runtime import context
-
-    return context.composing()
+    return context
 
 
 class Client:
@@ -56,7 +50,7 @@ class Client:
 
     def get_artifact_version(self, name_id_or_prefix: str, version: str | int | None = None):
         """A version by reference (latest if no version); a late handle inside a pipeline body."""
-        composing = _composing()
+        composing = _context().composing()
         if composing is not None:
             return composing.late_artifact(name_id_or_prefix, version)
         repo = self.active_repository
@@ -212,7 +206,7 @@ def save_artifact(data: Any, name: str, version: str | int | None = None, tags=N
     settings = {"tags": tag_names(tags), "artifact_type": artifact_type, "metadata": metadata,
                 "materializer": materializer, "extract_metadata": extract_metadata,
                 "include_visualizations": include_visualizations}
-    ctx = _step_context()
+    ctx = _context().current_step()
     if ctx is not None:  # recorded as an output of the running step (its run holds the provenance)
         saved = ctx.save_artifact(data, name, version, **settings)
         # on a Dask worker it is staged, published by the driver when the step ends (no repository here)

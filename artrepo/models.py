@@ -41,7 +41,19 @@ def step_run_id(run_id: str, step: str) -> str:
     return hashlib.sha1(f"step\0{run_id}\0{step}".encode()).hexdigest()
 
 
-class ArtifactVersion:
+class _Identified:
+    """Equal, and hashed, by the attribute `_identity` names (an id; an artifact's name)."""
+
+    _identity = "id"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, type(self)) and getattr(other, self._identity) == getattr(self, self._identity)
+
+    def __hash__(self) -> int:
+        return hash(getattr(self, self._identity))
+
+
+class ArtifactVersion(_Identified):
     """One stored version of a named artifact.
 
         av = Client().get_artifact_version("iris_dataset")
@@ -56,12 +68,6 @@ class ArtifactVersion:
     def __repr__(self) -> str:
         return f"ArtifactVersion({self.name}:{self.version}, id={self.id[:12]})"
 
-    def __eq__(self, other) -> bool:
-        return isinstance(other, ArtifactVersion) and other.id == self.id
-
-    def __hash__(self) -> int:
-        return hash(self.id)
-
     id = property(lambda self: self._info.id)
     name = property(lambda self: self._info.name)
     version = property(lambda self: self._info.version)
@@ -74,13 +80,9 @@ class ArtifactVersion:
     data_type = property(lambda self: self.record.data_type)
     provenance = cached_property(lambda self: Provenance.read(self._repo, self.id))  # saved outside a step, else None
 
-    @property
-    def tags(self) -> list[Tag]:
-        return effective(self.record, self._repo.annotations(self.id))[0]
-
-    @property
-    def run_metadata(self) -> dict[str, object]:
-        return effective(self.record, self._repo.annotations(self.id))[1]
+    # its record's, then those annotations added and removed later (docs/format.md §7)
+    tags = property(lambda self: _tags_api().effective_tags(self.record.tags, self._repo.annotations(self.id)))
+    run_metadata = property(lambda self: merged_metadata(self.record.metadata, self._repo.annotations(self.id)))
 
     @property
     def producer(self) -> StepRun | None:
@@ -146,12 +148,15 @@ def _files_api():
 
 def effective(record, notes) -> tuple[list[Tag], dict]:
     """A version's tags and metadata with its annotations applied in time order (docs/format.md §7)."""
-    from artrepo.tags import effective_tags  # hashlib: not on the path of a cached run
+    return _tags_api().effective_tags(record.tags, notes), merged_metadata(record.metadata, notes)
 
-    metadata = dict(record.metadata)
+
+def merged_metadata(recorded: dict, notes) -> dict:
+    """Recorded metadata updated by each annotation's, in time order."""
+    metadata = dict(recorded)
     for note in notes:
         metadata.update(note.metadata)
-    return effective_tags(record.tags, notes), metadata
+    return metadata
 
 
 def version_by_id(repo, version_id: str) -> ArtifactVersion:
@@ -165,7 +170,7 @@ def version_by_id(repo, version_id: str) -> ArtifactVersion:
         return ArtifactVersion(repo, VersionInfo(version_id, rec.name, rec.version or "(deleted)", rec), False)
 
 
-class Artifact:
+class Artifact(_Identified):
     """All versions of one name, as ZenML's `ArtifactResponse`: `.name`, `.versions` (a dict version ->
     ArtifactVersion, oldest first), `.latest_version_name`, `.latest_version_id`, `.tags` (the artifact's own),
     and artrepo's `.latest` and `.load()`."""
@@ -178,11 +183,7 @@ class Artifact:
     def __repr__(self) -> str:
         return f"Artifact({self.name}, {len(self._versions())} versions)"
 
-    def __eq__(self, other) -> bool:
-        return isinstance(other, Artifact) and other.name == self.name
-
-    def __hash__(self) -> int:
-        return hash(self.name)
+    _identity = "name"
 
     def _versions(self) -> list:
         if self._infos is None:
@@ -259,7 +260,7 @@ class StepRun:
     @property
     def run_metadata(self) -> dict:
         """Metadata logged on this step run: while it ran (`log_metadata()` in the step), then later."""
-        return annotated_metadata(self._repo, self.record.metadata, self.id)
+        return merged_metadata(self.record.metadata, self._repo.annotations(self.id))
 
     @property
     def run(self) -> PipelineRun:
@@ -285,15 +286,7 @@ def _only(items: dict, step: str, what: str) -> ArtifactVersion:
     return next(iter(items.values()))[0]
 
 
-def annotated_metadata(repo, recorded: dict, key: str) -> dict:
-    """Metadata recorded with a step run or run, updated by the annotations logged on it later."""
-    metadata = dict(recorded)
-    for note in repo.annotations(key):
-        metadata.update(note.metadata)
-    return metadata
-
-
-class PipelineRun:
+class PipelineRun(_Identified):
     """A recorded pipeline run: `.id`, `.name`, `.pipeline` (its name, with `.name`), `.status`, `.created`,
     `.steps` (step name -> StepRun), `.tags`, `.run_metadata`."""
 
@@ -304,12 +297,6 @@ class PipelineRun:
 
     def __repr__(self) -> str:
         return f"PipelineRun({self.pipeline}, {self.status}, id={self.id[:12]})"
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, PipelineRun) and other.id == self.id
-
-    def __hash__(self) -> int:
-        return hash(self.id)
 
     id = property(lambda self: self.record.run_id)
     name = property(lambda self: self.record.run_name or default_run_name(self.record.pipeline, self.record.start_ns))
@@ -327,7 +314,7 @@ class PipelineRun:
     @property
     def run_metadata(self) -> dict:
         """Metadata logged on this run: by its steps while it ran, then later (`run_id_name_or_prefix=`)."""
-        return annotated_metadata(self._repo, self.record.metadata, self.id)
+        return merged_metadata(self.record.metadata, self._repo.annotations(self.id))
 
     @cached_property
     def steps(self) -> dict[str, StepRun]:

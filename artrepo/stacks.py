@@ -259,10 +259,6 @@ def delete_stack(repo, name: str) -> None:
         repo.config.delete(f"{SECTION}.{name}.{key}")
 
 
-def stacks_using_remote(repo, remote: str) -> list[str]:
-    return [name for name, fields in _settings(repo).items() if fields.get("artifact-store") == remote]
-
-
 def _configured(repo) -> bool:
     """Whether the config may name an active stack; read as text, so a default run never opens pygit2."""
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 
+from artrepo import names
 from artrepo.errors import UserError
 
 
@@ -50,6 +51,14 @@ def tag_names(tags) -> list[str]:
     if isinstance(tags, str):
         return [str.__str__(tags)]
     return [str.__str__(t) if isinstance(t, str) else _name_of(t) for t in tags]
+
+
+def validated_tags(tags) -> tuple[str, ...]:
+    """`tag_names(tags)`, each checked (`names.validate_tag`), each once, in order."""
+    out = tuple(dict.fromkeys(tag_names(tags)))
+    for t in out:
+        names.validate_tag(t)
+    return out
 
 
 def _name_of(tag) -> str:

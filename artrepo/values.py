@@ -11,6 +11,7 @@ only a content store and what `Stored` holds (record, manifest, trust).
 """
 from __future__ import annotations
 
+import contextlib
 import numbers
 import time
 from pathlib import Path
@@ -82,22 +83,17 @@ class SaveRequest(Frozen):
                    include_visualizations=bool(include_visualizations))
 
 
-class integrity_context:
+@contextlib.contextmanager
+def integrity_context(v):
     """Add the artifact version (anything with id, name, version) to integrity errors raised while reading it."""
-
-    def __init__(self, version):
-        self.version = version
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is not None and issubclass(exc_type, IntegrityError) and not getattr(exc, "_named", False):
-            v = self.version
-            err = IntegrityError(f"artifact {v.name}:{v.version} ({v.id[:12]}): {exc}")
-            err._named = True
-            raise err from None
-        return False
+    try:
+        yield
+    except IntegrityError as exc:
+        if getattr(exc, "_named", False):
+            raise
+        err = IntegrityError(f"artifact {v.name}:{v.version} ({v.id[:12]}): {exc}")
+        err._named = True
+        raise err from None
 
 
 def validate_metadata(metadata: object, what: str = "metadata") -> dict:

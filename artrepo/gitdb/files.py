@@ -35,6 +35,12 @@ def read_file(path: str, limit: int | None = None) -> bytes:
         os.close(fd)
 
 
+def write_all(fd: int, data: bytes) -> None:
+    view, done = memoryview(data), 0
+    while done < len(data):
+        done += os.write(fd, view[done:])
+
+
 def remove_empty_folders(git_dir: Path, name: str) -> None:
     """Remove the folders of `name` that are now empty, up to refs/ (as git pack-refs does)."""
     folder, top = (git_dir / name).parent, git_dir / "refs"
@@ -95,9 +101,7 @@ def replace_packed(git_dir: Path, data: bytes, *, durable: bool = True) -> None:
     try:
         fd = os.open(lock_path, os.O_WRONLY | os.O_TRUNC)
         try:
-            view, done = memoryview(data), 0
-            while done < len(data):
-                done += os.write(fd, view[done:])
+            write_all(fd, data)
             if durable:
                 os.fsync(fd)
         finally:

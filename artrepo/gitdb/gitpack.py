@@ -25,6 +25,9 @@ import time
 import zlib
 from pathlib import Path
 
+from artrepo.atomic import fsync_dir
+from artrepo.gitdb.files import write_all
+
 try:  # the interpreter's own SHA code: importing hashlib (OpenSSL) costs milliseconds
     from _sha1 import sha1
 except ImportError:  # pragma: no cover - other interpreters
@@ -280,7 +283,7 @@ class PackBuilder:
         self._seen: set[bytes] = set()
         self._tmp = self.pack_dir / f"tmp_pack_{os.getpid()}_{time.monotonic_ns()}"
         self._fd = os.open(self._tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
-        _write_all(self._fd, bytes(12))
+        write_all(self._fd, bytes(12))
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -298,7 +301,7 @@ class PackBuilder:
             self._append(raw, bytes(entry))
 
     def _append(self, raw: bytes, entry: bytes) -> None:
-        _write_all(self._fd, entry)
+        write_all(self._fd, entry)
         self._seen.add(raw)
         self.rows.append((raw, zlib.crc32(entry), self.size))
         self.size += len(entry)
@@ -321,17 +324,13 @@ class PackBuilder:
         tmp_idx = self.pack_dir / f"tmp_idx_{os.getpid()}_{time.monotonic_ns()}"
         fd = os.open(tmp_idx, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
         try:
-            _write_all(fd, idx)
+            write_all(fd, idx)
             os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(self._tmp, final.with_suffix(".pack"))  # .idx last: readers find packs by it
         os.replace(tmp_idx, final.with_suffix(".idx"))
-        fd = os.open(self.pack_dir, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_dir(self.pack_dir)
         return final.with_suffix(".idx")
 
     def _index(self, checksum: bytes) -> bytes:
@@ -360,12 +359,6 @@ class PackBuilder:
             os.close(self._fd)
             self._fd = None
         self._tmp.unlink(missing_ok=True)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view, done = memoryview(data), 0
-    while done < len(data):
-        done += os.write(fd, view[done:])
 
 
 def remove_pack(idx_path: Path) -> None:

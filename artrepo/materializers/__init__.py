@@ -4,6 +4,7 @@ ZenML's names are here too (`BuiltInMaterializer`, `BuiltInContainerMaterializer
 `BytesMaterializer`, `CloudpickleMaterializer`, `PathMaterializer`), imported
 on first use so that `import artrepo.materializers` stays cheap.
 """
+from artrepo import lazy_getattr
 from artrepo.materializers.base import BaseMaterializer
 
 _LAZY = {
@@ -17,14 +18,4 @@ _LAZY = {
 }
 
 __all__ = ["BaseMaterializer", *sorted(_LAZY)]
-
-
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'artrepo.materializers' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(globals(), _LAZY)

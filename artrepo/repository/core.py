@@ -144,10 +144,6 @@ class Repository(Versions, Relabel, Deletions, Annotations, Runs):
         """The remote a version was pulled from, or None if it was written here (local, never pushed)."""
         return self.origins.get(version_id)
 
-    def write_origin(self, version_id: str, remote_name: str) -> None:
-        """Mark a version as pulled from `remote_name` (before its ref exists: never trusted by accident)."""
-        self.origins.add({version_id: remote_name})
-
     def trusts(self, version_id: str) -> bool:
         """Whether loading this version may run code (pickles, materializer imports)."""
         return self.trusts_remote(self.origin(version_id))

@@ -118,25 +118,21 @@ class StepContext:
         return dict(self.output_metadata[self._output_key(output_name)])
 
     def add_output_tags(self, tags=None, output_name: str | None = None) -> None:
-        from artrepo.values import validate_tags
-
-        key = self._output_key(output_name)
-        for t in validate_tags(_names(tags)):
-            if t not in self.output_tags[key]:
-                self.output_tags[key].append(t)
-            if t in self.removed_output_tags[key]:
-                self.removed_output_tags[key].remove(t)
+        self._move_tags(tags, output_name, self.output_tags, self.removed_output_tags)
 
     def remove_output_tags(self, tags=None, output_name: str | None = None) -> None:
         """Leave these tags off the output (those of its `ArtifactConfig` included)."""
-        from artrepo.values import validate_tags
+        self._move_tags(tags, output_name, self.removed_output_tags, self.output_tags)
+
+    def _move_tags(self, tags, output_name: str | None, into: dict[str, list], out_of: dict[str, list]) -> None:
+        from artrepo.tags import validated_tags
 
         key = self._output_key(output_name)
-        for t in validate_tags(_names(tags)):
-            if t in self.output_tags[key]:
-                self.output_tags[key].remove(t)
-            if t not in self.removed_output_tags[key]:
-                self.removed_output_tags[key].append(t)
+        for t in validated_tags(tags):
+            if t not in into[key]:
+                into[key].append(t)
+            if t in out_of[key]:
+                out_of[key].remove(t)
 
     def get_output_tags(self, output_name: str | None = None) -> list[str]:
         key = self._output_key(output_name)
@@ -175,19 +171,15 @@ class StepContext:
         return info
 
 
-def _names(tags) -> list[str]:
-    from artrepo.tags import tag_names
-
-    return tag_names(tags)
-
-
-class RunningRun:
-    """The run in progress, as `get_step_context().pipeline_run` (`.id`, `.name`, `.pipeline`, `.status`)."""
-
+class _Running:
     status = "running"
 
     def __init__(self, ctx: StepContext):
         self._ctx = ctx
+
+
+class RunningRun(_Running):
+    """The run in progress, as `get_step_context().pipeline_run` (`.id`, `.name`, `.pipeline`, `.status`)."""
 
     id = property(lambda self: self._ctx.run_id)
     name = property(lambda self: self._ctx._task.run_name)
@@ -198,13 +190,8 @@ class RunningRun:
         return f"PipelineRun({self.name}, running, id={self.id[:12]})"
 
 
-class RunningStep:
+class RunningStep(_Running):
     """The running step, as `get_step_context().step_run` (`.name`, `.status`, `.config`, `.inputs`)."""
-
-    status = "running"
-
-    def __init__(self, ctx: StepContext):
-        self._ctx = ctx
 
     name = property(lambda self: self._ctx.step_name)
     pipeline_run_id = property(lambda self: self._ctx.run_id)

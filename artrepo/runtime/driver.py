@@ -57,27 +57,14 @@ class StepFailedError(UserError):
         self.run = run
 
 
-def open_repository():
-    """The repository of the working directory, shared with the public API (pygit2 only on demand).
-
-    Like `client.active_repository`, it fetches chunks of versions pulled with
-    `--metadata-only` on demand, so such versions can feed a step.
-    """
-    from artrepo.remotes.lazy import install_lazy_fetch
-    from artrepo.repository import active
-
-    repo = active()
-    install_lazy_fetch(repo)
-    return repo
-
-
 def run_pipeline(pipeline, args: tuple, kwargs: dict, options: RunOptions):
     """Compose, validate, execute and record one run; returns its PipelineRun."""
-    plan = compose(pipeline, args, kwargs, options)
-    repo = open_repository()
-    check_late_artifacts(repo, plan)
     from artrepo.stacks import run_stack
+    from artrepo.workdir import active_repository  # fetches chunks of `--metadata-only` pulls on demand
 
+    plan = compose(pipeline, args, kwargs, options)
+    repo = active_repository()
+    check_late_artifacts(repo, plan)
     stack = run_stack(repo, options.stack, getattr(pipeline, "orchestrator", None))
     if options.report is None and stack is not None and stack.orchestrator.flavor != "local":
         options.report = _progress  # steps on other processes: say where each one is

@@ -130,14 +130,9 @@ def compose(pipeline, args: tuple, kwargs: dict, options) -> Plan:
 def _run_tags(tags) -> tuple[str, ...]:
     if not tags:
         return ()
-    from artrepo.tags import tag_names
+    from artrepo.tags import validated_tags  # hashlib: not on the path of a run without tags
 
-    out = []
-    for t in tag_names(tags):
-        names.validate_tag(t)
-        if t not in out:
-            out.append(t)
-    return tuple(out)
+    return validated_tags(tags)
 
 
 def _step_settings(inv: Invocation, config: dict, defaults: dict) -> dict:

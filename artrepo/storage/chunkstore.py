@@ -194,12 +194,8 @@ class ChunkStore:
         verify_chunk(data, e, pid)
         return data
 
-    def read_chunk_into(self, chunk_id: bytes, dest: memoryview) -> None:
-        """Read one chunk straight into `dest` (exactly its raw length), verified."""
-        self._retrying(lambda: self._read_run(*self._runs([(chunk_id, dest)])[0]))
-
     def read_chunks_into(self, items: list[tuple[bytes, memoryview]]) -> None:
-        """`read_chunk_into` for many chunks. Locally half of them go to a second thread (preadv and
+        """Read chunks straight into their `memoryview`s (each exactly its raw length), verified. Locally half of them go to a second thread (preadv and
         BLAKE3 release the GIL); elsewhere adjacent blobs come in one ranged GET, several in flight."""
         self._retrying(lambda: self._read_chunks_into(items))
 

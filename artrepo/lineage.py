@@ -25,10 +25,12 @@ class LineageGraph:
         self.root = root
         self.nodes: dict[str, dict] = {}
         self.edges: list[tuple[str, str]] = []
+        self._edge_set: set[tuple[str, str]] = set()
         self.truncated = False  # the walk stopped at its node limit
 
     def add_edge(self, src: str, dst: str) -> None:
-        if (src, dst) not in self.edges:
+        if (src, dst) not in self._edge_set:  # a set beside the list: a walk of 150 nodes was quadratic here
+            self._edge_set.add((src, dst))
             self.edges.append((src, dst))
 
     def with_runs(self) -> tuple[list[dict], list[tuple[str, str]]]:

@@ -4,8 +4,9 @@
 
 Figures, each against a baseline measured in the same process:
 1. a 10-step linear pipeline of trivial steps, fully cached second run, as a
-   whole `python pipeline.py` process, versus `python -c "import artrepo"`,
-   with artrepo's compiled modules cached (as installed) and without;
+   whole `python pipeline.py` process and as `artrepo run linear.py:linear10`
+   (the CLI's click-free path), versus `python -c "import artrepo"`, with
+   artrepo's compiled modules cached (as installed);
 2. the overhead per cached step (in process: a cached 10-step run minus a
    cached 1-step run, over 9 steps);
 3. `artrepo log -n 20` and one cache lookup with 1,000 recorded runs versus

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_remote.py [--size-mib 256 | --gib] [--small 10000]
 
-Figures (issue 4): push of a new artifact vs `s3fs.put` of the same bytes;
+Figures (issue 4): push of a new artifact vs `s3fs.put` of the same bytes (and its requests);
 pull vs `s3fs.get`; bytes sent by the push after a 1 MiB change in the
 middle; requests of a no-op push; requests per 100 small artifacts on their
 first push and the time of the no-op push that follows. Requests are counted
@@ -92,13 +92,15 @@ def bench_large(work: Path, endpoint: str, bucket: str, size: int) -> None:
     url = f"s3://{bucket}/repo"
     add_remote(repo, "origin", url, endpoint)
     save_value(repo, data, "big")
-    t_push, first = timed(lambda: push(repo, get_remote(repo, "origin")))
+    backend, sent = counted(url, endpoint)
+    t_push, first = timed(lambda: push(repo, get_remote(repo, "origin"), backend=backend))
     other = Repository.init(work / "b")
     add_remote(other, "origin", url, endpoint)
     t_pull, pulled = timed(lambda: pull(other, get_remote(other, "origin")))
     mib = size / 2**20
     print(f"push {mib:.0f} MiB: {t_push:.2f} s ({mib / t_push:.0f} MiB/s); s3fs put {t_put:.2f} s "
-          f"({mib / t_put:.0f} MiB/s); ratio {t_put / t_push:.2f}x; sent {first.bytes_sent / 2**20:.1f} MiB")
+          f"({mib / t_put:.0f} MiB/s); ratio {t_put / t_push:.2f}x; sent {first.bytes_sent / 2**20:.1f} MiB in "
+          f"{first.packs} packs, {len(sent)} requests ({sent.count('HEAD')} HEAD)")
     print(f"pull {mib:.0f} MiB: {t_pull:.2f} s ({mib / t_pull:.0f} MiB/s); s3fs get {t_get:.2f} s "
           f"({mib / t_get:.0f} MiB/s); ratio {t_get / t_pull:.2f}x; received {pulled.bytes_sent / 2**20:.1f} MiB")
     changed = data.copy()

@@ -6,10 +6,17 @@
 
 Repositories are built once by bench/scale_build.py (public API, then `gc`)
 into $BENCH_SCRATCH/scale/<kind>-<n> (default /tmp/artrepo-bench) and reused
-while their build version matches: a rerun measures only. Kinds: `one-name`
-(N versions of one name), `many-names` (N versions over N / 10 names),
-`runs` (N / 10 runs of a 3-step pipeline). Commands that write (saves,
-push, rerun) work on a copy (`cp -a`: a packed repository is a few files).
+while their build version matches: a rerun measures only. Kinds, for
+--small/--large N: `one-name` (N versions of one name, `one-name-<N>`),
+`many-names` (N versions over N / 10 names, `many-names-<N>`), `runs`
+(N / 10 runs of a 3-step pipeline, 3 versions each: `runs-<N/10>`; a
+build's own number is always its count of runs, so the defaults compare
+100 with 10,000 runs). Commands that write (saves, push, rerun) work on a
+copy (`cp -a`: a packed repository is a few files).
+
+The dashboard (bench/scale_ui.py) is measured on the many-names and runs
+repositories of both sizes: `artrepo ui` start until its first page answers,
+and every page it serves; `--dashboard-only` measures only that.
 
 Every figure is the median of REPEAT runs of a fresh CLI process (or, for
 in-process figures, of many calls in one process), at both sizes, in this
@@ -33,6 +40,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 from scale_build import BUILD_VERSION  # noqa: E402
+from scale_ui import measure_dashboard  # noqa: E402
 
 REPEAT = 5
 PY = sys.executable
@@ -142,6 +150,12 @@ def measure_versions(kind: str, n: int) -> dict[str, float]:
     out["artrepo gc --dry-run"] = cli(repo, "gc", "--dry-run", repeat=1)
     work = copy_of(repo, "write")
     out["save_artifact(int), in-process"] = in_process(work, SAVE_COST.format(name=name, n=40))
+    fresh = base() / "work" / "fresh"
+    shutil.rmtree(fresh, ignore_errors=True)
+    subprocess.run([PY, "-m", "artrepo", "init", str(fresh)], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([PY, "-c", f"import artrepo; artrepo.save_artifact(0, {name!r})"], cwd=fresh, check=True)
+    out["fresh save"] = in_process(fresh, SAVE_COST.format(name=name, n=40))  # the name at N = 1..41
+    shutil.rmtree(fresh, ignore_errors=True)
     remote = base() / "work" / f"{kind}-{n}-remote"
     shutil.rmtree(remote, ignore_errors=True)
     subprocess.run([PY, "-m", "artrepo", "remote", "add", "origin", str(remote)], cwd=work, check=True,
@@ -172,7 +186,8 @@ def measure_runs(n: int) -> dict[str, float]:
     return out
 
 
-WHOLE = ("artrepo list", "artrepo fsck", "artrepo du", "artrepo gc --dry-run", "clone (folder)", "first push (folder)")
+WHOLE = ("artrepo list", "artrepo fsck", "artrepo du", "artrepo gc --dry-run", "clone (folder)", "first push (folder)",
+         "artrepo ui: first start (builds its index) until / answers")
 
 
 def table(title: str, small_n: int, large_n: int, small: dict, large: dict, command: str,
@@ -184,12 +199,18 @@ def table(title: str, small_n: int, large_n: int, small: dict, large: dict, comm
         if b is None:
             continue
         ratio = b / a if a else float("inf")
+        if key == "fresh save":
+            continue
         if key.startswith("files"):
             per = (b - a) / ((large_n - small_n) * versions_per_item / 50)
             print(f"  {key:52} {a:10.0f} {b:10.0f} {ratio:7.2f}  grows {per:.2f} per 50 versions (bound <= 1)")
             continue
         bound = f"linear (<= {large_n / small_n:.0f}x)" if key in WHOLE else "<= 1.5x"
         print(f"  {key:52} {a * 1000:8.1f}ms {b * 1000:8.1f}ms {ratio:7.2f}  {bound}")
+    save = "save_artifact(int), in-process"
+    if "fresh save" in small and save in large:
+        print(f"  {'save_artifact(int) at N = 1 (a new repository)':52} {small['fresh save'] * 1000:8.1f}ms "
+              f"{large[save] * 1000:8.1f}ms {large[save] / small['fresh save']:7.2f}  <= 1.5x (issue: against N = 1)")
     if "artrepo fsck" in large:
         print(f"  fsck rate at {large_n:,}: {large_n / large['artrepo fsck']:,.0f} versions/s (bound >= 20,000; "
               "includes process start and stock git fsck)")
@@ -201,22 +222,28 @@ def main() -> int:
     ap.add_argument("--large", type=int, default=100_000)
     ap.add_argument("--quick", action="store_true", help="100 vs 1,000")
     ap.add_argument("--kinds", default="one-name,many-names,runs")
+    ap.add_argument("--dashboard-only", action="store_true", help="only `artrepo ui` and its pages")
     args = ap.parse_args()
     if args.quick:
         args.small, args.large = 100, 1000
-    command = f"{PY} bench/bench_scale.py --small {args.small} --large {args.large} --kinds {args.kinds}"
+    command = f"{PY} bench/bench_scale.py --small {args.small} --large {args.large} --kinds {args.kinds}" \
+        + (" --dashboard-only" if args.dashboard_only else "")
     # PYTHONDONTWRITEBYTECODE (the team's machines) would make every process compile what changed
     subprocess.run([PY, "-m", "compileall", "-q", str(BENCH.parent / "artrepo")], check=True)
     t = time.perf_counter()
     subprocess.run([PY, "-c", "import artrepo"], check=True)
     print(f"import artrepo: {1000 * (time.perf_counter() - t):.0f} ms (process start included)")
     for kind in args.kinds.split(","):
-        if kind == "runs":
-            small, large = measure_runs(args.small // 10), measure_runs(args.large // 10)
-            table("runs", args.small // 10, args.large // 10, small, large, command, versions_per_item=3)
-        else:
-            small, large = measure_versions(kind, args.small), measure_versions(kind, args.large)
-            table(kind, args.small, args.large, small, large, command)
+        sizes = (args.small // 10, args.large // 10) if kind == "runs" else (args.small, args.large)
+        if not args.dashboard_only:
+            if kind == "runs":
+                small, large = measure_runs(sizes[0]), measure_runs(sizes[1])
+            else:
+                small, large = measure_versions(kind, sizes[0]), measure_versions(kind, sizes[1])
+            table(kind, *sizes, small, large, command, versions_per_item=3 if kind == "runs" else 1)
+        if kind in ("many-names", "runs"):
+            small, large = measure_dashboard(built(kind, sizes[0]), built(kind, sizes[1]))
+            table(f"dashboard, {kind}", *sizes, small, large, command)
     return 0
 
 

@@ -4,7 +4,8 @@
 
 Kinds: `one-name` (N versions of one name), `many-names` (N versions over
 N / 10 names, saved round-robin so that every name grows), `runs` (N runs of
-a 3-step pipeline, each step executed: 3 versions per run). Each build ends
+a 3-step pipeline, each step executed: 3 versions per run; N counts runs,
+so bench_scale.py's N versions compare `runs-<N/10>`). Each build ends
 with `artrepo gc --grace 0` (maintenance), writes `built.json`, and is
 reused while its build version and size match. Saves run without their
 flushes (one `sync` at the end): the build measures nothing.

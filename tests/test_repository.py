@@ -116,9 +116,35 @@ def test_four_processes_saving_one_name_get_distinct_numbers(project):
         assert p.exitcode == 0
     versions = sorted(int(v) for v, _ in results)
     assert versions == list(range(1, 101))
+    from artrepo.client import active_repository
+
+    repo = active_repository()
     for version, payload in results:
         assert load_artifact("shared", version=version) == payload
+        assert repo.by_id(repo.resolve(f"shared:{version}").id).version == version  # racing saves, found by id
     git_fsck(project)
+
+
+def test_a_version_found_by_id_knows_its_label_among_customs_deletions_and_clock_jumps(project):
+    from artrepo.client import active_repository
+    from artrepo.records.artifact import Manifest, VersionRecord
+
+    repo = active_repository()
+    blob = repo.write_manifest(Manifest(()))
+
+    def save(i, version=None, created_ns=None):
+        rec = VersionRecord(name="m", version=version, artifact_type="DataArtifact", materializer="builtin/v1",
+                            data_type="builtins.int", content_hash=Manifest(()).content_hash, size=i,
+                            created_ns=created_ns or 10**18 + i, tags=(), metadata={}, producer=None, origin="saved")
+        return repo.save_version(rec, blob)
+
+    saved = [save(i, version=f"custom{i}" if i % 4 == 0 else None) for i in range(20)]
+    saved += [save(20 + i, created_ns=10**18 - i) for i in range(10)]  # a clock that went backwards
+    Client().delete_artifact_version("m", saved[5].version)
+    for info in saved[:5] + saved[6:]:
+        assert repo.by_id(info.id).version == info.version
+    with pytest.raises(NotFoundError, match="deleted"):
+        repo.by_id(saved[5].id)
 
 
 def test_stock_git_shows_the_history_of_a_name(project):

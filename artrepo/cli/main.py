@@ -1,11 +1,14 @@
-"""Root command group; every ArtrepoError becomes one line on stderr and its exit code."""
+"""Root command group; every ArtrepoError becomes one line on stderr and its exit code.
+
+`artrepo run FILE[:PIPELINE] [-p KEY=VALUE ...]` runs without importing click
+(`artrepo.cli.fastrun`): a cached run is over before click would be loaded.
+"""
 from __future__ import annotations
 
 import errno
-import importlib
 import sys
 
-import click
+from artrepo.cli.fastrun import echo
 
 # command name -> module under artrepo.cli.commands (imported only when run or listed)
 COMMANDS = {
@@ -19,58 +22,77 @@ COMMANDS = {
 }
 
 
-class LazyGroup(click.Group):
-    def list_commands(self, ctx):
-        return sorted(name for name in COMMANDS if self._module(name) is not None)
+def _cli():
+    """The click group of every command, each imported only when run or listed."""
+    import importlib
 
-    def _module(self, name):
-        try:
-            return importlib.import_module(f"artrepo.cli.commands.{COMMANDS[name]}")
-        except ModuleNotFoundError as exc:
-            if exc.name and exc.name.startswith("artrepo.cli.commands"):
+    import click
+
+    class LazyGroup(click.Group):
+        def list_commands(self, ctx):
+            return sorted(name for name in COMMANDS if self._module(name) is not None)
+
+        def _module(self, name):
+            try:
+                return importlib.import_module(f"artrepo.cli.commands.{COMMANDS[name]}")
+            except ModuleNotFoundError as exc:
+                if exc.name and exc.name.startswith("artrepo.cli.commands"):
+                    return None
+                raise
+
+        def get_command(self, ctx, name):
+            if name not in COMMANDS:
                 return None
-            raise
+            module = self._module(name)
+            return None if module is None else getattr(module, name.replace("-", "_") + "_cmd")
 
-    def get_command(self, ctx, name):
-        if name not in COMMANDS:
-            return None
-        module = self._module(name)
-        return None if module is None else getattr(module, name.replace("-", "_") + "_cmd")
+    @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+    @click.version_option(package_name="artrepo", prog_name="artrepo")
+    def cli():
+        """artrepo: versioned, deduplicated artifacts and pipeline runs in a git repository."""
 
-
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="artrepo", prog_name="artrepo")
-def cli():
-    """artrepo: versioned, deduplicated artifacts and pipeline runs in a git repository."""
+    return cli
 
 
 def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
     """A warning as one line on stderr, like errors (no source location: it is not the user's code)."""
     from artrepo.cli.render import safe
 
-    click.echo(f"artrepo: warning: {safe(message)}", err=True)
+    echo(f"artrepo: warning: {safe(message)}", err=True)
 
 
-def main(argv=None) -> None:
-    import warnings
+def _click_main(argv) -> None:
+    import click
 
-    from artrepo.errors import ArtrepoError
-
-    warnings.showwarning = _warning_line
     try:
-        cli.main(args=argv, prog_name="artrepo", standalone_mode=False)
-    except ArtrepoError as exc:
-        from artrepo.cli.render import safe
-
-        click.echo(f"artrepo: error: {safe(exc)}", err=True)
-        sys.exit(exc.exit_code)
+        _cli().main(args=argv, prog_name="artrepo", standalone_mode=False)
     except click.exceptions.Abort:
-        click.echo("artrepo: aborted", err=True)
+        echo("artrepo: aborted", err=True)
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+
+
+def main(argv=None) -> None:
+    import warnings
+
+    from artrepo.cli.fastrun import plain_run, run_plain
+    from artrepo.errors import ArtrepoError
+
+    warnings.showwarning = _warning_line
+    try:
+        plain = plain_run(sys.argv[1:] if argv is None else list(argv))
+        if plain is not None:
+            run_plain(*plain)
+        else:
+            _click_main(argv)
+    except ArtrepoError as exc:
+        from artrepo.cli.render import safe
+
+        echo(f"artrepo: error: {safe(exc)}", err=True)
         sys.exit(exc.exit_code)
     except BrokenPipeError:
         sys.exit(0)
@@ -81,13 +103,13 @@ def main(argv=None) -> None:
 
         where = f" {safe(exc.filename)}" if exc.filename else ""
         if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-            click.echo(f"artrepo: error: cannot access{where}: {safe(exc.strerror)} (is the repository read-only "
-                       "to you?); nothing was published", err=True)
+            echo(f"artrepo: error: cannot access{where}: {safe(exc.strerror)} (is the repository read-only "
+                 "to you?); nothing was published", err=True)
         else:
-            click.echo(f"artrepo: error: no space left on device{where and ' while writing' + where} "
-                       f"({safe(exc.strerror)}); nothing was published", err=True)
+            echo(f"artrepo: error: no space left on device{where and ' while writing' + where} "
+                 f"({safe(exc.strerror)}); nothing was published", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
-        click.echo("artrepo: interrupted", err=True)
+        echo("artrepo: interrupted", err=True)
         sys.exit(130)
     sys.exit(0)

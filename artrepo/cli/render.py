@@ -11,8 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-import click
-
 # C0 and C1 controls, DEL, and the invisible marks that reorder or split lines (bidi, separators)
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _CONTROL_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
@@ -58,6 +56,8 @@ def human_size(n: int) -> str:
 def emit_json(doc) -> None:
     import json
 
+    import click
+
     click.echo(json.dumps(doc, indent=2, sort_keys=False, default=str))
 
 
@@ -90,6 +90,8 @@ def annotation_rows(repo, version_id: str) -> list[dict]:
 
 
 def version_line(av) -> str:
+    import click
+
     tags = f"  [{', '.join(safe(t) for t in av.tags)}]" if av.tags else ""
     return (f"{click.style(safe(av.id[:12]), fg='yellow')}  {safe(av.name)}:{safe(av.version)}  "
             f"{when(av.record.created_ns)}  {human_size(av.size)}  {av.type.name}{tags}")

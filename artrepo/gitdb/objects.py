@@ -207,10 +207,13 @@ class ObjectStore:
     def missing_among(self, oids) -> set[str]:
         """Those of `oids` not here (`contains` for many: a pack asked about many has its names read once)."""
         oids = list(oids)
-        left, bad = {bytes.fromhex(o) for o in oids if is_oid(o)}, {o for o in oids if not is_oid(o)}
+        bad = {o for o in oids if not is_oid(o)}
+        left = {bytes.fromhex(o) for o in oids if o not in bad} if bad else {bytes.fromhex(o) for o in oids}
         for pack in self.packs(False) if left else ():
-            names = pack.names() if len(left) * 8 >= pack.count else None
-            left = {raw for raw in left if (raw not in names if names is not None else pack.find(raw) is None)}
+            if len(left) * 8 >= pack.count:
+                left -= pack.names()
+            else:
+                left = {raw for raw in left if pack.find(raw) is None}
             if not left:
                 break
         return bad | {raw.hex() for raw in left if not self.contains(raw.hex())}  # loose, or packed meanwhile

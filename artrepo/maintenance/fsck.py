@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 
 from artrepo.errors import ArtrepoError, IntegrityError
 from artrepo.maintenance.inventory import classify, survey
-from artrepo.maintenance.reach import Problem, Reach, cache_of, reach
-from artrepo.storage.ids import short
-from artrepo.storage.packfile import check_blob, id_of, pack_size, verify_footer
+from artrepo.maintenance.reach import Problem, Reach, cache_of, paused_gc, reach
+from artrepo.storage.ids import pack_id, short
+from artrepo.storage.packfile import check_blob, encode_footer, pack_size, verify_footer
 
 
 @dataclass
@@ -53,13 +53,15 @@ def fsck(view, *, read_data: bool = False, use_git: bool = True) -> FsckReport:
     git = _start_git_fsck(view) if use_git else None
     cache = cache_of(view) if git else None
     try:
-        report = _check_view(view, read_data, cache)
+        with paused_gc():
+            report = _check_view(view, read_data, cache)
     finally:
         found = FsckReport()
         if git is not None:
             _finish_git_fsck(view, git, found)
     if found.problems and cache is not None:
-        report = _check_view(view, read_data, None)
+        with paused_gc():
+            report = _check_view(view, read_data, None)
     report.problems[:0] = found.problems  # git's findings first
     report.notes[:0] = found.notes
     report.git_checked = found.git_checked
@@ -112,7 +114,7 @@ def _check_store(view, reached: Reach, report: FsckReport):
     packs, stray = survey(store)
     report.packs = len(packs)
     report.notes += [f"stray file {key} in the pack folder" for key in stray]
-    where = {cid: index.lookup(cid) for cid in reached.users}  # one search per chunk, shared below
+    where = index.lookup_many(reached.users)  # shared below
     pack_users: dict[bytes, set[str]] = defaultdict(set)
     for cid, labels in reached.users.items():
         if where[cid] is not None:
@@ -143,10 +145,12 @@ def _indexed_pack(index: str, pid: bytes, entries, pack) -> str | None:
     """What is wrong with an indexed pack, judged from its entries, the listing and (if read) its footer."""
     if pack is None:
         return f"pack {short(pid)} (named by {index}) is missing"
-    if id_of(entries) != pid:
+    footer = encode_footer(entries)
+    if pack_id(footer) != pid:
         return f"{index}: its entries for pack {short(pid)} do not hash to the pack's name"
-    if pack_size(entries) != pack.size:
-        return f"pack {short(pid)}: {pack.size} bytes, {index} says {pack_size(entries)} (truncated or replaced)"
+    size = sum(e.length for e in entries) + len(footer)  # pack_size without encoding the footer again
+    if size != pack.size:
+        return f"pack {short(pid)}: {pack.size} bytes, {index} says {size} (truncated or replaced)"
     if pack.footer is not None and pack.footer != entries:
         return f"{index}: chunks are not where it says in pack {short(pid)}"
     return None
@@ -157,20 +161,21 @@ def _check_chunks(view, reached: Reach, packs: dict, where: dict,
     """Chunks reachable here but absent; returns those only pulled versions need: {remote: {chunk: labels}}."""
     origins = view.pulled()
     remote_of = {classify(ref, oid).label: origins[oid] for ref, oid in view.refs().items() if oid in origins}
-    in_packs = {e.chunk_id: pid for pid, p in packs.items() for e in (p.footer or ())}
+    absent = sorted(cid for cid, loc in where.items() if loc is None)
+    in_packs = {e.chunk_id: pid for pid, p in packs.items() for e in (p.footer or ())} if absent else {}
     missing: dict[bytes | None, list[bytes]] = defaultdict(list)  # pack holding it (None: nowhere)
     elsewhere: dict[str, dict[bytes, set[str]]] = defaultdict(dict)
-    for cid, labels in sorted(reached.users.items()):
-        loc = where[cid]
-        if loc is None:
-            remotes = {remote_of.get(label) for label in labels}
-            if None in remotes or cid in in_packs:
-                missing[in_packs.get(cid)].append(cid)
-            else:  # pulled (with --metadata-only?): the remote it came from must hold it
-                elsewhere[min(remotes)][cid] = labels
-        elif reached.raw_length[cid] != loc[1].raw_length:
-            report.problem(f"chunk {short(cid)}: the manifest says {reached.raw_length[cid]} bytes, the index "
-                           f"{loc[1].raw_length}", labels)
+    for cid in absent:
+        labels = reached.users[cid]
+        remotes = {remote_of.get(label) for label in labels}
+        if None in remotes or cid in in_packs:
+            missing[in_packs.get(cid)].append(cid)
+        else:  # pulled (with --metadata-only?): the remote it came from must hold it
+            elsewhere[min(remotes)][cid] = labels
+    raw_length = reached.raw_length
+    for cid in sorted(cid for cid, loc in where.items() if loc is not None and raw_length[cid] != loc[1].raw_length):
+        report.problem(f"chunk {short(cid)}: the manifest says {raw_length[cid]} bytes, the index "
+                       f"{where[cid][1].raw_length}", reached.users[cid])
     for pid, cids in missing.items():
         affects = set().union(*(reached.users[c] for c in cids))
         if pid is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from artrepo import names
 from artrepo.errors import ArtrepoError, IntegrityError
@@ -19,6 +20,7 @@ from artrepo.storage.ids import PackId
 from artrepo.storage.packfile import PackEntry, id_of
 
 _OID = re.compile(r"[0-9a-f]{40}\Z")
+_OIDS = re.compile(r"(?:[0-9a-f]{40}\n)*\Z")
 
 
 # -- refs ----------------------------------------------------------------------
@@ -33,9 +35,14 @@ def is_oid(text: str) -> bool:
     return bool(_OID.match(text))
 
 
-@dataclass(frozen=True, slots=True)
-class RefTarget:
-    """A ref under refs/artrepo/ and what it means for users."""
+def all_oids(texts: list[str]) -> bool:
+    """Whether every text is an object id (one scan of them all; `is_oid` finds which are not)."""
+    joined = "\n".join([*texts, ""])  # n ids of 40 characters make n lines of 41: no text hides a newline
+    return len(joined) == 41 * len(texts) and bool(_OIDS.match(joined))
+
+
+class RefTarget(NamedTuple):
+    """A ref under refs/artrepo/ and what it means for users (a tuple: fsck makes one per ref)."""
 
     ref: str
     oid: str
@@ -62,6 +69,25 @@ def classify(ref: str, oid: str) -> RefTarget:
     if ref == ANNOTATIONS:
         return RefTarget(ref, oid, "annotations", "annotations")
     return RefTarget(ref, oid, "other", ref)
+
+
+def classify_all(refs: dict[str, str], ignore=frozenset()) -> list[RefTarget]:
+    """`classify` of every ref but `ignore`, sorted by ref; a name's versions decode the name once."""
+    out, decoded = [], {}
+    start = len(VERSIONS) + 1
+    for ref, oid in sorted(refs.items()):
+        if ref in ignore:
+            continue
+        folder, _, label = ref.rpartition("/")
+        name = decoded.get(folder)
+        if name is None and folder.startswith(VERSIONS + "/") and "/" not in folder[start:]:
+            name = decoded[folder] = names.decode(folder[start:])
+        if name is None:
+            out.append(classify(ref, oid))
+        else:
+            label = names.decode(label)
+            out.append(RefTarget(ref, oid, "version", f"{name}:{label}", name, label))
+    return out
 
 
 def version_refs(git_dir: Path) -> list[RefTarget]:

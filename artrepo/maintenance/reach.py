@@ -8,11 +8,13 @@ Damage is collected, never raised: fsck reports it, gc and du refuse to guess.
 """
 from __future__ import annotations
 
+import contextlib
+import gc
 from dataclasses import dataclass, field
 
 from artrepo.errors import ArtrepoError, IntegrityError
 from artrepo.gitdb.layout import VERSION_RECORD
-from artrepo.maintenance.inventory import RefTarget, classify, is_oid
+from artrepo.maintenance.inventory import RefTarget, all_oids, classify_all, is_oid
 from artrepo.maintenance.reachcache import NONE
 from artrepo.safepaths import check_manifest
 
@@ -51,50 +53,74 @@ def cache_of(view):
     return make() if make is not None else None
 
 
+@contextlib.contextmanager
+def paused_gc():
+    """Python's cycle collector off meanwhile: a check builds hundreds of thousands of small objects and no
+    cycles, and each collection would walk them all again (half of fsck's time at 100,000 versions)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def reach(view, *, ignore_refs=frozenset(), cache=None) -> Reach:
     """Read every ref's record and manifest through the view's reader; damage goes to `problems`.
 
     With a `cache` (reachcache.py: what each commit was found to hold before),
     a known commit costs one lookup instead of four object reads.
     """
+    with paused_gc():
+        return _reach(view, ignore_refs, cache)
+
+
+def _reach(view, ignore_refs, cache) -> Reach:
     out = Reach()
     for message, affects in view.problems:
         out.problem(message, affects)
-    todo = []
-    for ref, text in sorted(view.refs().items()):
-        if ref in ignore_refs:
-            continue
-        target = classify(ref, text)
-        if not is_oid(text):
-            out.problem(f"ref {ref} does not hold an object id ({text[:40]!r})", [target.label])
-            continue
-        todo.append((target, cache.get(text) if cache is not None and target.kind != "annotations" else None))
-    # a cached commit still needs its object here: checked for all of them at once
-    gone = view.reader.objects.missing_among([t.oid for t, known in todo if known is not None]) if cache is not None else set()
-    for target, known in todo:
-        ref, text = target.ref, target.oid
-        if known is not None and text not in gone:
-            if known:
-                _add(target, known[0], known[1], out)
-            continue
-        try:
-            view.reader.objects.commit(text)
-            if target.kind == "annotations":
-                out.annotations.append(text)
-                continue
-            holds_version = view.reader.objects.tree_has(text, VERSION_RECORD)
-        except ArtrepoError as exc:
-            out.problem(f"ref {ref}: {exc}", [target.label])
-            continue
-        if holds_version or target.kind in ("version", "alias", "head"):
-            found = _version(view.reader, target, out)
-            if found is not None and cache is not None:
-                cache.put(text, found)
-        elif cache is not None:
-            cache.put(text, NONE)
+    targets = classify_all(view.refs(), ignore_refs)
+    if not all_oids([t.oid for t in targets]):
+        for target in [t for t in targets if not is_oid(t.oid)]:
+            out.problem(f"ref {target.ref} does not hold an object id ({target.oid[:40]!r})", [target.label])
+        targets = [t for t in targets if is_oid(t.oid)]
+    if cache is None:
+        known = [None] * len(targets)
+        gone = set()
+    else:
+        known = cache.get_many([t.oid for t in targets])
+        # a cached commit still needs its object here: checked for all of them at once
+        gone = view.reader.objects.missing_among([t.oid for t, k in zip(targets, known) if k is not None])
+    for target, found in zip(targets, known):
+        if found is not None and target.kind != "annotations" and target.oid not in gone:
+            if found:
+                _add(target, found[0], found[1], out)
+        else:
+            _read(view, target, cache, out)
     if cache is not None:
         cache.save()
     return out
+
+
+def _read(view, target: RefTarget, cache, out: Reach) -> None:
+    """One ref whose commit is not known (or no longer here): read its objects, and remember sound ones."""
+    ref, text = target.ref, target.oid
+    try:
+        view.reader.objects.commit(text)
+        if target.kind == "annotations":
+            out.annotations.append(text)
+            return
+        holds_version = view.reader.objects.tree_has(text, VERSION_RECORD)
+    except ArtrepoError as exc:
+        out.problem(f"ref {ref}: {exc}", [target.label])
+        return
+    if holds_version or target.kind in ("version", "alias", "head"):
+        found = _version(view.reader, target, out)
+        if found is not None and cache is not None:
+            cache.put(text, found)
+    elif cache is not None:
+        cache.put(text, NONE)
 
 
 def _version(reader, target: RefTarget, out: Reach) -> tuple | None:

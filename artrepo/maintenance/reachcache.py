@@ -45,18 +45,27 @@ class ReachCache:
 
                 try:
                     doc = msgpack.unpackb(body, strict_map_key=False)
-                    if doc.get("v") == VERSION:
-                        self._entries = {k: (tuple(v) if v else NONE) for k, v in doc["commits"].items()}
+                    if doc.get("v") == VERSION and type(doc.get("commits")) is dict:
+                        self._entries = doc["commits"]  # [name, files] as stored; [] for NONE (see get)
                 except Exception:
                     self._entries = {}
         return self._entries
 
     def get(self, commit: str):
-        raw = bytes.fromhex(commit)
-        found = self._load().get(raw)
-        if found is not None:
-            self._seen.add(raw)
-        return found
+        return self.get_many([commit])[0]
+
+    def get_many(self, commits: list[str]) -> list:
+        """`get` of each commit (the file is read once, and each entry is a (name, files) sequence)."""
+        entries, seen = self._load(), self._seen
+        out = []
+        for commit in commits:
+            raw = bytes.fromhex(commit)
+            found = entries.get(raw)
+            if found is not None:
+                seen.add(raw)
+                found = found or NONE
+            out.append(found)
+        return out
 
     def put(self, commit: str, value) -> None:
         raw = bytes.fromhex(commit)

@@ -37,13 +37,15 @@ class PullRefused(IntegrityError):
         self.result = result
 
 
-def pull(repo, remote, refs=(), metadata_only: bool = False, progress=None, backend=None) -> TransferResult:
-    """Fetch refs and records from `remote`, and the data of what `refs` names (everything by default)."""
+def pull(repo, remote, refs=(), metadata_only: bool = False, progress=None, backend=None,
+         state: RemoteState | None = None) -> TransferResult:
+    """Fetch refs and records from `remote`, and the data of what `refs` names (everything by default).
+    `state`: the remote's ref table if the caller has just read it (through `backend`)."""
     parsed = parse_all(refs)
     session = RemoteSession(repo, remote, backend)
     progress = progress or Silent()
     result = TransferResult(remote.name)
-    state = session.read_state()
+    state = state or session.read_state()
     if not state.exists:
         raise NotFoundError(f"remote {remote.name} ({remote.url}) holds no artrepo repository yet; push to it first")
     wanted = pick(state.refs, parsed, f"remote {remote.name}") if parsed else dict(state.refs)
@@ -182,7 +184,8 @@ def _adopt_runs(repo, state: RemoteState) -> None:
 def clone(url: str, directory: Path | None = None, endpoint_url: str | None = None, trusted: bool = False,
           progress=None) -> tuple[Path, TransferResult]:
     """init + remote `origin` + pull; the folder is removed again if the pull fails."""
-    from artrepo.remotes.config import Remote, add_remote, normalize_url
+    from artrepo.remotes.config import Remote, add_remote, cache_dir, normalize_url
+    from artrepo.remotes.reftable import TableCache
     from artrepo.storage.backend import open_backend
     from artrepo.remotes.state import read_state
     from artrepo.repository import Repository
@@ -193,14 +196,18 @@ def clone(url: str, directory: Path | None = None, endpoint_url: str | None = No
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise UserError(f"destination {target} already exists and is not an empty folder")
     backend = open_backend(url, endpoint_url)
-    if not read_state(backend).exists:
+    state = read_state(backend)
+    if not state.exists:
         raise NotFoundError(f"no artrepo repository at {url}")
     created = not target.exists()
     try:
         repo = Repository.init(target)
         try:
             add_remote(repo, "origin", url, endpoint_url, trusted)
-            result = pull(repo, Remote("origin", url, endpoint_url, trusted), progress=progress, backend=backend)
+            result = pull(repo, Remote("origin", url, endpoint_url, trusted), progress=progress, backend=backend,
+                          state=state)
+            if state.base is not None:  # the base table, checked on the way, is kept for the first push
+                TableCache(cache_dir(repo, "origin") / "tables").add(state.base, bytes(state.table.data))
         finally:
             repo.close()
     except PullRefused:

@@ -10,13 +10,13 @@ what was uploaded stays and is reused.
 """
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass, field
 
 from artrepo.errors import ConflictError
 from artrepo.remotes.gitpacks import build_git_pack, git_pack_key, pack_name
-from artrepo.gitdb.layout import ANNOTATIONS, PREFIX, split_version_ref, version_prefix, version_ref
-from artrepo.remotes.negotiate import alias_on_push, create_only, group_versions, merge_labels, ref_class
+from artrepo.gitdb.layout import ANNOTATIONS
+from artrepo.remotes.negotiate import ref_class
+from artrepo.remotes.pushplan import PushPlan, noted, plan_changes, plan_push
 from artrepo.remotes.progress import Silent
 from artrepo.remotes.select import needed_chunks, parse_all, pick, reached_versions
 from artrepo.remotes.session import RemoteIndexGone, RemoteSession
@@ -43,82 +43,6 @@ class TransferResult:
         return not (self.refs or self.versions or self.bytes_sent or self.renumbered)
 
 
-@dataclass
-class PushPlan:
-    updates: dict[str, str] = field(default_factory=dict)
-    removals: set[str] = field(default_factory=set)  # remote refs naming versions deleted here
-    moves: dict[str, list] = field(default_factory=dict)
-    renumbered: list[str] = field(default_factory=list)
-    conflicts: list[str] = field(default_factory=list)
-
-
-def plan_push(repo, selection: dict[str, str], all_local: dict[str, str], state: RemoteState,
-              tracked: dict[str, str], remote_name: str) -> PushPlan:
-    """What to send: decided for the refs on which the two sides differ, and the names those belong to.
-
-    A ref with the same value on both sides decides nothing (an alias, run or
-    annotation chain is kept; a name whose every version ref agrees keeps its
-    labels), so the work is proportional to the difference, not to the table.
-    """
-    plan = PushPlan()
-    differ = {ref for ref, _oid in selection.items() ^ state.refs.items()}
-    published = set(all_local.values())
-    candidates = {ref: state.refs[ref] for ref in differ
-                  if ref in state.refs and ref_class(ref) in ("version", "alias") and state.refs[ref] not in published}
-    gone = repo.deleted_among(candidates.values()) if candidates else set()
-    plan.removals = {ref for ref, oid in candidates.items() if oid in gone}
-    names = {split_version_ref(ref)[0] for ref in differ if ref_class(ref) == "version"}
-    selected = group_versions(_under(selection, names))
-    remote_versions = group_versions(_under({r: o for r, o in state.refs.items() if r not in plan.removals}
-                                            if plan.removals else state.refs, selected))
-    local_versions = selected if selection is all_local else group_versions(_under(all_local, selected))
-    for name, labels in sorted(selected.items()):
-        on_remote = remote_versions.get(name, {})
-        m = merge_labels(on_remote, labels, set(local_versions.get(name, {})),
-                         lambda oid: repo.record(oid).version is not None,
-                         lambda a, b: repo.record(a).content_hash == repo.record(b).content_hash)
-        plan.conflicts += [f"version {name}:{lb} exists on remote {remote_name} with other content" for lb in m.conflicts]
-        plan.updates.update({version_ref(name, lb): oid for lb, oid in m.labels.items() if on_remote.get(lb) != oid})
-        if m.moves:
-            plan.moves[name] = m.moves
-        plan.renumbered += [f"{name}:{old} \u2192 {name}:{new}" for old, new in m.renumbered]
-    for ref in sorted(differ):
-        oid = selection.get(ref)
-        if oid is None:
-            continue
-        kind, theirs = ref_class(ref), state.refs.get(ref)
-        if kind == "alias":
-            decision = alias_on_push(oid, theirs, tracked.get(ref))
-        elif kind == "create-only":
-            decision = create_only(oid, theirs)
-            decision = "keep" if decision == "take" else decision
-        elif kind == "annotations":
-            decision = "send" if oid != theirs else "keep"
-        else:
-            continue
-        if decision == "send":
-            plan.updates[ref] = oid
-        elif decision == "conflict":
-            plan.conflicts.append(f"{ref[len(PREFIX):]} was changed on remote {remote_name} "
-                                  "since your last pull; pull, then push again")
-    return plan
-
-
-def _under(refs: dict[str, str], names) -> dict[str, str]:
-    """The version refs of `refs` that belong to `names` (one binary search per name over the sorted refs)."""
-    if not names:
-        return {}
-    keys = sorted(refs)
-    out = {}
-    for name in names:
-        prefix = version_prefix(name) + "/"
-        i = bisect.bisect_left(keys, prefix)
-        while i < len(keys) and keys[i].startswith(prefix):
-            out[keys[i]] = refs[keys[i]]
-            i += 1
-    return out
-
-
 class Pusher:
     def __init__(self, repo, remote, refs=(), progress=None, backend=None, index_files=()):
         self.repo = repo
@@ -134,11 +58,11 @@ class Pusher:
         self.new_index: list[str] = list(index_files)
         self.local: set[str] | None = None  # the commits local refs name (here: no lookup needed)
 
-    def selection(self, state: RemoteState) -> tuple[dict[str, str], dict[str, str]]:
-        all_local = self.repo.published_refs()
-        theirs = state.refs.get(ANNOTATIONS)
+    def selection(self, state: RemoteState, now) -> tuple[dict[str, str], dict[str, str]]:
+        all_local = now.refs()
+        theirs = state.get(ANNOTATIONS)
         if theirs is not None and self.repo.objects.contains(theirs):  # union with the remote's chain first
-            self.repo.merge_annotations(state.refs[ANNOTATIONS], self.session.remote.name)
+            self.repo.merge_annotations(theirs, self.session.remote.name)
             self.repo.unpublish_deleted(set(state.refs.values()))  # deleted by another clone: not sent again
             all_local = self.repo.published_refs()
         self.local = set(all_local.values())
@@ -150,36 +74,51 @@ class Pusher:
 
     def run(self) -> TransferResult:
         session = self.session
+        since = None if self.parsed else session.synced()
         for _attempt in range(MAX_ATTEMPTS):
             state = session.read_state()
             session.fetch_git(state)
-            selection, all_local = self.selection(state)
-            if selection == state.refs:  # both sides publish the same: no plan to make (nor deletions to send)
-                self._finish(PushPlan(), state.refs, all_local)
-                return self.result
-            plan = plan_push(self.repo, selection, all_local, state, session.tracked(), session.remote.name)
-            if plan.conflicts:
-                raise ConflictError("; ".join(plan.conflicts))
-            if not plan.updates and not plan.removals:
-                self._finish(plan, state.refs, all_local)
-                return self.result
+            now = session.snapshot()
             try:
-                self._send_data(plan, state)
-            except RemoteIndexGone:
-                continue  # a remote gc rewrote the index list since we read the table: re-read, re-plan
-            self._send_git(plan, state)
-            refs = {ref: oid for ref, oid in {**state.refs, **plan.updates}.items() if ref not in plan.removals}
-            new = RemoteState(refs,
-                              state.git_packs + [g for g in self.new_git if g not in state.git_packs],
-                              state.index_files + [i for i in self.new_index if i not in state.index_files])
-            if write_state(session.backend, state, new):
-                self.result.versions = sum(ref_class(r) == "version" for r in plan.updates)
-                self.result.refs = len(plan.updates) - self.result.versions + len(plan.removals)
-                self.result.renumbered = plan.renumbered
-                session.mark_imported(self.new_git)
-                self._finish(plan, new.refs, all_local)
+                done = self._attempt(state, since, now)
+            finally:
+                now.discard()
+            if done:
                 return self.result
         raise ConflictError(f"remote {session.remote.name} kept changing during {MAX_ATTEMPTS} attempts; try again")
+
+    def _attempt(self, state: RemoteState, since, now) -> bool:
+        """Plan against `state` and publish; False if the remote changed meanwhile (plan again)."""
+        changed = plan = None
+        if since is not None:
+            changed = since.changes(now)
+            plan = plan_changes(self.repo, changed, state, since, now, self.session.tracked(),
+                                self.session.remote.name)
+        if plan is None:  # compare everything
+            changed = None
+            selection, all_local = self.selection(state, now)
+            plan = PushPlan() if selection == state.refs else plan_push(
+                self.repo, selection, all_local, state, self.session.tracked(), self.session.remote.name)
+        if plan.conflicts:
+            raise ConflictError("; ".join(plan.conflicts))
+        if not plan.updates and not plan.removals:
+            self._finish(plan, state, now, changed)
+            return True
+        try:
+            self._send_data(plan, state)
+        except RemoteIndexGone:
+            return False  # a remote gc rewrote the index list since we read the table: re-read, re-plan
+        self._send_git(plan, state, changed is not None)
+        new = write_state(self.session.backend, state,
+                          state.changed(plan.updates, plan.removals, self.new_git, self.new_index), self.session.tables)
+        if new is None:
+            return False
+        self.result.versions = sum(ref_class(r) == "version" for r in plan.updates)
+        self.result.refs = len(plan.updates) - self.result.versions + len(plan.removals)
+        self.result.renumbered = plan.renumbered
+        self.session.mark_imported(self.new_git)
+        self._finish(plan, new, now, changed)
+        return True
 
     def _send_data(self, plan: PushPlan, state: RemoteState) -> None:
         new_versions = sorted({oid for ref, oid in plan.updates.items() if ref_class(ref) == "version"})
@@ -198,12 +137,16 @@ class Pusher:
         self.result.bytes_sent += moved.bytes
         self.result.packs += moved.packs
 
-    def _send_git(self, plan: PushPlan, state: RemoteState) -> None:
+    def _send_git(self, plan: PushPlan, state: RemoteState, few: bool) -> None:
         tips = set(plan.updates.values()) - self.shipped_tips
         if not tips:
             return
-        data = build_git_pack(self.repo, tips, set(state.refs.values()) | self.shipped_tips,
-                              set(self.repo.published_refs().values()) if self.local is None else self.local)
+        exclude = _boundary(self.repo, tips, state) if few else None
+        if exclude is None:  # the remote's every tip: git finds what it lacks
+            exclude = set(state.refs.values())
+        present = exclude if few else (set(self.repo.published_refs().values()) if self.local is None
+                                       else self.local)
+        data = build_git_pack(self.repo, tips, exclude | self.shipped_tips, present)
         self.shipped_tips |= tips
         if data is None:
             return
@@ -212,12 +155,35 @@ class Pusher:
         self.result.bytes_sent += len(data)
         self.new_git.append(name)
 
-    def _finish(self, plan: PushPlan, remote_refs: dict[str, str], local: dict[str, str] | None = None) -> None:
+    def _finish(self, plan: PushPlan, remote: RemoteState, now, changed: dict | None) -> None:
+        """Labels renumbered on the remote move here; aliases both sides agree on are tracked; after a push of
+        everything, the local refs it compared become what the next push compares with."""
         for name, moves in plan.moves.items():
             self.repo.move_labels(name, moves)
-        if plan.moves or local is None:
-            local = self.repo.published_refs()
-        self.session.update_tracked(remote_refs, local)
+        local = now.refs() if changed is None else {ref: oid for ref, oid in changed.items() if oid is not None}
+        self.session.update_tracked(remote, local)
+        if self.parsed:
+            return
+        if changed is None:
+            refs = remote.refs
+            disagree = {ref for ref, oid in local.items() if refs.get(ref) != oid}
+        else:
+            disagree = {ref for ref, oid in local.items() if remote.get(ref) != oid}
+        now.save(self.session.cache / "synced", disagree, noted(remote))
+
+
+def _boundary(repo, tips: set[str], state: RemoteState) -> set[str] | None:
+    """The commits the remote has that the new `tips` build on (their parents outside `tips`), or None when
+    a parent is not a commit some remote ref names (then the git pack excludes every remote tip)."""
+    out = set()
+    for tip in tips:
+        for parent in repo.objects.commit(tip).parent_ids:
+            if parent in tips or parent in out:
+                continue
+            if not state.publishes(parent):
+                return None
+            out.add(parent)
+    return out
 
 
 def push(repo, remote, refs=(), progress=None, backend=None, index_files=()) -> TransferResult:

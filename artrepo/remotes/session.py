@@ -1,9 +1,12 @@
 """One open remote as seen from one repository: backend, ref table, content store, local cache.
 
 The cache (`.artrepo/remote-cache/<remote>/`) holds copies of the remote's
-index files (`index/`), the names of the remote git packs already imported
-(`git-imported`), and the ref table as last seen (`tracked`: what movable
-refs are compared against). It only saves requests; deleting it is always safe.
+index files (`index/`) and base ref table (`tables/`), the names of the remote
+git packs already imported (`git-imported`), the aliases as both sides last
+agreed on them (`tracked`: what movable refs are compared against), and the
+local refs as the last whole push left them (`synced/`, gitdb.refsnap: what
+the next push compares with). It only saves requests and comparisons;
+deleting it is always safe.
 """
 from __future__ import annotations
 
@@ -13,6 +16,9 @@ from artrepo.atomic import write_atomic
 from artrepo.errors import IntegrityError, UserError
 from artrepo.remotes.config import Remote, cache_dir, open_remote
 from artrepo.remotes.gitpacks import git_pack_key, import_git_pack
+from artrepo.gitdb import layout
+from artrepo.gitdb.refsnap import RefSnapshot
+from artrepo.remotes.reftable import TableCache
 from artrepo.remotes.state import RemoteState, read_state
 from artrepo.storage.chunkstore import ChunkStore
 
@@ -28,14 +34,15 @@ class RemoteSession:
         self.backend = backend or open_remote(remote)
         self.cache = cache_dir(repo, remote.name)
         self._store: ChunkStore | None = None
+        self.tables = TableCache(self.cache / "tables")
         self._tracked: tuple | None = None  # (file stamp, what it held)
 
     # -- ref table ------------------------------------------------------------
     def read_state(self) -> RemoteState:
-        return read_state(self.backend)
+        return read_state(self.backend, self.tables)
 
     def tracked(self) -> dict[str, str]:
-        """The ref table as last agreed (read again only when the file changed since this session read it)."""
+        """The aliases as last agreed (read again only when the file changed since this session read it)."""
         path = self.cache / "tracked"
         try:
             st = path.stat()
@@ -47,18 +54,28 @@ class RemoteSession:
             return {}
         if type(found) is not dict:
             return {}
+        found = {ref: oid for ref, oid in found.items() if type(ref) is str and layout.ref_kind(ref) == "alias"}
         self._tracked = (stamp, found)
         return dict(found)
 
     def update_tracked(self, remote_refs: dict[str, str], local_refs: dict[str, str]) -> None:
-        """Record the value both sides agree on, ref by ref; disagreements keep the old agreement."""
+        """Record the aliases both sides agree on, one by one; disagreements keep the old agreement.
+        (`remote_refs` may be a RemoteState's getter: only the local aliases are looked up.)"""
+        get = remote_refs.get
         before = self.tracked()
         tracked = dict(before)
-        for ref, oid in remote_refs.items():
-            if local_refs.get(ref) == oid:
+        for ref, oid in local_refs.items():
+            if layout.ref_kind(ref) == "alias" and get(ref) == oid:
                 tracked[ref] = oid
         if tracked != before:
             write_atomic(self.cache / "tracked", msgpack.packb(dict(sorted(tracked.items()))))
+
+    # -- the local refs as the last whole push left them -------------------------
+    def synced(self) -> RefSnapshot | None:
+        return RefSnapshot.load(self.cache / "synced")
+
+    def snapshot(self) -> RefSnapshot:
+        return RefSnapshot.take(self.repo.git_dir, self.cache / "synced")
 
     # -- git objects ----------------------------------------------------------
     def imported(self) -> list[str]:

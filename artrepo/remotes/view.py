@@ -23,6 +23,7 @@ from pathlib import Path
 from artrepo.errors import IntegrityError, NotFoundError
 from artrepo.remotes.config import get_remote, open_remote
 from artrepo.remotes.gitpacks import git_pack_key, import_git_pack
+from artrepo.remotes.reftable import FOLDER as TABLES_FOLDER, table_key
 from artrepo.remotes.state import RemoteState, read_state, write_state
 from artrepo.repository import Repository
 from artrepo.storage.backend import MissingObjectError, ObjectInfo
@@ -65,7 +66,10 @@ class RemoteView:
             self.store.index.use(self.state.index_files)
         listed = {f"{INDEX_FOLDER}/{n}" for n in self.state.index_files}
         listed |= {git_pack_key(n) for n in self.state.git_packs}
-        self._files = {**self.backend.stat_prefix(INDEX_FOLDER), **self.backend.stat_prefix(GIT_FOLDER)}
+        if self.state.base is not None:
+            listed.add(table_key(self.state.base))
+        self._files = {**self.backend.stat_prefix(INDEX_FOLDER), **self.backend.stat_prefix(GIT_FOLDER),
+                       **self.backend.stat_prefix(TABLES_FOLDER)}
         self._unlisted = {key: info for key, info in self._files.items() if key not in listed}
 
     def _import_git(self) -> None:
@@ -92,7 +96,8 @@ class RemoteView:
         return {}
 
     def leftovers(self) -> dict[str, ObjectInfo]:
-        """Index files and git packs the ref table does not name (left by interrupted pushes)."""
+        """Index files, git packs and base ref tables the ref table does not name (left by interrupted or
+        superseded pushes)."""
         return dict(self._unlisted)
 
     def remove(self, key: str) -> None:
@@ -101,7 +106,7 @@ class RemoteView:
     def adopt_index(self, names: list[str]) -> bool:
         """One conditional write of the ref table naming exactly these index files."""
         state = self.state
-        return write_state(self.backend, state, RemoteState(state.refs, state.git_packs, names))
+        return write_state(self.backend, state, state.with_index(names)) is not None
 
     def metadata_bytes(self) -> int:
         return sum(info.size for info in self._files.values())

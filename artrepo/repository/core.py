@@ -71,6 +71,7 @@ class Repository(Versions, Relabel, Deletions, Annotations, Runs):
         self.tmp = layout.tmp_dir(self.git_dir)
         self._chunks: ChunkStore | None = None
         self._records: dict = {}
+        self.label_hints: dict[str, str] = {}  # version id -> a label it was published under (checked before use)
         self._origins = None
         # Called with a chunk id the store lacks (remotes fetch it on demand).
         self.fetch_missing = None

@@ -185,6 +185,31 @@ class Versions:
             return rec.version
         return None
 
+    def _auto_label(self, name: str, oid: str, created_ns: int) -> str | None:
+        """The auto-increment label publishing `oid`, found without listing; None if unsure.
+
+        Numbers are given in order under the name's lock, to records created
+        just before it: bisecting the labels 1..counter on creation time lands
+        within a few labels of it (saves racing between creating a record and
+        locking may swap), which are then checked. A gap (a deleted or
+        renumbered version) gives up.
+        """
+        n = peek_counter(self.git_dir, name)
+        lo, hi = 1, n or 0
+        while lo < hi:  # the first label created at or after `created_ns`
+            mid = (lo + hi) // 2
+            other = self.version_id(name, str(mid))
+            if other is None:
+                return None
+            if self.named_record(other, name, str(mid)).created_ns < created_ns:
+                lo = mid + 1
+            else:
+                hi = mid
+        for label in map(str, range(max(1, lo - RECENT_SLACK), min(n or 0, lo + RECENT_SLACK) + 1)):
+            if self.version_id(name, label) == oid:
+                return label
+        return None
+
     def recent_versions(self, name: str, limit: int | None) -> list[VersionInfo]:
         """The newest `limit` versions of `name` (all when None), as `versions(name)[:limit]`.
 
@@ -235,8 +260,15 @@ class Versions:
 
     def by_id(self, version_id: str) -> VersionInfo:
         rec = self.record(version_id)
-        label = self._label_of(rec.name, version_id, {})
+        hint = self.label_hints.get(version_id)
+        label = hint if hint is not None and self.version_id(rec.name, hint) == version_id else \
+            self._label_of(rec.name, version_id, {})
+        if label is None and rec.version is None:
+            label = self._auto_label(rec.name, version_id, rec.created_ns)
         if label is not None:
+            if len(self.label_hints) > 10_000:
+                self.label_hints.clear()
+            self.label_hints[version_id] = label
             return VersionInfo(version_id, rec.name, label, rec)
         for label, oid in self.version_refs(rec.name).items():
             if oid == version_id:

@@ -48,7 +48,7 @@ REUSE_WINDOW = 30 * 60
 MAX_OPEN_PACKS = 64  # pack descriptors kept open between reads (the open-files limit is often 1,024)
 RANGE_GAP = 256 * 1024  # blobs this close in one pack are fetched with one ranged GET
 READERS = 4  # ranged GETs in flight
-SORTED_FROM = 4096  # a repository writes index files of this many entries or more in format 2
+SORTED_FROM = 4096  # index files of this many entries or more are written in format 2
 FSYNC_FROM = 1 << 20  # local packs this large are fsynced as they are written; smaller ones by `publish`'s sync
 
 
@@ -73,7 +73,7 @@ class ChunkStore:
         # A repository's own store: its index files may be of format 2, and a save's index file is made
         # durable by the sync of the ref transaction that publishes the save (nothing reads it before).
         self.deferred_sync = self.sharded
-        self.index = ChunkIndex(self.backend, cache=cache, sorted_from=SORTED_FROM if self.sharded else None)
+        self.index = ChunkIndex(self.backend, cache=cache, sorted_from=SORTED_FROM)
         self._fds: dict[bytes, int] = {}  # pack id -> open descriptor, least recently used first
         self._users: dict[int, int] = {}  # descriptor -> readers using it now
         self._lock = threading.Lock()

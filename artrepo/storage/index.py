@@ -159,6 +159,7 @@ class ChunkIndex:
 
     def _load(self, name: str) -> None:
         data = self._cached(name)
+        checked = data is not None  # a cached copy was checked before it was kept
         local = self.backend.local_path(index_key(name))
         if data is None:
             try:
@@ -169,16 +170,17 @@ class ChunkIndex:
                 return  # listed, then removed by gc: gone from the union
         try:
             if is_sorted_index(data):
-                if local is None or self.cache is not None:  # a local file is hashed by fsck, not by every reader
+                if not checked and (local is None or self.cache is not None):  # a local file is hashed by fsck
                     _check_name(data, name)
                 index = SortedIndex(data, name[:12])
-                if self.named is not None:  # a remote's: written by anyone who can write there
+                if self.named is not None and not checked:  # a remote's: written by anyone who can write there
                     check_pack_ids(index.packs(), name[:12])
                 self._sorted[name] = index
             else:
-                _check_name(data, name)
+                if not checked:
+                    _check_name(data, name)
                 packs = decode_index(bytes(data), name[:12])
-                if self.named is not None:
+                if self.named is not None and not checked:
                     check_pack_ids(packs, name[:12])
                 self._small[name] = packs
                 self._add(packs)
@@ -224,6 +226,23 @@ class ChunkIndex:
                     break
                 found = None
         return found
+
+    def lookup_many(self, cids) -> dict[bytes, tuple[PackId, PackEntry] | None]:
+        """`lookup` of each chunk id, each format 2 file searched for all of them in one pass."""
+        out, rest, loc = {}, [], self._loc
+        for cid in cids:
+            found = out[cid] = loc.get(cid)
+            if found is None:
+                rest.append(cid)
+        for index in self._sorted.values():
+            if not rest:
+                break
+            found = index.get_many(rest)
+            if self.forgotten:
+                found = {cid: f for cid, f in found.items() if f[0] not in self.forgotten}
+            out.update(found)
+            rest = [cid for cid in rest if cid not in found]
+        return out
 
     def verify(self) -> None:
         """Hash every format 2 file against its name (readers map them unhashed); damaged ones leave the union."""
@@ -282,6 +301,8 @@ class ChunkIndex:
             write_atomic(local, data, exclusive=True, sync=False)
         else:
             self.backend.put_content(index_key(name), data)
+        if self.cache is not None:  # our own file: kept as a checked copy, never downloaded again
+            write_atomic(self.cache / name, data, sync=False, sync_dir=False)
         if self.named is not None and name not in self.named:
             self.named.append(name)
         if name not in self._small and name not in self._sorted:

@@ -1,28 +1,31 @@
-"""An in-memory index of versions and runs, so that every page answers from memory.
+"""What the dashboard's pages list, read from its index (`index.py`), so that a page costs what it shows.
 
-Records are immutable, so each one is read once per server (at start).
 Before a page is built, `refresh` compares a few `stat` results (the refs
 folders that every save, run and annotation touches, `packed-refs`,
-`origins/`) with the last ones; when they differ it re-lists the versions of
-only those names whose `heads/<name>` ref file was replaced since, and reads
-only new run records. Nothing here writes to the repository.
+`origins/`) with those of the index's last sync; when they differ the index
+reads what changed. Lists are queries that read one page of rows (`Rows`);
+what a page would otherwise compute over every row (the tags in use, the
+pipelines) is `derived` once per change. Nothing here writes to the repository.
 """
 from __future__ import annotations
 
+import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
-from artrepo.errors import ArtrepoError, NotFoundError
+from artrepo.errors import NotFoundError
 from artrepo.models import effective
-from artrepo.records.artifact import Annotation, ArtifactType
+from artrepo.ui.index import NAME_ORDER, Index, connect
 
 # A folder's mtime can be coarse (a few ms): stat results younger than this are
 # not trusted to skip a refresh, so two writes in the same tick are never missed.
 FRESH_NS = 2_000_000_000
 WATCHED = ("packed-refs", "refs/artrepo/heads", "refs/artrepo/annotations", "refs/artrepo/runs",
            "refs/artrepo/aliases", "origins")
+CACHED_RUNS = 4096  # run rows (steps decoded) kept between pages
+CACHED_SEARCHES = 64  # results of searches by name kept between pages (until the catalog changes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,209 +43,299 @@ class VersionRow:
 
 @dataclass(frozen=True, slots=True)
 class ArtifactRow:
-    """One name: its newest version and what its versions carry."""
+    """One name: its newest version, how many versions it has and every tag they carry."""
 
     name: str
-    versions: tuple[VersionRow, ...]  # newest first
-    tags: frozenset[str]
-
-    @property
-    def latest(self) -> VersionRow:
-        return self.versions[0]
+    latest: VersionRow
+    count: int
+    tags: tuple[str, ...]
 
 
-@dataclass(frozen=True)
 class RunRow:
-    id: str
-    commit: str
-    pipeline: str
-    status: str
-    start_ns: int
-    end_ns: int
-    parameters: dict
-    steps: tuple = field(repr=False)  # StepRecords in execution order
+    """A run as its pages show it; its step records are decoded when first asked for."""
+
+    def __init__(self, id, commit, pipeline, status, start_ns, end_ns, parameters, steps, n_steps, n_cached,
+                 n_failed, n_skipped):
+        self.id, self.commit, self.pipeline, self.status = id, commit, pipeline, status
+        self.start_ns, self.end_ns, self.parameters = start_ns, end_ns, json.loads(parameters)
+        self._steps = steps
+        self.counts = {"steps": n_steps, "cached": n_cached, "failed": n_failed, "skipped": n_skipped}
 
     @property
     def duration(self) -> float:
         return max(0, self.end_ns - self.start_ns) / 1e9
 
     @cached_property
-    def counts(self) -> dict[str, int]:
-        out = {"steps": len(self.steps), "cached": 0, "failed": 0, "skipped": 0}
-        for s in self.steps:
-            out["cached"] += bool(s.cached)
-            if s.status in ("failed", "skipped"):
-                out[s.status] += 1
-        return out
+    def steps(self) -> tuple:
+        """StepRecords in execution order."""
+        import msgpack
+
+        from artrepo.records.run import StepRecord
+
+        return tuple(StepRecord.from_msgpack(b) for b in msgpack.unpackb(self._steps))
 
 
-def _label_key(row: VersionRow):
-    return row.created_ns, (1, int(row.version)) if row.version.isdigit() else (0, row.version)
+class Rows:
+    """A query's rows, read a slice at a time: what `Page.of` needs (`len`, slicing)."""
+
+    def __init__(self, db, make, where: str, args: tuple, order: str, table: str):
+        self._db, self._make, self._sql, self._args, self._order = db, make, f"FROM {table} {where}", args, order
+        self._len = None
+
+    def __len__(self) -> int:
+        if self._len is None:
+            self._len = self._db.execute(f"SELECT count(*) {self._sql}", self._args).fetchone()[0]
+        return self._len
+
+    def __getitem__(self, cut: slice) -> list:
+        start, stop = cut.start or 0, len(self) if cut.stop is None else cut.stop
+        rows = self._db.execute(f"SELECT * {self._sql} ORDER BY {self._order} LIMIT ? OFFSET ?",
+                                (*self._args, max(0, stop - start), start))
+        return [self._make(r) for r in rows]
+
+
+def _version(row) -> VersionRow:
+    vid, name, label, _isnum, _num, kind, created, size, _rtags, tags, producer, origin = row
+    return VersionRow(vid, name, label, kind, created, size, tuple(json.loads(tags)), json.loads(producer), origin)
+
+
+ARTIFACT_ORDERS = {"created": "names.created_ns", "size": "names.size", "name": "names.lname",
+                   "versions": "names.count"}
+VERSION_ORDERS = {"created": "created_ns", "size": "size"}
 
 
 class Catalog:
-    """Versions by id and by name, artifacts, runs and who consumed each version.
+    """Versions, artifacts, runs and who read each version, answered by the index.
 
     It is also the lineage source of the dashboard (`artrepo.lineage.walk`).
     """
 
     def __init__(self, repo):
         self.repo = repo
-        self.signature = None
-        self._annotation_head = None
-        self._annotations: dict[str, list[Annotation]] = {}
-        self._runs_by_commit: dict[str, RunRow] = {}
-        self._stamps: dict[str, tuple[int, int]] = {}
-        self._last_stats: dict = {}
-        self.versions: dict[str, VersionRow] = {}
-        self.artifacts: dict[str, ArtifactRow] = {}
-        self.runs: list[RunRow] = []
-        self.runs_by_id: dict[str, RunRow] = {}
-        self.consumers: dict[str, list[tuple[str, str]]] = {}  # version id -> [(run id, step)]
+        self.db = connect(repo.git_dir)
+        self.index = Index(repo, self.db)
+        self.generation = None
+        self._derived: dict = {}
+        self._runs: dict[str, RunRow] = {}
+        self._searches: dict[str, str] = {}
+        self.versions = _VersionLookup(self)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def derived(self, key, compute):
+        """`compute()`, kept until the catalog changes: what pages compute over every row."""
+        try:
+            return self._derived[key]
+        except KeyError:
+            value = self._derived[key] = compute()
+            return value
 
     # -- freshness ----------------------------------------------------------
     def refresh(self) -> None:
         stats, fresh = self._stats()
-        if not fresh and stats == self.signature:
-            return
-        previous, self._last_stats = self._last_stats, stats
-        notes_changed = self._read_annotations()
-        # Unchanged `heads/<name>` files let a name's rows be reused, unless
-        # something that touches every row changed (annotations, origins, packing).
-        reuse = not notes_changed and all(stats.get(k) == previous.get(k) for k in ("packed-refs", "origins"))
-        self._read_versions(reuse)
-        self._read_runs()
-        self.signature = None if fresh else stats
+        self.index.sync(stats, fresh)
+        generation = self.index.meta("generation")  # another dashboard of this repository may have synced
+        if generation != self.generation:
+            self.generation, self._derived, self._runs, self._searches = generation, {}, {}, {}
 
-    def _stats(self) -> tuple[dict, bool]:
-        """Stat results of the WATCHED paths, and whether one changed too recently to trust."""
+    def _stats(self) -> tuple[dict, set[str]]:
+        """Stat results of the WATCHED paths, and those that changed too recently to trust."""
         now = time.time_ns()
-        stats, fresh = {}, False
+        stats, fresh = {}, set()
         for rel in WATCHED:
             try:
                 st = os.stat(self.repo.git_dir / rel)
             except FileNotFoundError:
                 stats[rel] = None
                 continue
-            fresh = fresh or now - st.st_mtime_ns < FRESH_NS
-            stats[rel] = (st.st_mtime_ns, st.st_ino, st.st_size)
+            if now - st.st_mtime_ns < FRESH_NS:
+                fresh.add(rel)
+            stats[rel] = [st.st_mtime_ns, st.st_ino, st.st_size]
         return stats, fresh
 
-    def _head_stamps(self) -> dict[str, tuple[int, int]]:
-        """{name: (mtime, inode)} of each loose `heads/<name>` ref (replaced on every save)."""
-        from artrepo import names
-
-        try:
-            entries = list(os.scandir(self.repo.git_dir / "refs" / "artrepo" / "heads"))
-        except FileNotFoundError:
-            return {}
-        out = {}
-        for e in entries:
-            if e.is_file() and not e.name.endswith(".lock"):
-                st = e.stat()
-                out[names.decode(e.name)] = (st.st_mtime_ns, st.st_ino)
-        return out
-
-    # -- versions -------------------------------------------------------------
-    def _read_annotations(self) -> bool:
-        """Re-read annotations if their ref moved; whether it did (an unreadable one is skipped, with a warning)."""
-        from artrepo.gitdb.layout import ANNOTATIONS
-
-        if self.repo.refs.get(ANNOTATIONS) == self._annotation_head:
-            return False
-        self._annotation_head, self._annotations = self.repo.all_annotations()
-        return True
-
-    def _origins(self) -> dict[str, str]:
-        return self.repo.origins.all()
-
-    def _read_versions(self, reuse: bool) -> None:
-        origins = self._origins()
-        stamps = self._head_stamps()
-        versions: dict[str, VersionRow] = {}
-        artifacts: dict[str, ArtifactRow] = {}
-        for name in self.repo.names():
-            known = self.artifacts.get(name)
-            if reuse and known is not None and stamps.get(name) is not None \
-                    and stamps.get(name) == self._stamps.get(name):
-                rows = list(known.versions)
-            else:
-                rows = [self._version_row(oid, name, label, origins.get(oid))
-                        for label, oid in self.repo.version_refs(name).items()]
-                rows.sort(key=_label_key, reverse=True)
-            if rows:
-                versions.update((r.id, r) for r in rows)
-                artifacts[name] = ArtifactRow(name, tuple(rows), frozenset(t for r in rows for t in r.tags))
-        self.versions, self.artifacts, self._stamps = versions, artifacts, stamps
-
-    def _version_row(self, oid: str, name: str, label: str, origin: str | None) -> VersionRow:
-        try:
-            rec = self.repo.record(oid)
-        except ArtrepoError:  # costs only this version: listed as UNREADABLE, its own page says why
-            return VersionRow(oid, name, label, "UNREADABLE", 0, 0, (), None, origin)
-        tags = tuple(effective(rec, self._annotations.get(oid, ()))[0])
-        try:
-            kind = ArtifactType(rec.artifact_type).name
-        except ValueError:
-            kind = str(rec.artifact_type)
-        return VersionRow(oid, name, label, kind, rec.created_ns, rec.size, tags, rec.producer, origin)
+    # -- versions and artifacts ------------------------------------------------
+    def version(self, version_id: str) -> VersionRow | None:
+        row = self.db.execute("SELECT * FROM versions WHERE id=?", (version_id,)).fetchone()
+        return _version(row) if row else None
 
     def version_row(self, version_id: str) -> VersionRow:
-        row = self.versions.get(version_id)
+        row = self.version(version_id)
         if row is None:
             raise NotFoundError(f"no artifact version with id {version_id[:40]!r}")
         return row
 
+    def versions_total(self) -> int:
+        return self.derived("versions total", lambda: self.db.execute("SELECT count(*) FROM versions").fetchone()[0])
+
+    def artifact(self, name: str) -> ArtifactRow | None:
+        row = self.db.execute("SELECT names.count, names.tags, versions.* FROM names JOIN versions "
+                              "ON versions.id = names.latest WHERE names.name=?", (name,)).fetchone()
+        return None if row is None else ArtifactRow(name, _version(row[2:]), row[0], tuple(json.loads(row[1])))
+
+    def artifacts(self, text: str = "", tag: str = "", kind: str = "", sort: str = "created",
+                  order: str = "desc") -> Rows:
+        """Artifacts whose name contains `text`, carrying `tag`, of type `kind` (empty: any), sorted."""
+        where, args = [], []
+        if text:
+            where.append("names.rowid IN (SELECT value FROM json_each(?))")
+            args.append(self._search(text.lower()))
+        if tag:
+            where.append("names.name IN (SELECT name FROM tagged WHERE tag = ?)")
+            args.append(tag)
+        if kind:
+            where.append("names.type = ?")
+            args.append(kind)
+        sql = "JOIN versions ON versions.id = names.latest" + (" WHERE " + " AND ".join(where) if where else "")
+        rows = Rows(self.db, lambda r: ArtifactRow(r[0], _version(r[8:]), r[6], tuple(json.loads(r[7]))),
+                    sql, tuple(args), f"{ARTIFACT_ORDERS[sort]} {order.upper()}, names.name", "names")
+        if not where:
+            rows._len = self.artifacts_total()
+        return rows
+
+    def _search(self, text: str) -> str:
+        """The rowids of the names containing `text`, as JSON; kept for the next page of the same search."""
+        found = self._searches.get(text)
+        if found is None:
+            if len(self._searches) >= CACHED_SEARCHES:
+                self._searches.clear()
+            sql, args = "SELECT rowid FROM names WHERE instr(lname, ?) > 0", (text,)
+            if len(text) >= 3 and self.derived("searchable", lambda: self.index.meta("searchable")):
+                sql += " AND rowid IN (SELECT rowid FROM names_text WHERE names_text MATCH ?)"
+                args += ('"' + text.replace('"', '""') + '"',)  # one phrase of trigrams: the text as it is
+            found = self._searches[text] = json.dumps([r for (r,) in self.db.execute(sql, args)])
+        return found
+
+    def artifacts_total(self) -> int:
+        return self.derived("names total", lambda: self.db.execute("SELECT count(*) FROM names").fetchone()[0])
+
+    def tag_counts(self, limit: int) -> list[str]:
+        """The `limit` tags most names carry."""
+        return self.derived(("tags", limit), lambda: [t for (t,) in self.db.execute(
+            "SELECT j.value FROM names, json_each(names.tags) AS j GROUP BY j.value "
+            "ORDER BY count(*) DESC, j.value LIMIT ?", (limit,))])
+
+    def types(self) -> list[str]:
+        return self.derived("types", lambda: [t for (t,) in self.db.execute(
+            "SELECT DISTINCT type FROM names ORDER BY type")])
+
+    def versions_of(self, name: str, tag: str = "", sort: str = "created", order: str = "desc") -> Rows:
+        """The versions of `name` (with `tag`, if given) sorted; ties newest first."""
+        where = "WHERE name = ?" + (" AND id IN (SELECT version_id FROM tagged WHERE tag = ? AND name = ?)"
+                                    if tag else "")
+        then = "" if sort == "created" and order == "desc" else f"{VERSION_ORDERS[sort]} {order.upper()}, "
+        rows = Rows(self.db, _version, where, (name, tag, name) if tag else (name,), then + NAME_ORDER, "versions")
+        if not tag:
+            rows._len = self.derived(("versions of", name), lambda: len(Rows(self.db, _version, where, (name,), "",
+                                                                             "versions")))
+        return rows
+
+    def previous_version(self, row: VersionRow) -> VersionRow | None:
+        """The version of the same artifact just before `row` (versions are newest first), or None."""
+        found = self.db.execute(
+            f"SELECT * FROM versions WHERE name = ? AND (created_ns, isnum, num, label) < "
+            f"(SELECT created_ns, isnum, num, label FROM versions WHERE id = ?) ORDER BY {NAME_ORDER} LIMIT 1",
+            (row.name, row.id)).fetchone()
+        return _version(found) if found else None
+
     def metadata(self, version_id: str) -> dict:
         """The record's metadata with later annotations applied (as `run_metadata`)."""
-        return effective(self.repo.record(version_id), self._annotations.get(version_id, ()))[1]
+        return effective(self.repo.record(version_id), self.repo.annotations(version_id))[1]
 
     # -- runs -------------------------------------------------------------------
-    def _read_runs(self) -> None:
-        known = self._runs_by_commit
-        rows = {}
-        for run_id, commit in self.repo.run_ids().items():
-            row = known.get(commit) or self._run_row(run_id, commit)
-            rows[commit] = row
-        self._runs_by_commit = rows
-        self.runs = sorted(rows.values(), key=lambda r: (r.start_ns, r.id), reverse=True)
-        self.runs_by_id = {r.id: r for r in self.runs}
-        consumers: dict[str, list[tuple[str, str]]] = {}
-        for run in reversed(self.runs):
-            for step in run.steps:
-                for vid in step.inputs.values():
-                    consumers.setdefault(vid, []).append((run.id, step.name))
-        self.consumers = consumers
+    def _run(self, row) -> RunRow:
+        run = self._runs.get(row[0])
+        if run is None:
+            if len(self._runs) > CACHED_RUNS:
+                self._runs.clear()
+            run = self._runs[row[0]] = RunRow(*row)
+        return run
 
-    def _run_row(self, run_id: str, commit: str) -> RunRow:
-        rec = self.repo.read_run(commit)
-        steps = tuple(s for name in rec.steps if (s := self.repo.read_step(commit, name)) is not None)
-        return RunRow(run_id, commit, rec.pipeline, rec.status, rec.start_ns, rec.end_ns, rec.parameters, steps)
+    def run(self, run_id: str | None) -> RunRow | None:
+        if run_id is None:
+            return None
+        run = self._runs.get(run_id)
+        if run is None:
+            row = self.db.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
+            run = self._run(row) if row else None
+        return run
+
+    def runs_of(self, pipeline: str = "", status: str = "") -> Rows:
+        """The runs of `pipeline` with `status` (either empty: any), newest first."""
+        where = " AND ".join(c for c, v in (("pipeline = ?", pipeline), ("status = ?", status)) if v)
+        args = tuple(v for v in (pipeline, status) if v)
+        rows = Rows(self.db, self._run, f"WHERE {where}" if where else "", args, "start_ns DESC, id DESC", "runs")
+        if not where:
+            rows._len = self.runs_total()
+        elif (not pipeline or pipeline in self.derived("pipeline set", lambda: set(self.pipelines()))) and \
+                (not status or status in self.derived("statuses", lambda: {s for (s,) in self.db.execute(
+                    "SELECT DISTINCT status FROM runs")})):
+            rows._len = self.derived(("runs of", pipeline, status), lambda: len(rows))  # a pipeline's, once per change
+        return rows
+
+    def runs_total(self) -> int:
+        return self.derived("runs total", lambda: self.db.execute("SELECT count(*) FROM runs").fetchone()[0])
+
+    def pipelines(self) -> list[str]:
+        return self.derived("pipelines", lambda: [p for (p,) in self.db.execute(
+            "SELECT DISTINCT pipeline FROM runs ORDER BY pipeline")])
+
+    def previous_run(self, run: RunRow) -> RunRow | None:
+        """The run of the same pipeline just before `run`, or None."""
+        row = self.db.execute("SELECT * FROM runs WHERE pipeline = ? AND (start_ns, id) < (?, ?) "
+                              "ORDER BY start_ns DESC, id DESC LIMIT 1", (run.pipeline, run.start_ns, run.id)).fetchone()
+        return self._run(row) if row else None
 
     def run_step(self, run_id: str | None, name: str | None) -> tuple[RunRow, object] | None:
-        """(run, step record) of a step of a run read so far, or None."""
-        run = self.runs_by_id.get(run_id)
+        """(run, step record) of a step of a run here, or None."""
+        run = self.run(run_id)
         step = next((s for s in run.steps if s.name == name), None) if run else None
         return None if step is None else (run, step)
 
     def find_run(self, text: str) -> RunRow | None:
         """A run by id, id prefix (unique) or commit prefix."""
-        row = self.runs_by_id.get(text)
+        row = self.run(text)
         if row is not None or len(text) < 4:
             return row
-        found = [r for r in self.runs if r.id.startswith(text) or r.commit.startswith(text)]
-        return found[0] if len(found) == 1 else None
+        found = self.db.execute("SELECT * FROM runs WHERE (id >= ?1 AND id < ?1 || '~') "
+                                "OR (commit_id >= ?1 AND commit_id < ?1 || '~') LIMIT 2", (text,)).fetchall()
+        return self._run(found[0]) if len(found) == 1 else None
+
+    def consumers(self, version_id: str, limit: int) -> tuple[list[tuple[str, str]], int]:
+        """The first `limit` (run id, step) that read a version, oldest run first, and how many there are."""
+        rows = self.db.execute("SELECT run_id, step FROM reads WHERE version_id = ? ORDER BY start_ns, run_id LIMIT ?",
+                               (version_id, limit)).fetchall()
+        total = len(rows) if len(rows) < limit else \
+            self.db.execute("SELECT count(*) FROM reads WHERE version_id = ?", (version_id,)).fetchone()[0]
+        return rows, total
 
     # -- lineage source (artrepo.lineage.walk) ------------------------------------
     def describe_version(self, version_id: str) -> dict:
-        row = self.versions.get(version_id)
+        row = self.version(version_id)
         return {"label": f"{row.name}:{row.version}" if row else f"{version_id[:12]} (not here)"}
 
     def producer_steps(self, version_id: str) -> list:
-        row = self.versions.get(version_id)
+        row = self.version(version_id)
         found = self.run_step(row.producer.get("run_id"), row.producer.get("step")) if row and row.producer else None
         return [(found[0].id, found[0].pipeline, found[1])] if found else []
 
     def consumer_steps(self, version_id: str) -> list:
-        return [(run.id, run.pipeline, step) for run_id, name in self.consumers.get(version_id, ())
+        rows, _total = self.consumers(version_id, 10**6)
+        return [(run.id, run.pipeline, step) for run_id, name in rows
                 for run, step in [self.run_step(run_id, name) or (None, None)] if step is not None]
+
+
+class _VersionLookup:
+    """`versions.get(id)` and `id in versions` for templates and pages."""
+
+    def __init__(self, catalog: Catalog):
+        self._catalog = catalog
+
+    def get(self, version_id: str, default=None):
+        return self._catalog.version(version_id) or default
+
+    def __contains__(self, version_id: str) -> bool:
+        return self._catalog.version(version_id) is not None
+
+    def __len__(self) -> int:
+        return self._catalog.versions_total()

@@ -52,8 +52,9 @@ def _number(value: float) -> str:
     return f"{value:,.0f}" if float(value).is_integer() and abs(value) < 1e15 else f"{value:.4g}"
 
 
-def metadata_chart(versions: list, metadata: list[dict], key: str) -> Chart | None:
-    """`versions` (catalog rows, newest first) with their metadata; None when no version has `key` as a number."""
+def metadata_chart(versions: list, metadata: list[dict], key: str, total: int | None = None) -> Chart | None:
+    """`versions` (catalog rows, newest first; of `total`) with their metadata; None when no version has `key`
+    as a number."""
     kept = list(zip(versions, metadata))[:MAX_POINTS][::-1]  # oldest first, left to right
     series = [(v, flatten(m).get(key)) for v, m in kept]
     series = [(v, float(x)) for v, x in series if is_number(x)]
@@ -76,4 +77,4 @@ def metadata_chart(versions: list, metadata: list[dict], key: str) -> Chart | No
     labels = [(points[0].x, points[0].label.rsplit(":", 1)[1], "start")]
     if len(points) > 1:
         labels.append((points[-1].x, points[-1].label.rsplit(":", 1)[1], "end"))
-    return Chart(key, WIDTH, HEIGHT, points, path, ticks, labels, max(0, len(versions) - MAX_POINTS))
+    return Chart(key, WIDTH, HEIGHT, points, path, ticks, labels, max(0, (len(versions) if total is None else total) - MAX_POINTS))

@@ -12,6 +12,7 @@ from artrepo import diff
 from artrepo.errors import NotFoundError, UserError
 from artrepo.models import ArtifactVersion, PipelineRun
 from artrepo.provenance import Provenance
+from artrepo.repository import VersionInfo
 
 MAX_ITEMS = 8
 
@@ -25,13 +26,19 @@ def _items(dash, ids: list[str]) -> list:
     catalog, repo = dash.catalog, dash.repo
     items = []
     for text in ids:
-        if text in catalog.versions:
-            items.append(ArtifactVersion(repo, repo.by_id(text)))
+        row = catalog.versions.get(text)
+        if row is not None:  # the catalog knows its label: no search for it among the name's versions
+            items.append(ArtifactVersion(repo, VersionInfo(text, row.name, row.version, repo.record(text))))
             continue
         run = catalog.find_run(text)
         if run is None:
             raise NotFoundError(f"no artifact version or pipeline run {text[:40]!r}")
         items.append(PipelineRun(repo, run.commit, repo.read_run(run.commit)))
+        for step in run.steps:  # the index knows the labels of the outputs: no search among a name's versions
+            for vid in step.outputs.values():
+                row = catalog.versions.get(vid)
+                if row is not None:
+                    repo.label_hints[vid] = row.version
     if len({isinstance(i, PipelineRun) for i in items}) > 1:
         raise UserError("select versions or runs, not both: a version and a run have nothing to compare")
     return items
@@ -73,7 +80,7 @@ def step_code_page(dash, query, run_id: str, step_name: str):
     if step is None:
         raise NotFoundError(f"run {run.id[:12]} has no step {step_name!r}")
     code = dash.repo.read_code(step.code) if step.code else None
-    return dash.render("code.html", run=run, step=step, code=code, previous=previous_run(dash.catalog, run))
+    return dash.render("code.html", run=run, step=step, code=code, previous=dash.catalog.previous_run(run))
 
 
 def git_diff_page(dash, query, run_id: str):
@@ -81,16 +88,3 @@ def git_diff_page(dash, query, run_id: str):
     prov = Provenance.read(dash.repo, run.commit)
     return dash.render("gitdiff.html", run=run, prov=prov)
 
-
-def previous_run(catalog, run):
-    """The run of the same pipeline just before `run`, or None."""
-    return next((r for r in catalog.runs if r.pipeline == run.pipeline and (r.start_ns, r.id) < (run.start_ns, run.id)),
-                None)
-
-
-def previous_version(catalog, row):
-    """The version of the same artifact just before `row` (versions are newest first), or None."""
-    versions = catalog.artifacts[row.name].versions if row.name in catalog.artifacts else ()
-    ids = [v.id for v in versions]
-    at = ids.index(row.id) if row.id in ids else -1
-    return versions[at + 1] if 0 <= at < len(versions) - 1 else None

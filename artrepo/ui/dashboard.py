@@ -53,6 +53,7 @@ class Dashboard:
         return self.render("error.html", status=404, title="Not found", message=message)
 
     def close(self) -> None:
+        self.catalog.close()
         self.repo.close()
 
 

@@ -1,22 +1,15 @@
 """Artifact pages: the list of artifacts, one artifact's versions, one version."""
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 
 from artrepo.errors import NotFoundError
 from artrepo.provenance import Provenance
 from artrepo.ui import content, lineage_view
-from artrepo.ui.comparepages import compare_url, previous_version
+from artrepo.ui.catalog import ARTIFACT_ORDERS, VERSION_ORDERS
+from artrepo.ui.comparepages import compare_url
 
 PER_PAGE = 50
-ARTIFACT_SORTS = {
-    "created": lambda a: a.latest.created_ns,
-    "size": lambda a: a.latest.size,
-    "name": lambda a: a.name.lower(),
-    "versions": lambda a: len(a.versions),
-}
-VERSION_SORTS = {"created": lambda v: v.created_ns, "size": lambda v: v.size}
 
 
 @dataclass(frozen=True)
@@ -43,10 +36,9 @@ def _int(text: str | None, default: int) -> int:
         return default
 
 
-def _sorted(rows: list, query: dict, sorts: dict, default: str) -> tuple[list, str, str]:
-    key = query.get("sort") if query.get("sort") in sorts else default
-    order = "asc" if query.get("order") == "asc" else "desc"
-    return sorted(rows, key=sorts[key], reverse=order == "desc"), key, order
+def _order(query: dict, sorts, default: str) -> tuple[str, str]:
+    """(sort key, "asc" or "desc") that the query asks for."""
+    return query.get("sort") if query.get("sort") in sorts else default, "asc" if query.get("order") == "asc" else "desc"
 
 
 def artifacts_page(dash, query: dict):
@@ -54,25 +46,19 @@ def artifacts_page(dash, query: dict):
     catalog = dash.catalog
     text = (query.get("q") or "").strip().lower()
     tag, kind = query.get("tag") or "", query.get("type") or ""
-    rows = [a for a in catalog.artifacts.values()
-            if (not text or text in a.name.lower()) and (not tag or tag in a.tags)
-            and (not kind or a.latest.type == kind)]
-    rows, sort, order = _sorted(rows, query, ARTIFACT_SORTS, "created")
-    tags = Counter(t for a in catalog.artifacts.values() for t in a.tags)
+    sort, order = _order(query, ARTIFACT_ORDERS, "created")
     filters = {k: query.get(k) for k in ("q", "tag", "type", "sort", "order")}
-    return dash.render("artifacts.html", page=Page.of(rows, query.get("page")), filters=filters, sort=sort,
-                       order=order, tags=[t for t, _ in tags.most_common(40)],
-                       types=sorted({a.latest.type for a in catalog.artifacts.values()}),
-                       versions_total=len(catalog.versions), artifacts_total=len(catalog.artifacts))
+    return dash.render("artifacts.html", page=Page.of(catalog.artifacts(text, tag, kind, sort, order), query.get("page")),
+                       filters=filters, sort=sort, order=order, tags=catalog.tag_counts(40), types=catalog.types(),
+                       versions_total=catalog.versions_total(), artifacts_total=catalog.artifacts_total())
 
 
 def artifact_page(dash, query: dict, name: str):
-    artifact = dash.catalog.artifacts.get(name)
+    artifact = dash.catalog.artifact(name)
     if artifact is None:
         raise NotFoundError(f"no artifact named {name!r}")
-    tag = query.get("tag") or ""
-    rows = [v for v in artifact.versions if not tag or tag in v.tags]
-    rows, sort, order = _sorted(rows, query, VERSION_SORTS, "created")
+    sort, order = _order(query, VERSION_ORDERS, "created")
+    rows = dash.catalog.versions_of(name, query.get("tag") or "", sort, order)
     aliases = _aliases_by_version(dash.repo, name)
     filters = {k: query.get(k) for k in ("tag", "sort", "order", "chart")}
     return dash.render("artifact.html", artifact=artifact, page=Page.of(rows, query.get("page")),
@@ -84,11 +70,15 @@ def _chart(dash, artifact, wanted: str | None) -> dict:
     """The chart of metadata key `wanted` (else the first numeric key the user logged) and the keys offered."""
     from artrepo.ui.chart import MAX_POINTS, metadata_chart, numeric_keys
 
-    versions = artifact.versions[:MAX_POINTS]
-    metadata = [dash.catalog.metadata(v.id) for v in versions]
-    keys = numeric_keys(metadata)
+    def newest():
+        versions = dash.catalog.versions_of(artifact.name)[:MAX_POINTS]
+        metadata = [dash.catalog.metadata(v.id) for v in versions]
+        return versions, metadata, numeric_keys(metadata)
+
+    versions, metadata, keys = dash.catalog.derived(("metadata", artifact.name), newest)
     key = wanted if wanted in keys else (keys[0] if keys else None)
-    chart = metadata_chart(list(artifact.versions), metadata, key) if key else None
+    chart = dash.catalog.derived(("chart", artifact.name, key),
+                                 lambda: metadata_chart(versions, metadata, key, artifact.count) if key else None)
     return {"chart": chart, "chart_keys": keys}
 
 
@@ -106,19 +96,19 @@ def version_page(dash, query: dict, version_id: str):
     producer = None
     if row.producer:
         found = dash.catalog.run_step(row.producer.get("run_id"), row.producer.get("step"))
-        producer = {"run": dash.catalog.runs_by_id.get(row.producer.get("run_id")), "step": found[1] if found else None,
+        producer = {"run": dash.catalog.run(row.producer.get("run_id")), "step": found[1] if found else None,
                     "run_id": row.producer.get("run_id"),
                     "step_name": row.producer.get("step"), "output": row.producer.get("output")}
-    consumers = [(dash.catalog.runs_by_id.get(r), s) for r, s in dash.catalog.consumers.get(row.id, [])]
-    previous = previous_version(dash.catalog, row)
+    consumers, consumers_total = dash.catalog.consumers(row.id, 50)
+    previous = dash.catalog.previous_version(row)
     return dash.render(
         "version.html", v=row, record=record, metadata=dash.catalog.metadata(row.id),
         provenance=Provenance.read(dash.repo, row.id),
         compare_previous=compare_url([previous.id, row.id]) if previous else None,
         previous=previous,
         aliases=_aliases_by_version(dash.repo, row.name).get(row.id, []),
-        trusted=dash.repo.trusts(row.id), producer=producer, consumers=consumers[:50],
-        consumers_total=len(consumers), files=manifest.files[:200], files_total=len(manifest.files),
+        trusted=dash.repo.trusts(row.id), producer=producer,
+        consumers=[(dash.catalog.run(r), s) for r, s in consumers], consumers_total=consumers_total, files=manifest.files[:200], files_total=len(manifest.files),
         visualizations=content.inline_visualizations(dash, row, manifest),
         lineage=lineage_view.drawing(dash.catalog, row.id, "both", limit=40))
 
@@ -127,5 +117,4 @@ def storage_page(dash, query: dict):
     from artrepo.ui import storage
 
     report = storage.report(dash)
-    rows = sorted(report.usage.get("artifacts", []), key=lambda a: a["logical_bytes"], reverse=True)
-    return dash.render("storage.html", report=report, page=Page.of(rows, query.get("page")))
+    return dash.render("storage.html", report=report, page=Page.of(report.artifacts, query.get("page")))

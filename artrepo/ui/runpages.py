@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from artrepo.errors import NotFoundError
 from artrepo.provenance import Provenance
-from artrepo.ui.comparepages import compare_url, previous_run
+from artrepo.ui.comparepages import compare_url
 from artrepo.ui.graph import Node, layout
 from artrepo.ui.lineage_view import version_node
 from artrepo.ui.pages import Page
@@ -15,12 +15,10 @@ def runs_page(dash, query: dict):
     catalog = dash.catalog
     pipeline = query.get("pipeline") or ""
     status = query.get("status") or ""
-    rows = [r for r in catalog.runs
-            if (not pipeline or r.pipeline == pipeline) and (not status or r.status == status)]
-    pipelines = sorted({r.pipeline for r in catalog.runs})
-    return dash.render("runs.html", page=Page.of(rows, query.get("page")), pipelines=pipelines,
+    return dash.render("runs.html", page=Page.of(catalog.runs_of(pipeline, status), query.get("page")),
+                       pipelines=catalog.pipelines(),
                        statuses=STATUSES, filters={"pipeline": pipeline, "status": status},
-                       runs_total=len(catalog.runs))
+                       runs_total=catalog.runs_total())
 
 
 def run_page(dash, query: dict, run_id: str):
@@ -28,7 +26,7 @@ def run_page(dash, query: dict, run_id: str):
     if run is None:
         raise NotFoundError(f"no pipeline run {run_id[:40]!r}")
     versions = dash.catalog.versions
-    previous = previous_run(dash.catalog, run)
+    previous = dash.catalog.previous_run(run)
     return dash.render("run.html", run=run, graph=run_dag(dash.catalog, run), versions=versions,
                        steps=[(s, _step_duration(s)) for s in run.steps],
                        provenance=Provenance.read(dash.repo, run.commit), previous=previous,

@@ -1,15 +1,16 @@
 """The storage view: what `artrepo du` reports, counted in the background.
 
-`artrepo.maintenance.du.usage` (the code of `artrepo du`, local or remote)
-reads every manifest and pack footer, which takes a while on a big
-repository, so it runs once per change of the catalog in a thread with its own `Repository` (pygit2 objects are not shared
-between threads); the page shows the last finished count and says when a
+`artrepo du --json` reads every manifest and pack footer, which takes a
+while on a big repository, so it runs once per change of the catalog in a
+child process (in a thread, it held the interpreter's lock away from the
+pages for seconds); the page shows the last finished count and says when a
 newer one is on its way.
 """
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from functools import cached_property
 
 
 @dataclass
@@ -19,6 +20,11 @@ class StorageReport:
     usage: dict = field(default_factory=dict)  # the `du --json` document
     error: str | None = None
 
+    @cached_property
+    def artifacts(self) -> list[dict]:
+        """The artifacts of the count, the largest first."""
+        return sorted(self.usage.get("artifacts", []), key=lambda a: a["logical_bytes"], reverse=True)
+
 
 _LOCK = threading.Lock()
 _STATE: dict[int, tuple[object, StorageReport]] = {}  # id(dashboard) -> (catalog signature, report)
@@ -26,7 +32,7 @@ _STATE: dict[int, tuple[object, StorageReport]] = {}  # id(dashboard) -> (catalo
 
 def report(dash) -> StorageReport:
     """The latest count for this dashboard, starting a new one if the repository changed."""
-    signature = (len(dash.catalog.versions), dash.catalog.signature)
+    signature = dash.catalog.generation
     with _LOCK:
         known, current = _STATE.get(id(dash), (None, StorageReport()))
         if known != signature and not current.counting:
@@ -37,19 +43,19 @@ def report(dash) -> StorageReport:
 
 
 def _count(dash, signature) -> None:
-    from artrepo.maintenance.du import usage
-    from artrepo.maintenance.view import LocalView
-    from artrepo.repository import Repository
+    import json
+    import subprocess
+    import sys
 
     result = StorageReport(ready=True)
-    repo = None
     try:
-        repo = Repository(dash.repo.root)
-        result.usage = usage(LocalView(repo))
-    except Exception as exc:  # shown on the page; the dashboard keeps serving
+        done = subprocess.run([sys.executable, "-m", "artrepo", "du", "--json"], cwd=dash.repo.root,
+                              capture_output=True, text=True)
+        if done.returncode:
+            result.error = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
+        else:
+            result.usage = json.loads(done.stdout)
+    except (OSError, ValueError) as exc:  # shown on the page; the dashboard keeps serving
         result.error = f"{type(exc).__name__}: {exc}"
-    finally:
-        if repo is not None:
-            repo.close()
     with _LOCK:
         _STATE[id(dash)] = (signature, result)

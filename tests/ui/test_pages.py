@@ -177,6 +177,32 @@ def test_new_versions_appear_without_restarting(project, serve):
     assert "late-tag" in served.page("/artifacts/first")
 
 
+def test_new_runs_appear_in_a_pipelines_list_and_link_the_run_before_them(project, serve):
+    import uuid
+
+    from artrepo.records.run import RunRecord
+    from artrepo.repository import Repository
+
+    repo = Repository(project)
+
+    def run(pipeline: str, start: int) -> str:
+        run_id = uuid.uuid4().hex
+        repo.write_run(RunRecord(run_id=run_id, pipeline=pipeline, status="completed", start_ns=start,
+                                 end_ns=start + 1), [])
+        return run_id
+
+    first = run("train", 10**18)
+    served = serve(project)
+    assert first in served.page("/runs?pipeline=train")
+    other, second = run("other", 10**18 + 1), run("train", 10**18 + 2)
+    listed = served.page("/runs?pipeline=train")
+    assert first in listed and second in listed and other not in listed
+    assert other in served.page("/runs?pipeline=other") and "No runs" in served.page("/runs?pipeline=nothing")
+    assert f"/compare?id={first}&amp;id={second}" in served.page(f"/runs/{second}")  # the run before, same pipeline
+    assert f"/compare?id={first}" not in served.page(f"/runs/{other}")
+    repo.close()
+
+
 def test_lists_are_paginated(project, serve):
     from artrepo import save_artifact
 

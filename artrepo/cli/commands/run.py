@@ -3,34 +3,14 @@ from __future__ import annotations
 
 import click
 
-
-_YAML_WORDS = {"yes", "no", "true", "false", "on", "off", "null"}  # words YAML reads as no string
+from artrepo.cli import fastrun
 
 
 def _parse_parameter(text: str):
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip():
+    pair = fastrun.parameter(text)
+    if pair is None:
         raise click.BadParameter(f"{text!r} is not KEY=VALUE", param_hint="-p")
-    return key.strip(), _scalar(value)
-
-
-def _scalar(value: str):
-    """`value` as YAML reads a scalar; a plain integer or word without importing yaml (a cached run's start)."""
-    text = value.strip()
-    if not text:
-        return ""
-    digits = text[1:] if text[0] in "+-" else text
-    if digits.isascii() and digits.isdigit() and (digits == "0" or digits[0] != "0"):  # "010" is octal to YAML
-        return int(text)
-    if (text.isascii() and text[0].isalpha() and text.replace("_", "").replace("-", "").isalnum()
-            and text.lower() not in _YAML_WORDS):
-        return text
-    import yaml
-
-    try:
-        return yaml.safe_load(value)
-    except yaml.YAMLError:
-        return value
+    return pair
 
 
 @click.command("run")
@@ -45,38 +25,9 @@ def _scalar(value: str):
 def run_cmd(target: str, params: tuple[str, ...], config_path: str | None, no_cache: bool, explain: bool,
             parallel: int | None, stack: str | None) -> None:
     """Run a pipeline defined in FILE (or an importable MODULE)."""
-    from artrepo.cli.render import safe
-    from artrepo.client import active_repository
-    from artrepo.runtime.driver import RunOptions, StepFailedError, run_pipeline
-    from artrepo.runtime.loader import find_pipeline
-    from artrepo.runtime.options import read_config
-
     parameters = dict(_parse_parameter(p) for p in params)
-    config = read_config(config_path) if config_path else {}
-    repo = active_repository()  # fail fast outside a repository, before importing user code
-    if stack is not None:
-        from artrepo.stacks import get_stack
-
-        get_stack(repo, stack)  # an unknown stack fails before user code is imported
-    pipeline, source = find_pipeline(target)
-    options = RunOptions(no_cache=no_cache, explain=explain, config=pipeline.run_config(config),
-                         parameters=parameters, parallel=parallel, source=source,
-                         report=lambda line: click.echo(safe(line, newlines=True)), stack=stack)
-    try:
-        run = run_pipeline(pipeline, (), {}, options)
-    except StepFailedError as exc:
-        _summary(exc.run)
-        raise
-    _summary(run)
-
-
-def _summary(run) -> None:
-    steps = run.steps.values()
-    cached = sum(s.cached for s in steps)
-    from artrepo.cli.render import safe
-
-    click.echo(safe(f"run {run.id} of {run.pipeline}: {run.status} ({len(steps)} steps, {cached} cached, "
-                    f"{run.duration:.2f}s)"))
+    fastrun.run_target(target, parameters, config_path=config_path, no_cache=no_cache, explain=explain,
+                       parallel=parallel, stack=stack)
 
 
 def print_run_log(repo, limit: int | None, as_json: bool) -> None:

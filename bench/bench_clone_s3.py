@@ -1,0 +1,178 @@
+"""Clone of 10,000 small versions from S3 (moto_server): its requests, and its time against s3fs.
+
+    .venv/bin/python bench/bench_clone_s3.py                   # 10,000 versions over 1,000 names
+    .venv/bin/python bench/bench_clone_s3.py --quick           # 1,000 versions
+    .venv/bin/python bench/bench_clone_s3.py --source /tmp/scale-bench/scale/many-names-10000
+
+The repository is bench_scale.py's cached `many-names` build (or --source:
+any repository, never written to: a copy is pushed). The copy is pushed to a
+moto_server started here (127.0.0.1, a free port, stopped by its PID), the
+remote consolidated (`artrepo gc --remote origin`), then cloned, REPEAT
+times, alternating with the baseline: s3fs downloading every object under
+the remote's prefix (`S3FileSystem.get(prefix, folder, recursive=True)`, a
+fresh filesystem each time). Requests are counted per HTTP attempt with a
+botocore `before-send` hook on every S3 backend the clone opens. Issue 15's
+bounds: <= 20 requests, <= 2x the s3fs download.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from urllib.parse import urlsplit
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+
+from bench_remote import start_moto  # noqa: E402
+from common import Table, folder_bytes, save_results, scratch  # noqa: E402
+
+REPEAT = 3
+PY = sys.executable
+MAX_REQUESTS = 20
+MAX_RATIO = 2.0
+
+
+@contextlib.contextmanager
+def every_request():
+    """(method, first folder under the remote's prefix) of each HTTP attempt of every S3 backend opened."""
+    from artrepo.storage.backends.s3 import S3Backend
+
+    sent: list[tuple[str, str]] = []
+    real = S3Backend.__init__
+
+    def counting(self, *args, **kwargs):
+        real(self, *args, **kwargs)
+        self.fs.connect()
+        depth = len([p for p in self.prefix.split("/") if p]) + 2
+
+        def note(request, **_kw):
+            parts = urlsplit(request.url).path.split("/")
+            sent.append((request.method, parts[depth] if len(parts) > depth else ""))
+
+        self.fs.s3.meta.events.register("before-send.s3", note)
+
+    S3Backend.__init__ = counting
+    try:
+        yield sent
+    finally:
+        S3Backend.__init__ = real
+
+
+def artrepo_cli(*args: str, cwd: Path) -> tuple[float, str]:
+    t = time.perf_counter()
+    proc = subprocess.run([PY, "-m", "artrepo", *args], cwd=cwd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"artrepo {' '.join(args)}: exit {proc.returncode}: {proc.stderr.strip()}")
+    return time.perf_counter() - t, proc.stdout.strip()
+
+
+def source_repository(args) -> Path:
+    if args.source:
+        return Path(args.source)
+    from bench_scale import built
+
+    return built("many-names", args.versions)
+
+
+def s3fs_download(endpoint: str, prefix: str, dest: Path) -> float:
+    from artrepo.storage.backends.s3 import s3_filesystem
+
+    shutil.rmtree(dest, ignore_errors=True)
+    fs = s3_filesystem(endpoint)  # a new filesystem: no listing or connection kept from the last round
+    t = time.perf_counter()
+    fs.get(f"{prefix}/", f"{dest}/", recursive=True)
+    return time.perf_counter() - t
+
+
+def in_process_clone(url: str, endpoint: str, dest: Path, sent: list) -> float:
+    from artrepo.remotes.pull import clone
+
+    shutil.rmtree(dest, ignore_errors=True)
+    sent.clear()
+    t = time.perf_counter()
+    _target, result = clone(url, dest, endpoint)
+    elapsed = time.perf_counter() - t
+    if result.versions == 0:
+        raise SystemExit("the clone received no versions")
+    return elapsed
+
+
+def measure(src: Path, work: Path, endpoint: str) -> Table:
+    from artrepo.storage.backends.s3 import s3_filesystem
+
+    s3_filesystem(endpoint).mkdir("bench")
+    url, prefix = "s3://bench/clone", "bench/clone"
+    repo = work / "source"
+    subprocess.run(["cp", "-a", str(src), str(repo)], check=True)
+    artrepo_cli("remote", "add", "origin", url, "--endpoint-url", endpoint, cwd=repo)
+    t_push, said = artrepo_cli("push", cwd=repo)
+    print(f"push: {t_push:.1f} s ({said})", flush=True)
+    t_gc, said = artrepo_cli("gc", "--remote", "origin", "--grace", "0", cwd=repo)
+    print(f"gc --remote: {t_gc:.1f} s ({' '.join(said.split())})", flush=True)
+
+    s3fs_times, clone_times, cli_times = [], [], []
+    with every_request() as sent:
+        for _ in range(REPEAT):
+            s3fs_times.append(s3fs_download(endpoint, prefix, work / "s3fs"))
+            clone_times.append(in_process_clone(url, endpoint, work / "clone", sent))
+            shutil.rmtree(work / "clone-cli", ignore_errors=True)
+            cli_times.append(artrepo_cli("clone", url, str(work / "clone-cli"), "--endpoint-url", endpoint,
+                                         cwd=work)[0])
+        kinds = Counter(sent)
+    objects = sum(len(files) for _d, _s, files in os.walk(work / "s3fs"))
+    size = folder_bytes(work / "s3fs")
+    s3fs, clone, cli = (statistics.median(x) for x in (s3fs_times, clone_times, cli_times))
+    print(f"s3fs: {objects} objects, {size / 2**20:.1f} MiB in {s3fs * 1000:.0f} ms "
+          f"(runs {', '.join(f'{x * 1000:.0f}' for x in s3fs_times)} ms)")
+    print(f"clone in process: runs {', '.join(f'{x:.2f}' for x in clone_times)} s; "
+          f"artrepo clone: runs {', '.join(f'{x:.2f}' for x in cli_times)} s")
+    table = Table("clone of many small versions from S3 (moto_server)")
+    detail = ", ".join(f"{m} {k or 'bucket'} x{n}" for (m, k), n in sorted(kinds.items()))
+    table.add("requests of a clone", f"<= {MAX_REQUESTS}", f"{len(sent)} ({detail})", len(sent) <= MAX_REQUESTS,
+              requests=len(sent))
+    table.add("clone (in process) / s3fs download", f"<= {MAX_RATIO}x",
+              f"{clone / s3fs:.1f}x ({clone:.2f} s vs {s3fs * 1000:.0f} ms)", clone / s3fs <= MAX_RATIO,
+              clone_s=clone, s3fs_s=s3fs)
+    table.add("`artrepo clone` (fresh process) / s3fs download", f"<= {MAX_RATIO}x",
+              f"{cli / s3fs:.1f}x ({cli:.2f} s)", cli / s3fs <= MAX_RATIO, cli_s=cli)
+    return table
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--versions", type=int, default=10_000, help="size of bench_scale's many-names build")
+    ap.add_argument("--source", help="clone this repository instead (copied first, never written to)")
+    ap.add_argument("--quick", action="store_true", help="1,000 versions")
+    args = ap.parse_args()
+    if args.quick and not args.source:
+        args.versions = 1_000
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        os.environ.setdefault(key, value)
+    src = source_repository(args)
+    work = scratch("clone-s3")
+    proc, endpoint = start_moto()
+    try:
+        print(f"source: {src}; moto_server at {endpoint} (pid {proc.pid})", flush=True)
+        table = measure(src, work, endpoint)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait()
+        shutil.rmtree(work, ignore_errors=True)
+    print()
+    print(table.render())
+    command = " ".join(["bench/bench_clone_s3.py", *sys.argv[1:]])
+    print(f"\nresults: {save_results('bench_clone_s3', [table], {'source': str(src), 'command': command})}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,208 @@
+"""Exporting stored files (storage/export.py): byte for byte, verified before a byte lands, copied by the kernel.
+
+A registered file is exported through `artrepo export NAME:V DEST`, loaded as
+a read-only copy (`load_artifact`), and zipped by `download_files`. Its bytes
+are stored as chunks, some raw (copied by `copy_file_range`), some zstd
+(decoded and written); the tests check which kind each file holds.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import random
+import threading
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from artrepo import Client, load_artifact, register_artifact
+from artrepo.errors import IntegrityError
+from artrepo.storage import export
+from artrepo.storage.packfile import CODEC_RAW, CODEC_ZSTD
+from artrepo_testing import run_cli
+
+
+def mixed_bytes(seed: int) -> bytes:
+    """~2.7 MB: random bytes (stored raw), text rows (stored compressed), random again."""
+    rnd = random.Random(seed)
+    rows = b"".join(b"row %08d, value %d\n" % (i, (i * seed) % 7) for i in range(60_000))
+    return rnd.randbytes(1 << 20) + rows + rnd.randbytes(300_000)
+
+
+def edited(data: bytes) -> bytes:
+    """The same file with a few bytes changed in the middle and a tail added (most chunks shared)."""
+    mid = len(data) // 2
+    return data[:mid] + b"EDITED" * 20 + data[mid + 120:] + b"appended tail\n" * 50
+
+
+def chunks_of(av) -> list[tuple[bytes, int, int]]:
+    """(chunk id, codec, stored length) of the version's one file, in file order."""
+    from artrepo.client import active_repository
+
+    store = active_repository().chunks
+    (stored,) = av.manifest().files
+    return [(cid, store.locate(cid)[1].codec, store.locate(cid)[1].length) for cid, _n in stored.chunks]
+
+
+def exported(dest: Path) -> bytes:
+    (only,) = [p for p in dest.rglob("*") if p.is_file()]
+    return only.read_bytes()
+
+
+def forget_open_repositories() -> None:
+    """The next in-process read opens the repository afresh (after its files were changed underneath)."""
+    from artrepo import repository
+
+    for repo in repository._OPEN.values():
+        repo.close()
+    repository._OPEN.clear()
+
+
+@pytest.fixture
+def history(project, tmp_path):
+    """model:1 (raw and compressed chunks), model:2 (an edit of it), both files as they were."""
+    first = mixed_bytes(1)
+    second = edited(first)
+    src = tmp_path / "model.bin"
+    src.write_bytes(first)
+    v1 = register_artifact(src, "model")
+    src.write_bytes(second)
+    v2 = register_artifact(src, "model")
+    return {"v1": v1, "v2": v2, "first": first, "second": second}
+
+
+def test_an_old_version_exports_byte_for_byte_after_an_edit_shares_its_chunks(history, tmp_path):
+    old, new = chunks_of(history["v1"]), chunks_of(history["v2"])
+    assert {codec for _c, codec, _n in old} == {CODEC_RAW, CODEC_ZSTD} and len(old) > 8
+    shared = {c for c, _k, _n in old} & {c for c, _k, _n in new}
+    assert len(shared) >= len(old) - 3 and len(new) > len(shared)  # deduplicated, and the edit stored anew
+    for ref, want in (("model:1", history["first"]), ("model:2", history["second"])):
+        proc = run_cli("export", ref, str(tmp_path / ref))
+        assert proc.returncode == 0, proc.stderr
+        assert exported(tmp_path / ref) == want, ref
+
+
+def test_an_old_version_loads_and_zips_byte_for_byte(history, tmp_path):
+    assert load_artifact("model:1").read_bytes() == history["first"]
+    assert load_artifact("model:2").read_bytes() == history["second"]
+    Client().get_artifact_version("model:1").download_files(tmp_path / "old.zip")
+    with zipfile.ZipFile(tmp_path / "old.zip") as zf:
+        (member,) = zf.namelist()
+        assert zf.read(member) == history["first"]
+
+
+def test_an_empty_file_exports_and_loads_empty(project, tmp_path):
+    (tmp_path / "empty").write_bytes(b"")
+    folder = tmp_path / "tree"
+    folder.mkdir()
+    (folder / "nothing.txt").write_bytes(b"")
+    (folder / "something.txt").write_bytes(b"x")
+    register_artifact(tmp_path / "empty", "empty")
+    register_artifact(folder, "tree")
+    assert run_cli("export", "empty:1", str(tmp_path / "out")).returncode == 0
+    assert exported(tmp_path / "out") == b""
+    assert load_artifact("empty").read_bytes() == b""
+    assert run_cli("export", "tree:1", str(tmp_path / "tree-out")).returncode == 0
+    (empty,) = (tmp_path / "tree-out").rglob("nothing.txt")
+    assert empty.read_bytes() == b"" and next((tmp_path / "tree-out").rglob("something.txt")).read_bytes() == b"x"
+
+
+class CountingCopy:
+    """os.copy_file_range, counted: calls, bytes it copied, and the threads that called it."""
+
+    def __init__(self, refuse: int | None = None, at_most: int | None = None):
+        self.real = os.copy_file_range
+        self.refuse, self.at_most = refuse, at_most
+        self.calls, self.copied, self.threads = 0, 0, set()
+
+    def __call__(self, src, dst, count, offset_src=None, offset_dst=None):
+        self.calls += 1
+        self.threads.add(threading.current_thread().name)
+        if self.refuse is not None:
+            raise OSError(self.refuse, os.strerror(self.refuse))
+        n = self.real(src, dst, min(count, self.at_most or count), offset_src, offset_dst)
+        self.copied += n
+        return n
+
+
+def export_in_process(ref: str, dest: Path) -> bytes:
+    forget_open_repositories()  # each export maps its packs anew
+    Client().get_artifact_version(ref).export(dest)
+    return exported(dest)
+
+
+def test_the_kernel_copies_exactly_the_raw_chunks(history, tmp_path, monkeypatch):
+    copy = CountingCopy()
+    monkeypatch.setattr(os, "copy_file_range", copy)
+    assert export_in_process("model:1", tmp_path / "out") == history["first"]
+    raw = sum(n for _c, codec, n in chunks_of(history["v1"]) if codec == CODEC_RAW)
+    assert copy.copied == raw > len(history["first"]) // 3  # compressed chunks are decoded and written instead
+
+
+def test_a_large_file_is_shared_between_two_threads(history, tmp_path, monkeypatch):
+    copy = CountingCopy()
+    monkeypatch.setattr(os, "copy_file_range", copy)
+    monkeypatch.setattr(export, "PARALLEL_FROM", 1 << 20)  # as an 8 MiB file would be
+    assert export_in_process("model:2", tmp_path / "out") == history["second"]
+    assert any(name.startswith("artrepo-export") for name in copy.threads) and len(copy.threads) == 2
+
+
+def test_short_kernel_copies_are_continued(history, tmp_path, monkeypatch):
+    copy = CountingCopy(at_most=4096)
+    monkeypatch.setattr(os, "copy_file_range", copy)
+    assert export_in_process("model:1", tmp_path / "out") == history["first"]
+    assert copy.calls > 100
+
+
+@pytest.mark.parametrize("refusal", [errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP], ids=errno.errorcode.get)
+def test_when_the_kernel_refuses_the_copy_the_bytes_are_the_same(history, tmp_path, monkeypatch, refusal):
+    copy = CountingCopy(refuse=refusal)
+    monkeypatch.setattr(os, "copy_file_range", copy)
+    assert export_in_process("model:1", tmp_path / "out") == history["first"]
+    assert copy.calls == 1  # refused once, not asked again for every chunk
+    assert load_artifact("model:2").read_bytes() == history["second"]
+
+
+def flip_byte_in(av, codec: int) -> None:
+    """Damage, on disk, the last chunk of `av` stored with `codec` (earlier chunks are written before it)."""
+    from artrepo.client import active_repository
+
+    store = active_repository().chunks
+    cid = [c for c, k, _n in chunks_of(av) if k == codec][-1]
+    pid, entry = store.locate(cid)
+    pack = store.pack_path(pid)
+    pack.chmod(0o644)
+    raw = bytearray(pack.read_bytes())
+    raw[entry.offset + entry.length // 2] ^= 0x40
+    pack.write_bytes(bytes(raw))
+    forget_open_repositories()
+
+
+@pytest.mark.parametrize("codec", [CODEC_RAW, CODEC_ZSTD], ids=["raw-chunk", "compressed-chunk"])
+def test_a_damaged_chunk_fails_every_export_with_nothing_left_behind(project, tmp_path, codec):
+    src = tmp_path / "model.bin"
+    src.write_bytes(mixed_bytes(1))
+    victim = register_artifact(src, "model")
+    src.write_bytes(b"an unrelated file\n" * 1000)
+    register_artifact(src, "bystander")
+    flip_byte_in(victim, codec)
+    out = tmp_path / "exports"
+    out.mkdir()
+
+    proc = run_cli("export", "model:1", str(out / "model"))
+    assert proc.returncode == 3, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "model:1" in proc.stderr, proc.stderr
+    proc = run_cli("export", "model:1", str(out / "model.zip"))
+    assert proc.returncode == 3 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    with pytest.raises(IntegrityError, match="model:1"):
+        Client().get_artifact_version("model:1").download_files(out / "api.zip")
+    assert list(out.iterdir()) == []  # no folder, no zip, no partial file beside them
+
+    paths = project / ".artrepo" / "cache" / "paths"
+    before = sorted(paths.rglob("*")) if paths.exists() else []
+    with pytest.raises(IntegrityError, match="model:1"):
+        load_artifact("model:1")
+    assert (sorted(paths.rglob("*")) if paths.exists() else []) == before  # no half-made read-only copy
+    assert run_cli("export", "bystander", str(out / "ok")).returncode == 0
+    assert exported(out / "ok") == b"an unrelated file\n" * 1000

@@ -1,8 +1,8 @@
 """The two doors every durable write goes through: atomic files and locks."""
 from __future__ import annotations
 
-import _thread  # not threading: a cached run imports no threading
 import contextlib
+import errno
 import fcntl
 import os
 import time
@@ -27,42 +27,38 @@ def fsync_dir(path: Path) -> None:
 
 
 _libc = None
-_syncs: dict[int, list] = {}  # filesystem (st_dev) -> [lock, syncs started, last sync completed]
-_syncs_lock = _thread.allocate_lock()
 
 
 def sync_filesystem(folder: Path) -> None:
     """Make everything written so far on `folder`'s filesystem durable (syncfs(2), else sync(2)).
 
-    Concurrent callers in one process share syncs (group commit): a caller
-    returns as soon as a sync that started after its call has completed, so N
-    threads publishing at once cost about two syncs, not N. (Processes share
-    them too: the kernel commits concurrent syncs of a filesystem together.)
+    Each caller issues its own: the kernel already merges concurrent syncs of
+    a filesystem (one writeback, shared device cache flushes), and a sync
+    shared in user space (callers that arrived while one ran wait for the
+    next, issued once for all of them) made 4 concurrent publishers slower on
+    the build machine, in threads and in processes (docs/performance.md, Scale).
+    Raises OSError when the filesystem reports a write it could not make
+    durable (EIO, ENOSPC from syncfs): the caller then publishes nothing.
     """
     fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        dev = os.fstat(fd).st_dev
-        with _syncs_lock:
-            state = _syncs.setdefault(dev, [_thread.allocate_lock(), 0, 0])
-        ticket = state[1] + 1  # any sync numbered from here on starts after our writes
-        with state[0]:
-            if state[2] >= ticket:
-                return
-            state[1] += 1
-            number = state[1]
-            _syncfs(fd)
-            state[2] = number
+        _syncfs(fd)
     finally:
         os.close(fd)
 
 
 def _syncfs(fd: int) -> None:
     global _libc
-    if _libc is None:
-        import ctypes
+    import ctypes  # here, not at the top: `artrepo --help` never loads it
 
+    if _libc is None:
         _libc = ctypes.CDLL(None, use_errno=True)
-    if not hasattr(_libc, "syncfs") or _libc.syncfs(fd) != 0:
+    if not hasattr(_libc, "syncfs"):
+        os.sync()
+    elif _libc.syncfs(fd) != 0:
+        code = ctypes.get_errno()
+        if code != errno.ENOSYS:  # EIO, ENOSPC: something written before may be lost, so nothing may refer to it
+            raise OSError(code, f"could not make the writes durable (syncfs): {os.strerror(code)}")
         os.sync()
 
 

@@ -62,6 +62,22 @@ def read_loose(path: str, limit: int) -> str | None:
         return f"<unreadable: {exc}>"
 
 
+def loose_refs(git_dir: Path, prefix: str, skip=()) -> dict[str, str]:
+    """The loose ref files under `prefix` as {name: text} (`skip`: folders right under `prefix` left out)."""
+    top = os.path.join(git_dir, prefix).rstrip("/")
+    out = {}
+    for folder, dirs, files in os.walk(top):
+        if folder == top:
+            dirs[:] = [d for d in dirs if d not in skip]
+        for fname in files:
+            if not fname.endswith(".lock"):
+                path = os.path.join(folder, fname)
+                text = read_loose(path, 200)
+                if text is not None:
+                    out[Path(path).relative_to(git_dir).as_posix()] = text
+    return out
+
+
 def take_lock_file(git_dir: Path, name: str, *, flocked: bool = True, keep_open: bool = False):
     """git's `<name>.lock`, created exclusively.
 

@@ -8,7 +8,7 @@
 
 Reads: the loose file, then `packed-refs` (searched in place, packedrefs.py).
 Every update takes, in order, the flock of the ref's stripe
-(`layout.ref_lock`: the kernel drops it when its holder dies, so a git
+(`layout.ref_stripe_lock`: the kernel drops it when its holder dies, so a git
 `<ref>.lock` file found while holding it is stale and removed) and git's own
 `<ref>.lock` file (O_EXCL: what git and libgit2 take), re-reads the ref under
 the locks, asks `decide(current)` for the new value, appends the reflog line
@@ -35,8 +35,8 @@ from pathlib import Path
 from artrepo.atomic import flock, fsync_dir, open_creating, sync_filesystem
 from artrepo.errors import IntegrityError, RefLockedError
 from artrepo.gitdb import layout
-from artrepo.gitdb.files import (append_reflog, read_file, read_loose, remove_empty_folders, replace_packed,
-                                 take_lock_file)
+from artrepo.gitdb.files import (append_reflog, loose_refs, read_file, read_loose, remove_empty_folders,
+                                 replace_packed, take_lock_file)
 from artrepo.gitdb.layout import PREFIX
 from artrepo.gitdb.objects import is_oid
 from artrepo.gitdb.packedrefs import packed_refs
@@ -111,19 +111,8 @@ class RefsContainer:
     def all(self, prefix: str = PREFIX) -> dict[str, str]:
         """Every ref under `prefix` as {name: raw value}, loose winning over packed (values unchecked)."""
         out = dict(packed_refs(self.git_dir).items(prefix))
-        out.update(self._loose(prefix))
+        out.update(loose_refs(self.git_dir, prefix))
         return out
-
-    def _loose(self, prefix: str) -> dict[str, str]:
-        loose = {}
-        for folder, _dirs, files in os.walk(self.git_dir / prefix):
-            for fname in files:
-                if not fname.endswith(".lock"):
-                    path = os.path.join(folder, fname)
-                    text = read_loose(path, 200)
-                    if text is not None:
-                        loose[Path(path).relative_to(self.git_dir).as_posix()] = text
-        return loose
 
     def reflog(self, name: str) -> list[tuple[str, int, str]]:
         """(new oid, time in seconds, message), newest first."""
@@ -193,7 +182,7 @@ class RefsContainer:
     def pack(self) -> int:
         """Move every loose ref (valid, not symbolic) into packed-refs; returns how many were packed."""
         with flock(layout.packed_refs_lock(self.git_dir)):
-            loose = {name: text for name, text in self._loose("refs").items() if is_oid(text)}
+            loose = {name: text for name, text in loose_refs(self.git_dir, "refs").items() if is_oid(text)}
             if loose:
                 replace_packed(self.git_dir, packed_refs(self.git_dir).edited(loose))
         by_stripe: dict[int, dict[str, str]] = {}
@@ -214,15 +203,6 @@ class RefsContainer:
         finally:
             lock_path.unlink(missing_ok=True)
         remove_empty_folders(self.git_dir, name)
-
-    def loose_count(self, prefix: str = "refs", limit: int | None = None) -> int:
-        """How many loose ref files there are under `prefix` (counting stops at `limit`)."""
-        count = 0
-        for _folder, _dirs, files in os.walk(self.git_dir / prefix):
-            count += sum(1 for f in files if not f.endswith(".lock"))
-            if limit is not None and count >= limit:
-                break
-        return count
 
 
 class _StripeLocks:

@@ -19,6 +19,7 @@ from artrepo.listing import StepConfig, VersionList
 from artrepo.provenance import Provenance
 from artrepo.records.artifact import ArtifactType, Manifest
 from artrepo.records.run import RunRecord, StepRecord
+from artrepo.tags import Tag, artifact_key, effective_tags
 
 # ZenML's save types, by a version record's origin
 SAVE_TYPES = {"pipeline": "step_output", "saved": "manual", "registered": "preexisting"}
@@ -81,7 +82,7 @@ class ArtifactVersion(_Identified):
     provenance = cached_property(lambda self: Provenance.read(self._repo, self.id))  # saved outside a step, else None
 
     # its record's, then those annotations added and removed later (docs/format.md §7)
-    tags = property(lambda self: _tags_api().effective_tags(self.record.tags, self._repo.annotations(self.id)))
+    tags = property(lambda self: effective_tags(self.record.tags, self._repo.annotations(self.id)))
     run_metadata = property(lambda self: merged_metadata(self.record.metadata, self._repo.annotations(self.id)))
 
     @property
@@ -148,7 +149,7 @@ def _files_api():
 
 def effective(record, notes) -> tuple[list[Tag], dict]:
     """A version's tags and metadata with its annotations applied in time order (docs/format.md §7)."""
-    return _tags_api().effective_tags(record.tags, notes), merged_metadata(record.metadata, notes)
+    return effective_tags(record.tags, notes), merged_metadata(record.metadata, notes)
 
 
 def merged_metadata(recorded: dict, notes) -> dict:
@@ -190,7 +191,7 @@ class Artifact(_Identified):
             self._infos = self._repo.versions(self.name)
         return self._infos
 
-    id = property(lambda self: _tags_api().artifact_key(self.name))  # the key its own tags are kept under
+    id = property(lambda self: artifact_key(self.name))  # the key its own tags are kept under
 
     @property
     def versions(self) -> dict[str, ArtifactVersion]:
@@ -210,7 +211,7 @@ class Artifact(_Identified):
     @property
     def tags(self) -> list:
         """The artifact's own tags (ZenML's artifact-level tags), apart from its versions' tags."""
-        return _tags_api().effective_tags((), self._repo.annotations(self.id))
+        return effective_tags((), self._repo.annotations(self.id))
 
     def load(self, allow_pickle: bool = False):
         """The latest version's value (ZenML 0.98's artifact has no `load`, though its docs call it)."""
@@ -304,7 +305,7 @@ class PipelineRun(_Identified):
     status = property(lambda self: self.record.status)
     parameters = property(lambda self: dict(self.record.parameters))
     # its record's tags (`@pipeline(tags=)`), then those added and removed later (`add_tags(run=)`)
-    tags = property(lambda self: _tags_api().effective_tags(self.record.tags, self._repo.annotations(self.id)))
+    tags = property(lambda self: effective_tags(self.record.tags, self._repo.annotations(self.id)))
     created = property(lambda self: _utc(self.record.start_ns))
     start_time = created
     end_time = property(lambda self: _utc(self.record.end_ns))
@@ -325,12 +326,6 @@ class PipelineRun(_Identified):
                 raise IntegrityError(f"run {self.id[:12]} lists step {name!r} but holds no record of it")
             out[name] = StepRun(self._repo, self.id, rec, self.commit)
         return out
-
-
-def _tags_api():
-    from artrepo import tags  # hashlib: not on the path of a cached run
-
-    return tags
 
 
 class NamedPipeline(str):

@@ -9,8 +9,6 @@ under `artifact_key(name)`.
 """
 from __future__ import annotations
 
-import hashlib
-
 from artrepo import names
 from artrepo.errors import UserError
 
@@ -83,4 +81,6 @@ def effective_tags(record_tags, annotations) -> list[Tag]:
 
 def artifact_key(name: str) -> str:
     """The annotation key of the artifact `name` itself: 40 hex digits, like a version id."""
+    import hashlib  # OpenSSL: not on the path of a cached run
+
     return hashlib.sha1(b"artifact\0" + name.encode()).hexdigest()

@@ -13,6 +13,7 @@ from artrepo.runtime.cachekey import canonical_parameter
 from artrepo.runtime.graph import Composition, ExternalArtifact, Invocation, LateArtifact, execution_order
 from artrepo.plain import Plain
 from artrepo.runtime.signature import OutputSpec
+from artrepo.tags import validated_tags
 
 
 class PlannedStep(Plain):
@@ -121,18 +122,11 @@ def compose(pipeline, args: tuple, kwargs: dict, options) -> Plan:
     params = {k: _recordable(k, v) for k, v in arguments.items()}
     plan = Plan(pipeline.name, params, steps, order, parallel=options.parallel or pipeline.parallel,
                 source=options.source, run_name=config.get("run_name"),
-                tags=_run_tags(defaults.get("tags")), substitutions=dict(defaults.get("substitutions") or {}))
+                tags=validated_tags(defaults.get("tags") or ()),
+                substitutions=dict(defaults.get("substitutions") or {}))
     if plan.run_name is not None:
         format_name(str(plan.run_name), "date", "time", plan.substitutions)  # refused before any step runs
     return plan
-
-
-def _run_tags(tags) -> tuple[str, ...]:
-    if not tags:
-        return ()
-    from artrepo.tags import validated_tags  # hashlib: not on the path of a run without tags
-
-    return validated_tags(tags)
 
 
 def _step_settings(inv: Invocation, config: dict, defaults: dict) -> dict:

@@ -19,7 +19,7 @@ from artrepo.listing import StepConfig, VersionList
 from artrepo.provenance import Provenance
 from artrepo.records.artifact import ArtifactType, Manifest
 from artrepo.records.run import RunRecord, StepRecord
-from artrepo.tags import Tag, artifact_key, effective_tags
+from artrepo.tags import artifact_key, effective_tags
 
 # ZenML's save types, by a version record's origin
 SAVE_TYPES = {"pipeline": "step_output", "saved": "manual", "registered": "preexisting"}
@@ -54,6 +54,11 @@ class _Identified:
         return hash(getattr(self, self._identity))
 
 
+# a version's, run's or step run's: its record's, then what annotations added (and removed) later (format.md §7)
+_tags = property(lambda self: effective_tags(self.record.tags, self._repo.annotations(self.id)))
+_run_metadata = property(lambda self: merged_metadata(self.record.metadata, self._repo.annotations(self.id)))
+
+
 class ArtifactVersion(_Identified):
     """One stored version of a named artifact.
 
@@ -81,9 +86,7 @@ class ArtifactVersion(_Identified):
     data_type = property(lambda self: self.record.data_type)
     provenance = cached_property(lambda self: Provenance.read(self._repo, self.id))  # saved outside a step, else None
 
-    # its record's, then those annotations added and removed later (docs/format.md §7)
-    tags = property(lambda self: effective_tags(self.record.tags, self._repo.annotations(self.id)))
-    run_metadata = property(lambda self: merged_metadata(self.record.metadata, self._repo.annotations(self.id)))
+    tags, run_metadata = _tags, _run_metadata
 
     @property
     def producer(self) -> StepRun | None:
@@ -145,11 +148,6 @@ def _files_api():
     from artrepo import versionfiles  # zipfile, shutil: not on the path of a cached run
 
     return versionfiles
-
-
-def effective(record, notes) -> tuple[list[Tag], dict]:
-    """A version's tags and metadata with its annotations applied in time order (docs/format.md §7)."""
-    return effective_tags(record.tags, notes), merged_metadata(record.metadata, notes)
 
 
 def merged_metadata(recorded: dict, notes) -> dict:
@@ -258,10 +256,7 @@ class StepRun:
         r = self.record
         return None if r.start_ns is None or r.end_ns is None else (r.end_ns - r.start_ns) / 1e9
 
-    @property
-    def run_metadata(self) -> dict:
-        """Metadata logged on this step run: while it ran (`log_metadata()` in the step), then later."""
-        return merged_metadata(self.record.metadata, self._repo.annotations(self.id))
+    run_metadata = _run_metadata  # logged while it ran (`log_metadata()` in the step), then later
 
     @property
     def run(self) -> PipelineRun:
@@ -304,18 +299,14 @@ class PipelineRun(_Identified):
     pipeline = property(lambda self: NamedPipeline(self._repo, self.record.pipeline))
     status = property(lambda self: self.record.status)
     parameters = property(lambda self: dict(self.record.parameters))
-    # its record's tags (`@pipeline(tags=)`), then those added and removed later (`add_tags(run=)`)
-    tags = property(lambda self: effective_tags(self.record.tags, self._repo.annotations(self.id)))
+    tags = _tags  # `@pipeline(tags=)`, then `add_tags(run=)`
     created = property(lambda self: _utc(self.record.start_ns))
     start_time = created
     end_time = property(lambda self: _utc(self.record.end_ns))
     duration = property(lambda self: (self.record.end_ns - self.record.start_ns) / 1e9)
     provenance = cached_property(lambda self: Provenance.read(self._repo, self.commit))  # git, environment, who
 
-    @property
-    def run_metadata(self) -> dict:
-        """Metadata logged on this run: by its steps while it ran, then later (`run_id_name_or_prefix=`)."""
-        return merged_metadata(self.record.metadata, self._repo.annotations(self.id))
+    run_metadata = _run_metadata  # by its steps while it ran, then later (`run_id_name_or_prefix=`)
 
     @cached_property
     def steps(self) -> dict[str, StepRun]:

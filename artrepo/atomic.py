@@ -76,7 +76,7 @@ def write_atomic(path: Path, data, *, exclusive: bool = False, sync_dir: bool = 
     fd, tmp = _temp_file(path.parent)
     try:
         try:
-            _write_all(fd, data if isinstance(data, list) else [data])
+            write_all(fd, data)
             if sync:
                 os.fsync(fd)
         finally:
@@ -120,9 +120,9 @@ def _temp_file(folder: Path) -> tuple[int, str]:
 _IOV_MAX = 1024  # buffers per writev(2) call (Linux's UIO_MAXIOV)
 
 
-def _write_all(fd: int, parts: list) -> None:
-    """Write the buffers in order, many per system call (writev(2))."""
-    views = [memoryview(p).cast("B") for p in parts if len(p)]
+def write_all(fd: int, data) -> None:
+    """Write `data` (bytes, or a list of buffers in order), many buffers per system call (writev(2))."""
+    views = [memoryview(p).cast("B") for p in (data if isinstance(data, list) else [data]) if len(p)]
     i = 0
     while i < len(views):
         written = os.writev(fd, views[i:i + _IOV_MAX])
@@ -131,7 +131,6 @@ def _write_all(fd: int, parts: list) -> None:
             i += 1
         if written:  # the kernel stopped inside a buffer: go on from there
             views[i] = views[i][written:]
-
 
 
 @contextlib.contextmanager

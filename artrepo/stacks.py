@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import re
 
+from artrepo import names
 from artrepo.errors import NotFoundError, UserError
 
 SECTION = "artrepo-stack"
 ACTIVE = "artrepo.stack"
 DEFAULT = "default"
 FLAVORS = ("local", "dask")
-_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,63}\Z")
 _ADDRESS = re.compile(r"[a-z][a-z0-9+]*://\S+\Z")
 
 
@@ -145,12 +145,6 @@ def default_stack(root) -> Stack:
     return Stack(DEFAULT, LocalArtifactStore(root), LocalOrchestrator())
 
 
-def validate_stack_name(name: str) -> str:
-    if not _NAME.match(name or ""):
-        raise UserError(f"invalid stack name {name!r}: use letters, digits, '_' and '-' (up to 64)")
-    return name
-
-
 def _settings(repo) -> dict[str, dict[str, str]]:
     out: dict[str, dict[str, str]] = {}
     for entry, value in repo.config.items(SECTION + ".").items():
@@ -216,7 +210,7 @@ def get_stack(repo, name: str | None = None) -> Stack:
 def register_stack(repo, name: str, orchestrator: str = "local", scheduler: str | None = None,
                    workers: int | None = None, artifact_store: str | None = None) -> Stack:
     """Record a stack in the repository's config (everything is checked before anything is written)."""
-    validate_stack_name(name)
+    names.validate_setting_name(name, "stack")
     if name == DEFAULT:
         raise UserError("the default stack is built in (the local repository, steps run locally); "
                         "register a stack under another name")

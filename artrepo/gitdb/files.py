@@ -6,7 +6,7 @@ import os
 import time
 from pathlib import Path
 
-from artrepo.atomic import fsync_dir, open_creating
+from artrepo.atomic import fsync_dir, open_creating, write_all
 from artrepo.errors import RefLockedError
 from artrepo.gitdb.layout import IDENTITY
 
@@ -33,12 +33,6 @@ def read_file(path: str, limit: int | None = None) -> bytes:
         return b"".join(parts)
     finally:
         os.close(fd)
-
-
-def write_all(fd: int, data: bytes) -> None:
-    view, done = memoryview(data), 0
-    while done < len(data):
-        done += os.write(fd, view[done:])
 
 
 def remove_empty_folders(git_dir: Path, name: str) -> None:

@@ -277,7 +277,9 @@ class Driver:
                             inputs={k: info.id for k, info in inputs.items()}, start_ns=start,
                             code=self.repo.write_code(ps.step.code_text) if self.provenance.enabled else "")
         if ps.cacheable:
-            hit = self._cache_hit(ps, base)
+            from artrepo.runtime.cachehit import cache_hit
+
+            hit = cache_hit(self, ps, base)
             if hit is not None:
                 return hit
         else:
@@ -326,12 +328,6 @@ class Driver:
         from artrepo.models import default_run_name
 
         return default_run_name(self.plan.pipeline, self.start_ns)
-
-    # -- the cache (runtime.cachehit) ------------------------------------------------
-    def _cache_hit(self, ps: PlannedStep, base: StepRecord) -> StepRecord | None:
-        from artrepo.runtime.cachehit import cache_hit
-
-        return cache_hit(self, ps, base)
 
     # -- a step that ran ------------------------------------------------------------
     def _finish(self, base: StepRecord, outcome) -> StepRecord:

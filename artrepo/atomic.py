@@ -134,15 +134,21 @@ def write_all(fd: int, data) -> None:
 
 
 @contextlib.contextmanager
-def flock(path: Path, *, shared: bool = False):
-    """Hold an advisory lock on `path` (created if needed) for the block.
+def flock(path: Path, *, shared: bool = False, wait: bool = True):
+    """Hold an advisory lock on `path` (created if needed) for the block; yields whether it was taken
+    (always, when `wait`).
 
     The kernel drops it when the process dies, so a SIGKILLed holder never
     leaves a stale lock behind.
     """
     fd = open_creating(path, os.O_RDWR)
     try:
-        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
-        yield
+        mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+        try:
+            fcntl.flock(fd, mode if wait else mode | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
     finally:
         os.close(fd)

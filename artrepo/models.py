@@ -328,9 +328,7 @@ class NamedPipeline(str):
         self._repo = repo
         return self
 
-    @property
-    def name(self) -> str:
-        return str.__str__(self)
+    name = property(str.__str__)  # the plain text
 
     def __repr__(self) -> str:
         return f"Pipeline({self.name!r})"

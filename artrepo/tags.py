@@ -31,9 +31,7 @@ class Tag(str):
                             "options); pass Tag(name=...) or the plain string")
         return super().__new__(cls, name)
 
-    @property
-    def name(self) -> str:
-        return str.__str__(self)
+    name = property(str.__str__)  # the plain text
 
     def __repr__(self) -> str:
         return f"Tag({self.name!r})"

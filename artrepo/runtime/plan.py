@@ -45,15 +45,13 @@ class Plan(Plain):
     substitutions; None: ZenML's default), `tags` the run's tags.
     """
 
-    __slots__ = ("pipeline", "parameters", "steps", "order", "parallel", "source", "warnings", "run_name", "tags",
-                 "substitutions")
+    __slots__ = ("pipeline", "parameters", "steps", "order", "parallel", "source", "run_name", "tags", "substitutions")
 
     def __init__(self, pipeline: str, parameters: dict[str, object], steps: dict[str, PlannedStep],
-                 order: list[str], parallel: int = 1, source: str | None = None, warnings: list[str] | None = None,
-                 run_name: str | None = None, tags: tuple[str, ...] = (), substitutions: dict | None = None):
+                 order: list[str], parallel: int = 1, source: str | None = None, run_name: str | None = None,
+                 tags: tuple[str, ...] = (), substitutions: dict | None = None):
         self.pipeline, self.parameters, self.steps, self.order = pipeline, parameters, steps, order
         self.parallel, self.source = parallel, source
-        self.warnings = [] if warnings is None else warnings
         self.run_name, self.tags = run_name, tags
         self.substitutions = {} if substitutions is None else substitutions
 

@@ -315,19 +315,15 @@ class Driver:
         return out
 
     def _task(self, ps: PlannedStep, inputs: dict):
+        from artrepo.models import default_run_name
         from artrepo.runtime.task import StepTask
         from artrepo.values import Stored
 
         with self._store().lock:
             stored = {k: Stored.of(self.repo, info) for k, info in inputs.items()}
+        run_name = self.run_name or default_run_name(self.plan.pipeline, self.start_ns)
         return StepTask(self.run_id, self.plan.pipeline, ps.name, ps.step.entrypoint, dict(ps.invocation.parameters),
-                        stored, _outputs(ps), ps.settings, self.run_name or self.default_run_name(),
-                        resources=ps.step.resources)
-
-    def default_run_name(self) -> str:
-        from artrepo.models import default_run_name
-
-        return default_run_name(self.plan.pipeline, self.start_ns)
+                        stored, _outputs(ps), ps.settings, run_name, resources=ps.step.resources)
 
     # -- a step that ran ------------------------------------------------------------
     def _finish(self, base: StepRecord, outcome) -> StepRecord:

@@ -228,7 +228,10 @@ class LoadFiles:
 
 
 class _ZipSink:
-    """Where a zip goes (a path, opened here, or a stream); once cut, nothing more is written."""
+    """Where a zip goes (a path, opened here, or a stream, e.g. a socket); once cut, nothing more is written.
+
+    It has no `tell`: zipfile never seeks back in it, and writes data descriptors instead.
+    """
 
     def __init__(self, out):
         self._own = isinstance(out, (str, os.PathLike))

@@ -145,14 +145,6 @@ def default_stack(root) -> Stack:
     return Stack(DEFAULT, LocalArtifactStore(root), LocalOrchestrator())
 
 
-def _settings(repo) -> dict[str, dict[str, str]]:
-    out: dict[str, dict[str, str]] = {}
-    for entry, value in repo.config.items(SECTION + ".").items():
-        name, _, key = entry[len(SECTION) + 1:].rpartition(".")
-        out.setdefault(name, {})[key] = value
-    return out
-
-
 def _build(repo, name: str, fields: dict[str, str], active: bool) -> Stack:
     from artrepo.io.artifact_store import LocalArtifactStore
 
@@ -187,7 +179,7 @@ def stacks(repo) -> dict[str, Stack]:
     active = active_name(repo)
     out = {DEFAULT: default_stack(repo.root)}
     out[DEFAULT].active = active == DEFAULT
-    for name, fields in sorted(_settings(repo).items()):
+    for name, fields in sorted(repo.config.sections(SECTION).items()):
         if "orchestrator" in fields:
             out[name] = _build(repo, name, fields, name == active)
     return out
@@ -200,7 +192,7 @@ def get_stack(repo, name: str | None = None) -> Stack:
         stack = default_stack(repo.root)
         stack.active = active_name(repo) == DEFAULT
         return stack
-    fields = _settings(repo).get(wanted)
+    fields = repo.config.sections(SECTION).get(wanted)
     if not fields or "orchestrator" not in fields:
         known = ", ".join(stacks(repo))
         raise NotFoundError(f"no stack named {wanted!r} (stacks: {known}); register it with 'artrepo stack register'")
@@ -223,7 +215,7 @@ def register_stack(repo, name: str, orchestrator: str = "local", scheduler: str 
         from artrepo.remotes.config import get_remote
 
         get_remote(repo, artifact_store)
-    if name in _settings(repo):
+    if name in repo.config.sections(SECTION):
         raise UserError(f"stack {name!r} already exists; delete it first ('artrepo stack delete {name}')")
     for key, value in (("scheduler", scheduler), ("workers", str(workers) if workers else None),
                        ("artifact-store", artifact_store)):

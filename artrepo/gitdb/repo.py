@@ -98,6 +98,14 @@ class Config:
     def items(self, prefix: str = "") -> dict[str, str]:
         return {e.name: e.value for e in self._objects.git.config if e.name.startswith(prefix)}
 
+    def sections(self, section: str) -> dict[str, dict[str, str]]:
+        """{name: {key: value}} of the entries `section.<name>.<key>` (a remote's, a stack's)."""
+        out: dict[str, dict[str, str]] = {}
+        for entry, value in self.items(section + ".").items():
+            name, _, key = entry[len(section) + 1:].rpartition(".")
+            out.setdefault(name, {})[key] = value
+        return out
+
     def get(self, key: str) -> str | None:
         try:
             return str(self._objects.git.config[key])

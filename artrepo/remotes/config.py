@@ -47,12 +47,8 @@ def normalize_url(url: str) -> str:
 
 def remotes(repo) -> dict[str, Remote]:
     """Every configured remote by name."""
-    fields: dict[str, dict[str, str]] = {}
-    for entry, value in repo.config.items(SECTION + ".").items():
-        name, _, key = entry[len(SECTION) + 1:].rpartition(".")
-        fields.setdefault(name, {})[key] = value
     return {name: Remote(name, f["url"], f.get("endpoint-url") or None, f.get("trusted", "").lower() == "true")
-            for name, f in sorted(fields.items()) if "url" in f}
+            for name, f in sorted(repo.config.sections(SECTION).items()) if "url" in f}
 
 
 def get_remote(repo, name: str | None) -> Remote:

@@ -37,6 +37,7 @@ except ImportError:  # pragma: no cover - other interpreters
 BLOB, TREE = "100644", "40000"
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 _PARSED_MAX = 10_000
+HELD_OVERHEAD = 200  # bytes a held object takes beside its body (its id, tuple and dict slot)
 
 
 class Blob(Frozen):
@@ -58,7 +59,7 @@ class ObjectStore:
         self._git = None  # pygit2.Repository, opened on first need
         self._packs: list[GitPack] | None = None
         self._held: dict[str, tuple[str, bytes]] = {}  # `hold`: objects read from memory
-        self.held_bytes = 0
+        self.held_bytes = 0  # the memory held objects take, about
 
     # -- pygit2, for what is not loose ----------------------------------------------
     @property
@@ -130,7 +131,7 @@ class ObjectStore:
         """Serve these objects from memory until `release`: {id: (type, body)}, each id computed from its object
         (`packscan.scan_pack` of a pack a pull imports: it reads them while git checks the pack)."""
         self._held.update(objects)
-        self.held_bytes += sum(len(body) for _kind, body in objects.values())
+        self.held_bytes += sum(len(body) + HELD_OVERHEAD for _kind, body in objects.values())
 
     def release(self) -> None:
         self.held_bytes = 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import struct
 import zlib
 
+from artrepo.gitdb.objects import HELD_OVERHEAD
 from artrepo.gitdb.gitpack import OFS_DELTA, REF_DELTA, TYPES, PackError, apply_delta, inflate_at, ofs_back
 
 try:  # the interpreter's own SHA code: importing hashlib (OpenSSL) costs milliseconds
@@ -19,7 +20,7 @@ except ImportError:  # pragma: no cover - other interpreters
     from hashlib import sha1
 
 SCAN_OBJECT_MAX = 4 << 20  # scan_pack keeps objects up to this size (records and manifests are far smaller)
-SCAN_TOTAL_MAX = 256 << 20  # and stops once it holds this much (a pull's packs together: remotes/gitpacks.py)
+SCAN_TOTAL_MAX = 128 << 20  # and stops once they take this much (a pull's packs together: remotes/gitpacks.py)
 
 
 def scan_pack(data, limit: int = SCAN_TOTAL_MAX) -> dict[str, tuple[str, bytes]]:
@@ -29,7 +30,7 @@ def scan_pack(data, limit: int = SCAN_TOTAL_MAX) -> dict[str, tuple[str, bytes]]
     so what it returns is what those ids name, whatever the pack's bytes hold.
     Deltas are applied when their base came before them in the pack (as git
     writes packs). The scan stops at the first object over SCAN_OBJECT_MAX
-    bytes, past `limit` bytes in all, or at the first malformed entry
+    bytes, once they take `limit` bytes of memory, or at the first malformed entry
     (git's import of the pack says what is wrong): what it left out is read
     from the repository as usual.
     """
@@ -83,6 +84,6 @@ def _scan(data, out: dict, limit: int) -> None:
         oid = digest.hexdigest()
         out[oid] = (name, body)
         at[offset] = oid
-        total += len(body)
+        total += len(body) + HELD_OVERHEAD
         if total > limit:
             return

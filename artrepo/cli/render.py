@@ -13,10 +13,20 @@ import re
 
 from artrepo.sizes import human_size
 
-# C0 and C1 controls, DEL, and the invisible marks that reorder or split lines (bidi, separators)
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-_CONTROL_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-_CONTROL_BUT_LAYOUT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# C0 and C1 controls, DEL, and the invisible marks that reorder or split lines (bidi, separators); every
+# one is a character `str.isprintable` refuses, so printable text needs no search. Compiled on first use.
+_MARKS = "\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+_CONTROLS = {"all": "\x00-\x1f", "newline": "\x00-\x09\x0b-\x1f", "layout": "\x00-\x08\x0b-\x1f"}
+_compiled: dict[str, re.Pattern] = {}
+
+
+def _escaping(kind: str, text: str) -> str:
+    if text.isprintable():
+        return text
+    pattern = _compiled.get(kind)
+    if pattern is None:
+        pattern = _compiled[kind] = re.compile(f"[{_CONTROLS[kind]}{_MARKS}]")
+    return pattern.sub(_escape, text)
 
 
 def safe(value, *, newlines: bool = False) -> str:
@@ -24,12 +34,12 @@ def safe(value, *, newlines: bool = False) -> str:
 
     Newlines are escaped too (one field stays on one line) unless `newlines`.
     """
-    return (_CONTROL_BUT_NEWLINE if newlines else _CONTROL).sub(_escape, str(value))
+    return _escaping("newline" if newlines else "all", str(value))
 
 
 def safe_text(text: str) -> str:
     """A block of text (code, a diff) fit for a terminal: newlines and tabs kept, other controls escaped."""
-    return _CONTROL_BUT_LAYOUT.sub(_escape, text)
+    return _escaping("layout", text)
 
 
 def _escape(match: re.Match) -> str:

@@ -18,6 +18,7 @@ from artrepo.errors import IntegrityError, MaterializerError, UserError
 from artrepo.records.artifact import Manifest
 from artrepo.storage.chunkstore import ChunkStore
 from artrepo.storage.export import export_file
+from artrepo.storage.packfile import CODEC_RAW
 from artrepo.storedfile import StoredFile
 from artrepo.storage.packwriter import WriteSession
 from artrepo.safepaths import RESERVED, check_files, check_relpath
@@ -218,7 +219,11 @@ class LoadFiles:
 
     def _zip_one(self, zf: zipfile.ZipFile, f: StoredFile, sink: "_ZipSink") -> None:
         try:
-            with zf.open(f.path, "w", force_zip64=True) as entry, self.store.open(f) as src:
+            entry_info = zipfile.ZipInfo(f.path)
+            # stored as is when zstd shrank none of its chunks (deflate would take ~25 s/GiB to gain nothing)
+            incompressible = all(self.store.locate(cid)[1].codec == CODEC_RAW for cid, _n in f.chunks)
+            entry_info.compress_type = zipfile.ZIP_STORED if incompressible else zipfile.ZIP_DEFLATED
+            with zf.open(entry_info, "w", force_zip64=True) as entry, self.store.open(f) as src:
                 buf = bytearray(min(COPY_BLOCK, max(f.size, 1)))
                 while n := src.readinto(buf):
                     entry.write(memoryview(buf)[:n])

@@ -87,7 +87,8 @@ class _Batches:
 
 
 class _Copier:
-    """One thread's share of an export, with its own buffer."""
+    """One thread's share of an export, with its own buffer (unmapped with the copier; never closed, since a view of
+    it in a failed write's traceback would make `close` raise over the real error)."""
 
     def __init__(self, store, fd: int):
         self.store, self.fd = store, fd
@@ -103,9 +104,6 @@ class _Copier:
         except BaseException:
             batches.failed = True
             raise
-        finally:
-            if self.buf is not None:
-                self.buf.close()
 
     def _run_at(self, batch: list, i: int) -> int:
         """Write batch[i] and the raw chunks lying right behind it in the same pack; the next index."""

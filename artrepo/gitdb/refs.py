@@ -289,6 +289,9 @@ class RefTransaction:
         self._bulk = len(names) > BULK
         self._locks = _StripeLocks(self.git_dir, names)
         self._pending: list[tuple[Path | None, str, str | None, str, str]] = []  # (lock file, name, old, new, message)
+        self._upfront = set(names) if self._bulk else set()  # their stripes are held: none of them can change
+        self._listed: dict[str, set[str]] = {}  # folder -> loose ref files, listed once (bulk, upfront refs)
+        self._packed = None  # packed-refs as first read for those refs
 
     def __enter__(self):
         return self
@@ -298,9 +301,12 @@ class RefTransaction:
 
     def set(self, name: str, decide: Decide, message: str) -> str | None:
         """Lock `name` and stage `decide(current)`; returns the value the ref will hold."""
-        self._locks.take([name])
+        if name in self._upfront:
+            current = self._held_value(name)
+        else:
+            self._locks.take([name])
+            current = self.refs.get(name, derived=not self.durable) if self._bulk else None
         if self._bulk:
-            current = self.refs.get(name, derived=not self.durable)
             new = decide(current)
             if new is None or new == current:
                 return current
@@ -325,6 +331,26 @@ class RefTransaction:
         self._pending.append((lock_path, name, current, new, message))
         return new
 
+    def _held_value(self, name: str) -> str | None:
+        """`refs.get` of a ref locked since the transaction began, its folder listed and packed-refs read once
+        for all such refs: only the holder of a ref's stripe creates, changes or removes it (`pack` copies a
+        loose ref into packed-refs unchanged and removes the loose file under the stripe)."""
+        folder, _, leaf = name.rpartition("/")
+        listed = self._listed.get(folder)
+        if listed is None:
+            try:
+                listed = self._listed[folder] = set(os.listdir(self.git_dir / folder))
+            except (FileNotFoundError, NotADirectoryError):
+                listed = self._listed[folder] = set()
+        if leaf in listed:
+            return self.refs.get(name, derived=not self.durable)
+        if self._packed is None:
+            self._packed = packed_refs(self.git_dir)
+        oid = self._packed.get(name)
+        if oid is not None and not is_oid(oid):
+            raise IntegrityError(f"damaged ref {name} in packed-refs")
+        return oid
+
     def commit(self) -> None:
         if not self._pending:
             return
@@ -343,6 +369,7 @@ class RefTransaction:
         folders = {(self.git_dir / name).parent for lock_path, name, *_ in self._pending
                    if lock_path is not None and layout.ref_kind(name) != "derived"}
         self._pending = []
+        self._packed, self._listed = None, {}  # written meanwhile
         if self.durable:
             for folder in folders:
                 fsync_dir(folder)

@@ -77,7 +77,7 @@ class _Pack:
     def _copy_in(self, data) -> tuple[int, int]:
         n, start = len(data), self.fill
         if self.buf is None or len(self.buf) < start + n:
-            grown = bytearray(min(PACK_CAPACITY, max(start + n, 2 * len(self.buf or b""), 1 << 16)))
+            grown = bytearray(min(PACK_CAPACITY, max(start + n, 2 * len(self.buf or b""), 4096)))
             if start:
                 grown[:start] = self.buf[:start]
             self.buf = grown

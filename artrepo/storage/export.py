@@ -5,7 +5,7 @@
 A chunk stored raw in a local pack is hashed where it lies (a read-only
 mapping of its pack: the page cache, no copy into Python) and, once its
 BLAKE3 matches its id, copied into the destination by `copy_file_range(2)`
-(in-kernel; `sendfile(2)` or pread/pwrite where that is refused). A
+(in-kernel; pread/pwrite where the kernel refuses it). A
 compressed chunk, or one in a remote store, is read, decoded, hashed and
 written. Nothing unverified reaches the destination. Two threads share the
 chunks of a large file (BLAKE3 and the copies release the GIL): the cost is

@@ -10,9 +10,9 @@ than `AUTO_INDEX_FILES` index files, or a run estimates more than
 git does), the repository is packed: the content store's small segments are
 merged (storage/repack.py), loose objects go into a git pack with the
 smallest packs (gitdb/repack.py), and loose refs into `packed-refs` once
-they are `REF_FRACTION` of the packed ones (rewriting `packed-refs` copies
-every ref: 7 MB, ~30 ms at 100,000 versions, so an automatic packing does it
-only after that many new refs). Each step is geometric or incremental: a save
+they are `AUTO_LOOSE_REFS` and 1/`REF_FRACTION` of the packed ones (rewriting
+`packed-refs` copies every ref: 7 MB, ~30 ms at 100,000 versions, so an
+automatic packing does it only after that many new refs). Each step is geometric or incremental: a save
 pays for it O(log n) amortized, so 100,000 versions cost per save what 1,000 do.
 
 Packing takes the repository's maintenance lock (one packer at a time; an
@@ -32,7 +32,7 @@ from artrepo.gitdb import layout
 AUTO_INDEX_FILES = 32
 AUTO_LOOSE_OBJECTS = 2048
 AUTO_LOOSE_REFS = 64  # an automatic packing packs refs from this many loose ones,
-REF_FRACTION = 128  # or from this fraction of the packed ones if more (1,000 files at 128,000 refs)
+REF_FRACTION = 128  # and 1/REF_FRACTION of the packed ones (at most ~1,000 loose files at 128,000 refs)
 
 
 def maybe_maintain(repo, *, saved: bool) -> None:

@@ -25,8 +25,11 @@ def usage(view) -> dict:
     doc = _figures(per_name, lambda cid: locations[cid][1].length if cid in locations else None)
     packs, _ = survey(view.store)
     index = view.store.index
+    retired = view.retired()  # replaced by a remote gc: it frees them once the grace period ends
 
     def unreferenced(pid, pack) -> bool:
+        if pid not in index.packs and view.store.pack_key(pid) in retired:
+            return True
         entries = index.packs.get(pid) or pack.footer
         if entries is None:
             return pack.error is None  # never read, and no index names it: it serves nothing

@@ -136,7 +136,14 @@ def _check_store(view, reached: Reach, report: FsckReport, read_data: bool):
         report.problem(message, pack_users.get(pid, ()))
     elsewhere = _check_chunks(view, reached, packs, rows, where, report)
     indexed = {pid for by_pack in rows.values() for pid in by_pack} - index.forgotten
-    orphans = [p for pid, p in packs.items() if pid not in indexed]
+    retired = view.retired()  # replaced by a remote gc, kept for readers of the previous ref table
+    replaced = [p for pid, p in packs.items() if pid not in indexed and store.pack_key(pid) in retired]
+    replaced += [info for info in (found for _when, found in retired.values()) if info is not None]
+    if replaced:
+        report.notes.append(f"{len(replaced)} packs and files ({sum(p.size for p in replaced)} bytes) replaced by "
+                            f"'{gc}' and kept for readers of the previous ref table: it removes them once older "
+                            "than the grace period")
+    orphans = [p for pid, p in packs.items() if pid not in indexed and store.pack_key(pid) not in retired]
     if orphans:
         report.notes.append(f"{len(orphans)} packs ({sum(p.size for p in orphans)} bytes) that no index file names "
                             f"(left by interrupted writes, or a write in progress): '{gc}' removes them once older "

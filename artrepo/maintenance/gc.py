@@ -18,6 +18,16 @@ repository and a remote (view.py):
    table; if a pusher wrote in between, gc re-reads and re-plans); only then
    are the old index files, the dropped packs and the leftovers deleted, so a
    crash at any point leaves a valid store.
+4. Small packs' needed chunks are regrouped into full packs (locally those
+   older than the grace period; on a remote every small pack its index
+   names), and a remote's git packs are merged into one pack of what its refs
+   reach: a clone after many pushes reads a few objects, not two per push.
+   Both are written before the ref table names them. On a remote, what the
+   new table no longer names (the regrouped packs, the old index files and
+   git packs) is retired, not deleted: the table records when (state.py), so
+   a reader that read the previous table still finds every object, and a
+   later gc deletes it once that time and its own age are older than the
+   grace period (at once with a grace period of 0).
 
 Locally gc holds the exclusive `locks/gc` flock, which saves hold shared:
 they are never raced at all. Why a concurrent push loses nothing: it uploads
@@ -58,6 +68,7 @@ class GcResult:
     dropped_files: list[str] = field(default_factory=list)  # what interrupted writers left
     kept_packs: int = 0
     kept_young: int = 0  # unreferenced packs kept because they are younger than the grace period
+    kept_retired: int = 0  # replaced packs and files a remote keeps for readers of its previous ref table
     index_files_before: int = 0
     index_rewritten: bool = False
     git_packed: bool = False
@@ -66,6 +77,13 @@ class GcResult:
     needed: set = field(default_factory=set)  # chunk ids the refs need (for regrouping)
     written_packs: int = 0
     index_file: str | None = None  # the merged index file gc wrote and adopted
+    git_packs_before: int = 0  # a remote's git packs, merged into one when there are several
+    git_pack: str | None = None  # the merged git pack gc wrote and adopted
+    # a remote's: what its table keeps retired ({key: since when}), what this gc retires, and those kept
+    retired: dict[str, int] = field(default_factory=dict)
+    retiring: list[str] = field(default_factory=list)
+    retired_before: dict[str, int] = field(default_factory=dict)
+    keep_replaced: bool = False  # retire what gc replaces (a remote, grace above 0), instead of deleting it
 
     @property
     def freed_bytes(self) -> int:
@@ -98,18 +116,22 @@ def collect(view, *, grace: float, dry_run: bool = False, ignore_refs=frozenset(
             now: float | None = None) -> GcResult:
     """Plan (and unless `dry_run`, carry out) the removal of what no ref of the view needs."""
     for _attempt in range(MAX_ATTEMPTS):
-        result = plan(view, grace, time.time() if now is None else now, ignore_refs)
+        now_ = time.time() if now is None else now
+        result = plan(view, grace, now_, ignore_refs)
         if dry_run:
             return result
         written = _regroup(view, result)
-        if result.index_rewritten and not _replace_index(view, result):
+        merged = view.merge_git() if result.git_packs_before > 1 else None
+        result.git_pack = merged[0] if merged else None
+        if _table_changes(result) and not _replace_index(view, result, now_):
             view.refresh()  # another writer changed the index list since we read it: re-read, re-plan
             continue
         for pid in result.dropped_packs:
             if pid not in written:
                 view.store.delete_pack(pid)
-        # an unlisted index file a killed gc left may be the very one just adopted (same packs, same bytes)
-        result.dropped_files = [key for key in result.dropped_files if key != index_key(result.index_file or "")]
+        # an unlisted index file or git pack a killed gc left may be the very one just adopted (same bytes)
+        adopted = {index_key(result.index_file or ""), merged[1] if merged else ""}
+        result.dropped_files = [key for key in result.dropped_files if key not in adopted]
         for key in result.dropped_files:
             view.remove(key)
         return result
@@ -127,20 +149,28 @@ def plan(view, grace: float, now: float, ignore_refs=frozenset()) -> GcResult:
         bad = next(iter(index.damaged or index.missing))  # and those packs' footers were not read: cannot rebuild
         raise IntegrityError(f"{f'remote {view.name}: ' if view.name else ''}index file {bad[:12]} is damaged or "
                              "missing; cannot tell which packs hold needed data (nothing was deleted)")
-    result = GcResult(index_files_before=len(index.files) + len(index.damaged) + len(index.missing))
+    result = GcResult(index_files_before=len(index.files) + len(index.damaged) + len(index.missing),
+                      git_packs_before=len(view.git_packs()), keep_replaced=view.retires and grace > 0)
+    retired = view.retired()
+    result.retired_before = {key: when for key, (when, _info) in retired.items()}
     survivors = result.survivors
     local = view.name is None and view.store.root is not None
     for pid, pack in packs.items():
         entries = index.packs.get(pid) or pack.footer
         old = pack.mtime is not None and now - pack.mtime >= grace
-        if entries is None and pack.error:  # contents unknown: never delete what cannot be read
+        needed = bool(entries) and any(e.chunk_id in reached.users for e in entries)
+        key = view.store.pack_key(pid) if retired and pid not in index.packs else None
+        if key in retired and (not needed or _held_elsewhere(  # its needed chunks moved: it waits, then goes
+                index, pid, [e for e in entries if e.chunk_id in reached.users], packs)):
+            _retired(result, key, retired[key][0], pack.mtime, now, grace, pid, pack.size)
+        elif entries is None and pack.error:  # contents unknown: never delete what cannot be read
             result.kept_packs += 1
         elif pid not in index.packs and entries and old and _held_elsewhere(index, pid, entries, packs):
             result.dropped_packs[pid] = pack.size  # left by a repack killed after it indexed the copies
-        elif entries and any(e.chunk_id in reached.users for e in entries):
+        elif needed:
             survivors[pid] = entries
             result.kept_packs += 1
-            if local and old and (not _full(entries) or not all(e.chunk_id in reached.users for e in entries)):
+            if _regroupable(entries, reached.users, old if local else pid in index.packs):
                 result.regroup[pid] = entries  # small, or holding dropped data: its needed chunks move
         elif pack.mtime is None or now - pack.mtime < grace:
             if entries:
@@ -151,6 +181,9 @@ def plan(view, grace: float, now: float, ignore_refs=frozenset()) -> GcResult:
     for pid, entries in index.packs.items():  # a missing pack holding needed chunks: keep naming it (fsck says)
         if pid not in packs and any(e.chunk_id in reached.users for e in entries):
             survivors[pid] = entries
+    for key, (when, info) in retired.items():  # the retired index files and git packs (packs: above)
+        if info is not None:
+            _retired(result, key, when, info.mtime, now, grace)
     for key, info in sorted(view.leftovers().items()):
         if info.mtime is not None and now - info.mtime >= max(grace, view.leftover_age):
             result.dropped_files.append(key)
@@ -161,6 +194,35 @@ def plan(view, grace: float, now: float, ignore_refs=frozenset()) -> GcResult:
     result.index_rewritten = (len(index.files) > 1 or not intact or set(survivors) != set(index.packs)
                               or bool(result.regroup))
     return result
+
+
+def _regroupable(entries, users, movable: bool) -> bool:
+    """Whether a pack's needed chunks move into new packs: it is small, or holds data no ref needs.
+
+    Locally only packs older than the grace period move; on a remote, any pack
+    its index names (what it replaces stays readable for the grace period).
+    """
+    return movable and (not _full(entries) or not all(e.chunk_id in users for e in entries))
+
+
+def _retired(result: GcResult, key: str, when: int, mtime: float | None, now: float, grace: float,
+             pid: bytes | None = None, size: int = 0) -> None:
+    """A retired object goes once both its retirement and its own age are older than the grace period (a store
+    that keeps no time keeps it); until then it stays retired."""
+    if mtime is not None and now - max(when, mtime) >= grace:
+        if pid is None:
+            result.dropped_files.append(key)
+        else:
+            result.dropped_packs[pid] = size
+    else:
+        result.retired[key] = when
+        result.kept_retired += 1
+
+
+def _table_changes(result: GcResult) -> bool:
+    """Whether gc writes a new index list (a remote: a new ref table)."""
+    return (result.index_rewritten or result.git_pack is not None or bool(result.retiring)
+            or result.retired != result.retired_before)
 
 
 def _full(entries) -> bool:
@@ -188,8 +250,13 @@ def _regroup(view, result: GcResult) -> set[bytes]:
     for pid, entries in result.regroup.items():
         if pid not in written:
             result.survivors.pop(pid, None)
-            result.dropped_packs[pid] = sum(e.length for e in entries)
+            if result.keep_replaced:
+                result.retiring.append(view.store.pack_key(pid))
+            else:
+                result.dropped_packs[pid] = sum(e.length for e in entries)
     result.survivors.update(written)
+    for pid in written:  # written before by a gc killed after its regroup, or the very bytes of a retired pack
+        result.retired.pop(view.store.pack_key(pid), None)
     result.written_packs = len(written)
     result.kept_packs += len(written) - len(result.regroup)
     return set(written)
@@ -210,17 +277,29 @@ def _keep_recently_deleted(view, reached, since: float) -> None:
                             reached.users.setdefault(cid, set()).add(f"{note.version_id[:12]} (deleted)")
 
 
-def _replace_index(view, result: GcResult) -> bool:
-    """One merged index of the surviving packs, adopted by the view; then the files it replaces go."""
+def _replace_index(view, result: GcResult, now: float) -> bool:
+    """One merged index of the surviving packs (and the merged git pack), adopted by the view; then the index
+    files it replaces go (a remote: are retired, unless the grace period is 0)."""
     index = view.store.index
     old = list(index.files) + list(index.damaged) + list(index.missing)
-    new = index.write(result.survivors) if result.survivors else None
-    if not view.adopt_index([new] if new else []):
+    names = list(index.named or old)
+    if result.index_rewritten:
+        new = index.write(result.survivors) if result.survivors else None
+        names = [new] if new else []
+        replaced = [index_key(name) for name in old if name != new and name not in index.missing]
+    else:
+        new, replaced = None, []
+    if result.git_pack is not None:
+        replaced += [key for name, key in view.git_packs().items() if name != result.git_pack]
+    if view.retires:
+        (result.retiring if result.keep_replaced else result.dropped_files).extend(replaced)
+    retired = {**result.retired, **dict.fromkeys(result.retiring, int(now))}
+    if not view.adopt_index(names, [result.git_pack] if result.git_pack else None, retired):
         return False
     result.index_file = new
-    for name in old:
-        if name != new:
-            view.store.backend.delete(index_key(name))
+    if not view.retires:  # a local store's readers re-read the index folder: nothing waits for them
+        for key in replaced:
+            view.store.backend.delete(key)
     return True
 
 

@@ -24,8 +24,13 @@ _MIN_NEW = 64  # fewer new entries than this (and than a tenth) are not worth re
 
 
 class ReachCache:
-    def __init__(self, git_dir: Path):
-        self.path = Path(git_dir) / "cache" / "reach"
+    """`path`: the file (default `<git_dir>/cache/reach`); `seed`: another cache, read only, asked about the
+    commits this one does not know (a remote's cache seeded from the local repository's: a commit id names
+    the same objects wherever they are)."""
+
+    def __init__(self, git_dir: Path | None = None, *, path: Path | None = None, seed: "ReachCache | None" = None):
+        self.path = Path(path) if path is not None else Path(git_dir) / "cache" / "reach"
+        self.seed = seed
         self._entries: dict[bytes, tuple] | None = None
         self._new = 0
         self._seen: set[bytes] = set()
@@ -65,6 +70,12 @@ class ReachCache:
                 seen.add(raw)
                 found = found or NONE
             out.append(found)
+        if self.seed is not None and None in out:
+            unknown = [i for i, found in enumerate(out) if found is None]
+            for i, found in zip(unknown, self.seed.get_many([commits[i] for i in unknown])):
+                if found is not None:
+                    self.put(commits[i], found)
+                    out[i] = found
         return out
 
     def put(self, commit: str, value) -> None:
@@ -94,3 +105,10 @@ class ReachCache:
 
 def open_cache(git_dir: Path) -> ReachCache | None:
     return None if os.environ.get("ARTREPO_REACH_CACHE", "1") == "0" else ReachCache(git_dir)
+
+
+def remote_cache(path: Path, local_git_dir: Path) -> ReachCache | None:
+    """The reach cache of a remote's view, kept at `path` and seeded from the local repository's (read only:
+    its own file keeps the local repository's commits)."""
+    local = open_cache(local_git_dir)
+    return None if local is None else ReachCache(path=path, seed=local)

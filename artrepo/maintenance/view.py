@@ -18,8 +18,14 @@ Maintenance code never asks where the data lives; a view gives
     leftovers()     {key: ObjectInfo}: what interrupted writers left besides packs
     leftover_age    their minimum age, besides the grace period, before gc removes them
     remove(key)     delete one leftover
-    adopt_index(names) -> bool   make the index exactly these files (False: another writer got
-                                 there first; `refresh()` and plan again)
+    retires         whether what gc replaces stays for the grace period (a remote's readers may have
+                    read its previous ref table) instead of going at once
+    retired()       {key: (when gc replaced it, ObjectInfo or None for a pack)}: what waits for that
+    git_packs()     {name: key} of the git packs a remote's table names; merge_git() writes one pack
+                    of what its refs reach instead: (name, key), or None
+    adopt_index(names, git_packs=None, retired=None) -> bool   make the index exactly these files (and
+                    a remote's git packs and retired objects these; False: another writer got there
+                    first; `refresh()` and plan again)
     metadata_bytes()   bytes of index files and git objects
 
 `LocalView` is here; `artrepo.remotes.view` opens a remote's (the command
@@ -46,6 +52,7 @@ class LocalView:
 
     name = None
     leftover_age = TEMP_MIN_AGE
+    retires = False  # local readers re-read the index folder and retry a pack gone (ChunkStore)
 
     def __init__(self, repo: Repository, remote_store=None):
         self.repo = self.reader = repo
@@ -105,7 +112,16 @@ class LocalView:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
 
-    def adopt_index(self, names: list[str]) -> bool:
+    def retired(self) -> dict:
+        return {}
+
+    def git_packs(self) -> dict[str, str]:
+        return {}  # git's own gc packs the local repository (gc.pack_git)
+
+    def merge_git(self) -> None:
+        return None
+
+    def adopt_index(self, names: list[str], git_packs=None, retired=None) -> bool:
         return True  # the index is every file in index/: gc removes the others next
 
     def refresh(self) -> None:

@@ -4,7 +4,8 @@
 
     {"v": 2, "base": base table name or nil, "refs": {ref name: commit id, or nil: removed},
      "tops": {name: highest auto-increment number published}, "git": [git pack names, oldest first],
-     "index": [index file names, oldest first], "writer": random nonce}
+     "index": [index file names, oldest first], "writer": random nonce,
+     "retired": {object key: unix time} (optional)}
 
 The remote's refs are those of the base table (reftable.py: immutable, the
 bulk) with `refs` applied over them; `refs` collects the changes of recent
@@ -17,11 +18,18 @@ both win, and the loser re-reads, re-plans (renumbering its versions) and
 tries again. The nonce makes each payload unique, so an ambiguous 412 can be
 resolved by reading back. Version 1 (every ref in `refs`, no base, no tops)
 is read as a table without base and written back as version 2.
+
+`retired` names the packs, index files and git packs a remote gc replaced
+(regrouped, merged), and the base tables a fold replaced, with the time the
+table stopped naming them: a reader that read the table before still finds
+them, until gc removes them once that time and their own age are older than
+its grace period (maintenance/gc.py).
 """
 from __future__ import annotations
 
 import os
 import re
+import time
 
 from artrepo import names
 from artrepo.errors import ArtrepoError, IntegrityError
@@ -36,6 +44,7 @@ _RUN_ID = re.compile(r"[0-9a-f]{40}\Z")
 # encoded components only (names.encode): what git accepts and artrepo writes
 _REF = re.compile(r"refs/artrepo(/[A-Za-z0-9_+,-][A-Za-z0-9_+,.-]{0,254})+\Z")
 MAX_STATE_BYTES = 1 << 30
+_RETIRED_KEY = re.compile(r"(?:(?:packs|index|tables)/[0-9a-f]{64}|git/[0-9a-f]{64}\.pack)\Z")
 # a subset of the valid refs that needs no decoding: a version or alias whose name and label have no `.` or `::`
 # (nothing to decode, no `.lock` ending) within the length limits, or a run; every other ref takes ref_problem
 _PLAIN = re.compile(r"refs/artrepo/(?:(?:v|aliases)/[A-Za-z0-9_][A-Za-z0-9_-]{0,127}/[A-Za-z0-9_][A-Za-z0-9_-]{0,63}"
@@ -50,13 +59,15 @@ class RemoteState:
     """
 
     def __init__(self, refs=None, git_packs=(), index_files=(), token: str | None = None, *,
-                 base: str | None = None, tops: dict[str, int] | None = None, loader=None):
+                 base: str | None = None, tops: dict[str, int] | None = None, loader=None,
+                 retired: dict[str, int] | None = None):
         self.changes: dict[str, str | None] = dict(refs or {})  # over the base table; None: removed
         self.git_packs = list(git_packs)
         self.index_files = list(index_files)
         self.token = token  # what the conditional write compares against; None: no state yet
         self.base = base
         self.tops = dict(tops) if tops is not None else _tops(self.changes)
+        self.retired = dict(retired or {})  # object key -> when a remote gc stopped naming it (unix seconds)
         self._loader = loader  # base table name -> PackedRefs
         self._table = None
         self._refs: dict[str, str] | None = None
@@ -113,12 +124,13 @@ class RemoteState:
             tops[name] = max(tops.get(name, 0), number)
         return RemoteState(changes, self.git_packs + [g for g in git_packs if g not in self.git_packs],
                            self.index_files + [i for i in index_files if i not in self.index_files],
-                           base=self.base, tops=tops, loader=self._loader)._with_table(self._table)
+                           base=self.base, tops=tops, loader=self._loader,
+                           retired=self.retired)._with_table(self._table)
 
-    def with_index(self, index_files: list[str]) -> "RemoteState":
-        """The same refs and git packs, with exactly these index files."""
-        return RemoteState(self.changes, self.git_packs, index_files, base=self.base, tops=self.tops,
-                           loader=self._loader)._with_table(self._table)
+    def maintained(self, index_files: list[str], git_packs: list[str], retired: dict[str, int]) -> "RemoteState":
+        """The same refs, with exactly these index files, git packs and retired objects (a remote gc's table)."""
+        return RemoteState(self.changes, git_packs, index_files, base=self.base, tops=self.tops,
+                           loader=self._loader, retired=retired)._with_table(self._table)
 
     def _with_table(self, table) -> "RemoteState":
         self._table = table
@@ -142,6 +154,8 @@ def encode_state(state: RemoteState) -> bytes:
     doc = {"v": STATE_VERSION, "base": state.base, "refs": dict(sorted(state.changes.items())),
            "tops": dict(sorted(state.tops.items())), "git": list(state.git_packs), "index": list(state.index_files),
            "writer": os.urandom(16).hex()}
+    if state.retired:
+        doc["retired"] = dict(sorted(state.retired.items()))
     return zstandard.ZstdCompressor(level=3).compress(msgpack.packb(doc))
 
 
@@ -177,9 +191,13 @@ def decode_state(data: bytes, url: str, loader=None) -> RemoteState:
     for name in git + index:
         if type(name) is not str or not _HASH.match(name):
             raise IntegrityError(f"remote {url}: invalid object name {str(name)[:80]!r} in its ref table")
+    retired = doc.get("retired", {})
+    if type(retired) is not dict or not all(type(k) is str and _RETIRED_KEY.match(k) and type(t) is int
+                                            and 0 <= t < 1 << 63 for k, t in retired.items()):
+        raise IntegrityError(f"remote {url}: unreadable ref table (retired objects of the wrong form)")
     if base is not None and loader is None:
         loader = TableLoader(None, url).load
-    return RemoteState(refs, git, index, base=base, tops=tops, loader=loader)
+    return RemoteState(refs, git, index, base=base, tops=tops, loader=loader, retired=retired)
 
 
 def _invalid(ref, oid) -> str | None:
@@ -245,7 +263,11 @@ class TableLoader:
             return state
         name, data, text = encode_table(state.refs)
         self.backend.put_content(table_key(name), data)
-        folded = RemoteState({}, state.git_packs, state.index_files, base=name, tops=state.tops, loader=self.load)
+        retired = dict(state.retired)
+        if state.base is not None and state.base != name:  # a reader of the previous table may still fetch it
+            retired[table_key(state.base)] = int(time.time())
+        folded = RemoteState({}, state.git_packs, state.index_files, base=name, tops=state.tops, loader=self.load,
+                             retired=retired)
         return folded._with_table(self.cache.add(name, text))
 
 

@@ -26,10 +26,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from artrepo.errors import IntegrityError
-from artrepo.storage.chunkstore import ChunkStore
+from artrepo.storage.chunkstore import READERS, ChunkStore
 from artrepo.storage.ids import PackId, pack_id, short
 from artrepo.storage.index import index_key
-from artrepo.storage.packfile import MAX_PACK_ENTRIES, PACK_TARGET, PackEntry, check_blob, encode_footer
+from artrepo.storage.packfile import MAX_PACK_ENTRIES, PACK_TARGET, PackEntry, check_blob, encode_footer, pack_size
 
 FACTOR = 2
 FULL_BYTES = PACK_TARGET // 2  # a pack this large, or with half the entries a pack may hold, is not regrouped
@@ -124,6 +124,7 @@ def regroup(store: ChunkStore, small: dict[PackId, list[PackEntry]], keep=None) 
     Each chunk is verified on the way; the new packs are durable on return.
     A new pack may have the id of an old one (the same chunks in the same
     order): callers never remove a pack that is also among the new ones.
+    Works on any store: a remote's packs are read whole, a few GETs in flight.
     """
     written: dict[PackId, list[PackEntry]] = {}
     parts: list = []
@@ -140,8 +141,7 @@ def regroup(store: ChunkStore, small: dict[PackId, list[PackEntry]], keep=None) 
             written[pid] = entries
         parts, entries, size = [], [], 0
 
-    for from_pack, rows in small.items():
-        data = store.read_pack(from_pack, sum(e.length for e in rows) + len(encode_footer(rows)))
+    for from_pack, rows, data in _contents(store, small):
         view = memoryview(data)
         for e in rows:
             if e.chunk_id in seen or (keep is not None and e.chunk_id not in keep):
@@ -158,11 +158,33 @@ def regroup(store: ChunkStore, small: dict[PackId, list[PackEntry]], keep=None) 
             entries.append(PackEntry(e.chunk_id, e.codec, size, e.length, e.raw_length))
             size += e.length
     seal()
-    if written:
+    if written and store.root is not None:
         from artrepo.atomic import sync_filesystem
 
         sync_filesystem(store.root)  # the new packs durable before an index names them
     return written
+
+
+def _contents(store: ChunkStore, packs: dict[PackId, list[PackEntry]]):
+    """(pack id, entries, its bytes) of each pack, in order: read one by one from the local filesystem,
+    elsewhere with READERS requests in flight (a few packs held at a time)."""
+    if store.root is not None:
+        for pid, rows in packs.items():
+            yield pid, rows, store.read_pack(pid, pack_size(rows))
+        return
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    pending: deque = deque()
+    with ThreadPoolExecutor(READERS, thread_name_prefix="artrepo-regroup") as pool:
+        for pid, rows in packs.items():
+            pending.append((pid, rows, pool.submit(store.read_pack, pid, pack_size(rows))))
+            if len(pending) > 2 * READERS:
+                pid, rows, data = pending.popleft()
+                yield pid, rows, data.result()
+        while pending:
+            pid, rows, data = pending.popleft()
+            yield pid, rows, data.result()
 
 
 def describe(result: RepackResult) -> str:

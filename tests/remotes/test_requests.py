@@ -171,19 +171,15 @@ def test_a_clone_makes_as_few_requests_at_500_versions_as_at_50(s3_env, tmp_path
     assert set(counts[500]) <= {("GET", k) for k in ("state", "tables", "git", "index", "packs")}
 
 
-class OverBound(AssertionError):
-    """The request count only (so that any other failure of the test below fails it)."""
-
-
-@pytest.mark.xfail(raises=OverBound, strict=True,
-                   reason="gc --remote merges index files only: a clone still GETs one git pack per past push "
-                          "(RemoteSession.fetch_git) and one data pack per past push (transfer._whole)")
 def test_a_clone_after_many_pushes_and_a_remote_gc_stays_within_the_bound(s3_env, tmp_path, no_flush,
                                                                           every_request):
     endpoint, _bucket = s3_env
     url = _pushed(tmp_path, s3_env, 10, pushes=10)
     proc = run_cli("gc", "--remote", "origin", "--grace", "0", cwd=tmp_path / "a10x10")
-    assert proc.returncode == 0 and "merged 10 remote index files into one" in proc.stdout, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert proc.returncode == 0 and "merged 10 remote index files into one" in out, out + proc.stderr
+    assert "merged 10 git packs into one" in out and "small or partly unused packs into 1" in out, out
     kinds = _cloned(url, endpoint, tmp_path / "c", every_request, 10)
-    if sum(kinds.values()) > CLONE_BOUND:
-        raise OverBound(f"{sum(kinds.values())} requests: {dict(kinds)}")
+    # the ref table, one git pack, one index file, one data pack: as after a single push
+    assert kinds == {("GET", "state"): 1, ("GET", "git"): 1, ("GET", "index"): 1, ("GET", "packs"): 1}, kinds
+    assert sum(kinds.values()) <= CLONE_BOUND

@@ -26,9 +26,15 @@ def _view(remote: str | None):
         repo = _open()
         yield LocalView(repo, partial(remote_store, repo))
     else:
+        from functools import partial
+
+        from artrepo.maintenance.reachcache import remote_cache
+        from artrepo.remotes.config import cache_dir
         from artrepo.remotes.view import open_view
 
-        with open_view(_open(), remote) as view:
+        repo = _open()
+        cache = partial(remote_cache, cache_dir(repo, remote) / "reach", repo.git_dir)
+        with open_view(repo, remote, cache) as view:
             yield view
 
 
@@ -121,6 +127,11 @@ def _report_gc(result, dry_run: bool, remote: str | None = None) -> None:
     if result.regroup:
         click.echo(f"{'would regroup' if dry_run else 'regrouped'} the data still needed of {len(result.regroup)} "
                    f"small or partly unused packs{'' if dry_run else f' into {result.written_packs}'}")
+    if result.git_packs_before > 1:
+        click.echo(f"{'would merge' if dry_run else 'merged'} {result.git_packs_before} git packs into one")
+    if result.retiring or result.kept_retired:
+        click.echo(f"kept {len(result.retiring) + result.kept_retired} replaced packs and files for readers of the "
+                   "previous ref table, until they are older than the grace period")
     if remote is None and result.git_packed:
         click.echo("packed git refs and objects")
 

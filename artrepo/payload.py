@@ -117,9 +117,14 @@ class SaveFiles:
             self.add_symlink(prefix + rel, target)
 
     def ingest_leftovers(self) -> None:
-        """Files a materializer wrote with plain `open()` under its uri."""
-        if any(self.uri.iterdir()):
-            self.add_tree(self.uri, "")
+        """Files a materializer wrote with plain `open()` under its uri (a built-in's is made only if used)."""
+        try:
+            with os.scandir(self.uri) as entries:
+                if next(entries, None) is None:
+                    return
+        except FileNotFoundError:
+            return
+        self.add_tree(self.uri, "")
 
     def manifest(self, visualizations: dict) -> Manifest:
         vis = []

@@ -5,6 +5,7 @@
     .venv/bin/python bench/bench_save.py --quick               # 100 vs 1,000 versions, fewer saves
     .venv/bin/python bench/bench_save.py --only grouping       # the flush-grouping experiment alone
     .venv/bin/python bench/bench_save.py --against /work/main  # each size also with that tree's artrepo
+                                                               # (sequential rounds alternating: --alternate)
 
 Repositories are copies (`cp -a`) of bench_scale.py's cached builds of one
 name with N versions ($BENCH_SCRATCH/scale/one-name-N, built once if
@@ -119,11 +120,29 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:.2f}"
 
 
-def sequential(repo: Path, saves: int, code_root: str | None) -> None:
-    got = child(SEQUENTIAL, repo, code_root, N=saves)
+def sequential(repos: dict, saves: int, parts: int) -> dict:
+    """{code: what SEQUENTIAL measured}, each code's `saves` rounds run in `parts` children,
+    alternating codes (in turn first), so that a change of the machine's load falls on every code."""
+    got: dict = {}
+    for part in range(parts):
+        order = list(repos.items()) if part % 2 == 0 else list(repos.items())[::-1]
+        for code_root, repo in order:
+            n = saves // parts + (part < saves % parts)
+            one = child(SEQUENTIAL, repo, code_root, N=n)
+            if code_root not in got:
+                got[code_root] = one
+                continue
+            for key, values in one["rows"].items():
+                got[code_root]["rows"][key] += values
+            for key, counts in one["spent"].items():
+                got[code_root]["spent"][key] = [a + b for a, b in zip(got[code_root]["spent"][key], counts)]
+    return got
+
+
+def print_sequential(got: dict, saves: int, parts: int) -> None:
     rows = got["rows"]
     base = {key: statistics.median(rows[key]) for key in ("np.save+fsync", "bare syncfs")}
-    print(f"  sequential, {saves} rounds")
+    print(f"  sequential, {saves} rounds" + (f" in {parts} processes alternating with the other code" if parts > 1 else ""))
     for key in base:
         print(f"    {key:22} median {ms(base[key]):>7} ms  mean {ms(statistics.mean(rows[key])):>7} ms")
     for key in ("int", "1 KB array"):
@@ -313,6 +332,8 @@ def main() -> int:
     ap.add_argument("--only", choices=("saves", "grouping"))
     ap.add_argument("--quick", action="store_true", help="100 vs 1,000 versions, 20 saves, 2 rounds")
     ap.add_argument("--against", help="also measure each size with the artrepo of this source tree")
+    ap.add_argument("--alternate", type=int, default=4,
+                    help="with --against: the sequential rounds in this many processes per code, codes alternating")
     args = ap.parse_args()
     if args.quick:
         args.small, args.large, args.saves, args.rounds = 100, 1000, 20, 2
@@ -321,13 +342,15 @@ def main() -> int:
         codes = {"this": None, **({"against": args.against} if args.against else {})}
         for code_root in codes.values():
             subprocess.run([PY, "-m", "compileall", "-q", str(Path(code_root or BENCH.parent) / "artrepo")], check=True)
+        parts = max(1, args.alternate) if args.against else 1
         for n in (args.small, args.large):
             source = built("one-name", n)
-            for tag, code_root in codes.items():
-                repo = copy_of(source, f"save-{tag}")
-                try:
+            repos = {code_root: copy_of(source, f"save-{tag}") for tag, code_root in codes.items()}
+            try:
+                measured = sequential(repos, args.saves, parts)
+                for code_root, repo in repos.items():
                     print(f"\none name, {n:,} versions, code: {code_root or BENCH.parent}")
-                    sequential(repo, args.saves, code_root)
+                    print_sequential(measured[code_root], args.saves, parts)
                     print(f"  at once: {args.saves} saves of a 1 KB array per process")
                     alone = at_once(repo, 1, args.saves, False, code_root)
                     print_at_once("1 process alone", alone, None)
@@ -335,7 +358,8 @@ def main() -> int:
                                   at_once(repo, args.procs, args.saves, False, code_root), alone)
                     print_at_once(f"{args.procs} processes, one name",
                                   at_once(repo, args.procs, args.saves, True, code_root), alone)
-                finally:
+            finally:
+                for repo in repos.values():
                     shutil.rmtree(repo, ignore_errors=True)
     if args.only != "saves":
         grouping(args.rounds, 50 if args.quick else 100)

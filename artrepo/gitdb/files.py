@@ -82,8 +82,6 @@ def take_lock_file(git_dir: Path, name: str, *, flocked: bool = True, keep_open:
     removes emptied folders) is made again. With `keep_open`, returns (path, open descriptor).
     """
     lock_path = git_dir / (name + ".lock")
-    if flocked:
-        lock_path.unlink(missing_ok=True)
     for attempt in range(100):
         try:
             fd = os.open(lock_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
@@ -94,6 +92,9 @@ def take_lock_file(git_dir: Path, name: str, *, flocked: bool = True, keep_open:
         except FileNotFoundError:
             lock_path.parent.mkdir(parents=True, exist_ok=True)
         except FileExistsError:
+            if flocked and attempt == 0:  # there at once: stale (tried first: an unlink per ref costs more)
+                lock_path.unlink(missing_ok=True)
+                continue
             time.sleep(min(0.05, 0.001 * (attempt + 1)))
     raise RefLockedError(f"ref {name} stayed locked by another writer; try again")
 

@@ -37,11 +37,44 @@ def find_root(start: Path | None = None) -> Path:
         if (p / DIR_NAME / "config").is_file():
             return p
         raise NotARepositoryError(f"ARTREPO_DIR={env} is not an artrepo repository")
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / DIR_NAME / "config").is_file():
-            return folder
-    raise NotARepositoryError(f"not an artrepo repository (or any parent up to /): {here}; run 'artrepo init'")
+    here = os.getcwd() if start is None else str(start.resolve())  # getcwd is already resolved
+    root = _FOUND.get(here)
+    if root is None or not _still_root(here, root):
+        root = _search(here)
+        _FOUND[here] = root
+    return root
+
+
+# A folder -> the root found for it: each public call looks the repository up again
+# (a save, a load), so the search upward is checked rather than redone.
+_FOUND: dict[str, Path] = {}
+
+
+def _holds_repository(folder: str) -> bool:
+    return os.path.isfile(os.path.join(folder, DIR_NAME, "config"))
+
+
+def _search(here: str) -> Path:
+    folder = here
+    while True:
+        if _holds_repository(folder):
+            return Path(folder)
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            raise NotARepositoryError(f"not an artrepo repository (or any parent up to /): {here}; "
+                                      "run 'artrepo init'")
+        folder = parent
+
+
+def _still_root(here: str, root: Path) -> bool:
+    """Whether the search from `here` would still end at `root`: it holds a repository, and no folder
+    on the way up to it does (one stat when `here` is the root)."""
+    top, folder = str(root), here
+    while folder != top:
+        if _holds_repository(folder):
+            return False
+        folder = os.path.dirname(folder)
+    return _holds_repository(top)
 
 
 _OPEN: dict[Path, "Repository"] = {}

@@ -37,6 +37,7 @@ class NameLocks:
         self.git_dir = Path(git_dir)
         self.names = list(names)
         self._fds: dict[int, int] = {}
+        self._read: dict[int, dict[str, int]] = {}  # stripe -> its counters, as read or written under the lock
 
     def __enter__(self) -> "NameLocks":
         try:
@@ -53,25 +54,32 @@ class NameLocks:
         for fd in self._fds.values():
             os.close(fd)
         self._fds.clear()
+        self._read.clear()
 
-    def _fd(self, name: str) -> int:
-        return self._fds[layout.name_stripe(name)]
+    def _counters(self, stripe: int) -> dict[str, int]:
+        """The stripe's counters: read once while locked (only a holder of the lock writes them)."""
+        counters = self._read.get(stripe)
+        if counters is None:
+            counters = self._read[stripe] = _decode(_read_all(self._fds[stripe]))
+        return counters
 
     def counter_of(self, name: str) -> int | None:
-        return _decode(_read_all(self._fd(name))).get(name)
+        return self._counters(layout.name_stripe(name)).get(name)
 
     def raise_counter(self, name: str, value: int) -> None:
         """Make the name's counter at least `value` (in place: the flock is on this file)."""
-        fd = self._fd(name)
-        counters = _decode(_read_all(fd))
+        stripe = layout.name_stripe(name)
+        counters = self._counters(stripe)
         if counters.get(name, 0) >= value:
             return
         counters[name] = value
         import msgpack
 
         data = msgpack.packb(counters)
+        fd = self._fds[stripe]
         os.pwrite(fd, data, 0)
-        os.ftruncate(fd, len(data))
+        if os.fstat(fd).st_size > len(data):  # a counter of fewer bytes, or a damaged file: cut the rest
+            os.ftruncate(fd, len(data))
 
 
 class NameLock(NameLocks):

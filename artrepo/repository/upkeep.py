@@ -9,9 +9,11 @@ than `AUTO_INDEX_FILES` index files, or a run estimates more than
 `AUTO_LOOSE_OBJECTS` loose objects (from one of git's 256 object folders, as
 git does), the repository is packed: the content store's small segments are
 merged (storage/repack.py), loose objects go into a git pack with the
-smallest packs (gitdb/repack.py), and loose refs into `packed-refs`. Each
-step is geometric or incremental: a save pays for it O(log n) amortized, so
-100,000 versions cost per save what 1,000 do.
+smallest packs (gitdb/repack.py), and loose refs into `packed-refs` once
+they are `AUTO_LOOSE_REFS` and 1/`REF_FRACTION` of the packed ones (rewriting
+`packed-refs` copies every ref: 7 MB, ~30 ms at 100,000 versions, so an
+automatic packing does it only after that many new refs). Each step is geometric or incremental: a save
+pays for it O(log n) amortized, so 100,000 versions cost per save what 1,000 do.
 
 Packing takes the repository's maintenance lock (one packer at a time; an
 automatic one skips when another runs) and the shared gc lock (gc plans
@@ -29,6 +31,8 @@ from artrepo.gitdb import layout
 
 AUTO_INDEX_FILES = 32
 AUTO_LOOSE_OBJECTS = 2048
+AUTO_LOOSE_REFS = 64  # an automatic packing packs refs from this many loose ones,
+REF_FRACTION = 128  # and 1/REF_FRACTION of the packed ones (at most ~1,000 loose files at 128,000 refs)
 
 
 def maybe_maintain(repo, *, saved: bool) -> None:
@@ -42,11 +46,12 @@ def maybe_maintain(repo, *, saved: bool) -> None:
         from artrepo.errors import ArtrepoError
 
         with contextlib.suppress(ArtrepoError, OSError):
-            maintain(repo, wait=False)
+            maintain(repo, wait=False, every_ref=False)
 
 
-def maintain(repo, *, wait: bool = True, chunks: bool = True) -> dict | None:
-    """Pack chunks (unless not `chunks`: gc regroups them itself), git objects and refs now.
+def maintain(repo, *, wait: bool = True, chunks: bool = True, every_ref: bool = True) -> dict | None:
+    """Pack chunks (unless not `chunks`: gc regroups them itself), git objects and refs now
+    (without `every_ref`, refs only once there are enough loose ones: `refs_due`).
 
     None if another packer holds the lock and `wait` is False.
     """
@@ -62,9 +67,17 @@ def maintain(repo, *, wait: bool = True, chunks: bool = True) -> dict | None:
             upgrade_format(repo)
             packed = repack(repo.chunks) if chunks else None
             objects, merged = repack_objects(repo.objects)
-            refs = repo.refs.pack()
+            refs = repo.refs.pack() if every_ref or refs_due(repo.refs) else 0
     return {"index_files": packed.index_files if packed else 0, "packs_regrouped": packed.packs_regrouped if packed else 0,
             "objects": objects, "git_packs_merged": merged, "refs": refs}
+
+
+def refs_due(refs) -> bool:
+    """Whether the loose refs are enough to rewrite `packed-refs` for (see the module docstring)."""
+    from artrepo.gitdb.packedrefs import packed_refs
+
+    due = max(AUTO_LOOSE_REFS, len(packed_refs(refs.git_dir)) // REF_FRACTION)
+    return refs.loose_count(limit=due) >= due
 
 
 def upgrade_format(repo) -> None:

@@ -43,7 +43,7 @@ class Chunker:
     def _room(self, need: int) -> None:
         """Make `_buf` hold at least `need` bytes (a new buffer: views of the old one may still exist)."""
         if len(self._buf) < need:
-            grown = bytearray(min(WINDOW + MAX_SIZE, max(need, 2 * len(self._buf), 1 << 16)))
+            grown = bytearray(min(WINDOW + MAX_SIZE, max(need, 2 * len(self._buf), 4096)))  # a small save: small
             grown[:self._fill] = self._buf[:self._fill]
             self._buf = grown
 

@@ -314,7 +314,7 @@ class ChunkIndex:
         name = index_name(data)
         local = self.backend.local_path(index_key(name))
         if local is not None and not durable:
-            write_atomic(local, data, exclusive=True, sync=False)
+            write_atomic(local, data, sync=False)  # a file of this name holds these bytes: replacing it is harmless
         else:
             self.backend.put_content(index_key(name), data)
         if self.cache is not None:  # our own file: kept as a checked copy, never downloaded again

@@ -6,6 +6,7 @@ session's packs are durable.
 from __future__ import annotations
 
 import io
+import threading
 from collections import deque
 from typing import TYPE_CHECKING
 
@@ -24,13 +25,24 @@ ZSTD_LEVEL = 1
 INLINE_BYTES = 1 << 20  # work this small is done in the caller's thread until a larger write starts the threads
 
 
+_per_thread = threading.local()
+
+
+def _zstd():
+    """This thread's compressor (one is not safe to share between threads; making one costs ~25 µs,
+    more than compressing a small file)."""
+    compressor = getattr(_per_thread, "zstd", None)
+    if compressor is None:
+        import zstandard
+
+        compressor = _per_thread.zstd = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
+    return compressor
+
+
 class ChunkEncoder:
     """zstd when it pays: after repeated misses, try only now and then."""
 
     def __init__(self) -> None:
-        import zstandard
-
-        self._zstd = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
         self._misses = 0
         self._skip = 0
 
@@ -38,7 +50,7 @@ class ChunkEncoder:
         if self._skip:
             self._skip -= 1
             return CODEC_RAW, data
-        packed = self._zstd.compress(data)
+        packed = _zstd().compress(data)
         if len(packed) * 10 <= len(data) * 9:
             self._misses = 0
             return CODEC_ZSTD, packed
@@ -65,7 +77,7 @@ class _Pack:
     def _copy_in(self, data) -> tuple[int, int]:
         n, start = len(data), self.fill
         if self.buf is None or len(self.buf) < start + n:
-            grown = bytearray(min(PACK_CAPACITY, max(start + n, 2 * len(self.buf or b""), 1 << 16)))
+            grown = bytearray(min(PACK_CAPACITY, max(start + n, 2 * len(self.buf or b""), 4096)))
             if start:
                 grown[:start] = self.buf[:start]
             self.buf = grown

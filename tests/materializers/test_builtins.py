@@ -121,6 +121,14 @@ def test_user_materializers_are_found_by_type_and_may_write_plain_files(project)
     assert load_artifact("temp").degrees == 21.5
 
 
+def test_a_container_of_user_values_keeps_the_files_their_materializer_writes(project):
+    # a built-in's folder is made only when something writes under it: here each element's materializer
+    save_artifact([Celsius(1.5), 2, {"t": Celsius(-3.0)}], "readings")
+    back = load_artifact("readings")
+    assert back[0].degrees == 1.5 and back[1] == 2 and back[2]["t"].degrees == -3.0
+    assert list((project / ".artrepo" / "tmp").iterdir()) == []  # and removed once stored
+
+
 class LoudIntMaterializer(BaseMaterializer):
     ASSOCIATED_TYPES = (int,)
     SKIP_REGISTRATION = True  # used only when passed explicitly

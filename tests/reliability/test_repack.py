@@ -77,6 +77,26 @@ def test_small_saves_are_consolidated_into_few_files(project, no_auto_pack):
     assert_repository_sound(project)
 
 
+def test_automatic_packing_rewrites_packed_refs_only_once_enough_refs_are_loose(project, no_auto_pack, monkeypatch):
+    from artrepo.repository import active, upkeep
+
+    monkeypatch.setattr(upkeep, "AUTO_LOOSE_REFS", 8)
+    packed, loose = project / ".artrepo" / "packed-refs", project / ".artrepo" / "refs" / "artrepo" / "v" / "weights"
+    _save_many(0, 3)
+    upkeep.maintain(active())  # `gc` and explicit packings pack every ref
+    first = packed.stat().st_ino
+    assert not loose.exists()
+    _save_many(3, 4)
+    upkeep.maintain(active(), every_ref=False)  # as after a save: 4 loose version refs and a head are not 8
+    assert packed.stat().st_ino == first and len(os.listdir(loose)) == 4
+    _save_many(7, 4)
+    upkeep.maintain(active(), every_ref=False)
+    assert packed.stat().st_ino != first and not loose.exists()
+    assert packed.read_text().count("refs/artrepo/v/weights/") == 11
+    _assert_every_version_loads(project)
+    assert_repository_sound(project)
+
+
 def test_sigkill_at_random_points_of_a_repack_loses_nothing(project, no_auto_pack):
     _save_many(0, 40)
     rng = random.Random(15)

@@ -88,11 +88,25 @@ class LocalBackend(Backend):
         return out
 
     def list_prefix(self, prefix: str) -> list[str]:
-        """Keys under the folder `prefix`, sorted (names only: no stat per file)."""
-        out = []
-        for dirpath, _dirs, files in os.walk(self.root / prefix):
-            rel = os.path.relpath(dirpath, self.root)
-            out += [f"{rel}/{name}" for name in files if not name.startswith(TEMP_PREFIX)]
+        """Keys under the folder `prefix`, sorted (names only: no stat per file).
+
+        As os.walk lists them (links to folders are not followed, nor listed), without its
+        per-folder relpath: every save lists `index/`.
+        """
+        out, folders = [], [os.path.normpath(prefix)]
+        while folders:
+            rel = folders.pop()
+            try:
+                entries = os.scandir(os.path.join(self.root, rel))
+            except OSError:
+                continue
+            with entries:
+                for e in entries:
+                    if e.is_dir():
+                        if not e.is_symlink():
+                            folders.append(f"{rel}/{e.name}")
+                    elif not e.name.startswith(TEMP_PREFIX):
+                        out.append(f"{rel}/{e.name}")
         return sorted(out)
 
     def delete(self, key: str) -> None:

@@ -204,6 +204,15 @@ class RefsContainer:
             lock_path.unlink(missing_ok=True)
         remove_empty_folders(self.git_dir, name)
 
+    def loose_count(self, prefix: str = "refs", limit: int | None = None) -> int:
+        """How many loose ref files there are under `prefix` (counting stops at `limit`)."""
+        count = 0
+        for _folder, _dirs, files in os.walk(self.git_dir / prefix):
+            count += sum(1 for f in files if not f.endswith(".lock"))
+            if limit is not None and count >= limit:
+                break
+        return count
+
 
 class _StripeLocks:
     """The stripe flocks of a set of refs, taken in stripe order (no deadlock between transactions)."""

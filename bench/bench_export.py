@@ -55,7 +55,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
-from common import MiB, Table, save_results, scratch, settle, summary  # noqa: E402
+from common import MiB, Table, compile_sources, save_results, scratch, settle, summary  # noqa: E402
 
 DVC_VERSION = "3.67.1"
 NAME = "big"
@@ -305,7 +305,7 @@ def main() -> int:
     if args.quick:
         args.size_mib, args.repeat = 256, 3
     size = args.size_mib * MiB
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(BENCH.parent / "artrepo")], check=True)
+    compile_sources()
     print(f"rerun: {' '.join([Path(sys.executable).name, *sys.argv])}   (load average "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; {os.cpu_count()} cores)", flush=True)
     folder = scratch("export")

@@ -24,6 +24,8 @@ import textwrap
 import time
 from pathlib import Path
 
+from common import compile_sources
+
 LINEAR = textwrap.dedent('''
     from artrepo import pipeline, step
 
@@ -81,10 +83,7 @@ def cached_run_figures(project: Path) -> None:
     (project / "linear.py").write_text(LINEAR)
     py = sys.executable
     subprocess.run([py, "linear.py"], cwd=project, check=True)  # first run fills the cache
-    # As an installed package runs (and as `make` sets up the checkout): with
-    # compiled modules. PYTHONDONTWRITEBYTECODE, set on the team's machines,
-    # would otherwise have every process compile artrepo's sources again.
-    subprocess.run([py, "-m", "compileall", "-q", str(Path(__file__).resolve().parent.parent / "artrepo")], check=True)
+    compile_sources()  # as an installed package runs
     cli = str(Path(py).with_name("artrepo"))
     cmds = {"import": [py, "-c", "import artrepo"], "run": [py, "linear.py"], "cli": [cli, "run", "linear.py:linear10"]}
     interleaved(cmds, project, 2)  # warm-up

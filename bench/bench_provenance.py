@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 from bench_pipeline import LINEAR, in_process, interleaved
+from common import compile_sources
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,7 +38,7 @@ def cached_run_figures(project: Path, rounds: int) -> None:
     (project / "linear.py").write_text(LINEAR)
     py = sys.executable
     subprocess.run([py, "linear.py"], cwd=project, check=True)  # fills the cache
-    subprocess.run([py, "-m", "compileall", "-q", str(ROOT / "artrepo")], check=True)
+    compile_sources()
     cmds = {"import": ["env", py, "-c", "import artrepo"],
             "on": ["env", "ARTREPO_PROVENANCE=on", py, "linear.py"],
             "off": ["env", "ARTREPO_PROVENANCE=off", py, "linear.py"]}

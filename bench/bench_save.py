@@ -49,6 +49,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 from bench_scale import built, copy_of  # noqa: E402
+from common import compile_sources  # noqa: E402
 
 PY = sys.executable
 
@@ -341,7 +342,7 @@ def main() -> int:
     if args.only != "grouping":
         codes = {"this": None, **({"against": args.against} if args.against else {})}
         for code_root in codes.values():
-            subprocess.run([PY, "-m", "compileall", "-q", str(Path(code_root or BENCH.parent) / "artrepo")], check=True)
+            compile_sources(code_root or BENCH.parent)
         parts = max(1, args.alternate) if args.against else 1
         for n in (args.small, args.large):
             source = built("one-name", n)

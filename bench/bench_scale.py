@@ -39,6 +39,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
+from common import compile_sources  # noqa: E402
 from scale_build import BUILD_VERSION  # noqa: E402
 from scale_ui import measure_dashboard  # noqa: E402
 
@@ -231,8 +232,7 @@ def main() -> int:
         args.small, args.large = 100, 1000
     command = f"{PY} bench/bench_scale.py --small {args.small} --large {args.large} --kinds {args.kinds}" \
         + (" --dashboard-only" if args.dashboard_only else "")
-    # PYTHONDONTWRITEBYTECODE (the team's machines) would make every process compile what changed
-    subprocess.run([PY, "-m", "compileall", "-q", str(BENCH.parent / "artrepo")], check=True)
+    compile_sources()
     t = time.perf_counter()
     subprocess.run([PY, "-c", "import artrepo"], check=True)
     print(f"import artrepo: {1000 * (time.perf_counter() - t):.0f} ms (process start included)")

@@ -30,6 +30,12 @@ def scratch(name: str) -> Path:
     return folder
 
 
+def compile_sources(root: Path | str = ROOT) -> None:
+    """Compile artrepo's sources under `root` as an installed package has them: with
+    PYTHONDONTWRITEBYTECODE (set on the team's machines) every measured process would compile them again."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(root) / "artrepo")], check=True)
+
+
 def settle() -> None:
     """Flush dirty pages so one measurement's writeback does not land in the next."""
     os.sync()

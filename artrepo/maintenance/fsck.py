@@ -72,7 +72,8 @@ def fsck(view, *, read_data: bool = False, use_git: bool = True) -> FsckReport:
 
 def _check_view(view, read_data: bool, cache) -> FsckReport:
     report = FsckReport()
-    reached = reach(view, cache=cache, objects_checked=cache is not None)  # git fsck checks they exist
+    # git fsck checks that the cached commits exist, where it sees every ref
+    reached = reach(view, cache=cache, objects_checked=cache is not None and view.git_sees_every_ref)
     report.problems += reached.problems + reached.unsafe
     report.versions, report.chunks = len(reached.versions), len(reached.users)
     for head in reached.annotations:

@@ -53,6 +53,7 @@ class LocalView:
     name = None
     leftover_age = TEMP_MIN_AGE
     retires = False  # local readers re-read the index folder and retry a pack gone (ChunkStore)
+    git_sees_every_ref = True  # stock git fsck reports a ref whose commit is missing
 
     def __init__(self, repo: Repository, remote_store=None):
         self.repo = self.reader = repo

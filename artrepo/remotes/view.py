@@ -39,6 +39,7 @@ GIT_FOLDER = "git"
 class RemoteView:
     leftover_age = 0.0
     retires = True
+    git_sees_every_ref = False  # refs whose commit is absent are left out of the scratch repository's packed-refs
 
     def __init__(self, repo, remote_name: str, reach_cache=None):
         remote = get_remote(repo, remote_name)

@@ -78,6 +78,15 @@ def test_remote_fsck_is_clean_and_names_the_version_for_each_kind_of_damage(publ
     assert run_cli("fsck", "--remote", "flipped", cwd=repo.root).returncode == 0
 
 
+def test_a_lost_remote_git_pack_is_found_with_the_local_reach_cache_warm(published):
+    """The remote's view starts from the local reach cache; a commit that only the remote lacks is still named."""
+    repo, remote, first = published
+    assert run_cli("fsck", cwd=repo.root).returncode == 0  # fills the local cache with b:1's commit
+    state = read_state(open_backend(str(remote)))
+    git_b = [n for n in state.git_packs if n not in first.git_packs][0]
+    damage_and_check(repo, remote, "lostgit", lambda r: (r / "git" / f"{git_b}.pack").unlink(), False)
+
+
 def test_remote_du_reports_logical_and_stored_bytes_per_artifact(tmp_path):
     import json
 

@@ -17,8 +17,7 @@ import tempfile
 from pathlib import Path
 
 from bench_pipeline import LINEAR, interleaved
-
-ROOT = Path(__file__).resolve().parent.parent
+from common import ROOT, compile_sources
 
 
 def main() -> None:
@@ -33,8 +32,8 @@ def main() -> None:
         archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.rev, "artrepo"], capture_output=True,
                                  check=True).stdout
         subprocess.run(["tar", "-x", "-C", str(old)], input=archive, check=True)
-        for src in (old / "artrepo", ROOT / "artrepo"):
-            subprocess.run([py, "-m", "compileall", "-q", str(src)], check=True)
+        for root in (old, ROOT):
+            compile_sources(root)
         project = Path(tmp) / "project"
         subprocess.run([py, "-m", "artrepo", "init", str(project)], check=True, stdout=subprocess.DEVNULL)
         (project / "linear.py").write_text(LINEAR)

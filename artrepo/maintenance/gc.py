@@ -68,7 +68,6 @@ class GcResult:
     dropped_files: list[str] = field(default_factory=list)  # what interrupted writers left
     kept_packs: int = 0
     kept_young: int = 0  # unreferenced packs kept because they are younger than the grace period
-    kept_retired: int = 0  # replaced packs and files a remote keeps for readers of its previous ref table
     index_files_before: int = 0
     index_rewritten: bool = False
     git_packed: bool = False
@@ -84,6 +83,11 @@ class GcResult:
     retiring: list[str] = field(default_factory=list)
     retired_before: dict[str, int] = field(default_factory=dict)
     keep_replaced: bool = False  # retire what gc replaces (a remote, grace above 0), instead of deleting it
+
+    @property
+    def kept_retired(self) -> int:
+        """Replaced packs and files a remote keeps for readers of its previous ref table."""
+        return len(self.retired)
 
     @property
     def freed_bytes(self) -> int:
@@ -216,7 +220,6 @@ def _retired(result: GcResult, key: str, when: int, mtime: float | None, now: fl
             result.dropped_packs[pid] = size
     else:
         result.retired[key] = when
-        result.kept_retired += 1
 
 
 def _table_changes(result: GcResult) -> bool:

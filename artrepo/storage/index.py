@@ -232,10 +232,14 @@ class ChunkIndex:
             try:
                 _check_name(index.data, name)
             except IntegrityError as exc:
-                self.damaged[name] = str(exc)
-                del self._sorted[name]
-                self._decoded.pop(name, None)
-                self._packs = None
+                self._drop_damaged(name, str(exc))
+
+    def _drop_damaged(self, name: str, why: str) -> None:
+        """A format 2 file found damaged leaves the union (and every cache of what it said)."""
+        self.damaged[name] = why
+        del self._sorted[name]
+        self._decoded.pop(name, None)
+        self._packs = None
 
     @property
     def files(self) -> dict[str, dict[PackId, list[PackEntry]]]:
@@ -249,8 +253,7 @@ class ChunkIndex:
                     try:
                         self._decoded[name] = self._sorted[name].packs()
                     except ValueError as exc:
-                        self.damaged[name] = f"index {name[:12]}: {exc}"
-                        del self._sorted[name]
+                        self._drop_damaged(name, f"index {name[:12]}: {exc}")
                         continue
                 out[name] = self._decoded[name]
         return out
@@ -266,9 +269,7 @@ class ChunkIndex:
             try:
                 out[name] = self._sorted[name].rows()
             except ValueError as exc:
-                self.damaged[name] = f"index {name[:12]}: {exc}"
-                del self._sorted[name]
-                self._packs = None
+                self._drop_damaged(name, f"index {name[:12]}: {exc}")
         return out
 
     def locate_all(self, rows: dict[str, dict[PackId, list[tuple]]]) -> dict[ChunkId, tuple[PackId, tuple]]:

@@ -12,15 +12,10 @@ from __future__ import annotations
 
 from artrepo.errors import UserError
 from artrepo.repository import Repository
+from artrepo.runtime.context import current_step
 from artrepo.tags import artifact_key, tag_names, validated_tags
 from artrepo.values import validate_metadata
 from artrepo.workdir import active_repository
-
-
-def _step_context():
-    from artrepo.runtime import context
-
-    return context.current_step()
 
 
 def log_artifact_metadata(metadata: dict, artifact_name: str | None = None,
@@ -28,7 +23,7 @@ def log_artifact_metadata(metadata: dict, artifact_name: str | None = None,
     """Attach metadata: inside a step to its output, outside to a saved version (latest by default)."""
     artifact_version = artifact_version if artifact_version is not None else version
     metadata = validate_metadata(metadata)
-    ctx = _step_context()
+    ctx = current_step()
     if ctx is not None and (artifact_version is None) and ctx.has_output(artifact_name):
         ctx.add_output_metadata(metadata=metadata, output_name=artifact_name)
         return
@@ -61,7 +56,7 @@ def log_metadata(metadata: dict, step_id=None, step_name: str | None = None, run
     if model_version_id is not None or model_name is not None or model_version is not None or infer_model:
         raise UserError("log_metadata for models is not supported: artrepo has no model registry; "
                         "log it on the model's artifact version (artifact_name= and artifact_version=)")
-    ctx = _step_context()
+    ctx = current_step()
     if step_id is not None:
         _log_on_step_id(ctx, str(step_id), metadata)
     elif step_name is not None and run_id_name_or_prefix is not None:
@@ -171,7 +166,7 @@ def _retag(call: str, added, removed, others: list[str], run, artifact, artifact
     if others:
         raise UserError(f"{call}({others[0]}=) is not supported: artrepo tags artifacts, artifact versions "
                         "and runs")
-    ctx = _step_context()
+    ctx = current_step()
     if infer_artifact:
         ctx = _running_step(f"{call}(infer_artifact=True)")
         if removed:
@@ -215,7 +210,7 @@ def _version_target(repo: Repository, call: str, artifact_version_id, artifact_n
 
 
 def _running_step(call: str):
-    ctx = _step_context()
+    ctx = current_step()
     if ctx is None:
         raise UserError(f"{call} works only inside a running step; outside one, pass artifact_name= and "
                         "artifact_version=, or artifact_version_id=")

@@ -76,7 +76,7 @@ def write_atomic(path: Path, data, *, exclusive: bool = False, sync_dir: bool = 
     fd, tmp = _temp_file(path.parent)
     try:
         try:
-            _write_all(fd, data if isinstance(data, list) else [data])
+            write_all(fd, data)
             if sync:
                 os.fsync(fd)
         finally:
@@ -120,9 +120,9 @@ def _temp_file(folder: Path) -> tuple[int, str]:
 _IOV_MAX = 1024  # buffers per writev(2) call (Linux's UIO_MAXIOV)
 
 
-def _write_all(fd: int, parts: list) -> None:
-    """Write the buffers in order, many per system call (writev(2))."""
-    views = [memoryview(p).cast("B") for p in parts if len(p)]
+def write_all(fd: int, data) -> None:
+    """Write `data` (bytes, or a list of buffers in order), many buffers per system call (writev(2))."""
+    views = [memoryview(p).cast("B") for p in (data if isinstance(data, list) else [data]) if len(p)]
     i = 0
     while i < len(views):
         written = os.writev(fd, views[i:i + _IOV_MAX])
@@ -133,17 +133,22 @@ def _write_all(fd: int, parts: list) -> None:
             views[i] = views[i][written:]
 
 
-
 @contextlib.contextmanager
-def flock(path: Path, *, shared: bool = False):
-    """Hold an advisory lock on `path` (created if needed) for the block.
+def flock(path: Path, *, shared: bool = False, wait: bool = True):
+    """Hold an advisory lock on `path` (created if needed) for the block; yields whether it was taken
+    (always, when `wait`).
 
     The kernel drops it when the process dies, so a SIGKILLed holder never
     leaves a stale lock behind.
     """
     fd = open_creating(path, os.O_RDWR)
     try:
-        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
-        yield
+        mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+        try:
+            fcntl.flock(fd, mode if wait else mode | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
     finally:
         os.close(fd)

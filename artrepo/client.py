@@ -16,15 +16,10 @@ from artrepo.listing import Page
 from artrepo.models import Artifact, ArtifactVersion
 from artrepo.records.artifact import ArtifactType
 from artrepo.repository import Repository
+from artrepo.runtime.context import composing, current_step  # whether a step runs, or a pipeline body composes
 from artrepo.tags import artifact_key, tag_names
 from artrepo.values import load_value, save_value
 from artrepo.workdir import active_repository
-
-
-def _context():
-    from artrepo.runtime import context  # whether a step runs, or a pipeline body composes
-
-    return context
 
 
 class Client:
@@ -50,9 +45,9 @@ class Client:
 
     def get_artifact_version(self, name_id_or_prefix: str, version: str | int | None = None):
         """A version by reference (latest if no version); a late handle inside a pipeline body."""
-        composing = _context().composing()
-        if composing is not None:
-            return composing.late_artifact(name_id_or_prefix, version)
+        composition = composing()
+        if composition is not None:
+            return composition.late_artifact(name_id_or_prefix, version)
         repo = self.active_repository
         return ArtifactVersion(repo, repo.resolve(str(name_id_or_prefix), version))
 
@@ -206,7 +201,7 @@ def save_artifact(data: Any, name: str, version: str | int | None = None, tags=N
     settings = {"tags": tag_names(tags), "artifact_type": artifact_type, "metadata": metadata,
                 "materializer": materializer, "extract_metadata": extract_metadata,
                 "include_visualizations": include_visualizations}
-    ctx = _context().current_step()
+    ctx = current_step()
     if ctx is not None:  # recorded as an output of the running step (its run holds the provenance)
         saved = ctx.save_artifact(data, name, version, **settings)
         # on a Dask worker it is staged, published by the driver when the step ends (no repository here)

@@ -19,6 +19,7 @@ from artrepo.listing import StepConfig, VersionList
 from artrepo.provenance import Provenance
 from artrepo.records.artifact import ArtifactType, Manifest
 from artrepo.records.run import RunRecord, StepRecord
+from artrepo.tags import artifact_key, effective_tags
 
 # ZenML's save types, by a version record's origin
 SAVE_TYPES = {"pipeline": "step_output", "saved": "manual", "registered": "preexisting"}
@@ -53,6 +54,11 @@ class _Identified:
         return hash(getattr(self, self._identity))
 
 
+# a version's, run's or step run's: its record's, then what annotations added (and removed) later (format.md §7)
+_tags = property(lambda self: effective_tags(self.record.tags, self._repo.annotations(self.id)))
+_run_metadata = property(lambda self: merged_metadata(self.record.metadata, self._repo.annotations(self.id)))
+
+
 class ArtifactVersion(_Identified):
     """One stored version of a named artifact.
 
@@ -80,9 +86,7 @@ class ArtifactVersion(_Identified):
     data_type = property(lambda self: self.record.data_type)
     provenance = cached_property(lambda self: Provenance.read(self._repo, self.id))  # saved outside a step, else None
 
-    # its record's, then those annotations added and removed later (docs/format.md §7)
-    tags = property(lambda self: _tags_api().effective_tags(self.record.tags, self._repo.annotations(self.id)))
-    run_metadata = property(lambda self: merged_metadata(self.record.metadata, self._repo.annotations(self.id)))
+    tags, run_metadata = _tags, _run_metadata
 
     @property
     def producer(self) -> StepRun | None:
@@ -146,11 +150,6 @@ def _files_api():
     return versionfiles
 
 
-def effective(record, notes) -> tuple[list[Tag], dict]:
-    """A version's tags and metadata with its annotations applied in time order (docs/format.md §7)."""
-    return _tags_api().effective_tags(record.tags, notes), merged_metadata(record.metadata, notes)
-
-
 def merged_metadata(recorded: dict, notes) -> dict:
     """Recorded metadata updated by each annotation's, in time order."""
     metadata = dict(recorded)
@@ -190,7 +189,7 @@ class Artifact(_Identified):
             self._infos = self._repo.versions(self.name)
         return self._infos
 
-    id = property(lambda self: _tags_api().artifact_key(self.name))  # the key its own tags are kept under
+    id = property(lambda self: artifact_key(self.name))  # the key its own tags are kept under
 
     @property
     def versions(self) -> dict[str, ArtifactVersion]:
@@ -210,7 +209,7 @@ class Artifact(_Identified):
     @property
     def tags(self) -> list:
         """The artifact's own tags (ZenML's artifact-level tags), apart from its versions' tags."""
-        return _tags_api().effective_tags((), self._repo.annotations(self.id))
+        return effective_tags((), self._repo.annotations(self.id))
 
     def load(self, allow_pickle: bool = False):
         """The latest version's value (ZenML 0.98's artifact has no `load`, though its docs call it)."""
@@ -257,10 +256,7 @@ class StepRun:
         r = self.record
         return None if r.start_ns is None or r.end_ns is None else (r.end_ns - r.start_ns) / 1e9
 
-    @property
-    def run_metadata(self) -> dict:
-        """Metadata logged on this step run: while it ran (`log_metadata()` in the step), then later."""
-        return merged_metadata(self.record.metadata, self._repo.annotations(self.id))
+    run_metadata = _run_metadata  # logged while it ran (`log_metadata()` in the step), then later
 
     @property
     def run(self) -> PipelineRun:
@@ -303,18 +299,14 @@ class PipelineRun(_Identified):
     pipeline = property(lambda self: NamedPipeline(self._repo, self.record.pipeline))
     status = property(lambda self: self.record.status)
     parameters = property(lambda self: dict(self.record.parameters))
-    # its record's tags (`@pipeline(tags=)`), then those added and removed later (`add_tags(run=)`)
-    tags = property(lambda self: _tags_api().effective_tags(self.record.tags, self._repo.annotations(self.id)))
+    tags = _tags  # `@pipeline(tags=)`, then `add_tags(run=)`
     created = property(lambda self: _utc(self.record.start_ns))
     start_time = created
     end_time = property(lambda self: _utc(self.record.end_ns))
     duration = property(lambda self: (self.record.end_ns - self.record.start_ns) / 1e9)
     provenance = cached_property(lambda self: Provenance.read(self._repo, self.commit))  # git, environment, who
 
-    @property
-    def run_metadata(self) -> dict:
-        """Metadata logged on this run: by its steps while it ran, then later (`run_id_name_or_prefix=`)."""
-        return merged_metadata(self.record.metadata, self._repo.annotations(self.id))
+    run_metadata = _run_metadata  # by its steps while it ran, then later (`run_id_name_or_prefix=`)
 
     @cached_property
     def steps(self) -> dict[str, StepRun]:
@@ -327,12 +319,6 @@ class PipelineRun(_Identified):
         return out
 
 
-def _tags_api():
-    from artrepo import tags  # hashlib: not on the path of a cached run
-
-    return tags
-
-
 class NamedPipeline(str):
     """A pipeline, by name: a `str` (its name, as artrepo gave it) with ZenML's `.name`, `.runs` (newest
     first), `.last_run` and `.last_successful_run`."""
@@ -342,9 +328,7 @@ class NamedPipeline(str):
         self._repo = repo
         return self
 
-    @property
-    def name(self) -> str:
-        return str.__str__(self)
+    name = property(str.__str__)  # the plain text
 
     def __repr__(self) -> str:
         return f"Pipeline({self.name!r})"

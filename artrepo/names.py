@@ -21,6 +21,7 @@ MAX_NAME = 128
 MAX_VERSION = 64
 _PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*\Z")
 _HEX = re.compile(r"[0-9a-f]{6,40}\Z")
+_SETTING = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,63}\Z")
 
 
 def _check_part(part: str, what: str, whole: str) -> None:
@@ -59,6 +60,13 @@ def validate_tag(tag: object) -> str:
     if not isinstance(tag, str) or not tag or len(tag) > 128 or not tag.isprintable():
         raise InvalidNameError(f"invalid tag {tag!r}: 1-128 printable characters")
     return tag
+
+
+def validate_setting_name(name: str, what: str) -> str:
+    """The name of a remote or a stack (`what`): up to 64 letters, digits, '_' and '-', not starting with '-'."""
+    if not _SETTING.match(name or ""):
+        raise InvalidNameError(f"invalid {what} name {name!r}: use letters, digits, '_' and '-' (up to 64)")
+    return name
 
 
 def encode(component: str) -> str:

@@ -9,26 +9,24 @@ implement is a one-line error, never ignored.
 """
 from __future__ import annotations
 
-from artrepo.errors import NotFoundError, UserError
+from artrepo.errors import InvalidNameError, NotFoundError, UserError
 from artrepo.listing import Page, matches
 from artrepo.models import Artifact, ArtifactVersion, NamedPipeline, PipelineRun
+from artrepo.records.artifact import ArtifactType
+from artrepo.repository import label_key
+from artrepo.tags import tag_names
+from artrepo.values import artifact_type_of
 
 # field -> sort key of an ArtifactVersion
 _VERSION_FIELDS = {
     "created": lambda v: v.record.created_ns, "name": lambda v: v.name, "artifact": lambda v: v.name,
-    "version": lambda v: _label_key(v.version), "type": lambda v: v.record.artifact_type,
+    "version": lambda v: label_key(v.version), "type": lambda v: v.record.artifact_type,
     "size": lambda v: v.size, "id": lambda v: v.id, "content_hash": lambda v: v.content_hash,
     "materializer": lambda v: v.materializer, "data_type": lambda v: v.data_type,
 }
 _RUN_FIELDS = {"created": lambda r: r.record.start_ns, "start_time": lambda r: r.record.start_ns,
                "end_time": lambda r: r.record.end_ns, "name": lambda r: r.name, "status": lambda r: r.status,
                "pipeline": lambda r: r.record.pipeline, "id": lambda r: r.id}
-
-
-def _label_key(label: str):
-    from artrepo.repository import label_key
-
-    return label_key(label)
 
 
 def refuse(call: str, unsupported: dict) -> None:
@@ -50,8 +48,6 @@ def sort_and_page(items: list, fields: dict, sort_by: str, page: int, size: int 
 
 
 def _tag_queries(tag, tags) -> list[str]:
-    from artrepo.tags import tag_names
-
     return [*tag_names(tag), *tag_names(tags)]
 
 
@@ -66,9 +62,7 @@ def list_versions(repo, *, name=None, version=None, artifact=None, type=None, ta
                   materializer=None, data_type=None, pipeline_run=None, sort_by: str = "desc:created",
                   page: int = 1, size: int | None = None) -> Page:
     """Versions matching every filter given, sorted, one page of them."""
-    from artrepo.values import artifact_type_of
-
-    wanted_type = None if type is None else _artifact_type(type, artifact_type_of)
+    wanted_type = None if type is None else _artifact_type(type)
     wanted_tags = _tag_queries(tag, tags)
     run_id = None
     if pipeline_run is not None:
@@ -97,21 +91,17 @@ def list_versions(repo, *, name=None, version=None, artifact=None, type=None, ta
 
 def _versions(repo, name: str) -> list:
     """The versions of `name`, none for a name no artifact can have (a filter, not a reference)."""
-    from artrepo.errors import InvalidNameError
-
     try:
         return repo.versions(name)
     except InvalidNameError:
         return []
 
 
-def _artifact_type(value, by_name):
-    from artrepo.records.artifact import ArtifactType
-
+def _artifact_type(value):
     try:
         return ArtifactType(getattr(value, "value", value))  # ZenML's value: "DataArtifact"
     except ValueError:
-        return by_name(value)  # a member's name: "DATA", "model"
+        return artifact_type_of(value)  # a member's name: "DATA", "model"
 
 
 def list_artifacts(repo, *, name=None, tag=None, tags=None, sort_by: str = "name", page: int = 1,

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import re
 
+from artrepo import names
 from artrepo.errors import NotFoundError, UserError
 
 SECTION = "artrepo-stack"
 ACTIVE = "artrepo.stack"
 DEFAULT = "default"
 FLAVORS = ("local", "dask")
-_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,63}\Z")
 _ADDRESS = re.compile(r"[a-z][a-z0-9+]*://\S+\Z")
 
 
@@ -145,20 +145,6 @@ def default_stack(root) -> Stack:
     return Stack(DEFAULT, LocalArtifactStore(root), LocalOrchestrator())
 
 
-def validate_stack_name(name: str) -> str:
-    if not _NAME.match(name or ""):
-        raise UserError(f"invalid stack name {name!r}: use letters, digits, '_' and '-' (up to 64)")
-    return name
-
-
-def _settings(repo) -> dict[str, dict[str, str]]:
-    out: dict[str, dict[str, str]] = {}
-    for entry, value in repo.config.items(SECTION + ".").items():
-        name, _, key = entry[len(SECTION) + 1:].rpartition(".")
-        out.setdefault(name, {})[key] = value
-    return out
-
-
 def _build(repo, name: str, fields: dict[str, str], active: bool) -> Stack:
     from artrepo.io.artifact_store import LocalArtifactStore
 
@@ -193,7 +179,7 @@ def stacks(repo) -> dict[str, Stack]:
     active = active_name(repo)
     out = {DEFAULT: default_stack(repo.root)}
     out[DEFAULT].active = active == DEFAULT
-    for name, fields in sorted(_settings(repo).items()):
+    for name, fields in sorted(repo.config.sections(SECTION).items()):
         if "orchestrator" in fields:
             out[name] = _build(repo, name, fields, name == active)
     return out
@@ -206,7 +192,7 @@ def get_stack(repo, name: str | None = None) -> Stack:
         stack = default_stack(repo.root)
         stack.active = active_name(repo) == DEFAULT
         return stack
-    fields = _settings(repo).get(wanted)
+    fields = repo.config.sections(SECTION).get(wanted)
     if not fields or "orchestrator" not in fields:
         known = ", ".join(stacks(repo))
         raise NotFoundError(f"no stack named {wanted!r} (stacks: {known}); register it with 'artrepo stack register'")
@@ -216,7 +202,7 @@ def get_stack(repo, name: str | None = None) -> Stack:
 def register_stack(repo, name: str, orchestrator: str = "local", scheduler: str | None = None,
                    workers: int | None = None, artifact_store: str | None = None) -> Stack:
     """Record a stack in the repository's config (everything is checked before anything is written)."""
-    validate_stack_name(name)
+    names.validate_setting_name(name, "stack")
     if name == DEFAULT:
         raise UserError("the default stack is built in (the local repository, steps run locally); "
                         "register a stack under another name")
@@ -229,7 +215,7 @@ def register_stack(repo, name: str, orchestrator: str = "local", scheduler: str 
         from artrepo.remotes.config import get_remote
 
         get_remote(repo, artifact_store)
-    if name in _settings(repo):
+    if name in repo.config.sections(SECTION):
         raise UserError(f"stack {name!r} already exists; delete it first ('artrepo stack delete {name}')")
     for key, value in (("scheduler", scheduler), ("workers", str(workers) if workers else None),
                        ("artifact-store", artifact_store)):

@@ -9,8 +9,6 @@ under `artifact_key(name)`.
 """
 from __future__ import annotations
 
-import hashlib
-
 from artrepo import names
 from artrepo.errors import UserError
 
@@ -33,9 +31,7 @@ class Tag(str):
                             "options); pass Tag(name=...) or the plain string")
         return super().__new__(cls, name)
 
-    @property
-    def name(self) -> str:
-        return str.__str__(self)
+    name = property(str.__str__)  # the plain text
 
     def __repr__(self) -> str:
         return f"Tag({self.name!r})"
@@ -83,4 +79,6 @@ def effective_tags(record_tags, annotations) -> list[Tag]:
 
 def artifact_key(name: str) -> str:
     """The annotation key of the artifact `name` itself: 40 hex digits, like a version id."""
+    import hashlib  # OpenSSL: not on the path of a cached run
+
     return hashlib.sha1(b"artifact\0" + name.encode()).hexdigest()

@@ -23,6 +23,7 @@ from artrepo.errors import ConflictError, IntegrityError, InvalidNameError, Untr
 from artrepo.gitdb import layout
 from artrepo.plain import Frozen
 from artrepo.records.artifact import ArtifactType, Manifest, VersionRecord
+from artrepo.tags import validated_tags
 
 PICKLE_ID = "cloudpickle/v1"
 
@@ -79,7 +80,7 @@ class SaveRequest(Frozen):
                  metadata=None, materializer=None, producer: dict | None = None, origin: str = "saved",
                  extract_metadata: bool = True, include_visualizations: bool = True):
         self._init(name=names.validate_name(name), version=None if version is None else names.validate_version(version),
-                   tags=validate_tags(tags), metadata=validate_metadata(metadata),
+                   tags=validated_tags(tags), metadata=validate_metadata(metadata),
                    artifact_type=artifact_type_of(artifact_type), materializer=materializer, producer=producer,
                    origin=origin, extract_metadata=bool(extract_metadata),
                    include_visualizations=bool(include_visualizations))
@@ -121,19 +122,6 @@ def validate_metadata(metadata: object, what: str = "metadata") -> dict:
         raise UserError(f"{what} value {v!r} is not JSON-like (str, number, bool, None, list, dict)")
 
     return clean(metadata)
-
-
-def validate_tags(tags) -> tuple[str, ...]:
-    if tags is None:
-        return ()
-    if isinstance(tags, str):
-        tags = [tags]
-    out = []
-    for t in tags:
-        names.validate_tag(t)
-        if t not in out:
-            out.append(t)
-    return tuple(out)
 
 
 def artifact_type_of(value) -> ArtifactType | None:

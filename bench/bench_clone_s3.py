@@ -11,8 +11,9 @@ remote consolidated (`artrepo gc --remote origin`), then cloned, REPEAT
 times, alternating with the baseline: s3fs downloading every object under
 the remote's prefix (`S3FileSystem.get(prefix, folder, recursive=True)`, a
 fresh filesystem each time). Requests are counted per HTTP attempt with a
-botocore `before-send` hook on every S3 backend the clone opens. Issue 15's
-bounds: <= 20 requests, <= 2x the s3fs download.
+botocore `before-send` hook on every S3 backend the clone opens; the
+in-process clones' time is split by phase (the pull's steps, timed by
+wrappers). Issue 15's bounds: <= 20 requests, <= 2x the s3fs download.
 """
 from __future__ import annotations
 
@@ -67,6 +68,58 @@ def every_request():
         S3Backend.__init__ = real
 
 
+PHASES = [  # (module, owner or "", function): the steps of a clone, timed apart
+    ("artrepo.remotes.config", "", "add_remote"),
+    ("artrepo.remotes.session", "RemoteSession", "fetch_git"),
+    ("artrepo.remotes.gitpacks", "", "scan_pack"),  # inside fetch_git (INNER), beside git index-pack
+    ("artrepo.remotes.pull", "", "read_ahead"),  # inside fetch_git too
+    ("artrepo.remotes.session", "RemoteSession", "check_reachable"),
+    ("artrepo.remotes.pull", "", "check_refs"),
+    ("artrepo.remotes.pull", "", "_fetch_data"),
+    ("artrepo.remotes.pull", "", "_adopt_versions"),
+    ("artrepo.remotes.pull", "", "_adopt_other_refs"),
+    ("artrepo.remotes.pull", "", "_adopt_runs"),
+]
+INNER = {"scan_pack", "read_ahead"}
+
+
+@contextlib.contextmanager
+def phase_timers():
+    """{phase: [seconds per clone]} of the clones run in the block (PHASES wrapped meanwhile)."""
+    import importlib
+
+    spent: dict[str, float] = {}
+    runs: dict[str, list[float]] = {}
+    undo = []
+    for module, owner, name in PHASES:
+        where = importlib.import_module(module)
+        target = getattr(where, owner) if owner else where
+        real = getattr(target, name, None)
+        if real is None:  # an older artrepo (bench run against another checkout)
+            continue
+
+        def timed(*args, _real=real, _name=name, **kwargs):
+            t = time.perf_counter()
+            try:
+                return _real(*args, **kwargs)
+            finally:
+                spent[_name] = spent.get(_name, 0.0) + time.perf_counter() - t
+
+        setattr(target, name, timed)
+        undo.append((target, name, real))
+
+    def lap() -> None:
+        for key, value in spent.items():
+            runs.setdefault(key, []).append(value)
+        spent.clear()
+
+    try:
+        yield runs, lap
+    finally:
+        for target, name, real in undo:
+            setattr(target, name, real)
+
+
 def artrepo_cli(*args: str, cwd: Path) -> tuple[float, str]:
     t = time.perf_counter()
     proc = subprocess.run([PY, "-m", "artrepo", *args], cwd=cwd, capture_output=True, text=True)
@@ -93,7 +146,7 @@ def s3fs_download(endpoint: str, prefix: str, dest: Path) -> float:
     return time.perf_counter() - t
 
 
-def in_process_clone(url: str, endpoint: str, dest: Path, sent: list) -> float:
+def in_process_clone(url: str, endpoint: str, dest: Path, sent: list, lap=None) -> float:
     from artrepo.remotes.pull import clone
 
     shutil.rmtree(dest, ignore_errors=True)
@@ -103,6 +156,8 @@ def in_process_clone(url: str, endpoint: str, dest: Path, sent: list) -> float:
     elapsed = time.perf_counter() - t
     if result.versions == 0:
         raise SystemExit("the clone received no versions")
+    if lap is not None:
+        lap()
     return elapsed
 
 
@@ -120,10 +175,10 @@ def measure(src: Path, work: Path, endpoint: str) -> Table:
     print(f"gc --remote: {t_gc:.1f} s ({' '.join(said.split())})", flush=True)
 
     s3fs_times, clone_times, cli_times = [], [], []
-    with every_request() as sent:
+    with every_request() as sent, phase_timers() as (phases, lap):
         for _ in range(REPEAT):
             s3fs_times.append(s3fs_download(endpoint, prefix, work / "s3fs"))
-            clone_times.append(in_process_clone(url, endpoint, work / "clone", sent))
+            clone_times.append(in_process_clone(url, endpoint, work / "clone", sent, lap))
             shutil.rmtree(work / "clone-cli", ignore_errors=True)
             cli_times.append(artrepo_cli("clone", url, str(work / "clone-cli"), "--endpoint-url", endpoint,
                                          cwd=work)[0])
@@ -135,13 +190,16 @@ def measure(src: Path, work: Path, endpoint: str) -> Table:
           f"(runs {', '.join(f'{x * 1000:.0f}' for x in s3fs_times)} ms)")
     print(f"clone in process: runs {', '.join(f'{x:.2f}' for x in clone_times)} s; "
           f"artrepo clone: runs {', '.join(f'{x:.2f}' for x in cli_times)} s")
+    split = {name: statistics.median(times) for name, times in phases.items()}
+    split["rest"] = clone - sum(v for k, v in split.items() if k not in INNER)
+    print("in-process clone by phase (medians): " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in split.items()))
     table = Table("clone of many small versions from S3 (moto_server)")
     detail = ", ".join(f"{m} {k or 'bucket'} x{n}" for (m, k), n in sorted(kinds.items()))
     table.add("requests of a clone", f"<= {MAX_REQUESTS}", f"{len(sent)} ({detail})", len(sent) <= MAX_REQUESTS,
               requests=len(sent))
     table.add("clone (in process) / s3fs download", f"<= {MAX_RATIO}x",
               f"{clone / s3fs:.1f}x ({clone:.2f} s vs {s3fs * 1000:.0f} ms)", clone / s3fs <= MAX_RATIO,
-              clone_s=clone, s3fs_s=s3fs)
+              clone_s=clone, s3fs_s=s3fs, phases_s=split)
     table.add("`artrepo clone` (fresh process) / s3fs download", f"<= {MAX_RATIO}x",
               f"{cli / s3fs:.1f}x ({cli:.2f} s)", cli / s3fs <= MAX_RATIO, cli_s=cli)
     return table

@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from artrepo.sizes import human_size
+
 # C0 and C1 controls, DEL, and the invisible marks that reorder or split lines (bidi, separators); every
 # one is a character `str.isprintable` refuses, so printable text needs no search. Compiled on first use.
 _MARKS = "\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
@@ -53,14 +55,6 @@ def iso(ns_or_dt) -> str:
 
 def when(ns: int) -> str:
     return dt.datetime.fromtimestamp(ns / 1e9, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def human_size(n: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} B"
 
 
 def emit_json(doc) -> None:

@@ -6,7 +6,7 @@ import os
 import time
 from pathlib import Path
 
-from artrepo.atomic import fsync_dir, open_creating
+from artrepo.atomic import fsync_dir, open_creating, write_all
 from artrepo.errors import RefLockedError
 from artrepo.gitdb.layout import IDENTITY
 
@@ -35,12 +35,6 @@ def read_file(path: str, limit: int | None = None) -> bytes:
         os.close(fd)
 
 
-def write_all(fd: int, data: bytes) -> None:
-    view, done = memoryview(data), 0
-    while done < len(data):
-        done += os.write(fd, view[done:])
-
-
 def remove_empty_folders(git_dir: Path, name: str) -> None:
     """Remove the folders of `name` that are now empty, up to refs/ (as git pack-refs does)."""
     folder, top = (git_dir / name).parent, git_dir / "refs"
@@ -60,6 +54,22 @@ def read_loose(path: str, limit: int) -> str | None:
         return None
     except OSError as exc:
         return f"<unreadable: {exc}>"
+
+
+def loose_refs(git_dir: Path, prefix: str, skip=()) -> dict[str, str]:
+    """The loose ref files under `prefix` as {name: text} (`skip`: folders right under `prefix` left out)."""
+    top = os.path.join(git_dir, prefix).rstrip("/")
+    out = {}
+    for folder, dirs, files in os.walk(top):
+        if folder == top:
+            dirs[:] = [d for d in dirs if d not in skip]
+        for fname in files:
+            if not fname.endswith(".lock"):
+                path = os.path.join(folder, fname)
+                text = read_loose(path, 200)
+                if text is not None:
+                    out[Path(path).relative_to(git_dir).as_posix()] = text
+    return out
 
 
 def take_lock_file(git_dir: Path, name: str, *, flocked: bool = True, keep_open: bool = False):

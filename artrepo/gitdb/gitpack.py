@@ -132,29 +132,13 @@ class GitPack:
     # -- objects ----------------------------------------------------------------------
     def _header(self, offset: int) -> tuple[int, int, int]:
         """(type code, size, data offset) of the entry at `offset`."""
-        pack = self.pack
-        c = pack[offset]
-        kind, size, shift, pos = (c >> 4) & 7, c & 15, 4, offset + 1
-        while c & 0x80:
-            c = pack[pos]
-            pos += 1
-            size |= (c & 0x7F) << shift
-            shift += 7
-        return kind, size, pos
+        return entry_at(self.pack, offset)
 
     def _inflate(self, pos: int, size: int) -> bytes:
-        # A zlib stream of `size` bytes is never longer than this (stored blocks: 5 bytes per
-        # 64 KiB, header and checksum): one slice, one call, whatever follows it is ignored.
-        # The output is bounded by the size the header gives (a stream that says more is an error).
-        bound = size + 5 * (size // 16384 + 1) + 64
-        d = zlib.decompressobj()
         try:
-            body = d.decompress(self.pack[pos:pos + bound], size + 1)
-        except zlib.error as exc:
-            raise PackError(f"{self.pack_path.name}: object at {pos} does not inflate ({exc})") from None
-        if len(body) != size or not d.eof:
-            raise PackError(f"{self.pack_path.name}: object of {len(body)} bytes, its header says {size}")
-        return body
+            return inflate_at(self.pack, pos, size)[0]
+        except PackError as exc:
+            raise PackError(f"{self.pack_path.name}: {exc}") from None
 
     def read(self, offset: int, resolve_ref=None) -> tuple[str, bytes]:
         """(type, body) of the entry at `offset`; `resolve_ref(raw id)` gives REF_DELTA bases from elsewhere."""
@@ -166,13 +150,7 @@ class GitPack:
                 break
             kind, size, pos = self._header(offset)
             if kind == OFS_DELTA:
-                c = self.pack[pos]
-                pos += 1
-                back = c & 0x7F
-                while c & 0x80:
-                    c = self.pack[pos]
-                    pos += 1
-                    back = ((back + 1) << 7) | (c & 0x7F)
+                back, pos = ofs_back(self.pack, pos)
                 deltas.append((offset, self._inflate(pos, size)))
                 offset -= back
             elif kind == REF_DELTA:
@@ -213,8 +191,49 @@ class GitPack:
                 m.close()
 
 
-def apply_delta(base: bytes, delta: bytes) -> bytes:
-    """git's delta format: source size, target size, then copy (from base) and insert instructions."""
+def entry_at(buf, offset: int) -> tuple[int, int, int]:
+    """(type code, size, data offset) of the pack entry at `offset` of `buf` (a pack's bytes)."""
+    c = buf[offset]
+    kind, size, shift, pos = (c >> 4) & 7, c & 15, 4, offset + 1
+    while c & 0x80:
+        c = buf[pos]
+        pos += 1
+        size |= (c & 0x7F) << shift
+        shift += 7
+    return kind, size, pos
+
+
+def ofs_back(buf, pos: int) -> tuple[int, int]:
+    """(how far back the base is, data offset) of an OFS_DELTA entry whose header ends at `pos`."""
+    c = buf[pos]
+    pos += 1
+    back = c & 0x7F
+    while c & 0x80:
+        c = buf[pos]
+        pos += 1
+        back = ((back + 1) << 7) | (c & 0x7F)
+    return back, pos
+
+
+def inflate_at(buf, pos: int, size: int) -> tuple[bytes, int]:
+    """(the `size` bytes the zlib stream at `pos` inflates to, the offset after the stream)."""
+    # A zlib stream of `size` bytes is never longer than this (stored blocks: 5 bytes per
+    # 64 KiB, header and checksum): one slice, one call, whatever follows it is ignored.
+    # The output is bounded by the size the header gives (a stream that says more is an error).
+    stream = buf[pos:pos + size + 5 * (size // 16384 + 1) + 64]
+    d = zlib.decompressobj()
+    try:
+        body = d.decompress(stream, size + 1)
+    except zlib.error as exc:
+        raise PackError(f"object at {pos} does not inflate ({exc})") from None
+    if len(body) != size or not d.eof:
+        raise PackError(f"object of {len(body)} bytes, its header says {size}")
+    return body, pos + len(stream) - len(d.unused_data)
+
+
+def apply_delta(base: bytes, delta: bytes, limit: int | None = None) -> bytes:
+    """git's delta format: source size, target size, then copy (from base) and insert instructions.
+    A target larger than `limit` is a PackError (before it is built)."""
     def varint(pos):
         value = shift = 0
         while True:
@@ -229,6 +248,8 @@ def apply_delta(base: bytes, delta: bytes) -> bytes:
     dst_size, pos = varint(pos)
     if src_size != len(base):
         raise PackError("delta does not apply to its base (size differs)")
+    if limit is not None and dst_size > limit:
+        raise PackError(f"delta result of {dst_size} bytes is over {limit}")
     out = bytearray()
     n = len(delta)
     while pos < n:

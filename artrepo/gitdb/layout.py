@@ -4,8 +4,8 @@ No other module spells a ref prefix, builds a ref name or a lock path: they
 ask here. Pure functions over strings and paths; importing this module
 costs nothing (no pygit2).
 
-    layout.version_ref("iris", "3")      -> "refs/artrepo/v/iris/3"
-    layout.ref_lock(git_dir, ref)        -> git_dir/locks/ref-<sha256(ref)[:24]>
+    layout.version_ref("iris", "3")                       -> "refs/artrepo/v/iris/3"
+    layout.ref_stripe_lock(git_dir, layout.ref_stripe(ref))  -> git_dir/locks/ref-<stripe>
 """
 from __future__ import annotations
 
@@ -201,12 +201,8 @@ def ref_stripe(ref: str) -> int:
     return int(sha256(ref.encode()).hexdigest()[:4], 16) % REF_STRIPES
 
 
-def ref_lock(git_dir: Path, ref: str) -> Path:
-    """The flock every writer of `ref` takes (shared with the other refs of its stripe)."""
-    return ref_stripe_lock(git_dir, ref_stripe(ref))
-
-
 def ref_stripe_lock(git_dir: Path, stripe: int) -> Path:
+    """The flock every writer of a ref of this stripe (`ref_stripe(ref)`) takes."""
     return locks_dir(git_dir) / f"ref-{stripe:02x}"
 
 

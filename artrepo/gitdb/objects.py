@@ -25,6 +25,7 @@ from pathlib import Path
 from artrepo.errors import IntegrityError
 from artrepo.gitdb.gitpack import GitPack, PackError
 from artrepo.gitdb.files import read_file
+from artrepo.gitdb.parsed import Commit, is_oid, parse_commit, tree_entries
 from artrepo.gitdb.layout import IDENTITY
 from artrepo.plain import Frozen
 
@@ -35,21 +36,8 @@ except ImportError:  # pragma: no cover - other interpreters
 
 BLOB, TREE = "100644", "40000"
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
-_HEX = frozenset("0123456789abcdef")
 _PARSED_MAX = 10_000
-
-
-def is_oid(text: str) -> bool:
-    return len(text) == 40 and _HEX.issuperset(text)
-
-
-class Commit(Frozen):
-    """A commit as artrepo reads it (the attribute names pygit2 uses)."""
-
-    __slots__ = ("id", "tree_id", "parent_ids", "commit_time", "message")
-
-    def __init__(self, id: str, tree_id: str, parent_ids: tuple[str, ...], commit_time: int, message: str):
-        self._init(id=id, tree_id=tree_id, parent_ids=parent_ids, commit_time=commit_time, message=message)
+HELD_OVERHEAD = 200  # bytes a held object takes beside its body (its id, tuple and dict slot)
 
 
 class Blob(Frozen):
@@ -61,43 +49,6 @@ class Blob(Frozen):
         self._init(id=id)
 
 
-def tree_entries(body: bytes) -> dict[str, tuple[str, str]]:
-    """{name: (mode, oid)} of a tree object's body."""
-    out, pos = {}, 0
-    try:
-        while pos < len(body):
-            space = body.index(b" ", pos)
-            nul = body.index(b"\0", space)
-            oid = body[nul + 1:nul + 21]
-            if len(oid) != 20:
-                raise ValueError("truncated entry")
-            name = body[space + 1:nul].decode("utf-8", "surrogateescape")
-            out[name] = (body[pos:space].decode("ascii"), oid.hex())
-            pos = nul + 21
-    except ValueError as exc:
-        raise IntegrityError(f"malformed git tree ({exc})") from None
-    return out
-
-
-def parse_commit(oid: str, body: bytes) -> Commit:
-    header, _, message = body.partition(b"\n\n")
-    tree, parents, when = None, [], 0
-    for line in header.split(b"\n"):
-        key, _, value = line.partition(b" ")
-        if key == b"tree":
-            tree = value.decode("ascii", "replace")
-        elif key == b"parent":
-            parents.append(value.decode("ascii", "replace"))
-        elif key == b"committer":
-            try:
-                when = int(value.rsplit(b" ", 2)[1])
-            except (IndexError, ValueError):
-                raise IntegrityError(f"git commit {oid[:12]} has a malformed committer line") from None
-    if tree is None or not is_oid(tree) or not all(map(is_oid, parents)):
-        raise IntegrityError(f"git commit {oid[:12]} is malformed")
-    return Commit(oid, tree, tuple(parents), when, message.decode("utf-8", "replace"))
-
-
 class ObjectStore:
     """The git objects of one repository."""
 
@@ -107,6 +58,8 @@ class ObjectStore:
         self._parsed: dict = {}  # commit id -> Commit, tree id -> entries: objects never change
         self._git = None  # pygit2.Repository, opened on first need
         self._packs: list[GitPack] | None = None
+        self._held: dict[str, tuple[str, bytes]] = {}  # `hold`: objects read from memory
+        self.held_bytes = 0  # the memory held objects take, about
 
     # -- pygit2, for what is not loose ----------------------------------------------
     @property
@@ -173,9 +126,26 @@ class ObjectStore:
         """A REF_DELTA base held elsewhere (another pack, or loose)."""
         return self.read(raw.hex())
 
+    # -- objects held in memory -------------------------------------------------------
+    def hold(self, objects: dict[str, tuple[str, bytes]]) -> None:
+        """Serve these objects from memory until `release`: {id: (type, body)}, each id computed from its object
+        (`packscan.scan_pack` of a pack a pull imports: it reads them while git checks the pack)."""
+        self._held.update(objects)
+        self.held_bytes += sum(len(body) + HELD_OVERHEAD for _kind, body in objects.values())
+
+    def release(self) -> None:
+        self.held_bytes = 0
+        if self._held:
+            self._held = {}
+            self._parsed.clear()  # parsed from held objects: a pack git refused leaves nothing behind
+
     # -- reading ----------------------------------------------------------------------
     def read(self, oid: str) -> tuple[str, bytes]:
         """(type, body) of an object; IntegrityError if it is missing or corrupt."""
+        if self._held:
+            found = self._held.get(oid)
+            if found is not None:
+                return found
         if not is_oid(oid):
             raise IntegrityError(f"damaged reference: {oid[:40]!r} is not an object id")
         if self._packs:  # most objects are packed once a repository has packs: look there first
@@ -195,6 +165,8 @@ class ObjectStore:
         return kind.decode("ascii", "replace"), body
 
     def contains(self, oid: str) -> bool:
+        if oid in self._held:
+            return True
         if not is_oid(oid):
             return False
         if self._packs and self._find_packed(bytes.fromhex(oid), refresh=False) is not None:
@@ -206,7 +178,7 @@ class ObjectStore:
 
     def missing_among(self, oids) -> set[str]:
         """Those of `oids` not here (`contains` for many: a pack asked about many has its names read once)."""
-        oids = list(oids)
+        oids = [o for o in oids if o not in self._held]
         bad = {o for o in oids if not is_oid(o)}
         left = {bytes.fromhex(o) for o in oids if o not in bad} if bad else {bytes.fromhex(o) for o in oids}
         for pack in self.packs(False) if left else ():

@@ -9,7 +9,8 @@ tree entries into errors), and moves the pack into place only then.
 """
 from __future__ import annotations
 
-from artrepo.gitdb.repo import run_git
+from artrepo.gitdb import layout
+from artrepo.gitdb.repo import run_git, start_git
 
 
 def build_pack(objects, tips, exclude, present=frozenset()) -> bytes | None:
@@ -29,6 +30,27 @@ def build_pack(objects, tips, exclude, present=frozenset()) -> bytes | None:
     return data
 
 
-def import_pack(objects, data: bytes) -> None:
-    """Verify a pack (hashes, well-formedness, links) and add its objects to the repository."""
-    run_git(objects.git_dir, "index-pack", "--stdin", "--strict", data=data)
+def import_pack(objects, data: bytes, meanwhile=None):
+    """Verify a pack (hashes, well-formedness, links) and add its objects to the repository.
+
+    `meanwhile()`, if given, runs here while git checks the pack (git reads it
+    from a file, so nothing here waits on a pipe and the two share the
+    machine's cores); what it returns is returned once git has accepted the pack.
+    """
+    if meanwhile is None:
+        run_git(objects.git_dir, "index-pack", "--stdin", "--strict", data=data)
+        return None
+    import tempfile
+
+    folder = layout.tmp_dir(objects.git_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=folder, prefix="pack-") as file:
+        file.write(data)
+        file.flush()
+        file.seek(0)
+        finish = start_git(objects.git_dir, "index-pack", "--stdin", "--strict", stdin=file)
+        try:
+            result = meanwhile()
+        finally:
+            finish()
+    return result

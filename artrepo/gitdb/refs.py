@@ -8,7 +8,7 @@
 
 Reads: the loose file, then `packed-refs` (searched in place, packedrefs.py).
 Every update takes, in order, the flock of the ref's stripe
-(`layout.ref_lock`: the kernel drops it when its holder dies, so a git
+(`layout.ref_stripe_lock`: the kernel drops it when its holder dies, so a git
 `<ref>.lock` file found while holding it is stale and removed) and git's own
 `<ref>.lock` file (O_EXCL: what git and libgit2 take), re-reads the ref under
 the locks, asks `decide(current)` for the new value, appends the reflog line
@@ -35,8 +35,8 @@ from pathlib import Path
 from artrepo.atomic import flock, fsync_dir, open_creating, sync_filesystem
 from artrepo.errors import IntegrityError, RefLockedError
 from artrepo.gitdb import layout
-from artrepo.gitdb.files import (append_reflog, read_file, read_loose, remove_empty_folders, replace_packed,
-                                 take_lock_file)
+from artrepo.gitdb.files import (append_reflog, loose_refs, read_file, read_loose, remove_empty_folders,
+                                 replace_packed, take_lock_file)
 from artrepo.gitdb.layout import PREFIX
 from artrepo.gitdb.objects import is_oid
 from artrepo.gitdb.packedrefs import packed_refs
@@ -111,19 +111,8 @@ class RefsContainer:
     def all(self, prefix: str = PREFIX) -> dict[str, str]:
         """Every ref under `prefix` as {name: raw value}, loose winning over packed (values unchecked)."""
         out = dict(packed_refs(self.git_dir).items(prefix))
-        out.update(self._loose(prefix))
+        out.update(loose_refs(self.git_dir, prefix))
         return out
-
-    def _loose(self, prefix: str) -> dict[str, str]:
-        loose = {}
-        for folder, _dirs, files in os.walk(self.git_dir / prefix):
-            for fname in files:
-                if not fname.endswith(".lock"):
-                    path = os.path.join(folder, fname)
-                    text = read_loose(path, 200)
-                    if text is not None:
-                        loose[Path(path).relative_to(self.git_dir).as_posix()] = text
-        return loose
 
     def reflog(self, name: str) -> list[tuple[str, int, str]]:
         """(new oid, time in seconds, message), newest first."""
@@ -193,7 +182,7 @@ class RefsContainer:
     def pack(self) -> int:
         """Move every loose ref (valid, not symbolic) into packed-refs; returns how many were packed."""
         with flock(layout.packed_refs_lock(self.git_dir)):
-            loose = {name: text for name, text in self._loose("refs").items() if is_oid(text)}
+            loose = {name: text for name, text in loose_refs(self.git_dir, "refs").items() if is_oid(text)}
             if loose:
                 replace_packed(self.git_dir, packed_refs(self.git_dir).edited(loose))
         by_stripe: dict[int, dict[str, str]] = {}
@@ -289,6 +278,9 @@ class RefTransaction:
         self._bulk = len(names) > BULK
         self._locks = _StripeLocks(self.git_dir, names)
         self._pending: list[tuple[Path | None, str, str | None, str, str]] = []  # (lock file, name, old, new, message)
+        self._upfront = set(names) if self._bulk else set()  # their stripes are held: none of them can change
+        self._listed: dict[str, set[str]] = {}  # folder -> loose ref files, listed once (bulk, upfront refs)
+        self._packed = None  # packed-refs as first read for those refs
 
     def __enter__(self):
         return self
@@ -298,9 +290,12 @@ class RefTransaction:
 
     def set(self, name: str, decide: Decide, message: str) -> str | None:
         """Lock `name` and stage `decide(current)`; returns the value the ref will hold."""
-        self._locks.take([name])
+        if name in self._upfront:
+            current = self._held_value(name)
+        else:
+            self._locks.take([name])
+            current = self.refs.get(name, derived=not self.durable) if self._bulk else None
         if self._bulk:
-            current = self.refs.get(name, derived=not self.durable)
             new = decide(current)
             if new is None or new == current:
                 return current
@@ -325,6 +320,26 @@ class RefTransaction:
         self._pending.append((lock_path, name, current, new, message))
         return new
 
+    def _held_value(self, name: str) -> str | None:
+        """`refs.get` of a ref locked since the transaction began, its folder listed and packed-refs read once
+        for all such refs: only the holder of a ref's stripe creates, changes or removes it (`pack` copies a
+        loose ref into packed-refs unchanged and removes the loose file under the stripe)."""
+        folder, _, leaf = name.rpartition("/")
+        listed = self._listed.get(folder)
+        if listed is None:
+            try:
+                listed = self._listed[folder] = set(os.listdir(self.git_dir / folder))
+            except (FileNotFoundError, NotADirectoryError):
+                listed = self._listed[folder] = set()
+        if leaf in listed:
+            return self.refs.get(name, derived=not self.durable)
+        if self._packed is None:
+            self._packed = packed_refs(self.git_dir)
+        oid = self._packed.get(name)
+        if oid is not None and not is_oid(oid):
+            raise IntegrityError(f"damaged ref {name} in packed-refs")
+        return oid
+
     def commit(self) -> None:
         if not self._pending:
             return
@@ -343,6 +358,7 @@ class RefTransaction:
         folders = {(self.git_dir / name).parent for lock_path, name, *_ in self._pending
                    if lock_path is not None and layout.ref_kind(name) != "derived"}
         self._pending = []
+        self._packed, self._listed = None, {}  # written meanwhile
         if self.durable:
             for folder in folders:
                 fsync_dir(folder)

@@ -26,7 +26,7 @@ import msgpack
 
 from artrepo.atomic import write_atomic
 from artrepo.gitdb import layout
-from artrepo.gitdb.files import read_loose
+from artrepo.gitdb.files import loose_refs
 from artrepo.gitdb.objects import is_oid
 from artrepo.gitdb.packedrefs import PackedRefs
 
@@ -60,7 +60,9 @@ class RefSnapshot:
             os.link(git_dir / "packed-refs", link)
         except FileNotFoundError:
             link = None
-        return cls(link, _published_loose(git_dir), key=key)
+        # the loose refs a transfer exchanges (derived folders skipped)
+        loose = loose_refs(git_dir, layout.PREFIX, skip=_DERIVED_FOLDERS)
+        return cls(link, {ref: text for ref, text in loose.items() if is_oid(text)}, key=key)
 
     @classmethod
     def load(cls, folder: Path) -> "RefSnapshot | None":
@@ -150,19 +152,3 @@ def _same_file(a: Path | None, b: Path | None) -> bool:
         return os.path.samefile(a, b)
     except FileNotFoundError:
         return False
-
-
-def _published_loose(git_dir: Path) -> dict[str, str]:
-    """The loose refs under refs/artrepo/ that a transfer exchanges (one walk, derived folders skipped)."""
-    top = git_dir / layout.PREFIX
-    out = {}
-    for folder, dirs, files in os.walk(top):
-        if folder == str(top).rstrip("/"):
-            dirs[:] = [d for d in dirs if d not in _DERIVED_FOLDERS]
-        for fname in files:
-            if not fname.endswith(".lock"):
-                path = os.path.join(folder, fname)
-                text = read_loose(path, 200)
-                if text is not None and is_oid(text):
-                    out[Path(path).relative_to(git_dir).as_posix()] = text
-    return out

@@ -98,6 +98,14 @@ class Config:
     def items(self, prefix: str = "") -> dict[str, str]:
         return {e.name: e.value for e in self._objects.git.config if e.name.startswith(prefix)}
 
+    def sections(self, section: str) -> dict[str, dict[str, str]]:
+        """{name: {key: value}} of the entries `section.<name>.<key>` (a remote's, a stack's)."""
+        out: dict[str, dict[str, str]] = {}
+        for entry, value in self.items(section + ".").items():
+            name, _, key = entry[len(section) + 1:].rpartition(".")
+            out.setdefault(name, {})[key] = value
+        return out
+
     def get(self, key: str) -> str | None:
         try:
             return str(self._objects.git.config[key])
@@ -122,13 +130,35 @@ def run_git(git_dir: Path, *args: str, data: bytes | None = None) -> bytes:
         proc = subprocess.run(["git", "--git-dir", str(git_dir), *args], input=data, capture_output=True)
     except FileNotFoundError:
         raise UserError("this needs the 'git' program on PATH") from None
-    if proc.returncode != 0:
-        message = proc.stderr.decode(errors="replace").strip()
+    return _output(git_dir, args, proc.returncode, proc.stdout, proc.stderr)
+
+
+def start_git(git_dir: Path, *args: str, stdin):
+    """Stock git started on this repository, reading the file `stdin`; returns a function that waits for it
+    and returns its output (or raises as `run_git`). Meanwhile this process runs on: git is another process."""
+    import subprocess
+
+    try:
+        proc = subprocess.Popen(["git", "--git-dir", str(git_dir), *args], stdin=stdin, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+    except FileNotFoundError:
+        raise UserError("this needs the 'git' program on PATH") from None
+
+    def finish() -> bytes:
+        out, err = proc.communicate()
+        return _output(git_dir, args, proc.returncode, out, err)
+
+    return finish
+
+
+def _output(git_dir: Path, args, returncode: int, stdout: bytes, stderr: bytes) -> bytes:
+    if returncode != 0:
+        message = stderr.decode(errors="replace").strip()
         for code, text in _OS_ERRORS.items():  # the disk, not the data: said as what it is (OSError)
             if text in message:
                 raise OSError(code, f"git {args[0]}: {text}", str(git_dir))
         raise IntegrityError(f"git {args[0]} failed: {message[:300]}")
-    return proc.stdout
+    return stdout
 
 
 # git's messages (strerror) for failures of this machine's disk, never of the objects it checks

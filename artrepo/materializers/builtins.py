@@ -143,10 +143,9 @@ class ContainerMaterializer(BaseMaterializer):
             return
         from artrepo.materializers import registry
 
-        keys = list(data.keys()) if isinstance(data, dict) else list(range(len(data)))
-        values = list(data.values()) if isinstance(data, dict) else list(data)
+        pairs = data.items() if isinstance(data, dict) else enumerate(data)
         items = []
-        for i, (key, value) in enumerate(zip(keys, values)):
+        for i, (key, value) in enumerate(pairs):
             cls = registry.for_type(type(value))
             self.child(cls, f"items/{i}").save(value)
             items.append([key, cls.materializer_id(), registry.type_name(value)])

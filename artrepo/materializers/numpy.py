@@ -29,7 +29,7 @@ def _raw_bytes(arr: np.ndarray) -> np.ndarray:
         flat = arr.T.reshape(-1)
     else:
         flat = np.ascontiguousarray(arr).reshape(-1)
-    return flat.view(np.uint8) if flat.dtype.itemsize else flat.view(np.uint8)
+    return flat.view(np.uint8)
 
 
 def statistics(array) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 
 from artrepo.records.artifact import VisualizationType
+from artrepo.sizes import human_size
 
 MAX_VALUES = 1_000_000
 MAX_COLUMNS = 50
@@ -96,9 +97,9 @@ def path_visualizations(materializer, path) -> dict[str, VisualizationType]:
         count += 1
         total += st.st_size
         if len(rows) < MAX_LISTED_FILES:
-            rows.append((rel, _size(st.st_size), f"{st.st_size:,}"))
+            rows.append((rel, human_size(st.st_size), f"{st.st_size:,}"))
     more = f"<p class=note>first {MAX_LISTED_FILES:,} of {count:,} files</p>" if count > MAX_LISTED_FILES else ""
-    body = (f"<h2>{html.escape(root.name)}</h2><p class=note>{count:,} files, {_size(total)}</p>"
+    body = (f"<h2>{html.escape(root.name)}</h2><p class=note>{count:,} files, {human_size(total)}</p>"
             + _table(["file", "size", "bytes"], rows) + more)
     return {_write(materializer, "files.html", _page("Files", body)): VisualizationType.HTML}
 
@@ -263,11 +264,3 @@ def _table(header: list[str], rows) -> str:
 def _number(value) -> str:
     value = float(value)
     return f"{value:,.0f}" if value.is_integer() and abs(value) < 1e15 else f"{value:.6g}"
-
-
-def _size(n: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} B"

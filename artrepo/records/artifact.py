@@ -107,13 +107,12 @@ class Manifest(Frozen):
     def size(self) -> int:
         return sum(f.size for f in self.files)
 
+    def stored_files(self) -> list[StoredFile]:
+        """Every stored file: the data files, then the visualizations' files."""
+        return [*self.files, *(f for _, _, f in self.visualizations)]
+
     def chunk_ids(self):
-        for f in self.files:
-            for cid, _ in f.chunks:
-                yield cid
-        for _, _, f in self.visualizations:
-            for cid, _ in f.chunks:
-                yield cid
+        return (cid for f in self.stored_files() for cid, _ in f.chunks)
 
     def to_msgpack(self) -> bytes:
         return self.FORMAT.encode({"files": [_file_row(f) for f in self.files],

@@ -12,16 +12,15 @@ files, imported git packs and last-seen ref table lives in
 """
 from __future__ import annotations
 
-import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from artrepo import names
 from artrepo.errors import NotFoundError, UserError
 from artrepo.gitdb import layout
 
 SECTION = "artrepo-remote"
-_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,63}\Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,12 +29,6 @@ class Remote:
     url: str
     endpoint_url: str | None = None
     trusted: bool = False
-
-
-def validate_remote_name(name: str) -> str:
-    if not _NAME.match(name or ""):
-        raise UserError(f"invalid remote name {name!r}: use letters, digits, '_' and '-' (up to 64)")
-    return name
 
 
 def normalize_url(url: str) -> str:
@@ -54,12 +47,8 @@ def normalize_url(url: str) -> str:
 
 def remotes(repo) -> dict[str, Remote]:
     """Every configured remote by name."""
-    fields: dict[str, dict[str, str]] = {}
-    for entry, value in repo.config.items(SECTION + ".").items():
-        name, _, key = entry[len(SECTION) + 1:].rpartition(".")
-        fields.setdefault(name, {})[key] = value
     return {name: Remote(name, f["url"], f.get("endpoint-url") or None, f.get("trusted", "").lower() == "true")
-            for name, f in sorted(fields.items()) if "url" in f}
+            for name, f in sorted(repo.config.sections(SECTION).items()) if "url" in f}
 
 
 def get_remote(repo, name: str | None) -> Remote:
@@ -79,7 +68,7 @@ def get_remote(repo, name: str | None) -> Remote:
 
 
 def add_remote(repo, name: str, url: str, endpoint_url: str | None = None, trusted: bool = False) -> Remote:
-    validate_remote_name(name)
+    names.validate_setting_name(name, "remote")
     url = normalize_url(url)
     if name in remotes(repo):
         raise UserError(f"remote {name!r} already exists; remove it first")

@@ -4,13 +4,7 @@ from __future__ import annotations
 import sys
 import time
 
-
-def human(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(n) < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"
+from artrepo.sizes import human_size
 
 
 class Progress:
@@ -35,8 +29,8 @@ class Progress:
         if self.enabled and (now - self._drawn > 0.1 or self.objects == self.total):
             self._drawn = now
             rate = self.bytes / max(now - self.started, 1e-6)
-            self.stream.write(f"\r{self.label}: {self.objects}/{self.total} objects, {human(self.bytes)}, "
-                              f"{human(rate)}/s   ")
+            self.stream.write(f"\r{self.label}: {self.objects}/{self.total} objects, {human_size(self.bytes)}, "
+                              f"{human_size(rate)}/s   ")
             self.stream.flush()
 
     def finish(self) -> None:
@@ -60,6 +54,6 @@ def summary(result, verb: str) -> list[str]:
     saved = (100.0 * result.bytes_already / result.bytes_logical) if result.bytes_logical else 0.0
     moved = "sent" if verb == "pushed" else "received"
     lines.append(f"{verb} {result.versions} version(s), {result.refs} other ref(s) {where}: {moved} "
-                 f"{human(result.bytes_sent)} in {result.packs} pack(s), {human(result.bytes_already)} already there "
-                 f"(dedup saving {saved:.0f}%)")
+                 f"{human_size(result.bytes_sent)} in {result.packs} pack(s), {human_size(result.bytes_already)} "
+                 f"already there (dedup saving {saved:.0f}%)")
     return lines

@@ -26,7 +26,7 @@ from artrepo.remotes.push import TransferResult
 from artrepo.remotes.select import needed_chunks, parse_all, pick, reached_versions
 from artrepo.remotes.session import RemoteSession
 from artrepo.remotes.state import RemoteState
-from artrepo.remotes.verify import Refusals, check_refs, fetch_verified
+from artrepo.remotes.verify import Refusals, check_refs, fetch_verified, read_ahead
 
 
 class PullRefused(IntegrityError):
@@ -43,13 +43,24 @@ def pull(repo, remote, refs=(), metadata_only: bool = False, progress=None, back
     `state`: the remote's ref table if the caller has just read it (through `backend`)."""
     parsed = parse_all(refs)
     session = RemoteSession(repo, remote, backend)
-    progress = progress or Silent()
-    result = TransferResult(remote.name)
     state = state or session.read_state()
     if not state.exists:
         raise NotFoundError(f"remote {remote.name} ({remote.url}) holds no artrepo repository yet; push to it first")
+    try:
+        return _pull(repo, session, state, parsed, metadata_only, progress or Silent())
+    finally:
+        repo.objects.release()  # the imported objects, held in memory while the pull reads them
+
+
+def _pull(repo, session, state: RemoteState, parsed: list, metadata_only: bool, progress) -> TransferResult:
+    remote = session.remote
+    result = TransferResult(remote.name)
     wanted = pick(state.refs, parsed, f"remote {remote.name}") if parsed else dict(state.refs)
-    session.fetch_git(state)
+    here = set(repo.published_refs().values())
+    arriving = sorted({oid for ref, oid in state.refs.items() if ref_class(ref) == "version" and oid not in here})
+    sound: dict = {}
+    # each pack read once, from memory, and the arriving versions' content checked while git checks the pack
+    session.fetch_git(state, hold=True, meanwhile=lambda: sound.update(read_ahead(repo, arriving)))
     session.check_reachable(state)
     wanted.update(reached_versions(repo, wanted, state.refs))
     if layout.ANNOTATIONS in state.refs:  # deletions first: a version deleted on either side is not adopted
@@ -57,9 +68,9 @@ def pull(repo, remote, refs=(), metadata_only: bool = False, progress=None, back
     state = _without_deleted(repo, state)
     wanted = {ref: oid for ref, oid in wanted.items() if ref in state.refs}
     refused = Refusals(remote.name)
-    check_refs(repo, state.refs, refused)
+    manifests = check_refs(repo, state.refs, refused, sound)
     if not metadata_only:
-        _fetch_data(repo, session, state, refused.accepted(wanted), progress, result, refused)
+        _fetch_data(repo, session, state, refused.accepted(wanted), manifests, progress, result, refused)
     accepted = RemoteState(refused.accepted(state.refs), state.git_packs, state.index_files, state.token)
     _adopt_versions(repo, session, accepted, result)
     _adopt_other_refs(repo, session, accepted, result)
@@ -85,10 +96,10 @@ def _without_deleted(repo, state: RemoteState) -> RemoteState:
                        state.index_files, state.token)
 
 
-def _fetch_data(repo, session, state: RemoteState, wanted: dict[str, str], progress, result,
+def _fetch_data(repo, session, state: RemoteState, wanted: dict[str, str], manifests: dict, progress, result,
                 refused: Refusals) -> None:
     versions = sorted({oid for ref, oid in wanted.items() if ref_class(ref) == "version"})
-    per_version = {vid: needed_chunks(repo, [vid]) for vid in versions}
+    per_version = {vid: needed_chunks(repo, [vid], manifests) for vid in versions}
     needed = {c: n for chunks in per_version.values() for c, n in chunks.items()}
     missing = {vid: [c for c in chunks if not repo.chunks.has(c)] for vid, chunks in per_version.items()}
     missing = {vid: chunks for vid, chunks in missing.items() if chunks}
@@ -110,32 +121,40 @@ def _adopt_versions(repo, session, state: RemoteState, result: TransferResult) -
     The names' locks are held together; origins of the arriving versions are
     written (one file) before any ref; new labels are created in one ref
     transaction; then the heads of the names that changed are recomputed.
+    A name with no version here (all of them, in a clone) takes the remote's labels as they are.
     """
     remote_name = session.remote.name
     remote_versions = group_versions(state.refs)
     with repo.lock_names(remote_versions) as locks:
-        finals, arriving = {}, {}
+        finals, arriving, current = {}, {}, {}
         for name, theirs in sorted(remote_versions.items()):
-            mine = repo.version_refs(name)
+            mine = current[name] = repo.version_refs(name)
             if theirs.items() <= mine.items():
                 continue  # every remote label is here already, as it is there
-            m = merge_labels(theirs, mine, set(), lambda oid: repo.record(oid).version is not None,
-                             lambda a, b: repo.record(a).content_hash == repo.record(b).content_hash)
-            final = dict(m.labels)
-            for label in m.conflicts + m.same_content:
-                final[label] = mine[label]  # locally, the local custom version keeps its label
+            final = dict(theirs) if not mine else _placed(repo, name, theirs, mine, remote_name, result)
             published = set(mine.values())
             new = [oid for oid in final.values() if oid not in published]
             arriving.update((oid, remote_name) for oid in new)
             if final != mine:
                 finals[name] = final
             result.versions += len(new)
-            result.renumbered += [f"local {name}:{old} \u2192 {name}:{new}" for old, new in m.renumbered]
-            result.conflicts += [f"version {name}:{lb} exists locally with other content than on remote {remote_name}"
-                                 for lb in m.conflicts]
         repo.origins.add(arriving)  # before the refs: a pulled version is never trusted by accident
-        repo.set_labels_many(finals, "pull", locks)
-    repo.update_heads(finals)
+        labels = repo.set_labels_many(finals, "pull", locks, current)
+        repo.update_heads(finals, labels)  # under the locks: the labels are as they were just set
+
+
+def _placed(repo, name: str, theirs: dict[str, str], mine: dict[str, str], remote_name: str,
+            result: TransferResult) -> dict[str, str]:
+    """The labels of `name` once the local versions are placed after the remote's (merge_labels)."""
+    m = merge_labels(theirs, mine, set(), lambda oid: repo.record(oid).version is not None,
+                     lambda a, b: repo.record(a).content_hash == repo.record(b).content_hash)
+    final = dict(m.labels)
+    for label in m.conflicts + m.same_content:
+        final[label] = mine[label]  # locally, the local custom version keeps its label
+    result.renumbered += [f"local {name}:{old} \u2192 {name}:{new}" for old, new in m.renumbered]
+    result.conflicts += [f"version {name}:{lb} exists locally with other content than on remote {remote_name}"
+                         for lb in m.conflicts]
+    return final
 
 
 def _adopt_other_refs(repo, session, state: RemoteState, result: TransferResult) -> None:

@@ -70,11 +70,14 @@ def reached_versions(repo, refs: dict[str, str], all_refs: dict[str, str]) -> di
     return {k: v for k, v in all_refs.items() if ref_class(k) == "version" and v in reached}
 
 
-def needed_chunks(repo, version_ids) -> dict[bytes, int]:
-    """Every chunk the versions' data and visualizations name: {chunk id: raw length}, in order."""
+def needed_chunks(repo, version_ids, manifests: dict | None = None) -> dict[bytes, int]:
+    """Every chunk the versions' data and visualizations name: {chunk id: raw length}, in order.
+    `manifests`: {version id: Manifest} already read (the others are read from `repo`)."""
     out: dict[bytes, int] = {}
     for vid in version_ids:
-        manifest = repo.manifest(vid)
+        manifest = manifests.get(vid) if manifests else None
+        if manifest is None:
+            manifest = repo.manifest(vid)
         for stored in list(manifest.files) + [v[2] for v in manifest.visualizations]:
             for cid, n in stored.chunks:
                 out.setdefault(cid, n)

@@ -90,18 +90,27 @@ class RemoteSession:
         if new:
             write_atomic(self.cache / "git-imported", ("\n".join(seen + new) + "\n").encode())
 
-    def fetch_git(self, state: RemoteState) -> int:
-        """Import the remote's git packs not imported yet, oldest first; returns how many."""
+    def fetch_git(self, state: RemoteState, hold: bool = False, meanwhile=None) -> int:
+        """Import the remote's git packs not imported yet, oldest first; returns how many.
+
+        `hold`: keep their objects in memory too (`import_git_pack`; the caller
+        releases them), and run `meanwhile()` while git checks the last pack
+        (after the imports when there is none): it may read, never publish.
+        """
         seen = set(self.imported())
         todo = [n for n in state.git_packs if n not in seen]
-        for name in todo:
-            import_git_pack(self.repo, name, self.backend.get(git_pack_key(name)))
+        for i, name in enumerate(todo):
+            import_git_pack(self.repo, name, self.backend.get(git_pack_key(name)), hold,
+                            meanwhile if i == len(todo) - 1 else None)
             self.mark_imported([name])
+        if hold and meanwhile is not None and not todo:
+            meanwhile()
         return len(todo)
 
     def check_reachable(self, state: RemoteState) -> None:
-        for ref, oid in state.refs.items():
-            if not self.repo.objects.contains(oid):
+        missing = self.repo.objects.missing_among(set(state.refs.values()))
+        for ref, oid in sorted(state.refs.items()):
+            if oid in missing:
                 raise IntegrityError(f"remote {self.remote.name}: {ref} points at {oid[:12]}, "
                                      "which none of its git packs holds")
 

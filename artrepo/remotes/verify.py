@@ -1,7 +1,8 @@
 """What a pull checks before it makes a version or a run visible here (docs/reliability.md, "Threat model").
 
     refused = Refusals(remote.name)
-    check_refs(repo, state.refs, refused)        # records, manifests, links, runs, aliases
+    sound = read_ahead(repo, arriving)           # meanwhile git checks their pack: content only
+    check_refs(repo, state.refs, refused, sound) # records, manifests, links, runs, aliases
     fetch_verified(repo, remote_store, versions, refused)   # data: in the remote's index, verified on transfer
 
 Anyone who can write to a remote may publish any bytes, so every ref a pull
@@ -70,38 +71,82 @@ def label(ref: str) -> str:
     return ref
 
 
-def check_refs(repo, refs: dict[str, str], refused: Refusals) -> None:
-    """Refuse the versions, runs and aliases of `refs` (a remote's) that may not become visible here."""
+def check_refs(repo, refs: dict[str, str], refused: Refusals, sound: dict | None = None) -> dict:
+    """Refuse the versions, runs and aliases of `refs` (a remote's) that may not become visible here.
+
+    `sound`: {version id: manifest} of versions whose content `read_ahead`
+    found sound (only their name is left to check). Returns {version id:
+    manifest} of the arriving versions that verified: a pull reads each
+    manifest once and finds the data it needs in them.
+    """
     here = set(repo.published_refs().values())
     problems: dict[str, str | None] = {}  # commit -> why not (None: fine), each commit checked once
+    manifests: dict = {}
     for ref, oid in sorted(refs.items()):
         kind = layout.ref_kind(ref)
         if oid in here or kind not in ("version", "run"):
             continue
         if oid not in problems:
-            problems[oid] = version_problem(repo, ref, oid) if kind == "version" else repo.run_problem(oid)
+            problems[oid] = version_problem(repo, ref, oid, manifests, sound) if kind == "version" else \
+                repo.run_problem(oid)
         if problems[oid] is not None:
             refused.refuse(ref, problems[oid])
     versions = {oid for ref, oid in refused.accepted(refs).items() if layout.ref_kind(ref) == "version"}
     for ref, oid in sorted(refs.items()):
         if layout.ref_kind(ref) == "alias" and oid not in versions and oid not in here:
             refused.refuse(ref, "it points at no version that arrives or is here")
+    return manifests
 
 
-def version_problem(repo, ref: str, oid: str) -> str | None:
-    """Why the version commit `oid`, published by the remote as `ref`, may not be published here."""
+def version_problem(repo, ref: str, oid: str, manifests: dict | None = None, sound: dict | None = None) -> str | None:
+    """Why the version commit `oid`, published by the remote as `ref`, may not be published here;
+    its manifest goes into `manifests` when it verifies (`sound`: as in check_refs)."""
     name, _label = layout.split_version_ref(ref)
+    manifest = sound.get(oid) if sound else None
     try:
-        record, manifest = repo.record(oid), repo.manifest(oid)
-        if record.name != name:
-            return f"its record names the artifact {record.name!r}"
-        if manifest.content_hash != record.content_hash:
-            return "its manifest does not match its record's content hash"
-        check_manifest(manifest)
-        repo.read_provenance(oid)  # a version saved outside a step: its provenance decodes
+        record = repo.record(oid)
+        problem = None
+        if manifest is None:
+            manifest = repo.manifest(oid)
+            problem = f"its record names the artifact {record.name!r}" if record.name != name else \
+                content_problem(repo, oid, record, manifest)
+        elif record.name != name:
+            problem = f"its record names the artifact {record.name!r}"
     except ArtrepoError as exc:
         return str(exc)
+    if problem is None and manifests is not None:
+        manifests[oid] = manifest
+    return problem
+
+
+def content_problem(repo, oid: str, record, manifest) -> str | None:
+    """Why a version's record and manifest (read) may not be published, whatever its name; raises what
+    reading its files' paths or its provenance raises."""
+    if manifest.content_hash != record.content_hash:
+        return "its manifest does not match its record's content hash"
+    check_manifest(manifest)
+    repo.read_provenance(oid)  # a version saved outside a step: its provenance decodes
     return None
+
+
+def read_ahead(repo, version_ids) -> dict:
+    """{version id: manifest} of those of `version_ids` whose content is sound (`content_problem`).
+
+    Run while git still checks the pack the versions arrived in, their
+    objects held in memory (`ObjectStore.hold`: each read is of an object
+    whose id was computed from it), so what it finds sound stays sound; a
+    version it cannot read may only lack an object git has not placed yet,
+    and is checked in full afterwards. It publishes nothing.
+    """
+    sound = {}
+    for oid in version_ids:
+        try:
+            manifest = repo.manifest(oid)
+            if content_problem(repo, oid, repo.record(oid), manifest) is None:
+                sound[oid] = manifest
+        except ArtrepoError:
+            continue
+    return sound
 
 
 def fetch_verified(repo, remote, versions: dict[str, list[bytes]], refs: dict[str, str], refused: Refusals,

@@ -78,7 +78,15 @@ class Origins:
 
     def add(self, origins: dict[str, str]) -> None:
         """Record where these versions came from (those already known keep their origin), durably."""
-        new = {vid: remote for vid, remote in origins.items() if self.get(vid) is None}
+        if not origins:
+            return
+        try:  # the folder listed once: not one failed open per version of a 10,000-version pull
+            singles = set(os.listdir(self.folder))
+        except FileNotFoundError:
+            singles = set()
+        batches = list(self._batch_data().values())
+        new = {vid: remote for vid, remote in origins.items() if (vid not in singles or self.get(vid) is None)
+               and all(_search(data, vid.encode("ascii", "replace")) is None for data in batches)}
         if new:
             self._write(new)
 

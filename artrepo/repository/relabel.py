@@ -25,25 +25,30 @@ class Relabel:
         """Make the labels of `name` equal `final`; the caller holds `lock` (`self.lock(name)`)."""
         self.set_labels_many({name: final}, message, lock)
 
-    def set_labels_many(self, finals: dict[str, dict[str, str]], message: str, locks=None) -> None:
-        """Make the labels of each name equal its `finals` entry; the caller holds `locks` for those names."""
+    def set_labels_many(self, finals: dict[str, dict[str, str]], message: str, locks=None,
+                        current: dict[str, dict[str, str]] | None = None) -> dict[str, dict[str, str]]:
+        """Make the labels of each name equal its `finals` entry; the caller holds `locks` for those names.
+        `current`: the names' labels as read under those locks (else listed here). Returns the labels now."""
         creations: dict[str, str] = {}
         deferred: dict[str, str] = {}
         dropped: dict[str, str] = {}
+        after: dict[str, dict[str, str]] = {}
         for name, final in finals.items():
             numbers = [int(label) for label in final if label.isdigit()]
             if numbers and locks is not None:
                 locks.raise_counter(name, max(numbers))  # before the refs: the counter stays at least every label
-            current = self.version_refs(name)
+            now = current[name] if current is not None and name in current else self.version_refs(name)
             for label, oid in final.items():
-                if current.get(label) != oid:
-                    (deferred if label in current else creations)[layout.version_ref(name, label)] = oid
+                if now.get(label) != oid:
+                    (deferred if label in now else creations)[layout.version_ref(name, label)] = oid
             placed = set(final.values())
-            dropped.update({layout.version_ref(name, label): oid for label, oid in current.items()
-                            if final.get(label) != oid and oid in placed})
+            gone = {label: oid for label, oid in now.items() if final.get(label) != oid and oid in placed}
+            dropped.update({layout.version_ref(name, label): oid for label, oid in gone.items()})
+            after[name] = {**{label: oid for label, oid in now.items() if label not in gone}, **final}
         self._create_versions(creations, message)
         self.refs.delete_many(dropped)
         self._create_versions(deferred, "relabel")
+        return after
 
     def _create_versions(self, refs: dict[str, str], message: str) -> None:
         if not refs:
@@ -69,13 +74,14 @@ class Relabel:
     def update_head(self, name: str) -> None:
         self.update_heads([name])
 
-    def update_heads(self, names) -> None:
-        """Recompute the derived `heads/<name>` of each name: its newest version by creation time."""
+    def update_heads(self, names, labels: dict[str, dict[str, str]] | None = None) -> None:
+        """Recompute the derived `heads/<name>` of each name: its newest version by creation time.
+        `labels`: {name: {label: version id}} of these names if the caller knows them (else listed)."""
         from artrepo.repository.versions import label_key
 
         newest = {}
         for name in names:
-            refs = self.version_refs(name)
+            refs = labels[name] if labels is not None else self.version_refs(name)
             if refs:
                 newest[layout.head_ref(name)] = max(
                     refs.items(), key=lambda kv: (self.record(kv[1]).created_ns, label_key(kv[0])))[1]

@@ -25,9 +25,9 @@ never undone by its upkeep. `ARTREPO_AUTO_PACK=0` turns it off.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 
+from artrepo.atomic import flock
 from artrepo.gitdb import layout
 
 AUTO_INDEX_FILES = 32
@@ -59,10 +59,10 @@ def maintain(repo, *, wait: bool = True, chunks: bool = True, every_ref: bool = 
     from artrepo.gitdb.repack import repack_objects
     from artrepo.storage.repack import repack
 
-    with _locked(layout.maintenance_lock(repo.git_dir), exclusive=True, wait=wait) as got:
+    with flock(layout.maintenance_lock(repo.git_dir), wait=wait) as got:
         if not got:
             return None
-        with _locked(layout.gc_lock(repo.git_dir), exclusive=False, wait=wait) as shared:
+        with flock(layout.gc_lock(repo.git_dir), shared=True, wait=wait) as shared:
             if not shared:
                 return None  # gc is collecting: it packs everything itself
             upgrade_format(repo)
@@ -87,20 +87,3 @@ def upgrade_format(repo) -> None:
 
     if read_format(repo.git_dir) != FORMAT_VERSION:
         repo.config.set("artrepo.formatVersion", str(FORMAT_VERSION))
-
-
-@contextlib.contextmanager
-def _locked(path, *, exclusive: bool, wait: bool):
-    """An flock on `path`; yields whether it was taken (always, when `wait`)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
-        mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
-        try:
-            fcntl.flock(fd, mode if wait else mode | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        yield True
-    finally:
-        os.close(fd)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextvars
 
 from artrepo.errors import StepContextError, UserError
+from artrepo.tags import validated_tags
 
 _STEP: contextvars.ContextVar = contextvars.ContextVar("artrepo_step", default=None)
 _COMPOSING: contextvars.ContextVar = contextvars.ContextVar("artrepo_composing", default=None)
@@ -125,8 +126,6 @@ class StepContext:
         self._move_tags(tags, output_name, self.removed_output_tags, self.output_tags)
 
     def _move_tags(self, tags, output_name: str | None, into: dict[str, list], out_of: dict[str, list]) -> None:
-        from artrepo.tags import validated_tags
-
         key = self._output_key(output_name)
         for t in validated_tags(tags):
             if t not in into[key]:

@@ -53,6 +53,17 @@ class _Configurable:
     def configuration(self) -> known.Configuration:
         return known.Configuration({"name": self.name, **self.options})
 
+    def configure(self, merge: bool = True, **options):
+        """Set options in place (ZenML's `configure`); returns the step or pipeline.
+
+            training.configure(enable_cache=False)
+        """
+        self._configure(merge, options)
+        return self
+
+    def __repr__(self) -> str:
+        return f"<{self.KIND} {self.name}>"
+
     def _copy(self):
         import copy  # with_options only: not on the path of a plain run
 
@@ -74,9 +85,6 @@ class Step(_Configurable):
         self.input_names = signature.input_names(func)
         self._code: tuple[list, str] | None = None  # (runtime.codehash.code_parts, their hash), found once
         functools.update_wrapper(self, func)
-
-    def __repr__(self) -> str:
-        return f"<step {self.name}>"
 
     def __call__(self, *args, **kwargs):
         composition = context.composing()
@@ -124,11 +132,6 @@ class Step(_Configurable):
             return chosen.get(key)
         return chosen
 
-    def configure(self, merge: bool = True, **options) -> "Step":
-        """Set options in place (ZenML's `step.configure`); returns the step."""
-        self._configure(merge, options)
-        return self
-
     def with_options(self, merge: bool = True, **options) -> "Step":
         """A copy of the step with these options."""
         return self._copy().configure(merge, **options)
@@ -148,9 +151,6 @@ class Pipeline(_Configurable):
         self._configure(True, options)
         functools.update_wrapper(self, func)
 
-    def __repr__(self) -> str:
-        return f"<pipeline {self.name}>"
-
     @property
     def parallel(self) -> int:
         return int(self.options.get("parallel") or 1)
@@ -164,14 +164,6 @@ class Pipeline(_Configurable):
         from artrepo.runtime.driver import RunOptions, run_pipeline
 
         return run_pipeline(self, args, kwargs, RunOptions(config=self.run_config()))
-
-    def configure(self, merge: bool = True, **options) -> "Pipeline":
-        """Set options in place (ZenML's `pipeline.configure`); returns the pipeline.
-
-            training.configure(enable_cache=False)
-        """
-        self._configure(merge, options)
-        return self
 
     def with_options(self, run_name: str | None = None, config_path: str | None = None, steps: dict | None = None,
                      step_configurations: dict | None = None, merge: bool = True, **options) -> "Pipeline":

@@ -277,7 +277,9 @@ class Driver:
                             inputs={k: info.id for k, info in inputs.items()}, start_ns=start,
                             code=self.repo.write_code(ps.step.code_text) if self.provenance.enabled else "")
         if ps.cacheable:
-            hit = self._cache_hit(ps, base)
+            from artrepo.runtime.cachehit import cache_hit
+
+            hit = cache_hit(self, ps, base)
             if hit is not None:
                 return hit
         else:
@@ -313,25 +315,15 @@ class Driver:
         return out
 
     def _task(self, ps: PlannedStep, inputs: dict):
+        from artrepo.models import default_run_name
         from artrepo.runtime.task import StepTask
         from artrepo.values import Stored
 
         with self._store().lock:
             stored = {k: Stored.of(self.repo, info) for k, info in inputs.items()}
+        run_name = self.run_name or default_run_name(self.plan.pipeline, self.start_ns)
         return StepTask(self.run_id, self.plan.pipeline, ps.name, ps.step.entrypoint, dict(ps.invocation.parameters),
-                        stored, _outputs(ps), ps.settings, self.run_name or self.default_run_name(),
-                        resources=ps.step.resources)
-
-    def default_run_name(self) -> str:
-        from artrepo.models import default_run_name
-
-        return default_run_name(self.plan.pipeline, self.start_ns)
-
-    # -- the cache (runtime.cachehit) ------------------------------------------------
-    def _cache_hit(self, ps: PlannedStep, base: StepRecord) -> StepRecord | None:
-        from artrepo.runtime.cachehit import cache_hit
-
-        return cache_hit(self, ps, base)
+                        stored, _outputs(ps), ps.settings, run_name, resources=ps.step.resources)
 
     # -- a step that ran ------------------------------------------------------------
     def _finish(self, base: StepRecord, outcome) -> StepRecord:

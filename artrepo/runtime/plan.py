@@ -13,6 +13,7 @@ from artrepo.runtime.cachekey import canonical_parameter
 from artrepo.runtime.graph import Composition, ExternalArtifact, Invocation, LateArtifact, execution_order
 from artrepo.plain import Plain
 from artrepo.runtime.signature import OutputSpec
+from artrepo.tags import validated_tags
 
 
 class PlannedStep(Plain):
@@ -44,15 +45,13 @@ class Plan(Plain):
     substitutions; None: ZenML's default), `tags` the run's tags.
     """
 
-    __slots__ = ("pipeline", "parameters", "steps", "order", "parallel", "source", "warnings", "run_name", "tags",
-                 "substitutions")
+    __slots__ = ("pipeline", "parameters", "steps", "order", "parallel", "source", "run_name", "tags", "substitutions")
 
     def __init__(self, pipeline: str, parameters: dict[str, object], steps: dict[str, PlannedStep],
-                 order: list[str], parallel: int = 1, source: str | None = None, warnings: list[str] | None = None,
-                 run_name: str | None = None, tags: tuple[str, ...] = (), substitutions: dict | None = None):
+                 order: list[str], parallel: int = 1, source: str | None = None, run_name: str | None = None,
+                 tags: tuple[str, ...] = (), substitutions: dict | None = None):
         self.pipeline, self.parameters, self.steps, self.order = pipeline, parameters, steps, order
         self.parallel, self.source = parallel, source
-        self.warnings = [] if warnings is None else warnings
         self.run_name, self.tags = run_name, tags
         self.substitutions = {} if substitutions is None else substitutions
 
@@ -121,18 +120,11 @@ def compose(pipeline, args: tuple, kwargs: dict, options) -> Plan:
     params = {k: _recordable(k, v) for k, v in arguments.items()}
     plan = Plan(pipeline.name, params, steps, order, parallel=options.parallel or pipeline.parallel,
                 source=options.source, run_name=config.get("run_name"),
-                tags=_run_tags(defaults.get("tags")), substitutions=dict(defaults.get("substitutions") or {}))
+                tags=validated_tags(defaults.get("tags") or ()),
+                substitutions=dict(defaults.get("substitutions") or {}))
     if plan.run_name is not None:
         format_name(str(plan.run_name), "date", "time", plan.substitutions)  # refused before any step runs
     return plan
-
-
-def _run_tags(tags) -> tuple[str, ...]:
-    if not tags:
-        return ()
-    from artrepo.tags import validated_tags  # hashlib: not on the path of a run without tags
-
-    return validated_tags(tags)
 
 
 def _step_settings(inv: Invocation, config: dict, defaults: dict) -> dict:

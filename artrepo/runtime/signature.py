@@ -126,18 +126,10 @@ def output_specs(func) -> tuple[OutputSpec, ...]:
     else:
         specs = (_spec_from(ret, "output"),)
     keys = [s.key for s in specs]
-    if len(set(keys)) != len(keys):
-        raise UserError(f"step {func.__name__!r} declares the output name {_first_dup(keys)!r} twice")
+    twice = [k for i, k in enumerate(keys) if k in keys[:i]]
+    if twice:
+        raise UserError(f"step {func.__name__!r} declares the output name {twice[0]!r} twice")
     return specs
-
-
-def _first_dup(items: list[str]) -> str:
-    seen = set()
-    for x in items:
-        if x in seen:
-            return x
-        seen.add(x)
-    return ""
 
 
 def expected_classes(tp) -> tuple[type, ...] | None:

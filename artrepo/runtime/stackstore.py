@@ -32,12 +32,7 @@ def _chunks_of(repo, version_ids) -> dict[bytes, int]:
 
 
 def _manifest_chunks(manifests) -> list[bytes]:
-    out: dict[bytes, None] = {}
-    for manifest in manifests:
-        for stored in list(manifest.files) + [v[2] for v in manifest.visualizations]:
-            for cid, _n in stored.chunks:
-                out[cid] = None
-    return list(out)
+    return list(dict.fromkeys(cid for manifest in manifests for cid in manifest.chunk_ids()))
 
 
 class RepositoryStore:

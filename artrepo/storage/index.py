@@ -38,10 +38,7 @@ def index_key(name: str) -> str:
 
 
 def encode_index(packs: dict[PackId, list[PackEntry]]) -> bytes:
-    body = {
-        pid: [[e.chunk_id, e.codec, e.offset, e.length, e.raw_length] for e in entries]
-        for pid, entries in sorted(packs.items())
-    }
+    body = {pid: rows_of(entries) for pid, entries in sorted(packs.items())}
     return msgpack.packb({"v": INDEX_VERSION, "packs": body})
 
 

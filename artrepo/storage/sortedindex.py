@@ -23,7 +23,7 @@ offset, as with format 1.
 from __future__ import annotations
 
 import struct
-from itertools import groupby
+from itertools import accumulate, groupby
 from operator import itemgetter
 
 from artrepo.storage.ids import ChunkId, PackId
@@ -49,10 +49,7 @@ def encode_sorted(packs: dict[PackId, list[PackEntry]]) -> bytes:
     counts = [0] * 256
     for row in rows:
         counts[row[0][0]] += 1
-    fanout, total = [], 0
-    for c in counts:
-        total += c
-        fanout.append(total)
+    fanout = accumulate(counts)  # entries whose chunk id's first byte is <= i
     return b"".join([_HEAD.pack(MAGIC, len(pack_ids), len(rows)), _FANOUT.pack(*fanout), *pack_ids,
                      *(_ROW.pack(*row) for row in rows)])
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from artrepo.errors import NotFoundError
-from artrepo.models import effective
+from artrepo.models import merged_metadata
 from artrepo.ui.index import NAME_ORDER, Index, connect
 
 # A folder's mtime can be coarse (a few ms): stat results younger than this are
@@ -240,7 +240,7 @@ class Catalog:
 
     def metadata(self, version_id: str) -> dict:
         """The record's metadata with later annotations applied (as `run_metadata`)."""
-        return effective(self.repo.record(version_id), self.repo.annotations(version_id))[1]
+        return merged_metadata(self.repo.record(version_id).metadata, self.repo.annotations(version_id))
 
     # -- runs -------------------------------------------------------------------
     def _run(self, row) -> RunRow:

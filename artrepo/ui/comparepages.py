@@ -67,7 +67,7 @@ def compare_page(dash, query):
                        versions=dash.catalog.versions)
 
 
-def _run_of(dash, run_id: str):
+def run_of(dash, run_id: str):
     run = dash.catalog.find_run(run_id)
     if run is None:
         raise NotFoundError(f"no pipeline run {run_id[:40]!r}")
@@ -75,7 +75,7 @@ def _run_of(dash, run_id: str):
 
 
 def step_code_page(dash, query, run_id: str, step_name: str):
-    run = _run_of(dash, run_id)
+    run = run_of(dash, run_id)
     step = next((s for s in run.steps if s.name == step_name), None)
     if step is None:
         raise NotFoundError(f"run {run.id[:12]} has no step {step_name!r}")
@@ -84,7 +84,7 @@ def step_code_page(dash, query, run_id: str, step_name: str):
 
 
 def git_diff_page(dash, query, run_id: str):
-    run = _run_of(dash, run_id)
+    run = run_of(dash, run_id)
     prov = Provenance.read(dash.repo, run.commit)
     return dash.render("gitdiff.html", run=run, prov=prov)
 

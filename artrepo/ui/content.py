@@ -107,23 +107,5 @@ def download_response(dash, query: dict, version_id: str) -> Response:
     row = dash.catalog.version_row(version_id)
     files = LoadFiles(dash.repo.chunks, dash.repo.manifest(row.id))
     filename = f"{row.name.replace('::', '__')}-{row.version}.zip"
-
-    def stream(wfile) -> None:
-        files.write_zip(_Unseekable(wfile))
-
-    return Response(None, "application/zip", stream=stream,
+    return Response(None, "application/zip", stream=files.write_zip,
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
-
-
-class _Unseekable:
-    """A write-only view of the socket: zipfile then writes data descriptors."""
-
-    def __init__(self, raw):
-        self._raw = raw
-
-    def write(self, data) -> int:
-        self._raw.write(data)
-        return len(data)
-
-    def flush(self) -> None:
-        self._raw.flush()

@@ -29,6 +29,9 @@ from artrepo import names
 from artrepo.errors import ArtrepoError
 from artrepo.gitdb import layout
 from artrepo.gitdb.objects import is_oid
+from artrepo.records.artifact import ArtifactType, VersionRecord
+from artrepo.records.run import StepRecord
+from artrepo.tags import effective_tags
 
 SCHEMA = 1
 TABLES = """
@@ -251,8 +254,6 @@ class Index:
             data = self.repo.objects.tree_file(vid, layout.VERSION_RECORD)  # not kept by the repository: 100,000s
             if data is None:
                 raise ArtrepoError("no record")
-            from artrepo.records.artifact import ArtifactType, VersionRecord
-
             rec = VersionRecord.from_msgpack(data)
         except ArtrepoError:  # costs only this version: listed as UNREADABLE, its own page says why
             return (vid, name, label, *_number(label), "UNREADABLE", 0, 0, "[]", "[]", "null", origin)
@@ -265,8 +266,6 @@ class Index:
                 self._tags(vid, rec.tags), json.dumps(rec.producer), origin)
 
     def _tags(self, vid: str, record_tags) -> str:
-        from artrepo.tags import effective_tags
-
         return json.dumps([str(t) for t in effective_tags(record_tags, self._notes(vid) or ())])
 
     def _set_tags(self, vid: str, name: str, tags: str) -> None:
@@ -352,8 +351,6 @@ class Index:
 
     def _add_run(self, run_id: str, commit: str) -> None:
         import msgpack
-
-        from artrepo.records.run import StepRecord
 
         try:
             rec = self.repo.read_run(commit)

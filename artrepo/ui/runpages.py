@@ -1,9 +1,8 @@
 """Run pages: the list of pipeline runs and one run with its DAG of steps and artifacts."""
 from __future__ import annotations
 
-from artrepo.errors import NotFoundError
 from artrepo.provenance import Provenance
-from artrepo.ui.comparepages import compare_url
+from artrepo.ui.comparepages import compare_url, run_of
 from artrepo.ui.graph import Node, layout
 from artrepo.ui.lineage_view import version_node
 from artrepo.ui.pages import Page
@@ -22,9 +21,7 @@ def runs_page(dash, query: dict):
 
 
 def run_page(dash, query: dict, run_id: str):
-    run = dash.catalog.find_run(run_id)
-    if run is None:
-        raise NotFoundError(f"no pipeline run {run_id[:40]!r}")
+    run = run_of(dash, run_id)
     versions = dash.catalog.versions
     previous = dash.catalog.previous_run(run)
     return dash.render("run.html", run=run, graph=run_dag(dash.catalog, run), versions=versions,

@@ -5,6 +5,8 @@ import datetime as dt
 import json
 from urllib.parse import quote, urlencode
 
+from artrepo.sizes import human_size
+
 
 def when(ns: int | None) -> str:
     if not ns:
@@ -13,14 +15,7 @@ def when(ns: int | None) -> str:
 
 
 def size(n: int | None) -> str:
-    if n is None:
-        return "—"
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(value) < 1024 or unit == "TiB":
-            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"
+    return "—" if n is None else human_size(n)
 
 
 def duration(seconds: float | None) -> str:

@@ -1,13 +1,13 @@
-"""Exporting stored files (storage/export.py): byte for byte, verified before a byte lands, copied by the kernel.
+"""Exporting stored files (storage/export.py): byte for byte, verified before a byte lands, runs of chunks at a time.
 
 A registered file is exported through `artrepo export NAME:V DEST`, loaded as
 a read-only copy (`load_artifact`), and zipped by `download_files`. Its bytes
-are stored as chunks, some raw (copied by `copy_file_range`), some zstd
-(decoded and written); the tests check which kind each file holds.
+are stored as chunks, some raw (read a run of them at a time, hashed and
+written), some zstd (decoded and written); the tests check which kind each
+file holds.
 """
 from __future__ import annotations
 
-import errno
 import os
 import random
 import threading
@@ -92,6 +92,24 @@ def test_an_old_version_loads_and_zips_byte_for_byte(history, tmp_path):
         assert zf.read(member) == history["first"]
 
 
+def test_a_zip_stores_an_incompressible_file_as_is_and_deflates_the_others(project, tmp_path):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    noise = random.Random(3).randbytes(600_000)
+    text = b"".join(b"row %08d\n" % i for i in range(50_000))
+    (folder / "weights.bin").write_bytes(noise)
+    (folder / "log.txt").write_bytes(text)
+    register_artifact(folder, "model")
+    Client().get_artifact_version("model").download_files(tmp_path / "model.zip")
+    with zipfile.ZipFile(tmp_path / "model.zip") as zf:
+        assert zf.testzip() is None  # every CRC checks
+        entries = {Path(i.filename).name: i for i in zf.infolist()}
+        assert entries["weights.bin"].compress_type == zipfile.ZIP_STORED
+        assert entries["log.txt"].compress_type == zipfile.ZIP_DEFLATED
+        assert entries["log.txt"].compress_size < len(text) // 4
+        assert zf.read(entries["weights.bin"]) == noise and zf.read(entries["log.txt"]) == text
+
+
 def test_an_empty_file_exports_and_loads_empty(project, tmp_path):
     (tmp_path / "empty").write_bytes(b"")
     folder = tmp_path / "tree"
@@ -108,60 +126,67 @@ def test_an_empty_file_exports_and_loads_empty(project, tmp_path):
     assert empty.read_bytes() == b"" and next((tmp_path / "tree-out").rglob("something.txt")).read_bytes() == b"x"
 
 
-class CountingCopy:
-    """os.copy_file_range, counted: calls, bytes it copied, and the threads that called it."""
+class CountingReads:
+    """os.preadv, counted: calls, bytes it read, and the threads that called it."""
 
-    def __init__(self, refuse: int | None = None, at_most: int | None = None):
-        self.real = os.copy_file_range
-        self.refuse, self.at_most = refuse, at_most
-        self.calls, self.copied, self.threads = 0, 0, set()
+    def __init__(self):
+        self.real = os.preadv
+        self.calls, self.read, self.threads = 0, 0, set()
 
-    def __call__(self, src, dst, count, offset_src=None, offset_dst=None):
+    def __call__(self, fd, buffers, offset, *flags):
         self.calls += 1
         self.threads.add(threading.current_thread().name)
-        if self.refuse is not None:
-            raise OSError(self.refuse, os.strerror(self.refuse))
-        n = self.real(src, dst, min(count, self.at_most or count), offset_src, offset_dst)
-        self.copied += n
+        n = self.real(fd, buffers, offset, *flags)
+        self.read += n
         return n
 
 
 def export_in_process(ref: str, dest: Path) -> bytes:
-    forget_open_repositories()  # each export maps its packs anew
+    forget_open_repositories()  # each export opens its packs anew
     Client().get_artifact_version(ref).export(dest)
     return exported(dest)
 
 
-def test_the_kernel_copies_exactly_the_raw_chunks(history, tmp_path, monkeypatch):
-    copy = CountingCopy()
-    monkeypatch.setattr(os, "copy_file_range", copy)
+def test_raw_chunks_are_read_whole_runs_at_a_time_and_compressed_ones_decoded(history, tmp_path, monkeypatch):
+    reads = CountingReads()
+    monkeypatch.setattr(os, "preadv", reads)
     assert export_in_process("model:1", tmp_path / "out") == history["first"]
-    raw = sum(n for _c, codec, n in chunks_of(history["v1"]) if codec == CODEC_RAW)
-    assert copy.copied == raw > len(history["first"]) // 3  # compressed chunks are decoded and written instead
+    raw = [n for _c, codec, n in chunks_of(history["v1"]) if codec == CODEC_RAW]
+    assert reads.read == sum(raw) > len(history["first"]) // 3  # compressed chunks are decoded instead
+    assert reads.calls < len(raw) // 2  # chunks lying back to back in a pack come in one read
 
 
 def test_a_large_file_is_shared_between_two_threads(history, tmp_path, monkeypatch):
-    copy = CountingCopy()
-    monkeypatch.setattr(os, "copy_file_range", copy)
+    reads = CountingReads()
+    monkeypatch.setattr(os, "preadv", reads)
     monkeypatch.setattr(export, "PARALLEL_FROM", 1 << 20)  # as an 8 MiB file would be
     assert export_in_process("model:2", tmp_path / "out") == history["second"]
-    assert any(name.startswith("artrepo-export") for name in copy.threads) and len(copy.threads) == 2
+    assert any(name.startswith("artrepo-export") for name in reads.threads) and len(reads.threads) == 2
 
 
-def test_short_kernel_copies_are_continued(history, tmp_path, monkeypatch):
-    copy = CountingCopy(at_most=4096)
-    monkeypatch.setattr(os, "copy_file_range", copy)
+def test_short_writes_are_continued(history, tmp_path, monkeypatch):
+    real, calls = os.pwrite, []
+
+    def pwrite(fd, data, offset):
+        calls.append(offset)
+        return real(fd, memoryview(data)[:4096], offset)
+
+    monkeypatch.setattr(os, "pwrite", pwrite)
     assert export_in_process("model:1", tmp_path / "out") == history["first"]
-    assert copy.calls > 100
+    assert len(calls) > len(history["first"]) // 4096
 
 
-@pytest.mark.parametrize("refusal", [errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP], ids=errno.errorcode.get)
-def test_when_the_kernel_refuses_the_copy_the_bytes_are_the_same(history, tmp_path, monkeypatch, refusal):
-    copy = CountingCopy(refuse=refusal)
-    monkeypatch.setattr(os, "copy_file_range", copy)
-    assert export_in_process("model:1", tmp_path / "out") == history["first"]
-    assert copy.calls == 1  # refused once, not asked again for every chunk
-    assert load_artifact("model:2").read_bytes() == history["second"]
+def test_a_truncated_pack_fails_the_export_with_nothing_left_behind(history, tmp_path):
+    from artrepo.client import active_repository
+
+    store = active_repository().chunks
+    cid = [c for c, k, _n in chunks_of(history["v1"]) if k == CODEC_RAW][-1]
+    pack = store.pack_path(store.locate(cid)[0])
+    pack.chmod(0o644)
+    os.truncate(pack, store.locate(cid)[1].offset + 10)
+    proc = run_cli("export", "model:1", str(tmp_path / "out"))
+    assert proc.returncode == 3 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "model:1" in proc.stderr and not (tmp_path / "out").exists()
 
 
 def flip_byte_in(av, codec: int) -> None:

@@ -49,17 +49,14 @@ class FsspecBackend(Backend):
     def _key(self, path: str) -> str:
         return path[len(self.root) + 1:] if path.startswith(self.root + "/") else path
 
-    def get(self, key: str) -> bytes:
+    def get(self, key: str, *span) -> bytes:
         try:
-            return with_retries(lambda: self.fs.cat_file(self.path(key)), what=f"read {key}")
+            return with_retries(lambda: self.fs.cat_file(self.path(key), *span), what=f"read {key}")
         except FileNotFoundError:
             raise MissingObjectError(key) from None
 
     def get_range(self, key: str, start: int, length: int) -> bytes:
-        try:
-            return with_retries(lambda: self.fs.cat_file(self.path(key), start, start + length), what=f"read {key}")
-        except FileNotFoundError:
-            raise MissingObjectError(key) from None
+        return self.get(key, start, start + length)
 
     def put(self, key: str, data) -> None:
         with_retries(lambda: self.fs.pipe_file(self.path(key), joined(data)), what=f"write {key}")

@@ -101,19 +101,14 @@ class S3Backend(FsspecBackend):
                                     f"(connection cut mid-body: {type(exc).__name__}); try again") from None
                 time.sleep(min(2.0, 0.1 * 2 ** attempt))
 
-    def get(self, key: str) -> bytes:
-        found = self._get(key)
+    def get(self, key: str, **extra) -> bytes:
+        found = self._get(key, **extra)
         if found is None:
             raise MissingObjectError(key)
         return found[0]
 
     def get_range(self, key: str, start: int, length: int) -> bytes:
-        if length <= 0:
-            return b""
-        found = self._get(key, Range=f"bytes={start}-{start + length - 1}")
-        if found is None:
-            raise MissingObjectError(key)
-        return found[0]
+        return self.get(key, Range=f"bytes={start}-{start + length - 1}") if length > 0 else b""
 
     def get_with_token(self, key: str) -> tuple[bytes, str] | None:
         return self._get(key)

@@ -12,8 +12,9 @@ merged (storage/repack.py), loose objects go into a git pack with the
 smallest packs (gitdb/repack.py), and loose refs into `packed-refs` once
 they are `AUTO_LOOSE_REFS` and 1/`REF_FRACTION` of the packed ones (rewriting
 `packed-refs` copies every ref: 7 MB, ~30 ms at 100,000 versions, so an
-automatic packing does it only after that many new refs). Each step is geometric or incremental: a save
-pays for it O(log n) amortized, so 100,000 versions cost per save what 1,000 do.
+automatic packing does it only after that many new refs). Each step is
+geometric or incremental: a save pays for it O(log n) amortized, so 100,000
+versions cost per save what 1,000 do.
 
 Packing takes the repository's maintenance lock (one packer at a time; an
 automatic one skips when another runs) and the shared gc lock (gc plans

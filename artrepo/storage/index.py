@@ -15,7 +15,7 @@ Which files make the union: in a repository's own store every file under
 from __future__ import annotations
 
 import os
-from itertools import repeat
+from itertools import repeat, starmap
 from operator import itemgetter
 from pathlib import Path
 
@@ -25,8 +25,7 @@ from artrepo.atomic import write_atomic
 from artrepo.errors import IntegrityError
 from artrepo.storage.backend import Backend, MissingObjectError
 from artrepo.storage.ids import ChunkId, PackId, index_name, short
-from artrepo.storage.packfile import (CODEC_RAW, CODEC_ZSTD, MAX_BLOBS, MAX_CHUNK, PackEntry, checked_entry,
-                                      id_of)
+from artrepo.storage.packfile import MAX_BLOBS, PackEntry, checked_entry, id_of, rows_sound
 from artrepo.storage.sortedindex import SortedIndex, encode_sorted, is_sorted_index
 
 INDEX_VERSION = 1
@@ -68,23 +67,20 @@ def decode_index(data: bytes, name: str) -> dict[PackId, list[PackEntry]]:
 
 
 def _entries(rows: list, where: str) -> list[PackEntry]:
-    entries, offset = [], 0
-    for row in rows:
-        # the checks of packfile.checked_entry, inline (an index may hold millions of rows); it words the error
-        if type(row) is list and len(row) == 5:
-            cid, codec, at, length, raw = row
-            if (type(cid) is bytes and len(cid) == 32 and type(codec) is int and type(at) is int
-                    and type(length) is int and type(raw) is int and at == offset and 0 <= length <= raw <= MAX_CHUNK
-                    and (codec == CODEC_ZSTD or (codec == CODEC_RAW and length == raw))):
-                entries.append(PackEntry(cid, codec, at, length, raw))
-                offset += length
-                continue
-        if type(row) is not list or len(row) != 5:
-            raise IntegrityError(f"{where}: a row is not [chunk id, codec, offset, length, raw length]")
-        e = checked_entry(*row, where)
-        raise IntegrityError(f"{where}: chunk {short(e.chunk_id)} is not where the previous rows end")
-    if offset > MAX_BLOBS:
-        raise IntegrityError(f"{where}: {offset} bytes of chunks, more than a pack may hold")
+    if rows_sound(rows):
+        entries = list(starmap(PackEntry, rows))
+    else:  # a row `rows_sound` refuses: `checked_entry` words why
+        entries, offset = [], 0
+        for row in rows:
+            if type(row) is not list or len(row) != 5:
+                raise IntegrityError(f"{where}: a row is not [chunk id, codec, offset, length, raw length]")
+            entries.append(checked_entry(*row, where))
+            if entries[-1].offset != offset:
+                raise IntegrityError(f"{where}: chunk {short(row[0])} is not where the previous rows end")
+            offset += entries[-1].length
+    if entries and entries[-1].offset + entries[-1].length > MAX_BLOBS:
+        raise IntegrityError(f"{where}: {entries[-1].offset + entries[-1].length} bytes of chunks, "
+                             "more than a pack may hold")
     return entries
 
 

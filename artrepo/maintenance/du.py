@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from artrepo.maintenance.inventory import survey
+from artrepo.maintenance.inventory import retired_packs, survey
 from artrepo.maintenance.reach import cache_of, reach, refuse_on_damage
 
 
@@ -25,10 +25,10 @@ def usage(view) -> dict:
     doc = _figures(per_name, lambda cid: locations[cid][1].length if cid in locations else None)
     packs, _ = survey(view.store)
     index = view.store.index
-    retired = view.retired()  # replaced by a remote gc: it frees them once the grace period ends
+    retired = retired_packs(view.store, packs, index.packs, view.retired())
 
     def unreferenced(pid, pack) -> bool:
-        if pid not in index.packs and view.store.pack_key(pid) in retired:
+        if pid in retired:
             return True
         entries = index.packs.get(pid) or pack.footer
         if entries is None:

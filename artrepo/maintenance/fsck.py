@@ -19,7 +19,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from artrepo.errors import ArtrepoError, IntegrityError
-from artrepo.maintenance.inventory import classify, survey
+from artrepo.maintenance.inventory import classify, retired_packs, survey
 from artrepo.maintenance.reach import Problem, Reach, cache_of, paused_gc, reach
 from artrepo.storage.ids import pack_id, short
 from artrepo.storage.index import rows_of
@@ -137,14 +137,14 @@ def _check_store(view, reached: Reach, report: FsckReport, read_data: bool):
         report.problem(message, pack_users.get(pid, ()))
     elsewhere = _check_chunks(view, reached, packs, rows, where, report)
     indexed = {pid for by_pack in rows.values() for pid in by_pack} - index.forgotten
-    retired = view.retired()  # replaced by a remote gc, kept for readers of the previous ref table
-    replaced = [p for pid, p in packs.items() if pid not in indexed and store.pack_key(pid) in retired]
-    replaced += [info for info in (found for _when, found in retired.values()) if info is not None]
+    retired = view.retired()
+    gone = retired_packs(store, packs, indexed, retired)
+    replaced = [packs[pid] for pid in gone] + [info for _when, info in retired.values() if info is not None]
     if replaced:
         report.notes.append(f"{len(replaced)} packs and files ({sum(p.size for p in replaced)} bytes) replaced by "
                             f"'{gc}' and kept for readers of the previous ref table: it removes them once older "
                             "than the grace period")
-    orphans = [p for pid, p in packs.items() if pid not in indexed and store.pack_key(pid) not in retired]
+    orphans = [p for pid, p in packs.items() if pid not in indexed and pid not in gone]
     if orphans:
         report.notes.append(f"{len(orphans)} packs ({sum(p.size for p in orphans)} bytes) that no index file names "
                             f"(left by interrupted writes, or a write in progress): '{gc}' removes them once older "

@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 
 from artrepo.errors import ConflictError, IntegrityError, UserError
 from artrepo.gitdb import layout
-from artrepo.maintenance.inventory import survey
+from artrepo.maintenance.inventory import retired_packs, survey
 from artrepo.maintenance.reach import cache_of, reach, refuse_on_damage
 from artrepo.repository import Repository
 from artrepo.atomic import flock
@@ -159,13 +159,14 @@ def plan(view, grace: float, now: float, ignore_refs=frozenset()) -> GcResult:
     result.retired_before = {key: when for key, (when, _info) in retired.items()}
     survivors = result.survivors
     local = view.name is None and view.store.root is not None
+    gone = retired_packs(view.store, packs, index.packs, retired)
     for pid, pack in packs.items():
         entries = index.packs.get(pid) or pack.footer
         old = pack.mtime is not None and now - pack.mtime >= grace
         needed = bool(entries) and any(e.chunk_id in reached.users for e in entries)
-        key = view.store.pack_key(pid) if retired and pid not in index.packs else None
-        if key in retired and (not needed or _held_elsewhere(  # its needed chunks moved: it waits, then goes
+        if pid in gone and (not needed or _held_elsewhere(  # its needed chunks moved: it waits, then goes
                 index, pid, [e for e in entries if e.chunk_id in reached.users], packs)):
+            key = view.store.pack_key(pid)
             _retired(result, key, retired[key][0], pack.mtime, now, grace, pid, pack.size)
         elif entries is None and pack.error:  # contents unknown: never delete what cannot be read
             result.kept_packs += 1

@@ -147,6 +147,12 @@ def survey(store: ChunkStore, *, unindexed_footers: bool = False,
     return packs, stray
 
 
+def retired_packs(store: ChunkStore, packs: dict[PackId, Pack], indexed, retired: dict) -> set[PackId]:
+    """The packs no index file names (`indexed`) that a remote's gc replaced and keeps, for readers of its previous
+    ref table (`retired`: its table's {key: (since when, info)}): gc frees them once the grace period ends."""
+    return {pid for pid in packs if pid not in indexed and store.pack_key(pid) in retired} if retired else set()
+
+
 def _footer_is(store: ChunkStore, pack: Pack, rows: list[tuple]) -> bool:
     """Whether the pack ends with the footer these rows make, sound rows that fill the pack and hash to its id
     (then its footer decodes to exactly these rows, and every check of `decode_footer` holds)."""

@@ -131,8 +131,6 @@ class WriteSession:
         self._pools: dict[str, object] = {}  # the hashing and writing threads, started by the first large write
         self._pending: deque[Future] = deque()  # pack writes, oldest first
         self._borrowing: list[Future] = []  # pack writes that read the caller's memory
-        self.stored_bytes = 0
-        self.new_raw_bytes = 0
         self.index_file: str | None = None  # the index file commit() wrote
 
     def writer(self, path: str, *, executable: bool = False) -> "FileWriter":
@@ -173,8 +171,6 @@ class WriteSession:
             raw = codec == CODEC_RAW
             self._pack.add(cid, codec, stored, len(view), copy=raw and not borrowed, borrowed=raw and borrowed)
             self._new.add(cid)
-            self.stored_bytes += len(stored)
-            self.new_raw_bytes += len(view)
             if self._pack.size >= PACK_TARGET or len(self._pack.entries) >= MAX_PACK_ENTRIES:
                 self._seal_pack()
         return ids

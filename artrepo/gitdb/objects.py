@@ -23,7 +23,7 @@ import zlib
 from pathlib import Path
 
 from artrepo.errors import IntegrityError
-from artrepo.gitdb.gitpack import GitPack, PackError
+from artrepo.gitdb.gitpack import GitPack, PackError, deflate
 from artrepo.gitdb.files import read_file
 from artrepo.gitdb.parsed import Commit, is_oid, parse_commit, tree_entries
 from artrepo.gitdb.layout import IDENTITY
@@ -278,8 +278,7 @@ class ObjectStore:
             pass
         except OSError:
             return oid
-        # zlib's default state (~270 KB) is fresh memory at every call, ~60 µs here; a smaller hash table 5 µs
-        data = (deflate := zlib.compressobj(1, zlib.DEFLATED, 15, 4)).compress(raw) + deflate.flush()
+        data = deflate(raw)
         for attempt in range(10):
             # `git gc` removes emptied object folders: one may vanish between mkdir and rename
             if attempt:

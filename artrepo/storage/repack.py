@@ -30,6 +30,7 @@ from artrepo.storage.chunkstore import READERS, ChunkStore
 from artrepo.storage.ids import PackId, pack_id, short
 from artrepo.storage.index import index_key
 from artrepo.storage.packfile import MAX_PACK_ENTRIES, PACK_TARGET, PackEntry, check_blob, encode_footer, pack_size
+from artrepo.storage.transfer import in_order
 
 FACTOR = 2
 FULL_BYTES = PACK_TARGET // 2  # a pack this large, or with half the entries a pack may hold, is not regrouped
@@ -141,7 +142,12 @@ def regroup(store: ChunkStore, small: dict[PackId, list[PackEntry]], keep=None) 
             written[pid] = entries
         parts, entries, size = [], [], 0
 
-    for from_pack, rows, data in _contents(store, small):
+    def read(item):
+        return store.read_pack(item[0], pack_size(item[1]))
+
+    # one by one from the local filesystem, elsewhere READERS requests in flight (a few packs held at a time)
+    reads = map(read, small.items()) if store.root is not None else in_order(read, small.items(), READERS, "regroup")
+    for (from_pack, rows), data in zip(small.items(), reads):
         view = memoryview(data)
         for e in rows:
             if e.chunk_id in seen or (keep is not None and e.chunk_id not in keep):
@@ -163,28 +169,6 @@ def regroup(store: ChunkStore, small: dict[PackId, list[PackEntry]], keep=None) 
 
         sync_filesystem(store.root)  # the new packs durable before an index names them
     return written
-
-
-def _contents(store: ChunkStore, packs: dict[PackId, list[PackEntry]]):
-    """(pack id, entries, its bytes) of each pack, in order: read one by one from the local filesystem,
-    elsewhere with READERS requests in flight (a few packs held at a time)."""
-    if store.root is not None:
-        for pid, rows in packs.items():
-            yield pid, rows, store.read_pack(pid, pack_size(rows))
-        return
-    from collections import deque
-    from concurrent.futures import ThreadPoolExecutor
-
-    pending: deque = deque()
-    with ThreadPoolExecutor(READERS, thread_name_prefix="artrepo-regroup") as pool:
-        for pid, rows in packs.items():
-            pending.append((pid, rows, pool.submit(store.read_pack, pid, pack_size(rows))))
-            if len(pending) > 2 * READERS:
-                pid, rows, data = pending.popleft()
-                yield pid, rows, data.result()
-        while pending:
-            pid, rows, data = pending.popleft()
-            yield pid, rows, data.result()
 
 
 def describe(result: RepackResult) -> str:

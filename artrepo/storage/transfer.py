@@ -17,6 +17,7 @@ packs that the next run reuses and gc removes.
 """
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -56,14 +57,11 @@ def transfer(src: ChunkStore, dest: ChunkStore, ids: Iterable[ChunkId], progress
     if progress is not None:
         progress.start(label, len(jobs))
     written: dict[PackId, list[PackEntry]] = {}
-    with ThreadPoolExecutor(WORKERS, thread_name_prefix="artrepo-transfer") as pool:
-        pending = []
-        for job, arg in jobs:
-            pending.append(pool.submit(job, src, dest, arg))
-            while len(pending) > WORKERS * 2:  # bound memory: a dozen packs in flight
-                _collect(pending.pop(0), written, moved, progress)
-        for future in pending:
-            _collect(future, written, moved, progress)
+    for pid, entries, size, sent in in_order(lambda job: job[0](src, dest, job[1]), jobs, WORKERS, "transfer"):
+        written[pid] = entries
+        moved.bytes += size if sent else 0
+        if progress is not None:
+            progress.advance(size)
     if progress is not None:
         progress.finish()
     moved.packs = len(written)
@@ -71,12 +69,17 @@ def transfer(src: ChunkStore, dest: ChunkStore, ids: Iterable[ChunkId], progress
     return moved
 
 
-def _collect(future, written: dict, moved: Moved, progress) -> None:
-    pid, entries, size, sent = future.result()
-    written[pid] = entries
-    moved.bytes += size if sent else 0
-    if progress is not None:
-        progress.advance(size)
+def in_order(fn, items: Iterable, workers: int, name: str):
+    """`fn(item)` of each item, in order, run by `workers` threads with at most twice as many results held
+    (bounded memory: a dozen packs in flight)."""
+    pending: deque = deque()
+    with ThreadPoolExecutor(workers, thread_name_prefix=f"artrepo-{name}") as pool:
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) > 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def _groups(src: ChunkStore, missing: list[ChunkId]) -> list[list[tuple[PackId, PackEntry]]]:

@@ -134,9 +134,9 @@ def write_all(fd: int, data) -> None:
 
 
 @contextlib.contextmanager
-def flock(path: Path, *, shared: bool = False, wait: bool = True):
+def flock(path: Path, *, shared: bool = False, wait: bool | float = True):
     """Hold an advisory lock on `path` (created if needed) for the block; yields whether it was taken
-    (always, when `wait`).
+    (always, when `wait` is True; a number of seconds tries that long).
 
     The kernel drops it when the process dies, so a SIGKILLed holder never
     leaves a stale lock behind.
@@ -144,11 +144,16 @@ def flock(path: Path, *, shared: bool = False, wait: bool = True):
     fd = open_creating(path, os.O_RDWR)
     try:
         mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
-        try:
-            fcntl.flock(fd, mode if wait else mode | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
+        deadline = time.monotonic() + (0 if type(wait) is bool else wait)
+        while True:
+            try:
+                fcntl.flock(fd, mode if wait is True else mode | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    yield False
+                    return
+                time.sleep(0.05)
         yield True
     finally:
         os.close(fd)

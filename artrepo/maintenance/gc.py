@@ -42,7 +42,6 @@ interrupted push left is reused only while younger than
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import shutil
 import subprocess
@@ -97,23 +96,10 @@ class GcResult:
 @contextlib.contextmanager
 def gc_lock(repo: Repository, wait: float = LOCK_WAIT):
     """The exclusive gc lock; waits for writers holding it shared, up to `wait` seconds."""
-    path = layout.gc_lock(repo.git_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise UserError("another artrepo process is saving or collecting; gc deleted nothing, "
-                                    "try again later") from None
-                time.sleep(0.05)
+    with flock(layout.gc_lock(repo.git_dir), wait=float(wait)) as got:
+        if not got:
+            raise UserError("another artrepo process is saving or collecting; gc deleted nothing, try again later")
         yield
-    finally:
-        os.close(fd)
 
 
 def collect(view, *, grace: float, dry_run: bool = False, ignore_refs=frozenset(),

@@ -172,3 +172,10 @@ def test_a_long_lived_process_saving_after_gc_stores_its_data(project, repo):
     assert run_cli("gc", "--keep-last", "1", "--grace", "0", "tmp").returncode == 0  # drops tmp:1 and its pack
     save_artifact(payload(1), "again")  # same process: its in-memory index still lists the dropped pack
     assert run_cli("fsck").returncode == 0
+
+
+def test_gc_gives_up_with_one_line_while_a_save_holds_the_lock(project, repo):
+    with repo.saving():
+        out = run_cli("gc", "--grace", "0", env={"ARTREPO_GC_LOCK_WAIT": "0.3"})
+    assert out.returncode == 1 and out.stderr.strip().endswith("try again later"), out.stderr
+    assert len(out.stderr.splitlines()) == 1

@@ -279,7 +279,8 @@ def _start_git_fsck(view):
     `git fsck` ends by running `git commit-graph verify` (a quarter of its time
     at 100,000 commits, after the rest); it is started here beside it instead,
     so that it runs on whichever core is free first (a repository with
-    alternates keeps git's own sequence: git verifies each folder's graph).
+    alternates keeps git's own sequence: git verifies each folder's graph);
+    not at all when there is no graph (a remote's scratch repository).
     """
     git = shutil.which("git")
     if git is None:
@@ -289,7 +290,9 @@ def _start_git_fsck(view):
     base = [git, "--git-dir", str(view.git_dir)]
     objects = os.path.join(view.git_dir, "objects")
     runs = [["fsck", "--strict", "--no-dangling", "--no-progress"]]
-    if not os.path.exists(os.path.join(objects, "info", "alternates")):
+    info = os.path.join(objects, "info")
+    if not os.path.exists(os.path.join(info, "alternates")) and (
+            os.path.exists(os.path.join(info, "commit-graph")) or os.path.isdir(os.path.join(info, "commit-graphs"))):
         runs = [["-c", "core.commitGraph=false", *runs[0]], ["commit-graph", "verify", "--object-dir", objects]]
     started = []
     for args in runs:

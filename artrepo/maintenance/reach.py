@@ -135,14 +135,13 @@ def _version(reader, target: RefTarget, out: Reach) -> tuple | None:
         out.problem(f"version {target.oid[:12]} ({target.ref}): malformed record ({exc!r})", [label])
         return None
     before = len(out.problems), len(out.unsafe)
-    stored = list(manifest.files) + [f for _, _, f in manifest.visualizations]
     try:
         check_manifest(manifest)  # paths, and links resolved as the kernel would (item 1 of issue 14)
     except IntegrityError as exc:
         out.unsafe.append(Problem(f"version {target.oid[:12]}: {exc}", (label,)))
     if manifest.content_hash != record.content_hash:
         out.problem(f"version {target.oid[:12]}: manifest does not match the record's content hash", [label])
-    files = [(f.size, [tuple(c) for c in f.chunks]) for f in stored]
+    files = [(f.size, [tuple(c) for c in f.chunks]) for f in manifest.stored_files()]
     _add(target, record.name, files, out)
     return (record.name, files) if (len(out.problems), len(out.unsafe)) == before else None  # only sound ones cached
 

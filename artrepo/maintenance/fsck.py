@@ -23,7 +23,7 @@ from artrepo.maintenance.inventory import classify, retired_packs, survey
 from artrepo.maintenance.reach import Problem, Reach, cache_of, paused_gc, reach
 from artrepo.storage.ids import pack_id, short
 from artrepo.storage.index import rows_of
-from artrepo.storage.packfile import check_blob, footer_of_rows, pack_size, verify_footer
+from artrepo.storage.packfile import CHUNK, LENGTH, RAW, check_blob, footer_of_rows, pack_size, verify_footer
 
 
 @dataclass
@@ -168,7 +168,7 @@ def _indexed_pack(index: str, pid: bytes, entries: list[tuple], pack, rows: dict
     made = footer_of_rows(entries)
     if pack_id(made) != pid:
         return f"{index}: its entries for pack {short(pid)} do not hash to the pack's name"
-    size = sum(e[3] for e in entries) + len(made)
+    size = sum(e[LENGTH] for e in entries) + len(made)
     if size != pack.size:
         return f"pack {short(pid)}: {pack.size} bytes, {index} says {size} (truncated or replaced)"
     if footer is not None and footer != entries:
@@ -184,17 +184,17 @@ def _check_chunks(view, reached: Reach, packs: dict, rows: dict, where: dict,
         loc = where.get(cid)
         if loc is None:
             absent.append(cid)
-        elif loc[1][4] != n:
+        elif loc[1][RAW] != n:
             wrong.append(cid)
     for cid in sorted(wrong):
         report.problem(f"chunk {short(cid)}: the manifest says {reached.raw_length[cid]} bytes, the index "
-                       f"{where[cid][1][4]}", reached.users[cid])
+                       f"{where[cid][1][RAW]}", reached.users[cid])
     elsewhere: dict[str, dict[bytes, set[str]]] = defaultdict(dict)
     if not absent:
         return elsewhere
     origins = view.pulled()
     remote_of = {classify(ref, oid).label: origins[oid] for ref, oid in view.refs().items() if oid in origins}
-    in_packs = {e[0]: pid for pid, p in packs.items()
+    in_packs = {e[CHUNK]: pid for pid, p in packs.items()
                 for e in (rows[p.matches][pid] if p.matches else rows_of(p.footer or ()))}
     missing: dict[bytes | None, list[bytes]] = defaultdict(list)  # pack holding it (None: nowhere)
     for cid in sorted(absent):

@@ -18,7 +18,7 @@ from artrepo.errors import ArtrepoError, IntegrityError
 from artrepo.gitdb.layout import ALIASES, ANNOTATIONS, HEADS, PREFIX, VERSIONS
 from artrepo.storage.chunkstore import ChunkStore
 from artrepo.storage.ids import PackId, pack_id
-from artrepo.storage.packfile import MAX_FOOTER, PackEntry, footer_of_rows, id_of, rows_sound
+from artrepo.storage.packfile import LENGTH, MAX_FOOTER, PackEntry, footer_of_rows, id_of, rows_sound
 
 _OID = re.compile(r"[0-9a-f]{40}\Z")
 _OIDS = re.compile(r"(?:[0-9a-f]{40}\n)*\Z")
@@ -166,4 +166,4 @@ def _footer_is(store: ChunkStore, pack: Pack, rows: list[tuple]) -> bool:
         return False
 
 
-_LENGTH = itemgetter(3)
+_LENGTH = itemgetter(LENGTH)

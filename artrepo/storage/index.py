@@ -25,7 +25,7 @@ from artrepo.atomic import write_atomic
 from artrepo.errors import IntegrityError
 from artrepo.storage.backend import Backend, MissingObjectError
 from artrepo.storage.ids import ChunkId, PackId, index_name, short
-from artrepo.storage.packfile import MAX_BLOBS, PackEntry, checked_entry, id_of, rows_sound
+from artrepo.storage.packfile import CHUNK, MAX_BLOBS, PackEntry, checked_entry, id_of, rows_sound
 from artrepo.storage.sortedindex import SortedIndex, encode_sorted, is_sorted_index
 
 INDEX_VERSION = 1
@@ -76,7 +76,7 @@ def _entries(rows: list, where: str) -> list[PackEntry]:
                 raise IntegrityError(f"{where}: a row is not [chunk id, codec, offset, length, raw length]")
             entries.append(checked_entry(*row, where))
             if entries[-1].offset != offset:
-                raise IntegrityError(f"{where}: chunk {short(row[0])} is not where the previous rows end")
+                raise IntegrityError(f"{where}: chunk {short(row[CHUNK])} is not where the previous rows end")
             offset += entries[-1].length
     if entries and entries[-1].offset + entries[-1].length > MAX_BLOBS:
         raise IntegrityError(f"{where}: {entries[-1].offset + entries[-1].length} bytes of chunks, "
@@ -354,7 +354,7 @@ def rows_of(entries: list[PackEntry]) -> list[tuple]:
     return [(e.chunk_id, e.codec, e.offset, e.length, e.raw_length) for e in entries]
 
 
-_CHUNK = itemgetter(0)
+_CHUNK = itemgetter(CHUNK)
 
 
 def _check_name(data, name: str) -> None:

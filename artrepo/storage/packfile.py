@@ -32,6 +32,10 @@ MAX_FOOTER = 4 << 20  # readers refuse longer footers
 MAX_BLOBS = PACK_TARGET + MAX_CHUNK  # blob bytes of a pack (zstd is stored only when it shrinks a chunk)
 
 
+# the columns of an entry as a row (a tuple or list in `PackEntry`'s field order: index files, `ChunkIndex.rows()`)
+CHUNK, CODEC, OFFSET, LENGTH, RAW = range(5)
+
+
 @dataclass(frozen=True, slots=True)
 class PackEntry:
     chunk_id: ChunkId
@@ -50,7 +54,7 @@ def footer_of_rows(rows: list[tuple]) -> bytes:
     return _footer(list(map(_HEADER_FIELDS, rows)))
 
 
-_HEADER_FIELDS = itemgetter(0, 1, 3, 4)  # chunk id, codec, length, raw length
+_HEADER_FIELDS = itemgetter(CHUNK, CODEC, LENGTH, RAW)
 
 
 def _footer(header_rows: list) -> bytes:
@@ -85,7 +89,8 @@ def decode_footer(tail: bytes, pack_size: int, name: str) -> list[PackEntry]:
     for row in rows:
         if type(row) is not list or len(row) != 4:
             raise IntegrityError(f"pack {name}: a header row is not [chunk id, codec, length, raw length]")
-        e = checked_entry(row[0], row[1], offset, row[2], row[3], f"pack {name}")
+        cid, codec, length, raw = row  # a header row has no offset: it is the running sum of lengths
+        e = checked_entry(cid, codec, offset, length, raw, f"pack {name}")
         entries.append(e)
         offset += e.length
     if offset + hlen + 12 != pack_size:

@@ -33,6 +33,7 @@ MAGIC = b"ARIDX\x00\x02\x00"
 _HEAD = struct.Struct("<8sII")
 _FANOUT = struct.Struct("<256I")
 _ROW = struct.Struct("<32sIIIIB")
+_CID, _PACK, _OFFSET, _LENGTH, _RAW, _CODEC = range(6)  # the fields of a record (`_ROW`)
 _TAIL = struct.Struct("<IIIIB")
 _START = _HEAD.size + _FANOUT.size
 
@@ -48,7 +49,7 @@ def encode_sorted(packs: dict[PackId, list[PackEntry]]) -> bytes:
                   for pid, entries in packs.items() for e in entries)
     counts = [0] * 256
     for row in rows:
-        counts[row[0][0]] += 1
+        counts[row[_CID][0]] += 1
     fanout = accumulate(counts)  # entries whose chunk id's first byte is <= i
     return b"".join([_HEAD.pack(MAGIC, len(pack_ids), len(rows)), _FANOUT.pack(*fanout), *pack_ids,
                      *(_ROW.pack(*row) for row in rows)])
@@ -94,13 +95,13 @@ class SortedIndex:
         """Every pack's entries in pack order, each a tuple in `PackEntry`'s field order (decodes the whole
         file without making an object per row: fsck compares 100,000 of them with the packs' footers)."""
         raw = list(_ROW.iter_unpack(self.data[self._rows:]))
-        if raw and (top := max(map(itemgetter(1), raw))) >= self.npacks:
+        if raw and (top := max(map(itemgetter(_PACK), raw))) >= self.npacks:
             raise ValueError(f"entry names pack {top} of {self.npacks}")
-        raw.sort(key=itemgetter(2))  # by offset, then (stable) by pack: equal offsets stay in chunk id order
-        raw.sort(key=itemgetter(1))
+        raw.sort(key=itemgetter(_OFFSET))  # by offset, then (stable) by pack: equal offsets stay in chunk id order
+        raw.sort(key=itemgetter(_PACK))
         out: dict[PackId, list[tuple]] = {pid: [] for pid in self.pack_ids}
-        as_entry = itemgetter(0, 5, 2, 3, 4)  # chunk id, codec, offset, length, raw length
-        for number, rows in groupby(raw, itemgetter(1)):
+        as_entry = itemgetter(_CID, _CODEC, _OFFSET, _LENGTH, _RAW)
+        for number, rows in groupby(raw, itemgetter(_PACK)):
             out[self.pack_ids[number]] = list(map(as_entry, rows))
         return out
 

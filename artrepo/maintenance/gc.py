@@ -193,7 +193,9 @@ def _regroupable(entries, users, movable: bool) -> bool:
     Locally only packs older than the grace period move; on a remote, any pack
     its index names (what it replaces stays readable for the grace period).
     """
-    return movable and (not _full(entries) or not all(e.chunk_id in users for e in entries))
+    from artrepo.storage.repack import full
+
+    return movable and (not full(entries) or not all(e.chunk_id in users for e in entries))
 
 
 def _retired(result: GcResult, key: str, when: int, mtime: float | None, now: float, grace: float,
@@ -213,12 +215,6 @@ def _table_changes(result: GcResult) -> bool:
     """Whether gc writes a new index list (a remote: a new ref table)."""
     return (result.index_rewritten or result.git_pack is not None or bool(result.retiring)
             or result.retired != result.retired_before)
-
-
-def _full(entries) -> bool:
-    from artrepo.storage.repack import full
-
-    return full(entries)
 
 
 def _held_elsewhere(index, pid: bytes, entries, packs) -> bool:

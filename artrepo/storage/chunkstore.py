@@ -32,8 +32,8 @@ from artrepo.storage.files import FileReader
 from artrepo.storedfile import StoredFile
 from artrepo.storage.ids import PackId, short
 from artrepo.storage.index import ChunkIndex
-from artrepo.storage.packfile import (CODEC_RAW, MAX_BLOBS, MAX_FOOTER, PackEntry, decode_footer,
-                                      decompress_chunk, verify_chunk)
+from artrepo.storage.packfile import (CODEC_RAW, MAX_BLOBS, MAX_FOOTER, PackEntry, check_blob, decode_footer,
+                                      verify_chunk)
 
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
@@ -190,9 +190,7 @@ class ChunkStore:
     def read_chunk(self, chunk_id: bytes) -> bytes:
         """The verified plaintext of one chunk."""
         pid, e, stored = self.read_stored(chunk_id)
-        data = stored if e.codec == CODEC_RAW else decompress_chunk(stored, e, pid)
-        verify_chunk(data, e, pid)
-        return data
+        return check_blob(stored, e, pid)
 
     def read_chunks_into(self, items: list[tuple[bytes, memoryview]]) -> None:
         """Read chunks straight into their `memoryview`s (each exactly its raw length), verified. Locally half of them go to a second thread (preadv and
@@ -247,9 +245,7 @@ class ChunkStore:
             return
         view = memoryview(self.read_range(pid, start, end - start))
         for e, dest in parts:
-            stored = view[e.offset - start:e.offset - start + e.length]
-            dest[:] = stored if e.codec == CODEC_RAW else decompress_chunk(stored, e, pid)
-            verify_chunk(dest, e, pid)
+            dest[:] = check_blob(view[e.offset - start:e.offset - start + e.length], e, pid)
 
     def open(self, stored: StoredFile) -> FileReader:
         return FileReader(self, stored)

@@ -140,28 +140,26 @@ def _short(cid: bytes) -> str:
     return short(cid) if type(cid) is bytes else repr(cid)[:16]
 
 
-def decompress_chunk(data, entry: PackEntry, pack: bytes) -> bytes:
-    # The bound comes from the index, never from the frame header (bombs).
-    import zstandard
-
-    try:
-        if zstandard.frame_content_size(data) != entry.raw_length:
-            raise ValueError("frame size differs from the recorded size")
-        return zstandard.ZstdDecompressor().decompress(data, max_output_size=entry.raw_length)
-    except (zstandard.ZstdError, ValueError) as exc:
-        raise IntegrityError(f"chunk {short(entry.chunk_id)} in pack {short(pack)}: cannot decompress ({exc})") from None
-
-
 def verify_chunk(data, entry: PackEntry, pack: bytes) -> None:
     got = chunk_id(data)
     if got != entry.chunk_id:
         raise IntegrityError(f"chunk {short(entry.chunk_id)} in pack {short(pack)}: hash mismatch (got {short(got)})")
 
 
-def check_blob(stored, entry: PackEntry, pack: bytes) -> None:
-    """The stored bytes of one chunk decode (bounded) to the chunk its entry names."""
-    plain = decompress_chunk(bytes(stored), entry, pack) if entry.codec == CODEC_ZSTD else stored
-    verify_chunk(plain, entry, pack)
+def check_blob(stored, entry: PackEntry, pack: bytes):
+    """The chunk the stored bytes of its entry decode to, checked against its id."""
+    if entry.codec == CODEC_ZSTD:  # bounded by the index, never by the frame header (bombs)
+        import zstandard
+
+        try:
+            if zstandard.frame_content_size(stored := bytes(stored)) != entry.raw_length:
+                raise ValueError("frame size differs from the recorded size")
+            stored = zstandard.ZstdDecompressor().decompress(stored, max_output_size=entry.raw_length)
+        except (zstandard.ZstdError, ValueError) as exc:
+            raise IntegrityError(f"chunk {short(entry.chunk_id)} in pack {short(pack)}: "
+                                 f"cannot decompress ({exc})") from None
+    verify_chunk(stored, entry, pack)
+    return stored
 
 
 def verify_footer(pid: bytes, data) -> list[PackEntry]:

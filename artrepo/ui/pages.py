@@ -55,7 +55,8 @@ def artifact_page(dash, query: dict, name: str):
 
 def _chart(dash, artifact, wanted: str | None) -> dict:
     """The chart of metadata key `wanted` (else the first numeric key the user logged) and the keys offered."""
-    from artrepo.ui.chart import MAX_POINTS, metadata_chart, numeric_keys
+    from artrepo.diff import numeric_keys
+    from artrepo.ui.chart import MAX_POINTS, metadata_chart
 
     def newest():
         versions = dash.catalog.versions_of(artifact.name)[:MAX_POINTS]

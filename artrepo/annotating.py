@@ -34,7 +34,6 @@ def log_artifact_metadata(metadata: dict, artifact_name: str | None = None,
     repo.annotate(info.id, metadata=metadata)
 
 
-
 def log_metadata(metadata: dict, step_id=None, step_name: str | None = None, run_id_name_or_prefix=None,
                  artifact_version_id=None, artifact_name: str | None = None, artifact_version: str | None = None,
                  infer_artifact: bool = False, model_version_id=None, model_name: str | None = None,
@@ -107,7 +106,7 @@ def _run_id(repo, ctx, name_id_or_prefix, step_name: str | None = None) -> str:
         return ctx.run_id  # a step of the running run: annotated, the run is recorded when it ends
     from artrepo.queries import get_run
 
-    run = get_run(repo, str(getattr(name_id_or_prefix, "id", name_id_or_prefix)))
+    run = get_run(repo, name_id_or_prefix)
     if step_name is not None and step_name not in run.record.steps:
         raise UserError(f"run {run.id[:12]} ({run.name}) has no step {step_name!r} "
                         f"(steps: {', '.join(run.record.steps)})")

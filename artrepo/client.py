@@ -106,7 +106,7 @@ class Client:
         """A run by id (or unique prefix), run commit id, or name."""
         from artrepo.queries import get_run
 
-        return get_run(self.active_repository, str(getattr(name_id_or_prefix, "id", name_id_or_prefix)))
+        return get_run(self.active_repository, name_id_or_prefix)
 
     def list_pipeline_runs(self, pipeline: str | None = None, *, pipeline_name: str | None = None,
                            name: str | None = None, status: str | None = None, tag=None, tags=None,

@@ -13,7 +13,7 @@ between the runs and the numeric metadata of their outputs.
 """
 from __future__ import annotations
 
-from artrepo.diff import DATA_KEYS, flatten, is_number
+from artrepo.diff import DATA_KEYS, flatten, is_number, numeric_keys
 from artrepo.errors import NotFoundError
 from artrepo.models import ArtifactVersion
 from artrepo.queries import list_runs
@@ -89,9 +89,7 @@ def compare_versions(repo, name: str, keys=None, limit: int | None = None) -> Co
     metadata = [flatten(av.run_metadata) for av in versions]
     chosen = _split(keys)
     if chosen is None:
-        found = {k for m in metadata for k, v in m.items() if is_number(v)}
-        chosen = sorted(k for k in found if k.split(".")[0] not in DATA_KEYS and k != "storage_size")
-        chosen = chosen[:MAX_DEFAULT_KEYS]
+        chosen = numeric_keys(metadata, automatic=False)[:MAX_DEFAULT_KEYS]
     rows = [{"id": av.id, "label": f"{av.name}:{av.version}", "created": av.created,
              **{k: m.get(k) for k in chosen}} for av, m in zip(versions, metadata)]
     return Comparison("artifact", name, chosen, rows)

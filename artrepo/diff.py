@@ -65,6 +65,13 @@ def is_number(value) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
+def numeric_keys(metadata: list[dict], automatic: bool = True) -> list[str]:
+    """Keys with a number in some version: the user's (sorted), then artrepo's own (statistics, size) if `automatic`."""
+    found = {k for m in metadata for k, v in flatten(m).items() if is_number(v)}
+    auto = {k for k in found if k.split(".")[0] in DATA_KEYS or k == "storage_size"}
+    return sorted(found - auto) + (sorted(auto) if automatic else [])
+
+
 def row(key: str, values: list, present: list[bool] | None = None) -> dict:
     """One compared key: `values` (one per item), `present`, `change` (same, changed, added, removed), deltas."""
     present = present if present is not None else [True] * len(values)

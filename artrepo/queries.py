@@ -66,7 +66,7 @@ def list_versions(repo, *, name=None, version=None, artifact=None, type=None, ta
     wanted_tags = _tag_queries(tag, tags)
     run_id = None
     if pipeline_run is not None:
-        run_id = get_run(repo, getattr(pipeline_run, "id", pipeline_run)).id
+        run_id = get_run(repo, pipeline_run).id
     exact = [q for q in (name, artifact) if q is not None and ":" not in str(q)]
     candidates = exact[:1] if exact else repo.names()
     out = []
@@ -146,9 +146,9 @@ def get_pipeline(repo, name: str) -> NamedPipeline:
     return NamedPipeline(repo, name)
 
 
-def get_run(repo, name_id_or_prefix: str) -> PipelineRun:
-    """A run by run id or run commit id (any unique prefix of 4+ hex characters), or by name (the newest)."""
-    text = str(name_id_or_prefix)
+def get_run(repo, name_id_or_prefix) -> PipelineRun:
+    """A run by run id or run commit id (unique prefix of 4+ hex characters), name (the newest) or `.id`."""
+    text = str(getattr(name_id_or_prefix, "id", name_id_or_prefix))
     try:
         _run_id, commit = repo.find_run(text)
     except NotFoundError:

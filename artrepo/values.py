@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import numbers
 import os
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ from artrepo.errors import ConflictError, IntegrityError, InvalidNameError, Untr
 from artrepo.gitdb import layout
 from artrepo.plain import Frozen
 from artrepo.records.artifact import ArtifactType, Manifest, VersionRecord
+from artrepo.records.codec import json_like
 from artrepo.tags import validated_tags
 
 PICKLE_ID = "cloudpickle/v1"
@@ -105,23 +105,7 @@ def validate_metadata(metadata: object, what: str = "metadata") -> dict:
         return {}
     if not isinstance(metadata, dict):
         raise UserError(f"{what} must be a dict, got {type(metadata).__name__}")
-
-    def clean(v, depth=0):
-        if depth > 32:
-            raise UserError(f"{what} is nested too deeply")
-        if v is None or isinstance(v, (str, bool)):
-            return v
-        if isinstance(v, numbers.Integral):
-            return int(v)
-        if isinstance(v, numbers.Real):
-            return float(v)
-        if isinstance(v, (list, tuple)):
-            return [clean(x, depth + 1) for x in v]
-        if isinstance(v, dict):
-            return {str(k): clean(x, depth + 1) for k, x in v.items()}
-        raise UserError(f"{what} value {v!r} is not JSON-like (str, number, bool, None, list, dict)")
-
-    return clean(metadata)
+    return json_like(metadata, what)
 
 
 def artifact_type_of(value) -> ArtifactType | None:

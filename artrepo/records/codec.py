@@ -15,14 +15,37 @@ from deeper down). Types are written as values:
 """
 from __future__ import annotations
 
+import numbers
+
 import msgpack
 
-from artrepo.errors import FormatError
+from artrepo.errors import FormatError, UserError
 from artrepo.plain import Frozen
 
 MAX_RECORD = 64 * 1024 * 1024
-MAX_DEPTH = 32  # nesting of metadata and parameters, as validate_metadata and canonical_parameter allow
+MAX_DEPTH = 32  # nesting of metadata and parameters, as json_like allows
 JSON = "JSON-like value"
+
+
+def json_like(value, what: str, hint: str = "", depth: int = 0):
+    """A copy of `value` that records hold (tuples become lists, ints fit 64 bits), or a UserError about `what`
+    (metadata, a parameter) that ends with `hint`."""
+    if depth > MAX_DEPTH:
+        raise UserError(f"{what} is nested too deeply")
+    if value is None or isinstance(value, (str, bool)):
+        return value
+    if isinstance(value, numbers.Integral):
+        if not -2**63 <= int(value) < 2**64:
+            raise UserError(f"{what} holds an integer outside the 64-bit range")
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, (list, tuple)):
+        return [json_like(v, what, hint, depth + 1) for v in value]
+    if isinstance(value, dict):
+        return {str(k): json_like(v, what, hint, depth + 1) for k, v in value.items()}
+    raise UserError(f"{what} has a value of type {type(value).__name__}: it must be JSON-like (str, number, bool, "
+                    f"None, list, dict){hint}")
 
 
 class Row(tuple):

@@ -78,7 +78,7 @@ def needed_chunks(repo, version_ids, manifests: dict | None = None) -> dict[byte
         manifest = manifests.get(vid) if manifests else None
         if manifest is None:
             manifest = repo.manifest(vid)
-        for stored in list(manifest.files) + [v[2] for v in manifest.visualizations]:
+        for stored in manifest.stored_files():
             for cid, n in stored.chunks:
                 out.setdefault(cid, n)
     return out

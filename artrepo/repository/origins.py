@@ -7,9 +7,8 @@
 A pull of 10,000 versions writes one file, `origins/pulled-<hash>`: lines
 `<version id> <remote>`, sorted by version id, searched in place. Older
 artrepo versions wrote one file per version, `origins/<version id>` (one
-line: the remote); both are read. Packing (`consolidate`) merges them into
-one file. Files are immutable once written; a version is never in two with
-different remotes (a version pulled again keeps its first origin).
+line: the remote); both are read. Files are immutable once written; a
+version is never in two with different remotes (a version pulled again keeps its first origin).
 """
 from __future__ import annotations
 
@@ -54,7 +53,7 @@ class Origins:
                 try:
                     data[name] = self._batches.get(name) or (self.folder / name).read_bytes()
                 except FileNotFoundError:
-                    continue  # merged away meanwhile
+                    continue
             self._batches, self._stamp = data, stamp
         return self._batches
 
@@ -88,30 +87,10 @@ class Origins:
         new = {vid: remote for vid, remote in origins.items() if (vid not in singles or self.get(vid) is None)
                and all(_search(data, vid.encode("ascii", "replace")) is None for data in batches)}
         if new:
-            self._write(new)
+            from artrepo.storage.hashing import digest
 
-    def _write(self, origins: dict[str, str]) -> str:
-        from artrepo.storage.hashing import digest
-
-        data = "".join(f"{vid} {remote}\n" for vid, remote in sorted(origins.items())).encode()
-        name = BATCH + digest(data).hex()[:32]
-        write_atomic(self.folder / name, data)
-        return name
-
-    def consolidate(self) -> int:
-        """Merge every origins file into one (new file durable first, then the old ones go); files merged."""
-        try:
-            names = [n for n in os.listdir(self.folder) if not n.startswith(".")]
-        except FileNotFoundError:
-            return 0
-        if len(names) < 2:
-            return 0
-        merged = self.all()
-        keep = self._write(merged)
-        for name in names:
-            if name != keep:
-                (self.folder / name).unlink(missing_ok=True)
-        return len(names)
+            data = "".join(f"{vid} {remote}\n" for vid, remote in sorted(new.items())).encode()
+            write_atomic(self.folder / (BATCH + digest(data).hex()[:32]), data)
 
 
 def _search(data: bytes, key: bytes) -> str | None:

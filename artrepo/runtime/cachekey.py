@@ -6,33 +6,15 @@ later run can say which one changed.
 """
 from __future__ import annotations
 
-import numbers
-
-from artrepo.errors import UserError
 from artrepo.records import codec
 from artrepo.storage.hashing import digest
 
 CACHE_FORMAT = "artrepo-cache/2"  # 2: default output names left out (same step, other pipeline: a hit)
 
 
-def canonical_parameter(name: str, value, depth: int = 0):
+def canonical_parameter(name: str, value):
     """A JSON-like copy of a parameter value (tuples become lists), or a clear error."""
-    if depth > 32:
-        raise UserError(f"parameter {name!r} is nested too deeply")
-    if value is None or isinstance(value, (str, bool)):
-        return value
-    if isinstance(value, numbers.Integral):
-        if not -2**63 <= int(value) < 2**64:
-            raise UserError(f"parameter {name!r} is an integer outside the 64-bit range")
-        return int(value)
-    if isinstance(value, numbers.Real):
-        return float(value)
-    if isinstance(value, (list, tuple)):
-        return [canonical_parameter(name, v, depth + 1) for v in value]
-    if isinstance(value, dict):
-        return {str(k): canonical_parameter(name, v, depth + 1) for k, v in value.items()}
-    raise UserError(f"parameter {name!r} has a value of type {type(value).__name__}: parameters must be "
-                    "JSON-like (str, number, bool, None, list, dict); pass data as an artifact instead")
+    return codec.json_like(value, f"parameter {name!r}", "; pass data as an artifact instead")
 
 
 def _hash(value) -> str:

@@ -76,7 +76,7 @@ class RunRow:
 
 
 class Rows:
-    """A query's rows, read a slice at a time: what `Page.of` needs (`len`, slicing)."""
+    """A query's rows, read a slice at a time: what `listing.Page.of` needs (`len`, slicing)."""
 
     def __init__(self, db, make, where: str, args: tuple, order: str, table: str):
         self._db, self._make, self._sql, self._args, self._order = db, make, f"FROM {table} {where}", args, order

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from artrepo.diff import DATA_KEYS, flatten, is_number
+from artrepo.diff import flatten, is_number
 
 WIDTH, HEIGHT = 720, 240
 LEFT, RIGHT, TOP, BOTTOM = 64, 16, 16, 44
@@ -39,13 +39,6 @@ class Chart:
     @property
     def plot(self) -> tuple[float, float, float, float]:
         return LEFT, TOP, WIDTH - RIGHT, HEIGHT - BOTTOM
-
-
-def numeric_keys(metadata: list[dict]) -> list[str]:
-    """Keys with a number in some version: the user's first (sorted), then automatic ones (statistics, size)."""
-    found = {k for m in metadata for k, v in flatten(m).items() if is_number(v)}
-    auto = {k for k in found if k.split(".")[0] in DATA_KEYS or k == "storage_size"}
-    return sorted(found - auto) + sorted(auto)
 
 
 def _number(value: float) -> str:

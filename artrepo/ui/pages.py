@@ -1,9 +1,8 @@
 """Artifact pages: the list of artifacts, one artifact's versions, one version."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from artrepo.errors import NotFoundError
+from artrepo.listing import Page
 from artrepo.provenance import Provenance
 from artrepo.ui import content, lineage_view
 from artrepo.ui.catalog import ARTIFACT_ORDERS, VERSION_ORDERS
@@ -12,21 +11,9 @@ from artrepo.ui.comparepages import compare_url
 PER_PAGE = 50
 
 
-@dataclass(frozen=True)
-class Page:
-    """One page of a list: its items, its number (from 1) and how many there are."""
-
-    items: list
-    number: int
-    count: int
-    total: int
-
-    @classmethod
-    def of(cls, rows: list, requested: str | None, per_page: int = PER_PAGE) -> "Page":
-        count = max(1, -(-len(rows) // per_page))
-        number = min(max(_int(requested, 1), 1), count)
-        start = (number - 1) * per_page
-        return cls(rows[start:start + per_page], number, count, len(rows))
+def page_of(rows, requested: str | None, per_page: int = PER_PAGE) -> Page:
+    """Page `requested` of `rows` (`len` and slicing), a number out of range meaning the nearest page."""
+    return Page.of(rows, min(max(_int(requested, 1), 1), max(1, -(-len(rows) // per_page))), per_page)
 
 
 def _int(text: str | None, default: int) -> int:
@@ -48,7 +35,7 @@ def artifacts_page(dash, query: dict):
     tag, kind = query.get("tag") or "", query.get("type") or ""
     sort, order = _order(query, ARTIFACT_ORDERS, "created")
     filters = {k: query.get(k) for k in ("q", "tag", "type", "sort", "order")}
-    return dash.render("artifacts.html", page=Page.of(catalog.artifacts(text, tag, kind, sort, order), query.get("page")),
+    return dash.render("artifacts.html", page=page_of(catalog.artifacts(text, tag, kind, sort, order), query.get("page")),
                        filters=filters, sort=sort, order=order, tags=catalog.tag_counts(40), types=catalog.types(),
                        versions_total=catalog.versions_total(), artifacts_total=catalog.artifacts_total())
 
@@ -61,14 +48,15 @@ def artifact_page(dash, query: dict, name: str):
     rows = dash.catalog.versions_of(name, query.get("tag") or "", sort, order)
     aliases = _aliases_by_version(dash.repo, name)
     filters = {k: query.get(k) for k in ("tag", "sort", "order", "chart")}
-    return dash.render("artifact.html", artifact=artifact, page=Page.of(rows, query.get("page")),
+    return dash.render("artifact.html", artifact=artifact, page=page_of(rows, query.get("page")),
                        aliases=aliases, filters=filters, sort=sort, order=order,
                        **_chart(dash, artifact, query.get("chart")))
 
 
 def _chart(dash, artifact, wanted: str | None) -> dict:
     """The chart of metadata key `wanted` (else the first numeric key the user logged) and the keys offered."""
-    from artrepo.ui.chart import MAX_POINTS, metadata_chart, numeric_keys
+    from artrepo.diff import numeric_keys
+    from artrepo.ui.chart import MAX_POINTS, metadata_chart
 
     def newest():
         versions = dash.catalog.versions_of(artifact.name)[:MAX_POINTS]
@@ -117,4 +105,4 @@ def storage_page(dash, query: dict):
     from artrepo.ui import storage
 
     report = storage.report(dash)
-    return dash.render("storage.html", report=report, page=Page.of(report.artifacts, query.get("page")))
+    return dash.render("storage.html", report=report, page=page_of(report.artifacts, query.get("page")))

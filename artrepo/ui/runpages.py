@@ -5,7 +5,7 @@ from artrepo.provenance import Provenance
 from artrepo.ui.comparepages import compare_url, run_of
 from artrepo.ui.graph import Node, layout
 from artrepo.ui.lineage_view import version_node
-from artrepo.ui.pages import Page
+from artrepo.ui.pages import page_of
 
 STATUSES = ("completed", "failed", "running")
 
@@ -14,7 +14,7 @@ def runs_page(dash, query: dict):
     catalog = dash.catalog
     pipeline = query.get("pipeline") or ""
     status = query.get("status") or ""
-    return dash.render("runs.html", page=Page.of(catalog.runs_of(pipeline, status), query.get("page")),
+    return dash.render("runs.html", page=page_of(catalog.runs_of(pipeline, status), query.get("page")),
                        pipelines=catalog.pipelines(),
                        statuses=STATUSES, filters={"pipeline": pipeline, "status": status},
                        runs_total=catalog.runs_total())

@@ -71,11 +71,12 @@ def _pull(repo, session, state: RemoteState, parsed: list, metadata_only: bool, 
     manifests = check_refs(repo, state.refs, refused, sound)
     if not metadata_only:
         _fetch_data(repo, session, state, refused.accepted(wanted), manifests, progress, result, refused)
-    accepted = RemoteState(refused.accepted(state.refs), state.git_packs, state.index_files, state.token)
+    accepted = RemoteState(refused.accepted(state.refs), state.git_packs, state.index_files, state.token,
+                           tops=state.tops)  # the remote's counters (adoption reads only the refs)
     _adopt_versions(repo, session, accepted, result)
     _adopt_other_refs(repo, session, accepted, result)
     _adopt_runs(repo, accepted)
-    session.update_tracked(accepted.refs, repo.published_refs())
+    session.update_tracked(accepted.refs, repo.refs.all(layout.ALIASES + "/"))  # the aliases it compares
     if refused:
         raise PullRefused(refused.message(), result)
     if result.conflicts:
@@ -159,10 +160,13 @@ def _placed(repo, name: str, theirs: dict[str, str], mine: dict[str, str], remot
 
 def _adopt_other_refs(repo, session, state: RemoteState, result: TransferResult) -> None:
     """Aliases, runs and other create-only refs by class, in one ref transaction; annotation chains merged."""
+    others = {ref: oid for ref, oid in state.refs.items() if ref_class(ref) != "version"}
+    if not others:
+        return
     mine = repo.published_refs()
     tracked = session.tracked()
     taken: dict[str, tuple[str | None, str]] = {}
-    for ref, theirs in sorted(state.refs.items()):
+    for ref, theirs in sorted(others.items()):
         kind, ours = ref_class(ref), mine.get(ref)
         if kind == "annotations":
             if repo.merge_annotations(theirs, session.remote.name) != ours:

@@ -9,7 +9,6 @@ writing outside the target folder whatever the manifest says.
 from __future__ import annotations
 
 import contextlib
-import mmap
 import os
 import stat
 import zipfile
@@ -18,14 +17,12 @@ from pathlib import Path
 from artrepo.errors import IntegrityError, MaterializerError, UserError
 from artrepo.records.artifact import Manifest
 from artrepo.storage.chunkstore import ChunkStore
-from artrepo.storage.export import export_file
-from artrepo.storage.packfile import CODEC_RAW
+from artrepo.storage.export import export_file, read_ahead, stored_raw, write_at
 from artrepo.storedfile import StoredFile
 from artrepo.storage.packwriter import WriteSession
 from artrepo.safepaths import RESERVED, check_files, check_relpath
 
 COPY_BLOCK = 8 * 1024 * 1024
-ZIP_BLOCK = 1 << 20
 
 
 class MissingFile(IntegrityError, KeyError):
@@ -211,8 +208,12 @@ class LoadFiles:
     def write_zip(self, out) -> None:
         """The data files (links left out) as a zip, into the path or writable stream `out`.
 
-        If a file cannot be read, the zip is cut short without its central
-        directory: a failed zip is never a valid-looking archive missing data.
+        A file whose chunks zstd could not shrink is stored as is (deflate
+        would take ~25 s/GiB to gain nothing); into a path, its entry's data
+        is written by `export_file`, which takes the CRC-32 as it verifies
+        (storage/export.py), and zipfile writes the rest. If a file cannot be
+        read, the zip is cut short without its central directory: a failed zip
+        is never a valid-looking archive missing data.
         """
         check_files((f.path, f.symlink) for f in self.manifest.files)
         sink = _ZipSink(out)
@@ -227,83 +228,63 @@ class LoadFiles:
     def _zip_one(self, zf: zipfile.ZipFile, f: StoredFile, sink: "_ZipSink") -> None:
         try:
             entry_info = zipfile.ZipInfo(f.path)
-            # stored as is when zstd shrank none of its chunks (deflate would take ~25 s/GiB to gain nothing)
-            incompressible = all(self.store.locate(cid)[1].codec == CODEC_RAW for cid, _n in f.chunks)
-            entry_info.compress_type = zipfile.ZIP_STORED if incompressible else zipfile.ZIP_DEFLATED
+            entry_info.compress_type = zipfile.ZIP_STORED if stored_raw(self.store, f) else zipfile.ZIP_DEFLATED
+            if sink.fd is not None and entry_info.compress_type == zipfile.ZIP_STORED:
+                self._zip_stored(zf, entry_info, f, sink)
+                return
             with zf.open(entry_info, "w", force_zip64=True) as entry, self.store.open(f) as src:
-                with contextlib.closing(_read_ahead(src, f.size, sink.written % mmap.PAGESIZE)) as blocks:
+                with contextlib.closing(read_ahead(src, f.size, sink.position())) as blocks:
                     for block in blocks:
                         entry.write(block)
         except BaseException:
             sink.cut()
             raise
 
-
-def _read_ahead(src, size: int, skew: int):
-    """`src`'s `size` bytes as views of ZIP_BLOCK each; a thread reads (and verifies) the next while the caller
-    uses one (a file of one block is read here, without a thread).
-
-    The two buffers are page-aligned and start `skew` into a page, as the bytes will lie in the file written
-    (unaligned 8 MiB writes ran at ~0.8 GB/s here), and small enough to stay in the CPU cache between the
-    read, the caller's CRC-32 and its write. They are freed with their last view, never closed: a view
-    held by a failed read's traceback would make `close` raise over the real error.
-    """
-    if size <= ZIP_BLOCK:
-        with memoryview(mmap.mmap(-1, max(size, 1) + mmap.PAGESIZE))[skew:skew + size] as buf:
-            n = src.readinto(buf) if size else 0
-            if n:
-                yield buf[:n]
-        return
-    import queue
-    import threading
-
-    free, full = queue.SimpleQueue(), queue.SimpleQueue()
-    for _ in range(2):
-        free.put(memoryview(mmap.mmap(-1, ZIP_BLOCK + mmap.PAGESIZE))[skew:skew + ZIP_BLOCK])
-
-    def fill() -> None:
-        try:
-            while (buf := free.get()) is not None:
-                n = src.readinto(buf)
-                full.put((buf, n))
-                if not n:
-                    return
-        except BaseException as exc:  # raised in the caller's thread
-            full.put((exc, 0))
-
-    reader = threading.Thread(target=fill, name="artrepo-zip", daemon=True)
-    reader.start()
-    try:
-        while True:
-            buf, n = full.get()
-            if isinstance(buf, BaseException):
-                raise buf
-            if not n:
-                return
-            yield buf[:n]
-            free.put(buf)
-    finally:
-        free.put(None)  # the reader stops at its next turn
-        reader.join()
+    def _zip_stored(self, zf: zipfile.ZipFile, info: zipfile.ZipInfo, f: StoredFile, sink: "_ZipSink") -> None:
+        """Add `f` as a stored entry, as zipfile's `open(info, "w", force_zip64=True)` would: its data written
+        once by `export_file` behind a header written last, with the CRC-32 it returns."""
+        info.external_attr = 0o600 << 16  # zipfile's default for an entry written through `open`
+        info.file_size, info.compress_size, info.CRC = f.size, f.size, 0  # the CRC comes with the data
+        info.header_offset = zf.start_dir
+        data_at = info.header_offset + len(info.FileHeader(zip64=True))  # its length depends on no CRC or size
+        sink.flush()
+        info.CRC = export_file(self.store, f, sink.fd, at=data_at, crc=True)
+        write_at(sink.fd, info.FileHeader(zip64=True), info.header_offset)
+        zf.filelist.append(info)  # as ZipFile.mkdir adds an entry it wrote itself
+        zf.NameToInfo[info.filename] = info
+        zf.start_dir = data_at + f.size
+        sink.seek(zf.start_dir)
 
 
 class _ZipSink:
-    """Where a zip goes (a path, opened here, or a stream, e.g. a socket); once cut, nothing more is written.
-
-    It has no `tell`: zipfile never seeks back in it, and writes data descriptors instead.
-    """
+    """Where a zip goes: a path, opened here (seekable, `fd` set), or a stream, e.g. a socket, which has no
+    `tell` (zipfile then never seeks back in it, and writes data descriptors instead); once cut, nothing more
+    is written."""
 
     def __init__(self, out):
         self._own = isinstance(out, (str, os.PathLike))
         self._raw = open(out, "xb") if self._own else out
+        self.fd = self._raw.fileno() if self._own else None
         self._cut = False
-        self.written = 0
+        self.written = 0  # through `write`
 
     def write(self, data) -> int:
         if not self._cut:
             self._raw.write(data)
         self.written += len(data)
         return len(data)
+
+    def tell(self) -> int:
+        if not self._own:
+            raise OSError("a stream has no position")  # zipfile: not seekable
+        return self._raw.tell()
+
+    def position(self) -> int:
+        """Where the next byte written lands."""
+        return self._raw.tell() if self._own else self.written
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        return self._raw.seek(pos, whence) if not self._cut else pos
 
     def flush(self) -> None:
         if not self._cut:

@@ -21,7 +21,8 @@ destination is a new file, removed after each measurement, then `sync`:
   load_artifact  `load_artifact("big", version=1)` with its read-only copy
                  (.artrepo/cache/paths/) removed first: the load of a registered file
   download_files `Client().get_artifact_version("big:1").download_files(DEST.zip)`,
-                 ZenML's zip (this random file is stored in it as is, not deflated)
+                 ZenML's zip (this random file is stored in it as is, not deflated;
+                 the first round's zip is read back with zipfile, its CRC-32 checked)
   cp             coreutils `cp` of the version-1 file (copy_file_range on ext4)
   BLAKE3         one pass of the `blake3` package over a mapping of that file,
                  one thread (the default max_threads=1, as artrepo hashes a chunk)
@@ -184,6 +185,19 @@ class Setup:
         if blake3_pass(exported) != blake3_pass(self.src):
             raise SystemExit(f"{exported} is not version 1")
 
+    def check_zip(self, zipped: Path) -> None:
+        """The zip's one entry is version 1 (zipfile checks its CRC-32 as it reads it)."""
+        import zipfile
+
+        import blake3
+
+        hasher = blake3.blake3()
+        with zipfile.ZipFile(zipped) as zf, zf.open(zf.infolist()[0]) as member:
+            while block := member.read(1 << 24):
+                hasher.update(block)
+        if hasher.digest() != blake3_pass(self.src) or len(zf.infolist()) != 1:
+            raise SystemExit(f"{zipped} is not version 1")
+
 
 def measurements(s: Setup) -> dict:
     """name -> (files read, the timed callable given a fresh destination, cleanup)."""
@@ -264,6 +278,8 @@ def measure(s: Setup, repeat: int, cold: bool) -> dict[str, list[float]]:
             times[name].append(time.perf_counter() - t)
             if r == 0 and name in ("cli export", "dvc checkout"):  # each gives version 1's bytes
                 s.check(dest / "file" / "data.bin" if name == "cli export" else s.proj / "data.bin")
+            if r == 0 and name == "download_files":
+                s.check_zip(dest.with_suffix(".zip"))
             if dest.is_dir():
                 shutil.rmtree(dest)
             for leftover in (dest, dest.with_suffix(".zip")):

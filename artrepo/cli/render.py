@@ -8,7 +8,6 @@ a terminal, piped or not; JSON output escapes them by itself.
 """
 from __future__ import annotations
 
-import datetime as dt
 import re
 
 from artrepo.sizes import human_size
@@ -48,12 +47,16 @@ def _escape(match: re.Match) -> str:
 
 
 def iso(ns_or_dt) -> str:
+    import datetime as dt  # here: a cached `artrepo run` prints no date
+
     if isinstance(ns_or_dt, int):
         ns_or_dt = dt.datetime.fromtimestamp(ns_or_dt / 1e9, tz=dt.timezone.utc)
     return ns_or_dt.astimezone(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def when(ns: int) -> str:
+    import datetime as dt
+
     return dt.datetime.fromtimestamp(ns / 1e9, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 

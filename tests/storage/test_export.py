@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
+import subprocess
 import threading
+import time
 import zipfile
 from pathlib import Path
 
@@ -157,11 +160,17 @@ def test_raw_chunks_are_read_whole_runs_at_a_time_and_compressed_ones_decoded(hi
 
 
 def test_a_large_file_is_shared_between_two_threads(history, tmp_path, monkeypatch):
-    reads = CountingReads()
-    monkeypatch.setattr(os, "preadv", reads)
+    real, writers = os.pwrite, set()
+
+    def pwrite(fd, data, offset):  # a slow disk: while one thread writes a batch, the other takes the next
+        writers.add(threading.current_thread().name)  # (a loaded machine could let one thread take them all)
+        time.sleep(0.02)
+        return real(fd, data, offset)
+
+    monkeypatch.setattr(os, "pwrite", pwrite)
     monkeypatch.setattr(export, "PARALLEL_FROM", 1 << 20)  # as an 8 MiB file would be
     assert export_in_process("model:2", tmp_path / "out") == history["second"]
-    assert any(name.startswith("artrepo-export") for name in reads.threads) and len(reads.threads) == 2
+    assert any(name.startswith("artrepo-export") for name in writers) and len(writers) == 2
 
 
 def test_short_writes_are_continued(history, tmp_path, monkeypatch):
@@ -231,3 +240,84 @@ def test_a_damaged_chunk_fails_every_export_with_nothing_left_behind(project, tm
     assert (sorted(paths.rglob("*")) if paths.exists() else []) == before  # no half-made read-only copy
     assert run_cli("export", "bystander", str(out / "ok")).returncode == 0
     assert exported(out / "ok") == b"an unrelated file\n" * 1000
+
+
+@pytest.fixture
+def several(project, tmp_path, monkeypatch):
+    """model:1, a folder: random bytes of several chunks (stored raw), raw and compressed chunks, text, an empty
+    file, a nested one; exported by two threads in many batches (as a file of 8 MiB and more would be)."""
+    monkeypatch.setattr(export, "PARALLEL_FROM", 1 << 20)
+    rnd = random.Random(5)
+    files = {"noise.bin": rnd.randbytes(3_000_000), "mixed.bin": mixed_bytes(2), "empty": b"",
+             "rows.txt": b"".join(b"row %08d\n" % i for i in range(30_000)), "sub/deeper/small.bin": rnd.randbytes(999)}
+    folder = tmp_path / "model"
+    for rel, data in files.items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_bytes(data)
+    av = register_artifact(folder, "model")
+    return av, {f.path: files[f.path.split("/", 1)[1]] for f in av.manifest().files}
+
+
+def codecs_of(av, path: str) -> set[int]:
+    from artrepo.client import active_repository
+
+    store = active_repository().chunks
+    (stored,) = [f for f in av.manifest().files if f.path == path]
+    return {store.locate(cid)[1].codec for cid, _n in stored.chunks}
+
+
+def test_a_zip_of_several_files_reads_back_byte_for_byte(several, tmp_path):
+    av, files = several
+    assert codecs_of(av, "dir/noise.bin") == {CODEC_RAW} and len(next(f for f in av.manifest().files if f.path == "dir/noise.bin").chunks) > 1
+    assert codecs_of(av, "dir/mixed.bin") == {CODEC_RAW, CODEC_ZSTD}
+    Client().get_artifact_version("model:1").download_files(tmp_path / "model.zip")
+    with zipfile.ZipFile(tmp_path / "model.zip") as zf:
+        assert zf.testzip() is None
+        assert sorted(zf.namelist()) == sorted(files)  # the stored paths, as before
+        assert {name: zf.read(name) for name in zf.namelist()} == files
+        kinds = {i.filename: i.compress_type for i in zf.infolist()}
+    assert kinds["dir/noise.bin"] == kinds["dir/empty"] == kinds["dir/sub/deeper/small.bin"] == zipfile.ZIP_STORED
+    assert kinds["dir/mixed.bin"] == kinds["dir/rows.txt"] == zipfile.ZIP_DEFLATED
+    if shutil.which("unzip"):
+        proc = subprocess.run(["unzip", "-t", str(tmp_path / "model.zip")], capture_output=True, text=True)
+        assert proc.returncode == 0 and "No errors detected" in proc.stdout, proc.stdout
+
+
+def test_a_zip_past_the_zip64_limits_reads_back(several, tmp_path, monkeypatch):
+    """zipfile's 4 GiB limit lowered to 64 KiB: sizes, offsets and the central directory's place go in zip64
+    records, as a zip of files of 4 GiB and more has them."""
+    av, files = several
+    monkeypatch.setattr(zipfile, "ZIP64_LIMIT", 1 << 16)
+    Client().get_artifact_version("model:1").download_files(tmp_path / "model.zip")
+    monkeypatch.undo()
+    raw = (tmp_path / "model.zip").read_bytes()
+    assert raw.count(b"PK\x06\x06") == 1  # the zip64 end of central directory record
+    with zipfile.ZipFile(tmp_path / "model.zip") as zf:
+        assert zf.testzip() is None and {name: zf.read(name) for name in zf.namelist()} == files
+    if shutil.which("unzip"):
+        assert subprocess.run(["unzip", "-tq", str(tmp_path / "model.zip")], capture_output=True).returncode == 0
+
+
+def test_a_damaged_chunk_of_a_stored_entry_fails_the_zip_with_nothing_left_behind(several, tmp_path):
+    from artrepo.client import active_repository
+
+    av, _files = several
+    store = active_repository().chunks
+    (noise,) = [f for f in av.manifest().files if f.path == "dir/noise.bin"]
+    pid, entry = store.locate(noise.chunks[-1][0])  # the last: the chunks before it are written first
+    pack = store.pack_path(pid)
+    pack.chmod(0o644)
+    with open(pack, "r+b") as f:
+        f.seek(entry.offset + entry.length // 2)
+        byte = f.read(1)
+        f.seek(-1, os.SEEK_CUR)
+        f.write(bytes([byte[0] ^ 0x40]))
+    forget_open_repositories()
+    out = tmp_path / "exports"
+    out.mkdir()
+    with pytest.raises(IntegrityError, match="model:1"):
+        Client().get_artifact_version("model:1").download_files(out / "api.zip")
+    proc = run_cli("export", "model:1", str(out / "model.zip"))
+    assert proc.returncode == 3 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "model:1" in proc.stderr and "hash mismatch" in proc.stderr, proc.stderr
+    assert list(out.iterdir()) == []  # no zip, no partial file beside it

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import os
 import shutil
 import signal
@@ -69,6 +70,8 @@ def every_request():
 
 
 PHASES = [  # (module, owner or "", function): the steps of a clone, timed apart
+    ("artrepo.remotes.state", "", "read_state"),  # S3 client, GET the ref table (and its base), decode
+    ("artrepo.repository.core", "Repository", "init"),
     ("artrepo.remotes.config", "", "add_remote"),
     ("artrepo.remotes.session", "RemoteSession", "fetch_git"),
     ("artrepo.remotes.gitpacks", "", "scan_pack"),  # inside fetch_git (INNER), beside git index-pack
@@ -76,11 +79,15 @@ PHASES = [  # (module, owner or "", function): the steps of a clone, timed apart
     ("artrepo.remotes.session", "RemoteSession", "check_reachable"),
     ("artrepo.remotes.pull", "", "check_refs"),
     ("artrepo.remotes.pull", "", "_fetch_data"),
+    ("artrepo.remotes.session", "RemoteSession", "store"),  # inside _fetch_data: GET the index file, decode
+    ("artrepo.remotes.verify", "", "transfer"),  # inside _fetch_data: GET the data pack, verify, write
     ("artrepo.remotes.pull", "", "_adopt_versions"),
+    ("artrepo.repository.core", "Repository", "set_labels_many"),  # inside _adopt_versions: 10,000 refs
+    ("artrepo.repository.core", "Repository", "update_heads"),  # inside _adopt_versions: 1,000 heads
     ("artrepo.remotes.pull", "", "_adopt_other_refs"),
     ("artrepo.remotes.pull", "", "_adopt_runs"),
 ]
-INNER = {"scan_pack", "read_ahead"}
+INNER = {"scan_pack", "read_ahead", "store", "transfer", "set_labels_many", "update_heads"}
 
 
 @contextlib.contextmanager
@@ -105,8 +112,8 @@ def phase_timers():
             finally:
                 spent[_name] = spent.get(_name, 0.0) + time.perf_counter() - t
 
+        undo.append((target, name, vars(target).get(name)))  # what to put back (None: inherited, so delete)
         setattr(target, name, timed)
-        undo.append((target, name, real))
 
     def lap() -> None:
         for key, value in spent.items():
@@ -116,8 +123,11 @@ def phase_timers():
     try:
         yield runs, lap
     finally:
-        for target, name, real in undo:
-            setattr(target, name, real)
+        for target, name, own in undo:
+            if own is None:
+                delattr(target, name)
+            else:
+                setattr(target, name, own)
 
 
 def artrepo_cli(*args: str, cwd: Path) -> tuple[float, str]:
@@ -141,6 +151,7 @@ def s3fs_download(endpoint: str, prefix: str, dest: Path) -> float:
 
     shutil.rmtree(dest, ignore_errors=True)
     fs = s3_filesystem(endpoint)  # a new filesystem: no listing or connection kept from the last round
+    gc.collect()  # neither side pays for the other's garbage (a clone's objects outlive it in this process)
     t = time.perf_counter()
     fs.get(f"{prefix}/", f"{dest}/", recursive=True)
     return time.perf_counter() - t
@@ -151,6 +162,7 @@ def in_process_clone(url: str, endpoint: str, dest: Path, sent: list, lap=None) 
 
     shutil.rmtree(dest, ignore_errors=True)
     sent.clear()
+    gc.collect()
     t = time.perf_counter()
     _target, result = clone(url, dest, endpoint)
     elapsed = time.perf_counter() - t

@@ -14,11 +14,6 @@ import zlib
 from artrepo.gitdb.objects import HELD_OVERHEAD
 from artrepo.gitdb.gitpack import OFS_DELTA, REF_DELTA, TYPES, PackError, apply_delta, inflate_at, ofs_back
 
-try:  # the interpreter's own SHA code: importing hashlib (OpenSSL) costs milliseconds
-    from _sha1 import sha1
-except ImportError:  # pragma: no cover - other interpreters
-    from hashlib import sha1
-
 SCAN_OBJECT_MAX = 4 << 20  # scan_pack keeps objects up to this size (records and manifests are far smaller)
 SCAN_TOTAL_MAX = 128 << 20  # and stops once they take this much (a pull's packs together: remotes/gitpacks.py)
 
@@ -44,6 +39,8 @@ def scan_pack(data, limit: int = SCAN_TOTAL_MAX) -> dict[str, tuple[str, bytes]]
 
 
 def _scan(data, out: dict, limit: int) -> None:
+    from hashlib import sha1  # OpenSSL's, imported by a pull only: twice as fast as _sha1 on small objects
+
     if data[:4] != b"PACK":
         return
     (count,) = struct.unpack_from(">I", data, 8)
@@ -51,7 +48,7 @@ def _scan(data, out: dict, limit: int) -> None:
     names = {code: (name.encode(), name) for code, name in TYPES.items()}
     at: dict[int, str] = {}  # entry offset -> id, for OFS_DELTA bases
     pos, total = 12, 0
-    for _ in range(count):  # ~7 us an object: entry_at and inflate_at inlined, one dict lookup a type
+    for _ in range(count):  # ~4 us an object: entry_at inlined, one dict lookup a type
         offset = pos
         c = data[pos]
         kind, size, shift = (c >> 4) & 7, c & 15, 4
@@ -79,9 +76,7 @@ def _scan(data, out: dict, limit: int) -> None:
             raw_name = name.encode()
         else:
             raw_name, name = names[kind]
-        digest = sha1(b"%s %d\0" % (raw_name, len(body)))
-        digest.update(body)
-        oid = digest.hexdigest()
+        oid = sha1(b"%s %d\0%s" % (raw_name, len(body), body)).hexdigest()
         out[oid] = (name, body)
         at[offset] = oid
         total += len(body) + HELD_OVERHEAD

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import enum
 
+import msgpack
+
 from artrepo.errors import FormatError
 from artrepo.plain import Frozen
 from artrepo.records import codec
@@ -101,7 +103,8 @@ class Manifest(Frozen):
         import blake3  # docs/format.md §7; not imported by readers of records alone
 
         rows = sorted(_file_row(f) for f in self.files)
-        return blake3.blake3(codec.encode({"files": rows})).digest()
+        # codec.encode's bytes: the rows hold no map to sort, so msgpack's own packing is already canonical
+        return blake3.blake3(msgpack.packb({"files": rows}, use_bin_type=True)).digest()
 
     @property
     def size(self) -> int:

@@ -1,4 +1,5 @@
 """Clone and pull of many versions: the labels, heads, records and origins they publish, and what they refuse."""
+import gc
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,7 @@ def test_clone_publishes_what_the_remote_publishes_with_heads_origins_and_loadab
     src, url = remote
     path, result = clone(url, tmp_path / "clone")
     b = Repository(path)
+    assert gc.isenabled()  # paused during the clone only
     assert published(b) == published(src) and result.versions == 3 * len(NAMES) + 1
     assert heads(b) == heads(src)
     for ref, oid in published(b).items():
@@ -101,6 +103,7 @@ def test_a_forged_version_among_many_is_refused_and_the_others_arrive(tmp_path, 
         with pytest.raises(PullRefused, match=r"evil:1 \(its manifest does not match") as caught:
             pull(b, get_remote(b, "origin"))
     assert caught.value.result.versions == 3 * len(NAMES) + 1
+    assert gc.isenabled()  # paused during the pull (pull._no_collection), back on after a refusal too
     assert not b.has_name("evil") and forged not in b.published_refs().values()
     assert load_value(b, b.get("metric2", "3")) == {"name": "metric2", "round": 2}
     git_fsck(tmp_path / "b")

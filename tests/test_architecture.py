@@ -14,7 +14,7 @@ PKG = Path(__file__).resolve().parent.parent / "artrepo"
 
 # A module may import artrepo modules of its own layer group or below, never above.
 LAYERS = [
-    {"artrepo.errors", "artrepo.plain", "artrepo.names", "artrepo.atomic", "artrepo.storedfile", "artrepo.sizes", "artrepo.safepaths", "artrepo.io",
+    {"artrepo.errors", "artrepo.plain", "artrepo.names", "artrepo.atomic", "artrepo.storedfile", "artrepo.sizes", "artrepo.heap", "artrepo.safepaths", "artrepo.io",
      "artrepo.metadata", "artrepo.exceptions"},
     {"artrepo.storage", "artrepo.gitdb", "artrepo.records", "artrepo.enums", "artrepo.tags"},
     {"artrepo.repository"},

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 
 from artrepo.errors import ArtrepoError, IntegrityError
 from artrepo.maintenance.inventory import classify, retired_packs, survey
-from artrepo.maintenance.reach import Problem, Reach, cache_of, paused_gc, reach
+from artrepo.heap import paused_gc
+from artrepo.maintenance.reach import Problem, Reach, cache_of, reach
 from artrepo.storage.ids import pack_id, short
 from artrepo.storage.index import rows_of
 from artrepo.storage.packfile import CHUNK, LENGTH, RAW, check_blob, footer_of_rows, pack_size, verify_footer

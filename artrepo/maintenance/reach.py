@@ -8,11 +8,10 @@ Damage is collected, never raised: fsck reports it, gc and du refuse to guess.
 """
 from __future__ import annotations
 
-import contextlib
-import gc
 from dataclasses import dataclass, field
 
 from artrepo.errors import ArtrepoError, IntegrityError
+from artrepo.heap import paused_gc
 from artrepo.gitdb.layout import VERSION_RECORD
 from artrepo.maintenance.inventory import RefTarget, all_oids, classify_all, is_oid
 from artrepo.maintenance.reachcache import NONE
@@ -51,19 +50,6 @@ def cache_of(view):
     """The view's reach cache (a local repository's), or None."""
     make = getattr(view, "reach_cache", None)
     return make() if make is not None else None
-
-
-@contextlib.contextmanager
-def paused_gc():
-    """Python's cycle collector off meanwhile: a check builds hundreds of thousands of small objects and no
-    cycles, and each collection would walk them all again (half of fsck's time at 100,000 versions)."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def reach(view, *, ignore_refs=frozenset(), cache=None, objects_checked: bool = False) -> Reach:

@@ -15,12 +15,12 @@ before its ref is created, so it is never trusted by accident.
 """
 from __future__ import annotations
 
-import contextlib
 import shutil
 from pathlib import Path
 
 from artrepo.gitdb import layout
 from artrepo.errors import ArtrepoError, ConflictError, IntegrityError, NotFoundError, UserError
+from artrepo.heap import paused_gc
 from artrepo.remotes.negotiate import alias_on_pull, create_only, group_versions, merge_labels, ref_class
 from artrepo.remotes.progress import Silent
 from artrepo.remotes.push import TransferResult
@@ -48,33 +48,10 @@ def pull(repo, remote, refs=(), metadata_only: bool = False, progress=None, back
     if not state.exists:
         raise NotFoundError(f"remote {remote.name} ({remote.url}) holds no artrepo repository yet; push to it first")
     try:
-        with _no_collection():
+        with paused_gc():
             return _pull(repo, session, state, parsed, metadata_only, progress or Silent())
     finally:
         repo.objects.release()  # the imported objects, held in memory while the pull reads them
-
-
-@contextlib.contextmanager
-def _no_collection():
-    """The cyclic garbage collector paused (as it was again afterwards).
-
-    A pull of 10,000 versions allocates hundreds of thousands of objects and
-    keeps tens of thousands (records, manifests, parsed trees), so the
-    collector would walk the whole heap (the S3 client's models included) three
-    or four times during it (190-290 ms of a 1.2-1.4 s clone, bench_clone_s3);
-    what the pull frees is freed by reference counting, and the few cycles it
-    leaves wait for the next collection after it.
-    """
-    import gc
-
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def _pull(repo, session, state: RemoteState, parsed: list, metadata_only: bool, progress) -> TransferResult:
@@ -185,14 +162,14 @@ def _placed(repo, name: str, theirs: dict[str, str], mine: dict[str, str], remot
 
 def _adopt_other_refs(repo, session, state: RemoteState, result: TransferResult) -> None:
     """Aliases, runs and other create-only refs by class, in one ref transaction; annotation chains merged."""
-    others = {ref: oid for ref, oid in state.refs.items() if ref_class(ref) != "version"}
+    others = sorted((ref, kind, oid) for ref, oid in state.refs.items() if (kind := ref_class(ref)) != "version")
     if not others:
         return
     mine = repo.published_refs()
     tracked = session.tracked()
     taken: dict[str, tuple[str | None, str]] = {}
-    for ref, theirs in sorted(others.items()):
-        kind, ours = ref_class(ref), mine.get(ref)
+    for ref, kind, theirs in others:
+        ours = mine.get(ref)
         if kind == "annotations":
             if repo.merge_annotations(theirs, session.remote.name) != ours:
                 result.refs += 1
@@ -249,7 +226,7 @@ def clone(url: str, directory: Path | None = None, endpoint_url: str | None = No
         raise NotFoundError(f"no artrepo repository at {url}")
     created = not target.exists()
     try:
-        with _no_collection():  # the whole clone: right after its pull the collector would walk it all at once
+        with paused_gc():  # the whole clone: right after its pull the collector would walk it all at once
             repo = Repository.init(target)
             try:
                 add_remote(repo, "origin", url, endpoint_url, trusted)

@@ -8,6 +8,7 @@ from artrepo.gitdb import layout
 from artrepo.gitdb.objects import BLOB
 from artrepo.records.artifact import VersionRecord
 from artrepo.remotes.config import add_remote, get_remote
+from artrepo.remotes import pull as pull_module
 from artrepo.remotes.pull import PullRefused, clone, pull
 from artrepo.remotes.push import push
 from artrepo.repository import Repository
@@ -41,11 +42,13 @@ def remote(tmp_path) -> tuple[Path, str]:
     return src, url
 
 
-def test_clone_publishes_what_the_remote_publishes_with_heads_origins_and_loadable_data(tmp_path, remote):
+def test_clone_publishes_what_the_remote_publishes_with_heads_origins_and_loadable_data(tmp_path, remote, monkeypatch):
     src, url = remote
+    adopt, seen = pull_module._adopt_runs, []
+    monkeypatch.setattr(pull_module, "_adopt_runs", lambda *a: (seen.append(gc.isenabled()), adopt(*a))[1])
     path, result = clone(url, tmp_path / "clone")
     b = Repository(path)
-    assert gc.isenabled()  # paused during the clone only
+    assert seen == [False] and gc.isenabled()  # paused during the clone only
     assert published(b) == published(src) and result.versions == 3 * len(NAMES) + 1
     assert heads(b) == heads(src)
     for ref, oid in published(b).items():
@@ -103,7 +106,7 @@ def test_a_forged_version_among_many_is_refused_and_the_others_arrive(tmp_path, 
         with pytest.raises(PullRefused, match=r"evil:1 \(its manifest does not match") as caught:
             pull(b, get_remote(b, "origin"))
     assert caught.value.result.versions == 3 * len(NAMES) + 1
-    assert gc.isenabled()  # paused during the pull (pull._no_collection), back on after a refusal too
+    assert gc.isenabled()  # paused during the pull (heap.paused_gc), back on after a refusal too
     assert not b.has_name("evil") and forged not in b.published_refs().values()
     assert load_value(b, b.get("metric2", "3")) == {"name": "metric2", "round": 2}
     git_fsck(tmp_path / "b")

@@ -38,16 +38,7 @@ def find_root(start: Path | None = None) -> Path:
             return p
         raise NotARepositoryError(f"ARTREPO_DIR={env} is not an artrepo repository")
     here = os.getcwd() if start is None else str(start.resolve())  # getcwd is already resolved
-    root = _FOUND.get(here)
-    if root is None or not _still_root(here, root):
-        root = _search(here)
-        _FOUND[here] = root
-    return root
-
-
-# A folder -> the root found for it: each public call looks the repository up again
-# (a save, a load), so the search upward is checked rather than redone.
-_FOUND: dict[str, Path] = {}
+    return _search(here)
 
 
 def _holds_repository(folder: str) -> bool:
@@ -64,17 +55,6 @@ def _search(here: str) -> Path:
             raise NotARepositoryError(f"not an artrepo repository (or any parent up to /): {here}; "
                                       "run 'artrepo init'")
         folder = parent
-
-
-def _still_root(here: str, root: Path) -> bool:
-    """Whether the search from `here` would still end at `root`: it holds a repository, and no folder
-    on the way up to it does (one stat when `here` is the root)."""
-    top, folder = str(root), here
-    while folder != top:
-        if _holds_repository(folder):
-            return False
-        folder = os.path.dirname(folder)
-    return _holds_repository(top)
 
 
 _OPEN: dict[Path, "Repository"] = {}

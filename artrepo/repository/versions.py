@@ -258,6 +258,12 @@ class Versions:
             raise NotFoundError(f"no version {version!r} of artifact {name!r}")
         return VersionInfo(oid, name, version, self.named_record(oid, name, version))
 
+    def hint_label(self, version_id: str, label: str) -> None:
+        """Remember a label `version_id` was published under (`by_id` checks it with one ref read before use)."""
+        if len(self.label_hints) > 10_000:
+            self.label_hints.clear()
+        self.label_hints[version_id] = label
+
     def by_id(self, version_id: str) -> VersionInfo:
         rec = self.record(version_id)
         hint = self.label_hints.get(version_id)
@@ -266,9 +272,7 @@ class Versions:
         if label is None and rec.version is None:
             label = self._auto_label(rec.name, version_id, rec.created_ns)
         if label is not None:
-            if len(self.label_hints) > 10_000:
-                self.label_hints.clear()
-            self.label_hints[version_id] = label
+            self.hint_label(version_id, label)
             return VersionInfo(version_id, rec.name, label, rec)
         for label, oid in self.version_refs(rec.name).items():
             if oid == version_id:

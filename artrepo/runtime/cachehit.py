@@ -53,7 +53,7 @@ def _output_present(driver, version_id: str, name: str | None, label: str | None
 
     if name is not None and label is not None:
         if driver.repo.version_id(name, label) == version_id:
-            driver.repo.label_hints[version_id] = label  # the next step's input: `by_id` checks it, no bisecting
+            driver.repo.hint_label(version_id, label)  # the next step's input: `by_id` checks it, no bisecting
             return True
     try:
         driver.repo.by_id(version_id)  # the label may have changed (renumbered on push)

@@ -38,7 +38,7 @@ def _items(dash, ids: list[str]) -> list:
             for vid in step.outputs.values():
                 row = catalog.versions.get(vid)
                 if row is not None:
-                    repo.label_hints[vid] = row.version
+                    repo.hint_label(vid, row.version)
     if len({isinstance(i, PipelineRun) for i in items}) > 1:
         raise UserError("select versions or runs, not both: a version and a run have nothing to compare")
     return items

@@ -30,7 +30,6 @@ from artrepo.storage.chunkstore import READERS, ChunkStore
 from artrepo.storage.ids import PackId, pack_id, short
 from artrepo.storage.index import index_key
 from artrepo.storage.packfile import MAX_PACK_ENTRIES, PACK_TARGET, PackEntry, check_blob, encode_footer, pack_size
-from artrepo.storage.transfer import in_order
 
 FACTOR = 2
 FULL_BYTES = PACK_TARGET // 2  # a pack this large, or with half the entries a pack may hold, is not regrouped
@@ -146,7 +145,12 @@ def regroup(store: ChunkStore, small: dict[PackId, list[PackEntry]], keep=None) 
         return store.read_pack(item[0], pack_size(item[1]))
 
     # one by one from the local filesystem, elsewhere READERS requests in flight (a few packs held at a time)
-    reads = map(read, small.items()) if store.root is not None else in_order(read, small.items(), READERS, "regroup")
+    if store.root is not None:
+        reads = map(read, small.items())
+    else:
+        from artrepo.storage.transfer import in_order  # concurrent.futures: not on a save's automatic packing
+
+        reads = in_order(read, small.items(), READERS, "regroup")
     for (from_pack, rows), data in zip(small.items(), reads):
         view = memoryview(data)
         for e in rows:

@@ -25,8 +25,7 @@ import time
 import zlib
 from pathlib import Path
 
-from artrepo.atomic import fsync_dir
-from artrepo.gitdb.files import write_all
+from artrepo.atomic import fsync_dir, write_all
 
 try:  # the interpreter's own SHA code: importing hashlib (OpenSSL) costs milliseconds
     from _sha1 import sha1

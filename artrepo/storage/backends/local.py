@@ -76,24 +76,22 @@ class LocalBackend(Backend):
 
     def stat_prefix(self, prefix: str) -> dict[str, ObjectInfo]:
         out = {}
-        for dirpath, _dirs, files in os.walk(self.root / prefix):
-            rel = os.path.relpath(dirpath, self.root)
-            for name in files:
-                if not name.startswith(TEMP_PREFIX):
-                    try:
-                        st = os.stat(os.path.join(dirpath, name))
-                    except FileNotFoundError:
-                        continue
-                    out[f"{rel}/{name}"] = ObjectInfo(st.st_size, st.st_mtime)
+        for key, entry in self._files(prefix):
+            try:
+                st = entry.stat()
+            except FileNotFoundError:
+                continue
+            out[key] = ObjectInfo(st.st_size, st.st_mtime)
         return out
 
     def list_prefix(self, prefix: str) -> list[str]:
-        """Keys under the folder `prefix`, sorted (names only: no stat per file).
+        """Keys under the folder `prefix`, sorted (names only: no stat per file)."""
+        return sorted(key for key, _entry in self._files(prefix))
 
-        As os.walk lists them (links to folders are not followed, nor listed), without its
-        per-folder relpath: every save lists `index/`.
-        """
-        out, folders = [], [os.path.normpath(prefix)]
+    def _files(self, prefix: str):
+        """(key, DirEntry) of every file under the folder `prefix` but temporary ones, as os.walk lists them (links
+        to folders are not followed, nor listed), without its per-folder relpath: every save lists `index/`."""
+        folders = [os.path.normpath(prefix)]
         while folders:
             rel = folders.pop()
             try:
@@ -106,8 +104,7 @@ class LocalBackend(Backend):
                         if not e.is_symlink():
                             folders.append(f"{rel}/{e.name}")
                     elif not e.name.startswith(TEMP_PREFIX):
-                        out.append(f"{rel}/{e.name}")
-        return sorted(out)
+                        yield f"{rel}/{e.name}", e
 
     def delete(self, key: str) -> None:
         path = self.root / key

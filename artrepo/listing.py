@@ -24,6 +24,11 @@ def matches(value: str, query) -> bool:
     return value == query
 
 
+def page_count(total: int, size: int) -> int:
+    """Pages of `size` that `total` items fill (one when there are none)."""
+    return max(1, -(-total // size))
+
+
 class Page:
     """One page of a listing: `.items`, `.index` (from 1), `.max_size`, `.total` (all matches), `.total_pages`,
     `.size` (items on this page); iterable and indexable like the list of its items."""
@@ -41,7 +46,7 @@ class Page:
         return cls(list(everything[(page - 1) * size:page * size]), page, size, len(everything))
 
     size = property(lambda self: len(self.items))
-    total_pages = property(lambda self: max(1, -(-self.total // self.max_size)))
+    total_pages = property(lambda self: page_count(self.total, self.max_size))
 
     def __iter__(self):
         return iter(self.items)

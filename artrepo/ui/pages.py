@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from artrepo.errors import NotFoundError
-from artrepo.listing import Page
+from artrepo.listing import Page, page_count
 from artrepo.provenance import Provenance
 from artrepo.ui import content, lineage_view
 from artrepo.ui.catalog import ARTIFACT_ORDERS, VERSION_ORDERS
@@ -13,7 +13,7 @@ PER_PAGE = 50
 
 def page_of(rows, requested: str | None, per_page: int = PER_PAGE) -> Page:
     """Page `requested` of `rows` (`len` and slicing), a number out of range meaning the nearest page."""
-    return Page.of(rows, min(max(_int(requested, 1), 1), max(1, -(-len(rows) // per_page))), per_page)
+    return Page.of(rows, min(max(_int(requested, 1), 1), page_count(len(rows), per_page)), per_page)
 
 
 def _int(text: str | None, default: int) -> int:

@@ -31,7 +31,6 @@ from pathlib import Path
 from bench_pipeline import LINEAR, in_process, interleaved
 from common import compile_sources
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def cached_run_figures(project: Path, rounds: int) -> None:

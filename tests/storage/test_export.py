@@ -39,12 +39,12 @@ def edited(data: bytes) -> bytes:
     return data[:mid] + b"EDITED" * 20 + data[mid + 120:] + b"appended tail\n" * 50
 
 
-def chunks_of(av) -> list[tuple[bytes, int, int]]:
-    """(chunk id, codec, stored length) of the version's one file, in file order."""
+def chunks_of(av, path: str | None = None) -> list[tuple[bytes, int, int]]:
+    """(chunk id, codec, stored length) of the version's file `path` (or its one file), in file order."""
     from artrepo.client import active_repository
 
     store = active_repository().chunks
-    (stored,) = av.manifest().files
+    (stored,) = [f for f in av.manifest().files if path in (None, f.path)]
     return [(cid, store.locate(cid)[1].codec, store.locate(cid)[1].length) for cid, _n in stored.chunks]
 
 
@@ -198,12 +198,13 @@ def test_a_truncated_pack_fails_the_export_with_nothing_left_behind(history, tmp
     assert "model:1" in proc.stderr and not (tmp_path / "out").exists()
 
 
-def flip_byte_in(av, codec: int) -> None:
-    """Damage, on disk, the last chunk of `av` stored with `codec` (earlier chunks are written before it)."""
+def flip_byte_in(av, codec: int, path: str | None = None) -> None:
+    """Damage, on disk, the last chunk of `av`'s file `path` stored with `codec` (earlier chunks are written
+    before it)."""
     from artrepo.client import active_repository
 
     store = active_repository().chunks
-    cid = [c for c, k, _n in chunks_of(av) if k == codec][-1]
+    cid = [c for c, k, _n in chunks_of(av, path) if k == codec][-1]
     pid, entry = store.locate(cid)
     pack = store.pack_path(pid)
     pack.chmod(0o644)
@@ -259,11 +260,7 @@ def several(project, tmp_path, monkeypatch):
 
 
 def codecs_of(av, path: str) -> set[int]:
-    from artrepo.client import active_repository
-
-    store = active_repository().chunks
-    (stored,) = [f for f in av.manifest().files if f.path == path]
-    return {store.locate(cid)[1].codec for cid, _n in stored.chunks}
+    return {codec for _cid, codec, _n in chunks_of(av, path)}
 
 
 def test_a_zip_of_several_files_reads_back_byte_for_byte(several, tmp_path):
@@ -299,20 +296,8 @@ def test_a_zip_past_the_zip64_limits_reads_back(several, tmp_path, monkeypatch):
 
 
 def test_a_damaged_chunk_of_a_stored_entry_fails_the_zip_with_nothing_left_behind(several, tmp_path):
-    from artrepo.client import active_repository
-
     av, _files = several
-    store = active_repository().chunks
-    (noise,) = [f for f in av.manifest().files if f.path == "dir/noise.bin"]
-    pid, entry = store.locate(noise.chunks[-1][0])  # the last: the chunks before it are written first
-    pack = store.pack_path(pid)
-    pack.chmod(0o644)
-    with open(pack, "r+b") as f:
-        f.seek(entry.offset + entry.length // 2)
-        byte = f.read(1)
-        f.seek(-1, os.SEEK_CUR)
-        f.write(bytes([byte[0] ^ 0x40]))
-    forget_open_repositories()
+    flip_byte_in(av, CODEC_RAW, "dir/noise.bin")  # its chunks are all raw
     out = tmp_path / "exports"
     out.mkdir()
     with pytest.raises(IntegrityError, match="model:1"):

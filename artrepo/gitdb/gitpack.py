@@ -2,7 +2,7 @@
 
     pack = GitPack(objects_dir / "pack" / "pack-<sha>.idx")
     pack.read(pack.find(raw_oid))      # (type, body), deltas applied
-    write_pack(objects_dir, rows)      # [(oid, type, body)] -> a new pack + idx, no deltas
+    PackBuilder(pack_dir)              # .add(raw id, type, body) ..., .finish(): a new pack + idx, no deltas
 
 Reading maps the `.idx` and searches it (fanout table, then a binary search
 over the sorted ids), inflates the object from the `.pack` and applies
@@ -13,7 +13,7 @@ of several packs into one (raw bytes for whole objects, deltas resolved), the
 way `git repack --geometric` rolls small packs into a bigger one. A new pack
 is written to temporary files, fsynced, and renamed `.pack` first, `.idx`
 last (readers find packs by their `.idx`); packs it replaces are removed
-afterwards, `.idx` first.
+afterwards, `.idx` first (a run's small pack: gitdb/batch.py).
 """
 from __future__ import annotations
 
@@ -347,38 +347,40 @@ class PackBuilder:
         final = self.pack_dir / f"pack-{checksum.hex()}"
         tmp_idx = self.pack_dir / f"tmp_idx_{os.getpid()}_{time.monotonic_ns()}"
         _write_durably(os.open(tmp_idx, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444),
-                       self._index(checksum), 0)
+                       index_bytes(self.rows, checksum), 0)
         os.replace(self._tmp, final.with_suffix(".pack"))  # .idx last: readers find packs by it
         os.replace(tmp_idx, final.with_suffix(".idx"))
         fsync_dir(self.pack_dir)
         return final.with_suffix(".idx")
-
-    def _index(self, checksum: bytes) -> bytes:
-        rows = sorted(self.rows)
-        counts = [0] * 256
-        for raw, _crc, _off in rows:
-            counts[raw[0]] += 1
-        fanout, total = [], 0
-        for c in counts:
-            total += c
-            fanout.append(total)
-        small, large = [], []
-        for _raw, _crc, off in rows:
-            if off < 0x80000000:
-                small.append(off)
-            else:
-                small.append(0x80000000 | len(large))
-                large.append(off)
-        idx = b"".join([IDX_MAGIC, struct.pack(">I", 2), struct.pack(">256I", *fanout),
-                        b"".join(r[0] for r in rows), struct.pack(f">{len(rows)}I", *(r[1] for r in rows)),
-                        struct.pack(f">{len(rows)}I", *small), struct.pack(f">{len(large)}Q", *large), checksum])
-        return idx + sha1(idx).digest()
 
     def abort(self) -> None:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
         self._tmp.unlink(missing_ok=True)
+
+
+def index_bytes(rows: list[tuple[bytes, int, int]], checksum: bytes) -> bytes:
+    """A version 2 `.idx` of the entries (raw id, crc32, offset) of the pack whose checksum is `checksum`."""
+    rows = sorted(rows)
+    counts = [0] * 256
+    for raw, _crc, _off in rows:
+        counts[raw[0]] += 1
+    fanout, total = [], 0
+    for c in counts:
+        total += c
+        fanout.append(total)
+    small, large = [], []
+    for _raw, _crc, off in rows:
+        if off < 0x80000000:
+            small.append(off)
+        else:
+            small.append(0x80000000 | len(large))
+            large.append(off)
+    idx = b"".join([IDX_MAGIC, struct.pack(">I", 2), struct.pack(">256I", *fanout),
+                    b"".join(r[0] for r in rows), struct.pack(f">{len(rows)}I", *(r[1] for r in rows)),
+                    struct.pack(f">{len(rows)}I", *small), struct.pack(f">{len(large)}Q", *large), checksum])
+    return idx + sha1(idx).digest()
 
 
 def _write_durably(fd: int, data: bytes, offset: int) -> None:

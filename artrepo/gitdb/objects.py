@@ -13,16 +13,19 @@ first use, inside this module only.
 
 Objects are written without fsync: whoever publishes them runs one
 `sync_filesystem` first (`refs.RefTransaction` does), so that no ref ever
-names an object that is not durable.
+names an object that is not durable. A run's objects go into one git pack
+instead (`batch`, batch.py).
 """
 from __future__ import annotations
 
 import os
 import time
 import zlib
+from _thread import get_ident
 from pathlib import Path
 
 from artrepo.errors import IntegrityError
+from artrepo.gitdb.batch import Batch
 from artrepo.gitdb.gitpack import GitPack, PackError, deflate
 from artrepo.gitdb.files import read_file
 from artrepo.gitdb.parsed import Commit, is_oid, parse_commit, tree_entries
@@ -38,6 +41,11 @@ BLOB, TREE = "100644", "40000"
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 _PARSED_MAX = 10_000
 HELD_OVERHEAD = 200  # bytes a held object takes beside its body (its id, tuple and dict slot)
+
+
+def object_id(kind: str, body: bytes) -> str:
+    """The id git gives an object."""
+    return sha1(f"{kind} {len(body)}\0".encode() + body).hexdigest()
 
 
 class Blob(Frozen):
@@ -59,6 +67,7 @@ class ObjectStore:
         self._git = None  # pygit2.Repository, opened on first need
         self._packs: list[GitPack] | None = None
         self._held: dict[str, tuple[str, bytes]] = {}  # `hold`: objects read from memory
+        self._batches: dict[int, Batch] = {}  # thread id -> its open `batch`
         self.held_bytes = 0  # the memory held objects take, about
 
     # -- pygit2, for what is not loose ----------------------------------------------
@@ -96,9 +105,12 @@ class ObjectStore:
 
     def _find_packed(self, raw: bytes, refresh: bool = True) -> tuple[GitPack, int] | None:
         for again in (False, True) if refresh else (False,):  # a repack may have replaced the packs we know
-            for pack in self.packs(again):
+            packs = self.packs(again)
+            for i, pack in enumerate(packs):
                 offset = pack.find(raw)
                 if offset is not None:
+                    if i:  # the next objects read are likely its neighbours (a run's pack): look there first
+                        packs.insert(0, packs.pop(i))
                     return pack, offset
         return None
 
@@ -146,12 +158,18 @@ class ObjectStore:
             found = self._held.get(oid)
             if found is not None:
                 return found
+        found = self._batches and self._pending(oid)
+        if found:
+            return found
         if not is_oid(oid):
             raise IntegrityError(f"damaged reference: {oid[:40]!r} is not an object id")
         if self._packs:  # most objects are packed once a repository has packs: look there first
             found = self._find_packed(bytes.fromhex(oid), refresh=False)
             if found is not None:
-                return self._read_found(oid, found)
+                try:
+                    return self._read_found(oid, found)
+                except FileNotFoundError:  # a repack merged that pack away since we listed it
+                    return self._read_packed(oid)
         try:
             raw = zlib.decompress(read_file(f"{self._objects}/{oid[:2]}/{oid[2:]}"))
         except (FileNotFoundError, NotADirectoryError):
@@ -165,7 +183,7 @@ class ObjectStore:
         return kind.decode("ascii", "replace"), body
 
     def contains(self, oid: str) -> bool:
-        if oid in self._held:
+        if oid in self._held or (self._batches and self._pending(oid) is not None):
             return True
         if not is_oid(oid):
             return False
@@ -178,7 +196,7 @@ class ObjectStore:
 
     def missing_among(self, oids) -> set[str]:
         """Those of `oids` not here (`contains` for many: a pack asked about many has its names read once)."""
-        oids = [o for o in oids if o not in self._held]
+        oids = [o for o in oids if o not in self._held and not (self._batches and self._pending(o))]
         bad = {o for o in oids if not is_oid(o)}
         left = {bytes.fromhex(o) for o in oids if o not in bad} if bad else {bytes.fromhex(o) for o in oids}
         for pack in self.packs(False) if left else ():
@@ -265,10 +283,18 @@ class ObjectStore:
             return None
 
     # -- writing ----------------------------------------------------------------------
+    def batch(self) -> Batch:
+        """`with objects.batch() as batch:` objects this thread writes go to disk as one git pack (batch.py)."""
+        return Batch(self)
+
+    def _pending(self, oid: str) -> tuple[str, bytes] | None:
+        batch = self._batches.get(get_ident())
+        return batch and batch.get(oid)
+
     def write(self, kind: str, body: bytes) -> str:
-        """Store an object as a loose file (temp, rename, mode 0444), without fsync; returns its id."""
+        """Store an object as a loose file (temp, rename, mode 0444) without fsync, or in this thread's batch."""
         raw = f"{kind} {len(body)}\0".encode() + body
-        oid = sha1(raw).hexdigest()
+        oid = sha1(raw).hexdigest()  # object_id, inline: the raw bytes are deflated below
         folder = f"{self._objects}/{oid[:2]}"
         final = f"{folder}/{oid[2:]}"
         try:
@@ -277,6 +303,9 @@ class ObjectStore:
         except FileNotFoundError:
             pass
         except OSError:
+            return oid
+        if self._batches and get_ident() in self._batches:
+            self._batches[get_ident()].add(oid, kind, body)
             return oid
         data = deflate(raw)
         for attempt in range(10):

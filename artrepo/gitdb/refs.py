@@ -340,14 +340,19 @@ class RefTransaction:
             raise IntegrityError(f"damaged ref {name} in packed-refs")
         return oid
 
-    def commit(self) -> None:
+    def commit(self, before: Callable[[], None] | None = None) -> None:
+        """Move the refs set. `before()` runs after the sync, before anything names the new values (if a
+        ref moves): `objects.Batch.land` puts the objects they name in place. The reflog lines then follow
+        it, unsynced (git fsck rejects a line naming a missing object; a crash may drop the line)."""
         if not self._pending:
             return
-        for _, name, old, new, message in self._pending:
-            if layout.keeps_reflog(name):
-                append_reflog(self.git_dir, name, old, new, message)
+        if before is None:
+            self._reflog()
         if self.durable:
             sync_filesystem(self.git_dir)
+        if before is not None:
+            before()
+            self._reflog()
         packed = {name: new for lock_path, name, _old, new, _m in self._pending if lock_path is None}
         if packed:
             with flock(layout.packed_refs_lock(self.git_dir)):
@@ -362,6 +367,11 @@ class RefTransaction:
         if self.durable:
             for folder in folders:
                 fsync_dir(folder)
+
+    def _reflog(self) -> None:
+        for _, name, old, new, message in self._pending:
+            if layout.keeps_reflog(name):
+                append_reflog(self.git_dir, name, old, new, message)
 
     def close(self) -> None:
         for lock_path, *_ in self._pending:

@@ -3,10 +3,12 @@
     packed, merged = repack_objects(repo.objects)
 
 Every loose object (reachable or not: an object a save is about to publish
-is as loose as garbage) goes into one new pack, together with the smallest
-existing packs, so that pack sizes keep a geometric progression (each pack
-at least twice the one below it): a repository of a million objects has a
-few dozen packs, and each object is rewritten O(log n) times over its life.
+is as loose as garbage) goes into one new pack, together with the packs
+too small to stay apart, so that pack sizes keep a geometric progression
+(each pack at least twice the one below it, by objects): a repository of a
+million objects has a few dozen packs, and each object is rewritten
+O(log n) times over its life. The small packs runs leave (one each) are
+merged so even when nothing is loose.
 Order: the new pack is durable (pack, then idx) before the packs it absorbed
 and the loose files it holds are removed, so a crash at any point leaves
 every object readable (at worst twice). Objects are never dropped here:
@@ -44,17 +46,20 @@ def count_loose(objects: ObjectStore, sample: str = "17") -> int:
         return 0
 
 
+def count_packs(objects: ObjectStore) -> int:
+    """How many git packs there are (each run adds one)."""
+    try:
+        return sum(name.endswith(".idx") for name in os.listdir(Path(objects.git_dir) / "objects" / "pack"))
+    except FileNotFoundError:
+        return 0
+
+
 def repack_objects(objects: ObjectStore) -> tuple[int, int]:
     """Pack every loose object with the packs too small to stay apart; (objects packed, packs merged)."""
     loose = loose_objects(objects)
-    if not loose:
+    absorbed = rolled_up(sorted(objects.packs(refresh=True), key=lambda p: p.count), len(loose))
+    if not loose and len(absorbed) < 2:
         return 0, 0
-    absorbed, roll = [], len(loose)
-    for pack in sorted(objects.packs(refresh=True), key=lambda p: p.count):
-        if pack.count >= FACTOR * roll:
-            break
-        absorbed.append(pack)
-        roll += pack.count
     builder = PackBuilder(Path(objects.git_dir) / "objects" / "pack")
     try:
         for oid in loose:
@@ -76,6 +81,21 @@ def repack_objects(objects: ObjectStore) -> tuple[int, int]:
     _remove_packed_loose(objects, [oid for oid in loose if bytes.fromhex(oid) in builder])
     objects.packs(refresh=True)
     return len(loose), len(absorbed)
+
+
+def rolled_up(packs: list, loose: int) -> list:
+    """The packs (smallest first) to merge with `loose` objects, as `git repack --geometric=2` picks them:
+    the biggest packs that keep the progression stay, then as many more as the new pack's size requires."""
+    split = 0
+    for i in range(len(packs) - 1, 0, -1):
+        if packs[i].count < FACTOR * packs[i - 1].count:
+            split = i + 1
+            break
+    roll = loose + sum(p.count for p in packs[:split])
+    while split < len(packs) and packs[split].count < FACTOR * roll:
+        roll += packs[split].count
+        split += 1
+    return packs[:split]
 
 
 def _copy(objects: ObjectStore, pack, builder: PackBuilder) -> None:

@@ -85,6 +85,7 @@ class Repository(Versions, Relabel, Deletions, Annotations, Runs):
         self._chunks: ChunkStore | None = None
         self._records: dict = {}
         self.label_hints: dict[str, str] = {}  # version id -> a label it was published under (checked before use)
+        self.step_code: dict[str, bytes] = {}  # blob id -> step code a run's pack will hold (Runs.write_code)
         self._origins = None
         # Called with a chunk id the store lacks (remotes fetch it on demand).
         self.fetch_missing = None

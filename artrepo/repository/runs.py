@@ -5,11 +5,13 @@ A run is written once, when it ends (a run in progress is never referenced):
 1. its tree: `run.msgpack`, `steps/<encoded step>.msgpack`, `keys/<cache
    key>` (the same blob as the step record, for cache lookups), and its
    provenance: `code/<encoded step>.py` (the blob each step record's `code`
-   names), `provenance.msgpack` and `provenance.diff`; loose objects written
-   without fsync;
+   names), `provenance.msgpack` and `provenance.diff`; held in memory
+   (`ObjectStore.batch`) with the step code blobs (`write_code`);
 2. holding `locks/pipeline-<encoded pipeline>`: the commit, whose parent is
-   the pipeline's previous run; `runs/<run id>` and `heads/runs` in one ref
-   transaction (one syncfs makes the objects and both values durable);
+   the pipeline's previous run; the run's objects as one git pack and `.idx`
+   under temporary names; `runs/<run id>` and `heads/runs` in one ref
+   transaction (one syncfs makes the pack and both values durable; the pack
+   and its `.idx` are renamed into place after it, before the refs move);
    `pipelines/<pipeline>` by compare-and-swap;
 3. derived refs: `cache/<key[:2]>/<key[2:]>` for every step that executed.
 
@@ -26,7 +28,7 @@ from artrepo import names
 from artrepo.atomic import flock
 from artrepo.errors import AmbiguousReferenceError, ArtrepoError, IntegrityError, NotFoundError
 from artrepo.gitdb import layout
-from artrepo.gitdb.objects import BLOB, TREE, is_oid
+from artrepo.gitdb.objects import BLOB, TREE, is_oid, object_id
 from artrepo.records.run import ProvenanceRecord, RunRecord, StepRecord
 from artrepo.repository.upkeep import maybe_maintain
 
@@ -57,16 +59,32 @@ class Runs:
 
     # -- writing ----------------------------------------------------------------------
     def write_code(self, text: str) -> str:
-        """The git blob id of a step's code (written once: an identical text is the same blob)."""
-        return self.objects.write_blob(text.encode("utf-8", "surrogateescape"))
+        """The git blob id of a step's code, written with the run whose steps name it (`write_run`)."""
+        data = text.encode("utf-8", "surrogateescape")
+        oid = object_id("blob", data)
+        self.step_code[oid] = data
+        return oid
 
     def write_run(self, run: RunRecord, steps: list[StepRecord], provenance: ProvenanceRecord | None = None,
                   diff: bytes | None = None) -> str:
         """Record a finished run (with its provenance and dirty diff, when captured); returns its commit id.
 
-        The blobs that step records' `code` name were written already (`write_code`).
+        The blobs that step records' `code` name are given by `write_code` (or exist already).
         """
+        with self.objects.batch() as batch:  # one git pack: two new files, not ~20 loose objects
+            commit = self._write_run(batch, run, steps, provenance, diff)
+        # A cached step's key already points at a run with the same outputs: only executed steps move it.
+        for key in [s.cache_key for s in steps if s.status == "completed" and s.cache_key and not s.cached]:
+            self.refs.update(layout.cache_ref(key), lambda cur: commit, f"cache {run.pipeline}", durable=False)
+        maybe_maintain(self, saved=False)
+        return commit
+
+    def _write_run(self, batch, run: RunRecord, steps: list[StepRecord], provenance: ProvenanceRecord | None,
+                   diff: bytes | None) -> str:
+        """The run's objects into `batch`, its commit, its refs (see the module docstring); the commit id."""
         objects = self.objects
+        for code in dict.fromkeys(s.code for s in steps if s.code in self.step_code):
+            objects.write_blob(self.step_code[code])
         step_blobs = {s.name: objects.write_blob(s.to_msgpack()) for s in steps}
         rows = [(BLOB, layout.RUN_RECORD, objects.write_blob(run.to_msgpack())),
                 (TREE, layout.STEPS_TREE, objects.write_tree_rows(
@@ -80,8 +98,6 @@ class Runs:
             rows.append((TREE, CODE_TREE, objects.write_tree_rows(code)))
         rows += provenance_rows(objects, provenance, diff)
         tree = objects.write_tree_rows(rows)
-        # A cached step's key already points at a run with the same outputs: only executed steps move it.
-        new_keys = [s.cache_key for s in steps if s.status == "completed" and s.cache_key and not s.cached]
         message = run_message(run, steps, provenance)
         ref = layout.pipeline_ref(run.pipeline)
         with flock(layout.pipeline_lock(self.git_dir, run.pipeline)):
@@ -89,20 +105,17 @@ class Runs:
             while True:
                 head = self.refs.get(ref, derived=True)
                 commit = objects.write_commit(tree, [head] if head else [], message, run.start_ns)
-                self._publish_run(run, commit, again=published)
+                self._publish_run(run, commit, batch, again=published)
                 published = True
                 moved = self.refs.update(ref, lambda cur: commit if cur == head else None,
                                          f"run {run.run_id[:12]}", durable=False)
                 if moved == commit:
                     break
                 # else a writer outside the lock moved the pipeline ref: re-parent our own run ref
-        for key in new_keys:
-            self.refs.update(layout.cache_ref(key), lambda cur: commit, f"cache {run.pipeline}", durable=False)
-        maybe_maintain(self, saved=False)
         return commit
 
-    def _publish_run(self, run: RunRecord, commit: str, again: bool) -> None:
-        """`runs/<run id>` and `heads/runs` at `commit`, durable together with the objects written before.
+    def _publish_run(self, run: RunRecord, commit: str, batch, again: bool) -> None:
+        """`runs/<run id>` and `heads/runs` at `commit`, durable together with the objects of `batch`.
 
         HEAD names heads/runs and git resolves HEAD on every ref update, so it is
         durable too: a torn one would stop all writes.
@@ -113,7 +126,8 @@ class Runs:
             else:
                 txn.set(layout.run_ref(run.run_id), lambda cur: commit if cur is None else None, f"run {run.pipeline}")
             txn.set(layout.RUNS_HEAD, lambda cur: commit, f"run {run.pipeline}")
-            txn.commit()
+            batch.stage()
+            txn.commit(before=batch.land)
 
     # -- reading ----------------------------------------------------------------------
     def run_ids(self) -> dict[str, str]:

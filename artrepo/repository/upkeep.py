@@ -4,12 +4,13 @@
     maintain(repo)           # `artrepo gc` and tests: pack now
 
 Every save leaves a small pack, an index file, four loose git objects and
-two loose refs; every run a few loose objects and refs. Once a save sees more
-than `AUTO_INDEX_FILES` index files, or a run estimates more than
+two loose refs; every run a small git pack and a few loose refs. Once a save
+sees more than `AUTO_INDEX_FILES` index files, or a run estimates more than
 `AUTO_LOOSE_OBJECTS` loose objects (from one of git's 256 object folders, as
-git does), the repository is packed: the content store's small segments are
-merged (storage/repack.py), loose objects go into a git pack with the
-smallest packs (gitdb/repack.py), and loose refs into `packed-refs` once
+git does) or counts more than `AUTO_GIT_PACKS` git packs (git's
+`gc.autoPackLimit`), the repository is packed: the content store's small
+segments are merged (storage/repack.py), loose objects go into a git pack
+with the smallest packs (gitdb/repack.py), and loose refs into `packed-refs` once
 they are `AUTO_LOOSE_REFS` and 1/`REF_FRACTION` of the packed ones (rewriting
 `packed-refs` copies every ref: 7 MB, ~30 ms at 100,000 versions, so an
 automatic packing does it only after that many new refs). Each step is
@@ -32,6 +33,7 @@ from artrepo.gitdb import layout
 
 AUTO_INDEX_FILES = 32
 AUTO_LOOSE_OBJECTS = 2048
+AUTO_GIT_PACKS = 50
 AUTO_LOOSE_REFS = 64  # an automatic packing packs refs from this many loose ones,
 REF_FRACTION = 128  # and 1/REF_FRACTION of the packed ones (at most ~1,000 loose files at 128,000 refs)
 
@@ -40,10 +42,11 @@ def maybe_maintain(repo, *, saved: bool) -> None:
     """Pack if the repository has outgrown its last packing (a save: `saved`; a run: not)."""
     if os.environ.get("ARTREPO_AUTO_PACK", "1") == "0":
         return
-    from artrepo.gitdb.repack import count_loose
+    from artrepo.gitdb.repack import count_loose, count_packs
 
     files = len(repo._chunks.index.names) if saved and repo._chunks is not None else 0
-    if files > AUTO_INDEX_FILES or count_loose(repo.objects) > AUTO_LOOSE_OBJECTS:
+    if (files > AUTO_INDEX_FILES or count_loose(repo.objects) > AUTO_LOOSE_OBJECTS
+            or (not saved and count_packs(repo.objects) > AUTO_GIT_PACKS)):
         from artrepo.errors import ArtrepoError
 
         with contextlib.suppress(ArtrepoError, OSError):

@@ -121,3 +121,29 @@ def test_rows_keep_modes(repo):
     sub = repo.objects.write_tree_rows([(BLOB, "f", blob)])
     top = repo.objects.write_tree_rows([(TREE, "d", sub), (BLOB, "d.txt", blob)])
     assert repo.objects.tree(top) == {"d": (TREE, sub), "d.txt": (BLOB, blob)}
+
+
+def test_a_batch_becomes_one_pack_stock_git_reads_and_an_error_drops_it(repo):
+    objects, pack_dir = repo.objects, repo.git_dir / "objects" / "pack"
+    loose = objects.write_blob(b"already loose")
+    with objects.batch():
+        blob = objects.write_blob(b"in the batch")
+        assert objects.blob(blob) == b"in the batch" and objects.contains(blob)  # read back before it is on disk
+        commit = objects.write_commit(objects.write_tree({"f": Blob(blob), "g": Blob(loose)}), [], "m\n", 10**18)
+        assert objects.tree_file(commit, "f") == b"in the batch"
+        assert not list(pack_dir.glob("*"))
+    (idx,) = pack_dir.glob("*.idx")
+    listed = git(repo, "verify-pack", "-v", str(idx))
+    assert blob in listed and commit in listed and loose not in listed  # what was stored is not written again
+    assert git(repo, "cat-file", "-p", blob) == "in the batch"
+    repo.refs.create("refs/artrepo/runs/x", commit)
+    git_fsck(repo.root)
+    assert ObjectStore(repo.git_dir).tree_file(commit, "g") == b"already loose"
+    with objects.batch():  # everything there already (the pack's mtime renewed): no new file
+        tree = objects.write_tree({"f": Blob(blob), "g": Blob(loose)})
+        assert objects.write_commit(tree, [], "m\n", 10**18) == commit
+    with pytest.raises(RuntimeError), objects.batch():
+        dropped = objects.write_blob(b"dropped")
+        raise RuntimeError("the run failed")
+    assert sorted(p.name for p in pack_dir.iterdir()) == sorted([idx.name, idx.with_suffix(".pack").name])
+    assert not objects.contains(dropped)

@@ -16,6 +16,20 @@ from artrepo_testing import git_fsck, run_cli
 ROOT = Path(__file__).resolve().parents[2]
 
 
+# A maintainer packing in a loop until the test touches "writers-done"; prints how many packings it made.
+REPACK_LOOP = """
+import os
+from artrepo.repository import Repository
+from artrepo.repository.upkeep import maintain
+done = 0
+while not os.path.exists("writers-done"):
+    repo = Repository.find()
+    done += maintain(repo) is not None
+    repo.close()
+print(done)
+"""
+
+
 def payload(seed: int, n: int = 200_000) -> np.ndarray:
     """A deterministic array that is different for every seed (and not compressible)."""
     return np.random.default_rng(seed).random(n)

@@ -19,7 +19,7 @@ import pytest
 
 from artrepo import load_artifact, save_artifact
 from artrepo_testing import run_cli
-from helpers import (assert_repository_sound, kill_at_random, payload, python_child, racing_registers,
+from helpers import (REPACK_LOOP, assert_repository_sound, kill_at_random, payload, python_child, racing_registers,
                      version_ids)
 from remote_fixtures import moto_server, remote_url, s3_env  # noqa: F401  (fixtures)
 
@@ -125,19 +125,6 @@ from artrepo import save_artifact
 for i in range({saves}):
     save_artifact(b"writer-{w}-save-%d" % i, "counter")
 """
-
-REPACK_LOOP = """
-import os
-from artrepo.repository import Repository
-from artrepo.repository.upkeep import maintain
-done = 0
-while not os.path.exists("writers-done"):
-    repo = Repository.find()
-    done += maintain(repo) is not None
-    repo.close()
-print(done)
-"""
-
 
 def test_a_repack_running_while_four_processes_save_loses_nothing(project, no_auto_pack):
     packer = python_child(REPACK_LOOP, project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -92,12 +92,14 @@ def test_packed_objects_and_refs_are_read_without_pygit2(project):
     assert [r.id for r in Client().list_pipeline_runs()] == [third["run"], again["run"], first["run"]]
 
 
-def test_a_damaged_loose_step_record_is_an_integrity_error(repo):
+def test_a_damaged_step_record_is_an_integrity_error(repo):
     run = single()
     oid = repo.objects.tree_listing(run.commit, "steps")["one.msgpack"]
-    path = repo.git_dir / "objects" / oid[:2] / oid[2:]
-    os.chmod(path, 0o644)
-    path.write_bytes(path.read_bytes()[:-3] + b"xyz")
+    pack, offset = repo.objects._find_packed(bytes.fromhex(oid))  # in the run's pack
+    os.chmod(pack.pack_path, 0o644)
+    data = bytearray(pack.pack_path.read_bytes())
+    data[offset + 8] ^= 0xFF  # inside its deflated record
+    pack.pack_path.write_bytes(bytes(data))
     with pytest.raises(IntegrityError):
         Client().get_pipeline_run(run.id).steps
 

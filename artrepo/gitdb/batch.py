@@ -47,6 +47,7 @@ class Batch:
         self.store = store
         self.objects: dict[str, tuple[str, bytes]] = {}  # held, not staged yet
         self._staged: list[tuple[StagedPack, dict[str, tuple[str, bytes]]]] = []  # read from memory until landed
+        self._fresh: set = set()  # packs made young again
 
     def __enter__(self) -> "Batch":
         if get_ident() in self.store._batches:
@@ -82,10 +83,12 @@ class Batch:
         found = self.store._find_packed(bytes.fromhex(oid), refresh=False)
         if found is None:
             return False
-        try:
-            os.utime(found[0].pack_path)
-        except OSError:
-            return False  # replaced by a repack meanwhile: write the object again
+        if found[0].pack_path not in self._fresh:
+            try:
+                os.utime(found[0].pack_path)
+            except OSError:
+                return False  # replaced by a repack meanwhile: write the object again
+            self._fresh.add(found[0].pack_path)
         return True
 
     def stage(self) -> None:

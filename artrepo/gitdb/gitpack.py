@@ -23,6 +23,7 @@ import re
 import struct
 import time
 import zlib
+from itertools import accumulate
 from pathlib import Path
 
 from artrepo.atomic import fsync_dir, write_all
@@ -113,6 +114,8 @@ class GitPack:
 
     def find(self, raw: bytes) -> int | None:
         """The offset of the object with this 20-byte id, or None."""
+        if self.fanout[raw[0]] == (self.fanout[raw[0] - 1] if raw[0] else 0):  # no id starts with that byte
+            return None  # (most lookups in a run's small pack)
         i = self._position(raw)
         return self.offset(i) if i < self.count and self.name(i) == raw else None
 
@@ -366,10 +369,7 @@ def index_bytes(rows: list[tuple[bytes, int, int]], checksum: bytes) -> bytes:
     counts = [0] * 256
     for raw, _crc, _off in rows:
         counts[raw[0]] += 1
-    fanout, total = [], 0
-    for c in counts:
-        total += c
-        fanout.append(total)
+    fanout = list(accumulate(counts))
     small, large = [], []
     for _raw, _crc, off in rows:
         if off < 0x80000000:

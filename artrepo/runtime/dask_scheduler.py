@@ -101,7 +101,6 @@ class DaskScheduler(Scheduler):
         self.cluster = None
         self.client = None
         self.futures: dict = {}  # future -> task
-        self.submitted: list[str] = []  # keys, in order (tests, --explain)
         self._connect()
 
     # -- the cluster -----------------------------------------------------------------
@@ -197,7 +196,6 @@ class DaskScheduler(Scheduler):
                                     resources=task.resources or None)
         self.futures[future] = task
         self.completed.add(future)
-        self.submitted.append(key)
         self.report(f"step {task.step}: submitted to Dask" + (f" (attempt {task.attempt + 1})" if task.attempt else ""))
 
     def wait_any(self) -> list:

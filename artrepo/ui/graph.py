@@ -49,12 +49,6 @@ class Drawing:
     edges: tuple[tuple[str, str, str], ...]  # (SVG path data, from node id, to node id)
 
 
-class _Box:
-    def __init__(self, w: float, h: float):
-        self.w, self.h = w, h
-        self.xy = (0.0, 0.0)
-
-
 class _Route:
     def __init__(self):
         self.points = []
@@ -81,12 +75,12 @@ def layout(nodes: list[Node], edges: list[tuple[str, str]]) -> Drawing:
 
 def _compute(nodes: list[Node], edges: list[tuple[str, str]]) -> Drawing:
     from grandalf.graphs import Edge, Graph, Vertex
-    from grandalf.layouts import SugiyamaLayout
+    from grandalf.layouts import SugiyamaLayout, VertexViewer
 
     vertices = {}
     for n in nodes:
         v = vertices[n.id] = Vertex(n)
-        v.view = _Box(node_width(n.label), NODE_HEIGHT)
+        v.view = VertexViewer(node_width(n.label), NODE_HEIGHT)
     links = []
     for a, b in edges:
         if a in vertices and b in vertices and a != b:

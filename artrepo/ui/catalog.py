@@ -118,7 +118,6 @@ class Catalog:
         self._derived: dict = {}
         self._runs: dict[str, RunRow] = {}
         self._searches: dict[str, str] = {}
-        self.versions = _VersionLookup(self)
 
     def close(self) -> None:
         self.db.close()
@@ -156,6 +155,7 @@ class Catalog:
 
     # -- versions and artifacts ------------------------------------------------
     def version(self, version_id: str) -> VersionRow | None:
+        """The row of a version here, or None (pages and templates label versions with it)."""
         row = self.db.execute("SELECT * FROM versions WHERE id=?", (version_id,)).fetchone()
         return _version(row) if row else None
 
@@ -323,19 +323,3 @@ class Catalog:
         rows, _total = self.consumers(version_id, 10**6)
         return [(run.id, run.pipeline, step) for run_id, name in rows
                 for run, step in [self.run_step(run_id, name) or (None, None)] if step is not None]
-
-
-class _VersionLookup:
-    """`versions.get(id)` and `id in versions` for templates and pages."""
-
-    def __init__(self, catalog: Catalog):
-        self._catalog = catalog
-
-    def get(self, version_id: str, default=None):
-        return self._catalog.version(version_id) or default
-
-    def __contains__(self, version_id: str) -> bool:
-        return self._catalog.version(version_id) is not None
-
-    def __len__(self) -> int:
-        return self._catalog.versions_total()

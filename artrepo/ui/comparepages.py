@@ -26,7 +26,7 @@ def _items(dash, ids: list[str]) -> list:
     catalog, repo = dash.catalog, dash.repo
     items = []
     for text in ids:
-        row = catalog.versions.get(text)
+        row = catalog.version(text)
         if row is not None:  # the catalog knows its label: no search for it among the name's versions
             items.append(ArtifactVersion(repo, VersionInfo(text, row.name, row.version, repo.record(text))))
             continue
@@ -36,7 +36,7 @@ def _items(dash, ids: list[str]) -> list:
         items.append(PipelineRun(repo, run.commit, repo.read_run(run.commit)))
         for step in run.steps:  # the index knows the labels of the outputs: no search among a name's versions
             for vid in step.outputs.values():
-                row = catalog.versions.get(vid)
+                row = catalog.version(vid)
                 if row is not None:
                     repo.hint_label(vid, row.version)
     if len({isinstance(i, PipelineRun) for i in items}) > 1:
@@ -63,8 +63,7 @@ def compare_page(dash, query):
         doc["sections"] = [{**s, "rows": [r for r in s["rows"] if r["change"] != "same"]} for s in doc["sections"]]
     return dash.render("compare.html", doc=doc, ids=ids, runs=runs, only_changed=only_changed,
                        code_groups=[diff.grouped_code_diffs(d) for d in doc.get("code_diffs", [])],
-                       toggle=compare_url(ids, only=None if only_changed else "changed"),
-                       versions=dash.catalog.versions)
+                       toggle=compare_url(ids, only=None if only_changed else "changed"))
 
 
 def run_of(dash, run_id: str):

@@ -22,9 +22,8 @@ def runs_page(dash, query: dict):
 
 def run_page(dash, query: dict, run_id: str):
     run = run_of(dash, run_id)
-    versions = dash.catalog.versions
     previous = dash.catalog.previous_run(run)
-    return dash.render("run.html", run=run, graph=run_dag(dash.catalog, run), versions=versions,
+    return dash.render("run.html", run=run, graph=run_dag(dash.catalog, run), version=dash.catalog.version,
                        steps=[(s, _step_duration(s)) for s in run.steps],
                        provenance=Provenance.read(dash.repo, run.commit), previous=previous,
                        compare_previous=compare_url([previous.id, run.id]) if previous else None)

@@ -165,9 +165,6 @@ class Catalog:
             raise NotFoundError(f"no artifact version with id {version_id[:40]!r}")
         return row
 
-    def versions_total(self) -> int:
-        return self.derived("versions total", lambda: self.db.execute("SELECT count(*) FROM versions").fetchone()[0])
-
     def artifact(self, name: str) -> ArtifactRow | None:
         row = self.db.execute("SELECT names.count, names.tags, versions.* FROM names JOIN versions "
                               "ON versions.id = names.latest WHERE names.name=?", (name,)).fetchone()
@@ -190,7 +187,7 @@ class Catalog:
         rows = Rows(self.db, lambda r: ArtifactRow(r[0], _version(r[8:]), r[6], tuple(json.loads(r[7]))),
                     sql, tuple(args), f"{ARTIFACT_ORDERS[sort]} {order.upper()}, names.name", "names")
         if not where:
-            rows._len = self.artifacts_total()
+            rows._len = self.total("names")
         return rows
 
     def _search(self, text: str) -> str:
@@ -205,9 +202,6 @@ class Catalog:
                 args += ('"' + text.replace('"', '""') + '"',)  # one phrase of trigrams: the text as it is
             found = self._searches[text] = json.dumps([r for (r,) in self.db.execute(sql, args)])
         return found
-
-    def artifacts_total(self) -> int:
-        return self.derived("names total", lambda: self.db.execute("SELECT count(*) FROM names").fetchone()[0])
 
     def tag_counts(self, limit: int) -> list[str]:
         """The `limit` tags most names carry."""
@@ -266,15 +260,16 @@ class Catalog:
         args = tuple(v for v in (pipeline, status) if v)
         rows = Rows(self.db, self._run, f"WHERE {where}" if where else "", args, "start_ns DESC, id DESC", "runs")
         if not where:
-            rows._len = self.runs_total()
+            rows._len = self.total("runs")
         elif (not pipeline or pipeline in self.derived("pipeline set", lambda: set(self.pipelines()))) and \
                 (not status or status in self.derived("statuses", lambda: {s for (s,) in self.db.execute(
                     "SELECT DISTINCT status FROM runs")})):
             rows._len = self.derived(("runs of", pipeline, status), lambda: len(rows))  # a pipeline's, once per change
         return rows
 
-    def runs_total(self) -> int:
-        return self.derived("runs total", lambda: self.db.execute("SELECT count(*) FROM runs").fetchone()[0])
+    def total(self, table: str) -> int:
+        """How many rows the index's `table` holds: versions, names (artifacts) or runs; once per change."""
+        return self.derived((table, "total"), lambda: self.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
     def pipelines(self) -> list[str]:
         return self.derived("pipelines", lambda: [p for (p,) in self.db.execute(

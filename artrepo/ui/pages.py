@@ -37,7 +37,7 @@ def artifacts_page(dash, query: dict):
     filters = {k: query.get(k) for k in ("q", "tag", "type", "sort", "order")}
     return dash.render("artifacts.html", page=page_of(catalog.artifacts(text, tag, kind, sort, order), query.get("page")),
                        filters=filters, sort=sort, order=order, tags=catalog.tag_counts(40), types=catalog.types(),
-                       versions_total=catalog.versions_total(), artifacts_total=catalog.artifacts_total())
+                       versions_total=catalog.total("versions"), artifacts_total=catalog.total("names"))
 
 
 def artifact_page(dash, query: dict, name: str):

@@ -17,7 +17,7 @@ def runs_page(dash, query: dict):
     return dash.render("runs.html", page=page_of(catalog.runs_of(pipeline, status), query.get("page")),
                        pipelines=catalog.pipelines(),
                        statuses=STATUSES, filters={"pipeline": pipeline, "status": status},
-                       runs_total=catalog.runs_total())
+                       runs_total=catalog.total("runs"))
 
 
 def run_page(dash, query: dict, run_id: str):

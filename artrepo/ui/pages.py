@@ -11,9 +11,9 @@ from artrepo.ui.comparepages import compare_url
 PER_PAGE = 50
 
 
-def page_of(rows, requested: str | None, per_page: int = PER_PAGE) -> Page:
-    """Page `requested` of `rows` (`len` and slicing), a number out of range meaning the nearest page."""
-    return Page.of(rows, min(max(_int(requested, 1), 1), page_count(len(rows), per_page)), per_page)
+def page_of(rows, requested: str | None) -> Page:
+    """Page `requested` of `rows` (`len` and slicing), PER_PAGE a page; a number out of range means the nearest."""
+    return Page.of(rows, min(max(_int(requested, 1), 1), page_count(len(rows), PER_PAGE)), PER_PAGE)
 
 
 def _int(text: str | None, default: int) -> int:

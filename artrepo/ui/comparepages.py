@@ -48,7 +48,7 @@ def compare_page(dash, query):
     ids = list(dict.fromkeys(i for i in query.getlist("id") if i))[:MAX_ITEMS]
     only_changed = query.get("only") == "changed"
     if len(ids) < 2:
-        return dash.render("compare.html", doc=None, ids=ids, only_changed=only_changed, status=200)
+        return dash.render("compare.html", doc=None, only_changed=only_changed)
     try:
         items = _items(dash, ids)
     except UserError as exc:
@@ -61,7 +61,7 @@ def compare_page(dash, query):
     doc = diff.diff_runs(dash.repo, items) if runs else diff.diff_versions(dash.repo, items)
     if only_changed:
         doc["sections"] = [{**s, "rows": [r for r in s["rows"] if r["change"] != "same"]} for s in doc["sections"]]
-    return dash.render("compare.html", doc=doc, ids=ids, runs=runs, only_changed=only_changed,
+    return dash.render("compare.html", doc=doc, runs=runs, only_changed=only_changed,
                        code_groups=[diff.grouped_code_diffs(d) for d in doc.get("code_diffs", [])],
                        toggle=compare_url(ids, only=None if only_changed else "changed"))
 

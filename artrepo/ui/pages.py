@@ -85,8 +85,7 @@ def version_page(dash, query: dict, version_id: str):
     if row.producer:
         found = dash.catalog.run_step(row.producer.get("run_id"), row.producer.get("step"))
         producer = {"run": dash.catalog.run(row.producer.get("run_id")), "step": found[1] if found else None,
-                    "run_id": row.producer.get("run_id"),
-                    "step_name": row.producer.get("step"), "output": row.producer.get("output")}
+                    "run_id": row.producer.get("run_id"), "step_name": row.producer.get("step")}
     consumers, consumers_total = dash.catalog.consumers(row.id, 50)
     previous = dash.catalog.previous_version(row)
     return dash.render(

@@ -51,6 +51,11 @@ class ArtifactRow:
     tags: tuple[str, ...]
 
 
+def seconds(start_ns: int | None, end_ns: int | None) -> float | None:
+    """From start to end, never below zero (machines' clocks differ); None if either is unknown."""
+    return None if start_ns is None or end_ns is None else max(0, end_ns - start_ns) / 1e9
+
+
 class RunRow:
     """A run as its pages show it; its step records are decoded when first asked for."""
 
@@ -61,9 +66,7 @@ class RunRow:
         self._steps = steps
         self.counts = {"steps": n_steps, "cached": n_cached, "failed": n_failed, "skipped": n_skipped}
 
-    @property
-    def duration(self) -> float:
-        return max(0, self.end_ns - self.start_ns) / 1e9
+    duration = property(lambda self: seconds(self.start_ns, self.end_ns))
 
     @cached_property
     def steps(self) -> tuple:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from artrepo.provenance import Provenance
+from artrepo.ui.catalog import seconds
 from artrepo.ui.comparepages import compare_url, run_of
 from artrepo.ui.graph import Node, layout
 from artrepo.ui.lineage_view import version_node
@@ -24,15 +25,9 @@ def run_page(dash, query: dict, run_id: str):
     run = run_of(dash, run_id)
     previous = dash.catalog.previous_run(run)
     return dash.render("run.html", run=run, graph=run_dag(dash.catalog, run), version=dash.catalog.version,
-                       steps=[(s, _step_duration(s)) for s in run.steps],
+                       steps=[(s, seconds(s.start_ns, s.end_ns)) for s in run.steps],
                        provenance=Provenance.read(dash.repo, run.commit), previous=previous,
                        compare_previous=compare_url([previous.id, run.id]) if previous else None)
-
-
-def _step_duration(step) -> float | None:
-    if step.start_ns is None or step.end_ns is None:
-        return None
-    return max(0, step.end_ns - step.start_ns) / 1e9
 
 
 def run_dag(catalog, run):

@@ -99,16 +99,7 @@ class RemoteState:
         """Whether some ref of the remote names commit `oid` (one search of the base table's bytes)."""
         if any(v == oid for v in self.changes.values()):
             return True
-        if self.base is None:
-            return False
-        data, needle = self.table.data, f"\n{oid} ".encode()
-        pos = data.find(needle)
-        while pos >= 0:
-            ref = data[pos + 42:data.find(b"\n", pos + 42)].decode("utf-8", "surrogateescape")
-            if ref not in self.changes:
-                return True
-            pos = data.find(needle, pos + 1)
-        return False
+        return self.base is not None and any(ref not in self.changes for ref in self.table.holding(oid))
 
     def top(self, name: str) -> int:
         """The highest auto-increment number of `name` ever published here (0: none)."""

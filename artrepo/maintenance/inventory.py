@@ -16,11 +16,11 @@ from typing import NamedTuple
 from artrepo import names
 from artrepo.errors import ArtrepoError, IntegrityError
 from artrepo.gitdb.layout import ALIASES, ANNOTATIONS, HEADS, PREFIX, VERSIONS
+from artrepo.gitdb.parsed import is_oid
 from artrepo.storage.chunkstore import ChunkStore
 from artrepo.storage.ids import PackId, pack_id
 from artrepo.storage.packfile import LENGTH, MAX_FOOTER, PackEntry, footer_of_rows, id_of, rows_sound
 
-_OID = re.compile(r"[0-9a-f]{40}\Z")
 _OIDS = re.compile(r"(?:[0-9a-f]{40}\n)*\Z")
 
 
@@ -30,10 +30,6 @@ def artrepo_refs(git_dir: Path) -> dict[str, str]:
     from artrepo.gitdb.refs import RefsContainer
 
     return RefsContainer(git_dir).all(PREFIX)
-
-
-def is_oid(text: str) -> bool:
-    return bool(_OID.match(text))
 
 
 def all_oids(texts: list[str]) -> bool:

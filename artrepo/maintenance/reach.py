@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from artrepo.errors import ArtrepoError, IntegrityError
 from artrepo.heap import paused_gc
 from artrepo.gitdb.layout import VERSION_RECORD
-from artrepo.maintenance.inventory import RefTarget, all_oids, classify_all, is_oid
+from artrepo.gitdb.parsed import is_oid
+from artrepo.maintenance.inventory import RefTarget, all_oids, classify_all
 from artrepo.maintenance.reachcache import NONE
 from artrepo.safepaths import check_manifest
 

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 
 from artrepo import names
 from artrepo.errors import ArtrepoError, IntegrityError
-from artrepo.maintenance.inventory import artrepo_refs, classify, is_oid
+from artrepo.maintenance.inventory import artrepo_refs, classify
 from artrepo.gitdb import layout
+from artrepo.gitdb.parsed import is_oid
 from artrepo.repository import Repository, VersionInfo
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from artrepo.errors import IntegrityError
 from artrepo.gitdb.packscan import SCAN_TOTAL_MAX, scan_pack
-from artrepo.gitdb.packs import build_pack, import_pack
+from artrepo.gitdb.packs import import_pack
 from artrepo.storage import hashing
 
 
@@ -13,12 +13,6 @@ def git_pack_key(name: str) -> str:
 
 def pack_name(data: bytes) -> str:
     return hashing.digest(data).hex()
-
-
-def build_git_pack(repo, tips, exclude, present=frozenset()) -> bytes | None:
-    """A pack of the objects `tips` reach and `exclude` (commits the remote has; those in `present` are known to
-    be here) do not; None if empty."""
-    return build_pack(repo.objects, tips, exclude, present)
 
 
 def import_git_pack(repo, name: str, data: bytes, hold: bool = False, meanwhile=None) -> None:

@@ -40,7 +40,6 @@ STATE_KEY = "state"
 STATE_VERSION = 2
 _OID = re.compile(r"[0-9a-f]{40}\Z")
 _HASH = re.compile(r"[0-9a-f]{64}\Z")
-_RUN_ID = re.compile(r"[0-9a-f]{40}\Z")
 # encoded components only (names.encode): what git accepts and artrepo writes
 _REF = re.compile(r"refs/artrepo(/[A-Za-z0-9_+,-][A-Za-z0-9_+,.-]{0,254})+\Z")
 MAX_STATE_BYTES = 1 << 30
@@ -219,7 +218,7 @@ def ref_problem(ref) -> str | None:
                 return f"not a {kind} ref"
             names.validate_name(names.decode(parts[1]))
             names.validate_version(names.decode(parts[2]), kind)
-        elif kind == "run" and (len(parts) != 2 or not _RUN_ID.match(parts[1])):
+        elif kind == "run" and (len(parts) != 2 or not _OID.match(parts[1])):
             return "not a run id"
     except ArtrepoError as exc:
         return str(exc)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from artrepo.errors import ArtrepoError, IntegrityError
 from artrepo.maintenance.inventory import classify, retired_packs, survey
 from artrepo.heap import paused_gc
-from artrepo.maintenance.reach import Problem, Reach, cache_of, reach
+from artrepo.maintenance.reach import Problem, Reach, reach
 from artrepo.storage.ids import pack_id, short
 from artrepo.storage.index import rows_of
 from artrepo.storage.packfile import CHUNK, LENGTH, RAW, check_blob, footer_of_rows, pack_size, verify_footer
@@ -54,7 +54,7 @@ def fsck(view, *, read_data: bool = False, use_git: bool = True) -> FsckReport:
     the versions it affects.
     """
     git = _start_git_fsck(view) if use_git else None
-    cache = cache_of(view) if git else None
+    cache = view.reach_cache() if git else None
     try:
         with paused_gc():
             report = _check_view(view, read_data, cache)

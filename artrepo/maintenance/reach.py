@@ -47,12 +47,6 @@ class Reach:
         self.problems.append(Problem(message, tuple(sorted(set(affects)))))
 
 
-def cache_of(view):
-    """The view's reach cache (a local repository's), or None."""
-    make = getattr(view, "reach_cache", None)
-    return make() if make is not None else None
-
-
 def reach(view, *, ignore_refs=frozenset(), cache=None, objects_checked: bool = False) -> Reach:
     """Read every ref's record and manifest through the view's reader; damage goes to `problems`.
 

@@ -45,7 +45,7 @@ class FsckReport:
         self.problems.append(Problem(message, tuple(sorted(set(affects)))))
 
 
-def fsck(view, *, read_data: bool = False, use_git: bool = True) -> FsckReport:
+def fsck(view, *, read_data: bool = False) -> FsckReport:
     """Check the view's refs, records and data; the report lists every problem found.
 
     Stock git fsck checks every git object on the other core meanwhile; while
@@ -53,15 +53,14 @@ def fsck(view, *, read_data: bool = False, use_git: bool = True) -> FsckReport:
     git finds damage, every version is read again so that each problem names
     the versions it affects.
     """
-    git = _start_git_fsck(view) if use_git else None
+    git = _start_git_fsck(view)
     cache = view.reach_cache() if git else None
     try:
         with paused_gc():
             report = _check_view(view, read_data, cache)
     finally:
         found = FsckReport()
-        if git is not None:
-            _finish_git_fsck(view, git, found)
+        _finish_git_fsck(view, git, found)
     if found.problems and cache is not None:
         with paused_gc():
             report = _check_view(view, read_data, None)

@@ -16,7 +16,6 @@ from typing import NamedTuple
 from artrepo import names
 from artrepo.errors import ArtrepoError, IntegrityError
 from artrepo.gitdb.layout import ALIASES, ANNOTATIONS, HEADS, PREFIX, VERSIONS
-from artrepo.gitdb.parsed import is_oid
 from artrepo.storage.chunkstore import ChunkStore
 from artrepo.storage.ids import PackId, pack_id
 from artrepo.storage.packfile import LENGTH, MAX_FOOTER, PackEntry, footer_of_rows, id_of, rows_sound
@@ -33,7 +32,7 @@ def artrepo_refs(git_dir: Path) -> dict[str, str]:
 
 
 def all_oids(texts: list[str]) -> bool:
-    """Whether every text is an object id (one scan of them all; `is_oid` finds which are not)."""
+    """Whether every text is an object id (one scan of them all; `gitdb.parsed.is_oid` finds which are not)."""
     joined = "\n".join([*texts, ""])  # n ids of 40 characters make n lines of 41: no text hides a newline
     return len(joined) == 41 * len(texts) and bool(_OIDS.match(joined))
 
@@ -85,12 +84,6 @@ def classify_all(refs: dict[str, str], ignore=frozenset()) -> list[RefTarget]:
             label = names.decode(label)
             out.append(RefTarget(ref, oid, "version", f"{name}:{label}", name, label))
     return out
-
-
-def version_refs(git_dir: Path) -> list[RefTarget]:
-    """Published versions (refs/artrepo/v/NAME/LABEL) whose ref holds an object id."""
-    found = [classify(r, t) for r, t in artrepo_refs(git_dir).items()]
-    return [t for t in found if t.kind == "version" and is_oid(t.oid)]
 
 
 # -- packs -----------------------------------------------------------------------

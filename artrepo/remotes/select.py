@@ -1,12 +1,11 @@
 """Which refs a push or pull is about (from the references a user typed), and which chunks they need."""
 from __future__ import annotations
 
-import subprocess
-
 from artrepo import names
 from artrepo.errors import NotFoundError
 from artrepo.gitdb import layout
 from artrepo.gitdb.layout import ANNOTATIONS, alias_prefix, alias_ref, version_ref
+from artrepo.gitdb.repo import run_git
 from artrepo.remotes.negotiate import group_versions, ref_class
 
 RUNS = layout.RUNS + "/"
@@ -64,9 +63,7 @@ def reached_versions(repo, refs: dict[str, str], all_refs: dict[str, str]) -> di
     runs = [oid for k, oid in refs.items() if k.startswith(RUNS)]
     if not runs:
         return {}
-    proc = subprocess.run(["git", "--git-dir", str(repo.git_dir), "rev-list", *runs], capture_output=True,
-                          text=True, check=True)
-    reached = set(proc.stdout.split())
+    reached = set(run_git(repo.git_dir, "rev-list", *runs).decode().split())
     return {k: v for k, v in all_refs.items() if ref_class(k) == "version" and v in reached}
 
 

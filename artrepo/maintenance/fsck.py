@@ -41,8 +41,7 @@ class FsckReport:
     def clean(self) -> bool:
         return not self.problems
 
-    def problem(self, message: str, affects=()) -> None:
-        self.problems.append(Problem(message, tuple(sorted(set(affects)))))
+    problem = Reach.problem  # a Problem into `problems`, its affected versions sorted once each
 
 
 def fsck(view, *, read_data: bool = False) -> FsckReport:

@@ -4,15 +4,11 @@ from __future__ import annotations
 from artrepo.errors import IntegrityError
 from artrepo.gitdb.packscan import SCAN_TOTAL_MAX, scan_pack
 from artrepo.gitdb.packs import import_pack
-from artrepo.storage import hashing
+from artrepo.storage.ids import file_name
 
 
 def git_pack_key(name: str) -> str:
     return f"git/{name}.pack"
-
-
-def pack_name(data: bytes) -> str:
-    return hashing.digest(data).hex()
 
 
 def import_git_pack(repo, name: str, data: bytes, hold: bool = False, meanwhile=None) -> None:
@@ -24,7 +20,7 @@ def import_git_pack(repo, name: str, data: bytes, hold: bool = False, meanwhile=
     runs with them held, before git's verdict: it may read, never publish.
     If git refuses the pack, every held object is released.
     """
-    if pack_name(data) != name:
+    if file_name(data) != name:
         raise IntegrityError(f"git pack {name[:12]} from the remote does not match its name")
     if not hold:
         import_pack(repo.objects, data)

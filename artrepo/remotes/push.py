@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 from artrepo.errors import ConflictError
 from artrepo.gitdb.packs import build_pack
-from artrepo.remotes.gitpacks import git_pack_key, pack_name
+from artrepo.remotes.gitpacks import git_pack_key
+from artrepo.storage.ids import file_name
 from artrepo.gitdb.layout import ANNOTATIONS
 from artrepo.remotes.negotiate import ref_class
 from artrepo.remotes.pushplan import PushPlan, noted, plan_changes, plan_push
@@ -151,7 +152,7 @@ class Pusher:
         self.shipped_tips |= tips
         if data is None:
             return
-        name = pack_name(data)
+        name = file_name(data)
         self.session.backend.put_content(git_pack_key(name), data)
         self.result.bytes_sent += len(data)
         self.new_git.append(name)

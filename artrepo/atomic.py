@@ -9,13 +9,13 @@ import time
 from pathlib import Path
 
 
-def open_creating(path, flags: int, mode: int = 0o644) -> int:
-    """os.open with O_CREAT, making the parent folders only when they are missing (no mkdir per call)."""
+def open_creating(path, flags: int) -> int:
+    """os.open with O_CREAT (mode 0o644), making the parent folders only when they are missing (no mkdir per call)."""
     try:
-        return os.open(path, flags | os.O_CREAT | os.O_CLOEXEC, mode)
+        return os.open(path, flags | os.O_CREAT | os.O_CLOEXEC, 0o644)
     except FileNotFoundError:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return os.open(path, flags | os.O_CREAT | os.O_CLOEXEC, mode)
+        return os.open(path, flags | os.O_CREAT | os.O_CLOEXEC, 0o644)
 
 
 def fsync_dir(path: Path) -> None:

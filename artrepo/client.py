@@ -17,7 +17,7 @@ from artrepo.models import Artifact, ArtifactVersion
 from artrepo.records.artifact import ArtifactType
 from artrepo.repository import Repository
 from artrepo.runtime.context import composing, current_step  # whether a step runs, or a pipeline body composes
-from artrepo.tags import artifact_key, tag_names
+from artrepo.tags import tag_names
 from artrepo.values import load_value, save_value
 from artrepo.workdir import active_repository
 
@@ -178,7 +178,7 @@ class Client:
         if has_custom_name is not None:
             raise UserError("has_custom_name is a ZenML dashboard setting; artrepo has no such option")
         artifact = self.get_artifact(str(name_id_or_prefix))
-        annotate_tags(self.active_repository, artifact_key(artifact.name), add_tags, remove_tags)
+        annotate_tags(self.active_repository, artifact.id, add_tags, remove_tags)  # its own tags' key
         return artifact
 
 
@@ -260,7 +260,7 @@ def register_artifact(path: str | os.PathLike, name: str, version: str | int | N
         raise UserError(f"cannot register {source}: it is inside the repository's own .artrepo/")
     from artrepo.materializers.path import PathMaterializer
 
-    return ArtifactVersion(repo, save_value(repo, source, name, version, tags=tag_names(tags),
+    return ArtifactVersion(repo, save_value(repo, source, name, version, tags=tags,
                                             artifact_type=artifact_type, metadata=metadata,
                                             materializer=PathMaterializer, origin="registered",
                                             provenance=_provenance(repo)))

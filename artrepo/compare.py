@@ -54,13 +54,14 @@ class Comparison:
 
     def __str__(self) -> str:
         header = ["version" if self.kind == "artifact" else "run", "created", *self.keys]
-        body = [[r["label"], r["created"].strftime("%Y-%m-%d %H:%M:%S"), *(_cell(r[k]) for k in self.keys)]
+        body = [[r["label"], r["created"].strftime("%Y-%m-%d %H:%M:%S"), *(cell_text(r[k]) for k in self.keys)]
                 for r in self.rows]
         widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
         return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in [header, *body])
 
 
-def _cell(value) -> str:
+def cell_text(value) -> str:
+    """A value in a text table: None as `-`, floats to 6 significant digits, text as it is, the rest as JSON."""
     if value is None:
         return "-"
     if isinstance(value, float):

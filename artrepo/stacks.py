@@ -134,7 +134,7 @@ def orchestrator_of(value):
                     "distributed.Client")
 
 
-def default_stack(root) -> Stack:
+def default_stack(root, active: bool = False) -> Stack:
     """The local repository at `root` (its artifact store's `.path` is the folder holding `.artrepo/`).
 
     Files written there stay the user's files until `register_artifact` stores
@@ -142,7 +142,7 @@ def default_stack(root) -> Stack:
     """
     from artrepo.io.artifact_store import LocalArtifactStore
 
-    return Stack(DEFAULT, LocalArtifactStore(root), LocalOrchestrator())
+    return Stack(DEFAULT, LocalArtifactStore(root), LocalOrchestrator(), active)
 
 
 def _build(repo, name: str, fields: dict[str, str], active: bool) -> Stack:
@@ -177,8 +177,7 @@ def active_name(repo) -> str:
 def stacks(repo) -> dict[str, Stack]:
     """Every stack by name, `default` first."""
     active = active_name(repo)
-    out = {DEFAULT: default_stack(repo.root)}
-    out[DEFAULT].active = active == DEFAULT
+    out = {DEFAULT: default_stack(repo.root, active == DEFAULT)}
     for name, fields in sorted(repo.config.sections(SECTION).items()):
         if "orchestrator" in fields:
             out[name] = _build(repo, name, fields, name == active)
@@ -189,9 +188,7 @@ def get_stack(repo, name: str | None = None) -> Stack:
     """The named stack, or the active one (`artrepo stack set`; `default` until one is set)."""
     wanted = name or active_name(repo)
     if wanted == DEFAULT:
-        stack = default_stack(repo.root)
-        stack.active = active_name(repo) == DEFAULT
-        return stack
+        return default_stack(repo.root, active_name(repo) == DEFAULT)
     fields = repo.config.sections(SECTION).get(wanted)
     if not fields or "orchestrator" not in fields:
         known = ", ".join(stacks(repo))

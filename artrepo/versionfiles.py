@@ -13,6 +13,7 @@ from pathlib import Path
 
 from artrepo.errors import UserError
 from artrepo.gitdb import layout
+from artrepo.values import integrity_context  # integrity errors raised within name the version
 
 
 def _files(repo, info, manifest=None):
@@ -21,16 +22,9 @@ def _files(repo, info, manifest=None):
     return LoadFiles(repo.chunks, manifest or repo.manifest(info.id), layout.paths_cache(repo.git_dir))
 
 
-def _reading(info):
-    """Integrity errors raised within name this version."""
-    from artrepo.values import integrity_context
-
-    return integrity_context(info)
-
-
 def read_only_copy(repo, info) -> Path:
     """The version's files materialized once, read-only, in `.artrepo/cache/paths/<content hash>/`."""
-    with _reading(info):
+    with integrity_context(info):
         return _files(repo, info).read_only_copy()
 
 
@@ -46,7 +40,7 @@ def download_zip(repo, info, path: Path, overwrite: bool = False) -> None:
     if os.path.lexists(path) and not (overwrite and path.is_file() and not path.is_symlink()):
         raise UserError(f"File '{path}' already exists and `overwrite` is set to `False`." if not overwrite
                         else f"{path} exists and is not a file; nothing was written")
-    with _staged(path, replace=overwrite) as tmp, _reading(info):
+    with _staged(path, replace=overwrite) as tmp, integrity_context(info):
         _files(repo, info).write_zip(tmp)
 
 
@@ -57,7 +51,7 @@ def export(repo, info, dest: Path) -> Path:
         return dest
     if os.path.lexists(dest) and (not dest.is_dir() or dest.is_symlink() or any(dest.iterdir())):
         raise UserError(f"{dest} exists and is not an empty folder")
-    with _staged(dest) as tmp, _reading(info):
+    with _staged(dest) as tmp, integrity_context(info):
         tmp.mkdir()
         _files(repo, info).materialize(tmp)
     return dest

@@ -115,7 +115,7 @@ def main() -> None:
     base = url_of(server).rstrip("/")
     catalog = server.RequestHandlerClass.dashboard.catalog
     runs = catalog.runs_of()
-    print(f"server start (index of {len(catalog.versions):,} versions, {len(runs):,} runs): "
+    print(f"server start (index of {catalog.total("versions"):,} versions, {len(runs):,} runs): "
           f"{startup * 1000:.0f} ms")
 
     t = time.perf_counter()
@@ -126,7 +126,7 @@ def main() -> None:
     deep = runs[len(runs) - 1:][0].steps[0].outputs["output"]  # the oldest load output: long lineage
     model = runs[0:1][0].steps[1].outputs["output"]  # the newest model: warm-start chain upstream
     fetch_ms(base + "/storage")
-    while len(catalog.versions) and "Logical size" not in urllib.request.urlopen(base + "/storage").read().decode():
+    while catalog.total("versions") and "Logical size" not in urllib.request.urlopen(base + "/storage").read().decode():
         time.sleep(0.2)
     pages = {
         "artifacts (first page)": "/",

@@ -30,21 +30,12 @@ def _cli():
 
     class LazyGroup(click.Group):
         def list_commands(self, ctx):
-            return sorted(name for name in COMMANDS if self._module(name) is not None)
-
-        def _module(self, name):
-            try:
-                return importlib.import_module(f"artrepo.cli.commands.{COMMANDS[name]}")
-            except ModuleNotFoundError as exc:
-                if exc.name and exc.name.startswith("artrepo.cli.commands"):
-                    return None
-                raise
+            return sorted(COMMANDS)
 
         def get_command(self, ctx, name):
             if name not in COMMANDS:
                 return None
-            module = self._module(name)
-            return None if module is None else getattr(module, name.replace("-", "_") + "_cmd")
+            return getattr(importlib.import_module(f"artrepo.cli.commands.{COMMANDS[name]}"), name + "_cmd")
 
     @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
     @click.version_option(package_name="artrepo", prog_name="artrepo")

@@ -46,12 +46,10 @@ def _escape(match: re.Match) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
-def iso(ns_or_dt) -> str:
+def iso(ns: int) -> str:
     import datetime as dt  # here: a cached `artrepo run` prints no date
 
-    if isinstance(ns_or_dt, int):
-        ns_or_dt = dt.datetime.fromtimestamp(ns_or_dt / 1e9, tz=dt.timezone.utc)
-    return ns_or_dt.astimezone(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return dt.datetime.fromtimestamp(ns / 1e9, tz=dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def when(ns: int) -> str:

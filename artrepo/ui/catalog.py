@@ -51,6 +51,11 @@ class ArtifactRow:
     tags: tuple[str, ...]
 
 
+def seconds(start_ns: int | None, end_ns: int | None) -> float | None:
+    """From start to end, never below zero (machines' clocks differ); None if either is unknown."""
+    return None if start_ns is None or end_ns is None else max(0, end_ns - start_ns) / 1e9
+
+
 class RunRow:
     """A run as its pages show it; its step records are decoded when first asked for."""
 
@@ -61,9 +66,7 @@ class RunRow:
         self._steps = steps
         self.counts = {"steps": n_steps, "cached": n_cached, "failed": n_failed, "skipped": n_skipped}
 
-    @property
-    def duration(self) -> float:
-        return max(0, self.end_ns - self.start_ns) / 1e9
+    duration = property(lambda self: seconds(self.start_ns, self.end_ns))
 
     @cached_property
     def steps(self) -> tuple:
@@ -118,7 +121,6 @@ class Catalog:
         self._derived: dict = {}
         self._runs: dict[str, RunRow] = {}
         self._searches: dict[str, str] = {}
-        self.versions = _VersionLookup(self)
 
     def close(self) -> None:
         self.db.close()
@@ -156,6 +158,7 @@ class Catalog:
 
     # -- versions and artifacts ------------------------------------------------
     def version(self, version_id: str) -> VersionRow | None:
+        """The row of a version here, or None (pages and templates label versions with it)."""
         row = self.db.execute("SELECT * FROM versions WHERE id=?", (version_id,)).fetchone()
         return _version(row) if row else None
 
@@ -164,9 +167,6 @@ class Catalog:
         if row is None:
             raise NotFoundError(f"no artifact version with id {version_id[:40]!r}")
         return row
-
-    def versions_total(self) -> int:
-        return self.derived("versions total", lambda: self.db.execute("SELECT count(*) FROM versions").fetchone()[0])
 
     def artifact(self, name: str) -> ArtifactRow | None:
         row = self.db.execute("SELECT names.count, names.tags, versions.* FROM names JOIN versions "
@@ -190,7 +190,7 @@ class Catalog:
         rows = Rows(self.db, lambda r: ArtifactRow(r[0], _version(r[8:]), r[6], tuple(json.loads(r[7]))),
                     sql, tuple(args), f"{ARTIFACT_ORDERS[sort]} {order.upper()}, names.name", "names")
         if not where:
-            rows._len = self.artifacts_total()
+            rows._len = self.total("names")
         return rows
 
     def _search(self, text: str) -> str:
@@ -205,9 +205,6 @@ class Catalog:
                 args += ('"' + text.replace('"', '""') + '"',)  # one phrase of trigrams: the text as it is
             found = self._searches[text] = json.dumps([r for (r,) in self.db.execute(sql, args)])
         return found
-
-    def artifacts_total(self) -> int:
-        return self.derived("names total", lambda: self.db.execute("SELECT count(*) FROM names").fetchone()[0])
 
     def tag_counts(self, limit: int) -> list[str]:
         """The `limit` tags most names carry."""
@@ -266,15 +263,16 @@ class Catalog:
         args = tuple(v for v in (pipeline, status) if v)
         rows = Rows(self.db, self._run, f"WHERE {where}" if where else "", args, "start_ns DESC, id DESC", "runs")
         if not where:
-            rows._len = self.runs_total()
+            rows._len = self.total("runs")
         elif (not pipeline or pipeline in self.derived("pipeline set", lambda: set(self.pipelines()))) and \
                 (not status or status in self.derived("statuses", lambda: {s for (s,) in self.db.execute(
                     "SELECT DISTINCT status FROM runs")})):
             rows._len = self.derived(("runs of", pipeline, status), lambda: len(rows))  # a pipeline's, once per change
         return rows
 
-    def runs_total(self) -> int:
-        return self.derived("runs total", lambda: self.db.execute("SELECT count(*) FROM runs").fetchone()[0])
+    def total(self, table: str) -> int:
+        """How many rows the index's `table` holds: versions, names (artifacts) or runs; once per change."""
+        return self.derived((table, "total"), lambda: self.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
     def pipelines(self) -> list[str]:
         return self.derived("pipelines", lambda: [p for (p,) in self.db.execute(
@@ -323,19 +321,3 @@ class Catalog:
         rows, _total = self.consumers(version_id, 10**6)
         return [(run.id, run.pipeline, step) for run_id, name in rows
                 for run, step in [self.run_step(run_id, name) or (None, None)] if step is not None]
-
-
-class _VersionLookup:
-    """`versions.get(id)` and `id in versions` for templates and pages."""
-
-    def __init__(self, catalog: Catalog):
-        self._catalog = catalog
-
-    def get(self, version_id: str, default=None):
-        return self._catalog.version(version_id) or default
-
-    def __contains__(self, version_id: str) -> bool:
-        return self._catalog.version(version_id) is not None
-
-    def __len__(self) -> int:
-        return self._catalog.versions_total()

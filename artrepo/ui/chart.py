@@ -28,24 +28,20 @@ class Point:
 @dataclass(frozen=True, slots=True)
 class Chart:
     key: str
-    width: int
-    height: int
     points: list[Point]
     path: str
     y_ticks: list[tuple[float, str]]  # (y, text)
     x_labels: list[tuple[float, str, str]]  # (x, text, text-anchor)
     cut: int  # versions left out (older than the newest MAX_POINTS)
-
-    @property
-    def plot(self) -> tuple[float, float, float, float]:
-        return LEFT, TOP, WIDTH - RIGHT, HEIGHT - BOTTOM
+    width, height = WIDTH, HEIGHT  # of every chart (class attributes, not fields)
+    plot = (LEFT, TOP, WIDTH - RIGHT, HEIGHT - BOTTOM)  # the plotting area: x0, y0, x1, y1
 
 
 def _number(value: float) -> str:
     return f"{value:,.0f}" if float(value).is_integer() and abs(value) < 1e15 else f"{value:.4g}"
 
 
-def metadata_chart(versions: list, metadata: list[dict], key: str, total: int | None = None) -> Chart | None:
+def metadata_chart(versions: list, metadata: list[dict], key: str, total: int) -> Chart | None:
     """`versions` (catalog rows, newest first; of `total`) with their metadata; None when no version has `key`
     as a number."""
     kept = list(zip(versions, metadata))[:MAX_POINTS][::-1]  # oldest first, left to right
@@ -57,7 +53,7 @@ def metadata_chart(versions: list, metadata: list[dict], key: str, total: int | 
     span = (high - low) or abs(high) or 1.0
     if low == high:
         low, high = low - span / 2, high + span / 2
-    x0, y0, x1, y1 = LEFT, TOP, WIDTH - RIGHT, HEIGHT - BOTTOM
+    x0, y0, x1, y1 = Chart.plot
     step = (x1 - x0) / max(1, len(series) - 1)
 
     def y_of(value: float) -> float:
@@ -70,4 +66,4 @@ def metadata_chart(versions: list, metadata: list[dict], key: str, total: int | 
     labels = [(points[0].x, points[0].label.rsplit(":", 1)[1], "start")]
     if len(points) > 1:
         labels.append((points[-1].x, points[-1].label.rsplit(":", 1)[1], "end"))
-    return Chart(key, WIDTH, HEIGHT, points, path, ticks, labels, max(0, (len(versions) if total is None else total) - MAX_POINTS))
+    return Chart(key, points, path, ticks, labels, max(0, total - MAX_POINTS))

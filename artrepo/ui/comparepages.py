@@ -26,7 +26,7 @@ def _items(dash, ids: list[str]) -> list:
     catalog, repo = dash.catalog, dash.repo
     items = []
     for text in ids:
-        row = catalog.versions.get(text)
+        row = catalog.version(text)
         if row is not None:  # the catalog knows its label: no search for it among the name's versions
             items.append(ArtifactVersion(repo, VersionInfo(text, row.name, row.version, repo.record(text))))
             continue
@@ -36,7 +36,7 @@ def _items(dash, ids: list[str]) -> list:
         items.append(PipelineRun(repo, run.commit, repo.read_run(run.commit)))
         for step in run.steps:  # the index knows the labels of the outputs: no search among a name's versions
             for vid in step.outputs.values():
-                row = catalog.versions.get(vid)
+                row = catalog.version(vid)
                 if row is not None:
                     repo.hint_label(vid, row.version)
     if len({isinstance(i, PipelineRun) for i in items}) > 1:
@@ -48,7 +48,7 @@ def compare_page(dash, query):
     ids = list(dict.fromkeys(i for i in query.getlist("id") if i))[:MAX_ITEMS]
     only_changed = query.get("only") == "changed"
     if len(ids) < 2:
-        return dash.render("compare.html", doc=None, ids=ids, only_changed=only_changed, status=200)
+        return dash.render("compare.html", doc=None, only_changed=only_changed)
     try:
         items = _items(dash, ids)
     except UserError as exc:
@@ -61,10 +61,9 @@ def compare_page(dash, query):
     doc = diff.diff_runs(dash.repo, items) if runs else diff.diff_versions(dash.repo, items)
     if only_changed:
         doc["sections"] = [{**s, "rows": [r for r in s["rows"] if r["change"] != "same"]} for s in doc["sections"]]
-    return dash.render("compare.html", doc=doc, ids=ids, runs=runs, only_changed=only_changed,
+    return dash.render("compare.html", doc=doc, runs=runs, only_changed=only_changed,
                        code_groups=[diff.grouped_code_diffs(d) for d in doc.get("code_diffs", [])],
-                       toggle=compare_url(ids, only=None if only_changed else "changed"),
-                       versions=dash.catalog.versions)
+                       toggle=compare_url(ids, only=None if only_changed else "changed"))
 
 
 def run_of(dash, run_id: str):

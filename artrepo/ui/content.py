@@ -39,7 +39,7 @@ def inline_visualizations(dash, row, manifest) -> list[dict]:
     trusted = dash.repo.trusts(row.id)
     out = []
     for index, (name, vtype, stored) in enumerate(manifest.visualizations):
-        item = {"index": index, "name": name, "type": vtype, "size": stored.size,
+        item = {"name": name, "type": vtype, "size": stored.size,
                 "url": f"/versions/{row.id}/visualizations/{index}", "sandbox": "allow-scripts" if trusted else ""}
         if vtype in ("csv", "json", "markdown"):
             data = _read(dash, stored, MAX_INLINE)

@@ -7,14 +7,13 @@ graph they were computed for (a graph's layout never changes).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 NODE_HEIGHT = 30
 CHAR_WIDTH = 7.2
 MAX_LABEL = 34
 GAP = 40
 MARGIN = 12
-_CACHE: dict[tuple, "Drawing"] = {}
-_CACHE_SIZE = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,12 +48,6 @@ class Drawing:
     edges: tuple[tuple[str, str, str], ...]  # (SVG path data, from node id, to node id)
 
 
-class _Box:
-    def __init__(self, w: float, h: float):
-        self.w, self.h = w, h
-        self.xy = (0.0, 0.0)
-
-
 class _Route:
     def __init__(self):
         self.points = []
@@ -69,24 +62,18 @@ def node_width(label: str) -> float:
 
 def layout(nodes: list[Node], edges: list[tuple[str, str]]) -> Drawing:
     """Positions for `nodes` and paths for `edges` (pairs of node ids), top to bottom."""
-    key = (tuple(nodes), tuple(edges))
-    cached = _CACHE.get(key)
-    if cached is None:
-        cached = _compute(nodes, edges)
-        if len(_CACHE) >= _CACHE_SIZE:
-            _CACHE.pop(next(iter(_CACHE)))
-        _CACHE[key] = cached
-    return cached
+    return _compute(tuple(nodes), tuple(edges))
 
 
-def _compute(nodes: list[Node], edges: list[tuple[str, str]]) -> Drawing:
+@lru_cache(maxsize=256)
+def _compute(nodes: tuple[Node, ...], edges: tuple[tuple[str, str], ...]) -> Drawing:
     from grandalf.graphs import Edge, Graph, Vertex
-    from grandalf.layouts import SugiyamaLayout
+    from grandalf.layouts import SugiyamaLayout, VertexViewer
 
     vertices = {}
     for n in nodes:
         v = vertices[n.id] = Vertex(n)
-        v.view = _Box(node_width(n.label), NODE_HEIGHT)
+        v.view = VertexViewer(node_width(n.label), NODE_HEIGHT)
     links = []
     for a, b in edges:
         if a in vertices and b in vertices and a != b:

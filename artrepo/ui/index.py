@@ -136,12 +136,6 @@ class Index:
 
     def __init__(self, repo, db: sqlite3.Connection):
         self.repo, self.db = repo, db
-        self._lookups()
-
-    def _lookups(self) -> None:
-        repo = self.repo
-        self._origin = _Lookup(repo.origins.get, repo.origins.all)
-        self._notes = _Lookup(repo.annotations, lambda: repo.all_annotations()[1])
 
     def meta(self, key: str, default=None):
         row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
@@ -162,7 +156,9 @@ class Index:
         if last == signature:
             return False
         self.db.execute("BEGIN IMMEDIATE")  # one writer at a time among dashboards of this repository
-        self._lookups()
+        repo = self.repo  # each sync looks versions' origins and annotations up afresh
+        self._origin = _Lookup(repo.origins.get, repo.origins.all)
+        self._notes = _Lookup(repo.annotations, lambda: repo.all_annotations()[1])
         try:
             changed = self._annotations()
             everything = last.get("packed-refs") != signature["packed-refs"] or not last

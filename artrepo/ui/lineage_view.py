@@ -21,7 +21,7 @@ class Lineage:
 
 def version_node(catalog, vid: str, state: str = "") -> Node:
     """A version as a node of a drawing (`state` "focus" marks the version a lineage is about)."""
-    row = catalog.versions.get(vid)
+    row = catalog.version(vid)
     if row is None:
         return Node(f"v:{vid}", "artifact", f"{vid[:12]} (not here)", f"/versions/{vid}", state,
                     "a version this repository does not hold")

@@ -11,9 +11,9 @@ from artrepo.ui.comparepages import compare_url
 PER_PAGE = 50
 
 
-def page_of(rows, requested: str | None, per_page: int = PER_PAGE) -> Page:
-    """Page `requested` of `rows` (`len` and slicing), a number out of range meaning the nearest page."""
-    return Page.of(rows, min(max(_int(requested, 1), 1), page_count(len(rows), per_page)), per_page)
+def page_of(rows, requested: str | None) -> Page:
+    """Page `requested` of `rows` (`len` and slicing), PER_PAGE a page; a number out of range means the nearest."""
+    return Page.of(rows, min(max(_int(requested, 1), 1), page_count(len(rows), PER_PAGE)), PER_PAGE)
 
 
 def _int(text: str | None, default: int) -> int:
@@ -37,7 +37,7 @@ def artifacts_page(dash, query: dict):
     filters = {k: query.get(k) for k in ("q", "tag", "type", "sort", "order")}
     return dash.render("artifacts.html", page=page_of(catalog.artifacts(text, tag, kind, sort, order), query.get("page")),
                        filters=filters, sort=sort, order=order, tags=catalog.tag_counts(40), types=catalog.types(),
-                       versions_total=catalog.versions_total(), artifacts_total=catalog.artifacts_total())
+                       versions_total=catalog.total("versions"), artifacts_total=catalog.total("names"))
 
 
 def artifact_page(dash, query: dict, name: str):
@@ -85,8 +85,7 @@ def version_page(dash, query: dict, version_id: str):
     if row.producer:
         found = dash.catalog.run_step(row.producer.get("run_id"), row.producer.get("step"))
         producer = {"run": dash.catalog.run(row.producer.get("run_id")), "step": found[1] if found else None,
-                    "run_id": row.producer.get("run_id"),
-                    "step_name": row.producer.get("step"), "output": row.producer.get("output")}
+                    "run_id": row.producer.get("run_id"), "step_name": row.producer.get("step")}
     consumers, consumers_total = dash.catalog.consumers(row.id, 50)
     previous = dash.catalog.previous_version(row)
     return dash.render(

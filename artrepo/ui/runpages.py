@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from artrepo.provenance import Provenance
+from artrepo.ui.catalog import seconds
 from artrepo.ui.comparepages import compare_url, run_of
 from artrepo.ui.graph import Node, layout
 from artrepo.ui.lineage_view import version_node
@@ -17,23 +18,16 @@ def runs_page(dash, query: dict):
     return dash.render("runs.html", page=page_of(catalog.runs_of(pipeline, status), query.get("page")),
                        pipelines=catalog.pipelines(),
                        statuses=STATUSES, filters={"pipeline": pipeline, "status": status},
-                       runs_total=catalog.runs_total())
+                       runs_total=catalog.total("runs"))
 
 
 def run_page(dash, query: dict, run_id: str):
     run = run_of(dash, run_id)
-    versions = dash.catalog.versions
     previous = dash.catalog.previous_run(run)
-    return dash.render("run.html", run=run, graph=run_dag(dash.catalog, run), versions=versions,
-                       steps=[(s, _step_duration(s)) for s in run.steps],
+    return dash.render("run.html", run=run, graph=run_dag(dash.catalog, run), version=dash.catalog.version,
+                       steps=[(s, seconds(s.start_ns, s.end_ns)) for s in run.steps],
                        provenance=Provenance.read(dash.repo, run.commit), previous=previous,
                        compare_previous=compare_url([previous.id, run.id]) if previous else None)
-
-
-def _step_duration(step) -> float | None:
-    if step.start_ns is None or step.end_ns is None:
-        return None
-    return max(0, step.end_ns - step.start_ns) / 1e9
 
 
 def run_dag(catalog, run):

@@ -34,6 +34,19 @@ from artrepo.remotes.{verb} import {verb}
 repo = Repository(sys.argv[1])
 {verb}(repo, get_remote(repo, "origin"))
 """
+# A pusher slowed down before it publishes its ref table, so that the kill lands between the
+# first pack's arrival and the table even on a loaded machine (the poll of the remote's packs may
+# otherwise see the first pack only after the whole push ended).
+SLOW_TABLE = """
+import time
+from artrepo.storage.backends.local import LocalBackend
+from artrepo.storage.backends.s3 import S3Backend
+for cls in (LocalBackend, S3Backend):
+    def slow(self, key, data, token, _write=cls.put_if_match):
+        time.sleep(5)
+        return _write(self, key, data, token)
+    cls.put_if_match = slow
+"""
 BIG = 5_000_000  # float64: 40 MB, three remote packs
 
 
@@ -82,7 +95,8 @@ def test_push_killed_mid_upload_leaves_both_sides_valid_and_the_rerun_skips_what
     data = payload(7, BIG)
     save_value(repo, data, "big")
     before = remote_packs()
-    proc = python_child(TRANSFER.format(verb="push").replace("sys.argv[1]", repr(str(repo.root))), tmp_path)
+    child = SLOW_TABLE + TRANSFER.format(verb="push").replace("sys.argv[1]", repr(str(repo.root)))
+    proc = python_child(child, tmp_path)
     assert kill_when(proc, lambda: len(remote_packs()) > len(before)), "the push finished before it was killed"
     arrived = sum(size for name, size in remote_packs().items() if name not in before)
     git_fsck(repo.root)

@@ -41,6 +41,7 @@ def test_version_page_links_its_producing_run_and_step(served):
     run_id = re.search(r'id="producer">\s*step <a href="/runs/([0-9a-f]+)#step-train"', page).group(1)
     run = served.page(f"/runs/{run_id}")
     assert 'id="step-train"' in run and f"/versions/{vid}" in run
+    assert re.search(rf'<li>\w+: <a href="/versions/{vid}">weights:\d+</a>', run)  # the output, by its label
 
 
 def test_run_dag_shows_every_step_with_cached_and_failed_marked(served):

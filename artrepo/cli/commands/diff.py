@@ -56,18 +56,13 @@ def compare_cmd(name: str, keys: str | None, pipeline: bool, limit: int | None, 
 def value_text(value, key: str = "") -> str:
     """A value in a column: at most WIDTH characters, terminal controls escaped."""
     from artrepo.cli import render
+    from artrepo.compare import cell_text
 
     if isinstance(value, bool) or value is None:
         return {True: "yes", False: "no", None: "-"}[value]
     if key in ("size", "diff bytes") and isinstance(value, int):
         return render.human_size(value)
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    if isinstance(value, (list, dict)):
-        import json
-
-        value = json.dumps(value, sort_keys=True, default=str)
-    text = render.safe(value)
+    text = render.safe(cell_text(value))
     return text if len(text) <= WIDTH else text[:WIDTH - 1] + "…"
 
 

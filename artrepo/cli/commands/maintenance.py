@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+from functools import partial
 
 import click
 
@@ -17,22 +18,17 @@ def _open():
 @contextlib.contextmanager
 def _view(remote: str | None):
     """The local repository, or the remote named `remote`, as maintenance sees it."""
+    repo = _open()
     if remote is None:
-        from functools import partial
-
         from artrepo.maintenance.view import LocalView
         from artrepo.remotes.session import remote_store
 
-        repo = _open()
         yield LocalView(repo, partial(remote_store, repo))
     else:
-        from functools import partial
-
         from artrepo.maintenance.reachcache import remote_cache
         from artrepo.remotes.config import cache_dir
         from artrepo.remotes.view import open_view
 
-        repo = _open()
         cache = partial(remote_cache, cache_dir(repo, remote) / "reach", repo.git_dir)
         with open_view(repo, remote, cache) as view:
             yield view

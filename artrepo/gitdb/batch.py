@@ -31,7 +31,7 @@ import zlib
 from _thread import get_ident
 from pathlib import Path
 
-from artrepo.atomic import fsync_dir, open_creating, write_all
+from artrepo.atomic import fsync_dir, write_all
 from artrepo.gitdb.gitpack import CODES, GitPack, deflate, entry_header, index_bytes
 
 try:  # the interpreter's own SHA code: importing hashlib (OpenSSL) costs milliseconds
@@ -125,7 +125,8 @@ def stage_pack(pack_dir: Path, objects) -> "StagedPack":
     staged = StagedPack(pack_dir, _temp(pack_dir, "pack"), _temp(pack_dir, "idx"), checksum)
     try:
         for path, data in ((staged.tmp_pack, entries), (staged.tmp_idx, index_bytes(rows, checksum))):
-            fd = open_creating(path, os.O_WRONLY | os.O_EXCL, 0o444)
+            os.makedirs(pack_dir, exist_ok=True) if not os.path.isdir(pack_dir) else None
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
             try:
                 write_all(fd, data)
             finally:

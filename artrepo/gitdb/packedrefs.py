@@ -104,6 +104,16 @@ class PackedRefs:
             if len(line) > 41 and line[40:41] == b" " and line[:1] not in (b"^", b"#"):
                 yield _dec(line[41:]), line[:40].decode("ascii", "replace")
 
+    def holding(self, oid: str) -> Iterator[str]:
+        """The refs that hold `oid`, in order (a search of the bytes for it: no other line is parsed)."""
+        data, needle = self.data, f"\n{oid} ".encode()
+        if data[self.start:self.start + 41] == needle[1:]:  # the first record: no newline before it
+            yield _dec(data[self.start + 41:self._line_end(self.start)])
+        pos = data.find(needle, self.start)
+        while pos >= 0:
+            yield _dec(data[pos + 42:self._line_end(pos + 42)])
+            pos = data.find(needle, pos + 1)
+
     def folders(self, prefix: str) -> set[str]:
         """First components of the refs under `prefix/` that have a further `/` (one search per folder)."""
         start = _enc(prefix) + b"/"

@@ -214,7 +214,7 @@ class RefsContainer:
         return count
 
 
-class _StripeLocks:
+class _StripeLocks(contextlib.AbstractContextManager):
     """The stripe flocks of a set of refs, taken in stripe order (no deadlock between transactions)."""
 
     def __init__(self, git_dir: Path, names=()):
@@ -250,14 +250,11 @@ class _StripeLocks:
             os.close(fd)
         self.held.clear()
 
-    def __enter__(self):
-        return self
-
     def __exit__(self, *exc):
         self.release()
 
 
-class RefTransaction:
+class RefTransaction(contextlib.AbstractContextManager):
     """Refs updated together: `set` each, then `commit` once.
 
     The stripe locks of the refs named when it is opened are taken at once, in
@@ -281,9 +278,6 @@ class RefTransaction:
         self._upfront = set(names) if self._bulk else set()  # their stripes are held: none of them can change
         self._listed: dict[str, set[str]] = {}  # folder -> loose ref files, listed once (bulk, upfront refs)
         self._packed = None  # packed-refs as first read for those refs
-
-    def __enter__(self):
-        return self
 
     def __exit__(self, *exc):
         self.close()

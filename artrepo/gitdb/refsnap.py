@@ -109,16 +109,7 @@ class RefSnapshot:
         """Whether a ref other than `ref` holds `oid` (one search of the packed-refs bytes)."""
         if any(v == oid and r != ref for r, v in self.loose.items()):
             return True
-        data, needle = self.packed.data, f"\n{oid} ".encode()
-        pos = data.find(needle)
-        if data[self.packed.start:self.packed.start + 41] == needle[1:]:  # the first record (no header)
-            pos = self.packed.start - 1
-        while pos >= 0:
-            other = data[pos + 42:data.find(b"\n", pos + 42)].decode("utf-8", "surrogateescape")
-            if other != ref and self.loose.get(other, oid) == oid:
-                return True
-            pos = data.find(needle, pos + 1)
-        return False
+        return any(other != ref and self.loose.get(other, oid) == oid for other in self.packed.holding(oid))
 
     def refs(self) -> dict[str, str]:
         """Every published ref of the snapshot."""

@@ -123,19 +123,16 @@ class Config:
 
 
 def run_git(git_dir: Path, *args: str, data: bytes | None = None) -> bytes:
-    """Stock git on this repository; IntegrityError with git's message if it fails."""
+    """Stock git on this repository, given `data` on its stdin; IntegrityError with git's message if it fails."""
     import subprocess  # not at the top: it imports threading, signal and locale (~4 ms) on every cached run
 
-    try:
-        proc = subprocess.run(["git", "--git-dir", str(git_dir), *args], input=data, capture_output=True)
-    except FileNotFoundError:
-        raise UserError("this needs the 'git' program on PATH") from None
-    return _output(git_dir, args, proc.returncode, proc.stdout, proc.stderr)
+    return start_git(git_dir, *args, stdin=None if data is None else subprocess.PIPE)(data)
 
 
 def start_git(git_dir: Path, *args: str, stdin):
-    """Stock git started on this repository, reading the file `stdin`; returns a function that waits for it
-    and returns its output (or raises as `run_git`). Meanwhile this process runs on: git is another process."""
+    """Stock git started on this repository, reading `stdin` (a file, or a pipe fed by the bytes given to the
+    function it returns); that function waits for it and returns its output (or raises as `run_git`).
+    Meanwhile this process runs on: git is another process."""
     import subprocess
 
     try:
@@ -144,21 +141,17 @@ def start_git(git_dir: Path, *args: str, stdin):
     except FileNotFoundError:
         raise UserError("this needs the 'git' program on PATH") from None
 
-    def finish() -> bytes:
-        out, err = proc.communicate()
-        return _output(git_dir, args, proc.returncode, out, err)
+    def finish(data: bytes | None = None) -> bytes:
+        out, err = proc.communicate(data)
+        if proc.returncode != 0:
+            message = err.decode(errors="replace").strip()
+            for code, text in _OS_ERRORS.items():  # the disk, not the data: said as what it is (OSError)
+                if text in message:
+                    raise OSError(code, f"git {args[0]}: {text}", str(git_dir))
+            raise IntegrityError(f"git {args[0]} failed: {message[:300]}")
+        return out
 
     return finish
-
-
-def _output(git_dir: Path, args, returncode: int, stdout: bytes, stderr: bytes) -> bytes:
-    if returncode != 0:
-        message = stderr.decode(errors="replace").strip()
-        for code, text in _OS_ERRORS.items():  # the disk, not the data: said as what it is (OSError)
-            if text in message:
-                raise OSError(code, f"git {args[0]}: {text}", str(git_dir))
-        raise IntegrityError(f"git {args[0]} failed: {message[:300]}")
-    return stdout
 
 
 # git's messages (strerror) for failures of this machine's disk, never of the objects it checks

@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections import defaultdict
 
 from artrepo.maintenance.inventory import retired_packs, survey
-from artrepo.maintenance.reach import cache_of, reach, refuse_on_damage
+from artrepo.maintenance.reach import reach, refuse_on_damage
 
 
 def usage(view) -> dict:
     """The figures of `du` for a view (the local repository or a remote): logical, stored, shared, unreferenced."""
-    reached = reach(view, cache=cache_of(view))
+    reached = reach(view, cache=view.reach_cache())
     refuse_on_damage(view, reached, "nothing was counted")
     locations = view.store.index.locations
     per_name: dict[str, list] = defaultdict(list)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from artrepo.errors import ArtrepoError, IntegrityError
 from artrepo.maintenance.inventory import classify, retired_packs, survey
 from artrepo.heap import paused_gc
-from artrepo.maintenance.reach import Problem, Reach, cache_of, reach
+from artrepo.maintenance.reach import Problem, Reach, reach
 from artrepo.storage.ids import pack_id, short
 from artrepo.storage.index import rows_of
 from artrepo.storage.packfile import CHUNK, LENGTH, RAW, check_blob, footer_of_rows, pack_size, verify_footer
@@ -41,11 +41,10 @@ class FsckReport:
     def clean(self) -> bool:
         return not self.problems
 
-    def problem(self, message: str, affects=()) -> None:
-        self.problems.append(Problem(message, tuple(sorted(set(affects)))))
+    problem = Reach.problem  # a Problem into `problems`, its affected versions sorted once each
 
 
-def fsck(view, *, read_data: bool = False, use_git: bool = True) -> FsckReport:
+def fsck(view, *, read_data: bool = False) -> FsckReport:
     """Check the view's refs, records and data; the report lists every problem found.
 
     Stock git fsck checks every git object on the other core meanwhile; while
@@ -53,15 +52,14 @@ def fsck(view, *, read_data: bool = False, use_git: bool = True) -> FsckReport:
     git finds damage, every version is read again so that each problem names
     the versions it affects.
     """
-    git = _start_git_fsck(view) if use_git else None
-    cache = cache_of(view) if git else None
+    git = _start_git_fsck(view)
+    cache = view.reach_cache() if git else None
     try:
         with paused_gc():
             report = _check_view(view, read_data, cache)
     finally:
         found = FsckReport()
-        if git is not None:
-            _finish_git_fsck(view, git, found)
+        _finish_git_fsck(view, git, found)
     if found.problems and cache is not None:
         with paused_gc():
             report = _check_view(view, read_data, None)

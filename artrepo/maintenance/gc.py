@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 from artrepo.errors import ConflictError, IntegrityError, UserError
 from artrepo.gitdb import layout
 from artrepo.maintenance.inventory import retired_packs, survey
-from artrepo.maintenance.reach import cache_of, reach, refuse_on_damage
+from artrepo.maintenance.reach import reach, refuse_on_damage
 from artrepo.repository import Repository
 from artrepo.atomic import flock
 from artrepo.storage.index import index_key
@@ -129,7 +129,7 @@ def collect(view, *, grace: float, dry_run: bool = False, ignore_refs=frozenset(
 
 
 def plan(view, grace: float, now: float, ignore_refs=frozenset()) -> GcResult:
-    reached = reach(view, ignore_refs=ignore_refs, cache=cache_of(view))
+    reached = reach(view, ignore_refs=ignore_refs, cache=view.reach_cache())
     refuse_on_damage(view, reached, "nothing was deleted")
     _keep_recently_deleted(view, reached, now - grace)
     index = view.store.index

@@ -20,7 +20,6 @@ from artrepo.storage.chunkstore import ChunkStore
 from artrepo.storage.ids import PackId, pack_id
 from artrepo.storage.packfile import LENGTH, MAX_FOOTER, PackEntry, footer_of_rows, id_of, rows_sound
 
-_OID = re.compile(r"[0-9a-f]{40}\Z")
 _OIDS = re.compile(r"(?:[0-9a-f]{40}\n)*\Z")
 
 
@@ -32,12 +31,8 @@ def artrepo_refs(git_dir: Path) -> dict[str, str]:
     return RefsContainer(git_dir).all(PREFIX)
 
 
-def is_oid(text: str) -> bool:
-    return bool(_OID.match(text))
-
-
 def all_oids(texts: list[str]) -> bool:
-    """Whether every text is an object id (one scan of them all; `is_oid` finds which are not)."""
+    """Whether every text is an object id (one scan of them all; `gitdb.parsed.is_oid` finds which are not)."""
     joined = "\n".join([*texts, ""])  # n ids of 40 characters make n lines of 41: no text hides a newline
     return len(joined) == 41 * len(texts) and bool(_OIDS.match(joined))
 
@@ -89,12 +84,6 @@ def classify_all(refs: dict[str, str], ignore=frozenset()) -> list[RefTarget]:
             label = names.decode(label)
             out.append(RefTarget(ref, oid, "version", f"{name}:{label}", name, label))
     return out
-
-
-def version_refs(git_dir: Path) -> list[RefTarget]:
-    """Published versions (refs/artrepo/v/NAME/LABEL) whose ref holds an object id."""
-    found = [classify(r, t) for r, t in artrepo_refs(git_dir).items()]
-    return [t for t in found if t.kind == "version" and is_oid(t.oid)]
 
 
 # -- packs -----------------------------------------------------------------------

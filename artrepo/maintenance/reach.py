@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from artrepo.errors import ArtrepoError, IntegrityError
 from artrepo.heap import paused_gc
 from artrepo.gitdb.layout import VERSION_RECORD
-from artrepo.maintenance.inventory import RefTarget, all_oids, classify_all, is_oid
+from artrepo.gitdb.parsed import is_oid
+from artrepo.maintenance.inventory import RefTarget, all_oids, classify_all
 from artrepo.maintenance.reachcache import NONE
 from artrepo.safepaths import check_manifest
 
@@ -44,12 +45,6 @@ class Reach:
 
     def problem(self, message: str, affects=()) -> None:
         self.problems.append(Problem(message, tuple(sorted(set(affects)))))
-
-
-def cache_of(view):
-    """The view's reach cache (a local repository's), or None."""
-    make = getattr(view, "reach_cache", None)
-    return make() if make is not None else None
 
 
 def reach(view, *, ignore_refs=frozenset(), cache=None, objects_checked: bool = False) -> Reach:

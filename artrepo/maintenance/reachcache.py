@@ -1,7 +1,7 @@
 """What each commit was found to hold, kept between runs of fsck, gc and du (a rebuildable cache).
 
-    cache = ReachCache(git_dir)         # .artrepo/cache/reach
-    cache.get(commit)                   # (name, files), NONE (no version) or None (not known)
+    cache = open_cache(git_dir)         # .artrepo/cache/reach
+    cache.get_many(commits)             # each (name, files), NONE (no version) or None (not known)
 
 A commit id names its tree, record and manifest for good (SHA-1 all the way
 down), so what reading them proved once (the record parses, the manifest
@@ -24,12 +24,11 @@ _MIN_NEW = 64  # fewer new entries than this (and than a tenth) are not worth re
 
 
 class ReachCache:
-    """`path`: the file (default `<git_dir>/cache/reach`); `seed`: another cache, read only, asked about the
-    commits this one does not know (a remote's cache seeded from the local repository's: a commit id names
-    the same objects wherever they are)."""
+    """`path`: the file; `seed`: another cache, read only, asked about the commits this one does not know (a
+    remote's cache seeded from the local repository's: a commit id names the same objects wherever they are)."""
 
-    def __init__(self, git_dir: Path | None = None, *, path: Path | None = None, seed: "ReachCache | None" = None):
-        self.path = Path(path) if path is not None else Path(git_dir) / "cache" / "reach"
+    def __init__(self, path: Path, seed: "ReachCache | None" = None):
+        self.path = Path(path)
         self.seed = seed
         self._entries: dict[bytes, tuple] | None = None
         self._new = 0
@@ -51,16 +50,14 @@ class ReachCache:
                 try:
                     doc = msgpack.unpackb(body, strict_map_key=False)
                     if doc.get("v") == VERSION and type(doc.get("commits")) is dict:
-                        self._entries = doc["commits"]  # [name, files] as stored; [] for NONE (see get)
+                        self._entries = doc["commits"]  # [name, files] as stored; [] for NONE (see get_many)
                 except Exception:
                     self._entries = {}
         return self._entries
 
-    def get(self, commit: str):
-        return self.get_many([commit])[0]
-
     def get_many(self, commits: list[str]) -> list:
-        """`get` of each commit (the file is read once, and each entry is a (name, files) sequence)."""
+        """What each commit holds: (name, files), NONE or None (the file is read once; each entry is a
+        (name, files) sequence)."""
         entries, seen = self._load(), self._seen
         out = []
         for commit in commits:
@@ -104,11 +101,13 @@ class ReachCache:
 
 
 def open_cache(git_dir: Path) -> ReachCache | None:
-    return None if os.environ.get("ARTREPO_REACH_CACHE", "1") == "0" else ReachCache(git_dir)
+    if os.environ.get("ARTREPO_REACH_CACHE", "1") == "0":
+        return None
+    return ReachCache(Path(git_dir) / "cache" / "reach")
 
 
 def remote_cache(path: Path, local_git_dir: Path) -> ReachCache | None:
     """The reach cache of a remote's view, kept at `path` and seeded from the local repository's (read only:
     its own file keeps the local repository's commits)."""
     local = open_cache(local_git_dir)
-    return None if local is None else ReachCache(path=path, seed=local)
+    return None if local is None else ReachCache(path, local)

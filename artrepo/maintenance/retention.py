@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 
 from artrepo import names
 from artrepo.errors import ArtrepoError, IntegrityError
-from artrepo.maintenance.inventory import artrepo_refs, classify, is_oid
+from artrepo.maintenance.inventory import artrepo_refs, classify
 from artrepo.gitdb import layout
+from artrepo.gitdb.parsed import is_oid
 from artrepo.repository import Repository, VersionInfo
 
 
@@ -77,7 +78,7 @@ def needed_by_runs(repo: Repository, candidates: set[str]) -> dict[str, str]:
     """{version id: why} for candidates a kept version's lineage or a cache entry needs."""
     why: dict[str, str] = {}
     try:
-        for key_ref, commit in _cache_refs(repo).items():
+        for key_ref in [r for r, oid in repo.refs.all(layout.CACHE + "/").items() if is_oid(oid)]:
             found = repo.cached_step("".join(key_ref.split("/")[-2:]))
             step = found[1] if found else None
             for vid in (step.outputs.values() if step else ()):
@@ -88,11 +89,6 @@ def needed_by_runs(repo: Repository, candidates: set[str]) -> dict[str, str]:
     except ArtrepoError as exc:
         raise IntegrityError(f"cannot read pipeline runs to check lineage ({exc}); nothing was dropped") from None
     return why
-
-
-def _cache_refs(repo: Repository) -> dict[str, str]:
-    return {r: oid for r, oid in artrepo_refs(repo.git_dir).items()
-            if r.startswith(layout.CACHE + "/") and is_oid(oid)}
 
 
 def _lineage(repo, kept: list[str], candidates: set[str], why: dict[str, str]) -> None:

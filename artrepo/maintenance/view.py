@@ -6,7 +6,7 @@ Maintenance code never asks where the data lives; a view gives
     refs()          every ref under refs/artrepo/ as {ref: raw text}: damage shows, is not fatal
     reader          records and manifests: .record(oid), .manifest(oid), .objects (commit,
                     tree_file, tree_listing, blob)
-    reach_cache()   (optional) what each commit was found to hold before, or None
+    reach_cache()   what each commit was found to hold before (reachcache.py), or None
     store           the ChunkStore, its index what this side's index files say
     git_dir         the bare git repository stock `git fsck` checks
     problems        [(message, versions affected)] found while opening (a git pack the ref table names)

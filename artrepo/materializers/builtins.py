@@ -137,10 +137,8 @@ class ContainerMaterializer(BaseMaterializer):
     ID = "container/v1"
 
     def save(self, data: Any) -> None:
-        if is_plain(data):
-            with self.open("data.msgpack", "wb") as f:
-                f.write(pack(data))
-            return
+        if is_plain(data):  # one msgpack document, as BuiltInMaterializer writes it
+            return BuiltInMaterializer.save(self, data)
         from artrepo.materializers import registry
 
         pairs = data.items() if isinstance(data, dict) else enumerate(data)
@@ -159,9 +157,8 @@ class ContainerMaterializer(BaseMaterializer):
             raise FormatError(f"container nested deeper than {MAX_DEPTH} levels")
         try:
             f = self.open("items.msgpack", "rb")
-        except KeyError:
-            with self.open("data.msgpack", "rb") as f:
-                return unpack(f.read())
+        except KeyError:  # plain values only
+            return BuiltInMaterializer.load(self, data_type)
         with f:
             kind, rows = _container_index(unpack(f.read()))
         values = []

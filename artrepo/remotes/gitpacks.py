@@ -3,22 +3,12 @@ from __future__ import annotations
 
 from artrepo.errors import IntegrityError
 from artrepo.gitdb.packscan import SCAN_TOTAL_MAX, scan_pack
-from artrepo.gitdb.packs import build_pack, import_pack
-from artrepo.storage import hashing
+from artrepo.gitdb.packs import import_pack
+from artrepo.storage.ids import file_name
 
 
 def git_pack_key(name: str) -> str:
     return f"git/{name}.pack"
-
-
-def pack_name(data: bytes) -> str:
-    return hashing.digest(data).hex()
-
-
-def build_git_pack(repo, tips, exclude, present=frozenset()) -> bytes | None:
-    """A pack of the objects `tips` reach and `exclude` (commits the remote has; those in `present` are known to
-    be here) do not; None if empty."""
-    return build_pack(repo.objects, tips, exclude, present)
 
 
 def import_git_pack(repo, name: str, data: bytes, hold: bool = False, meanwhile=None) -> None:
@@ -30,7 +20,7 @@ def import_git_pack(repo, name: str, data: bytes, hold: bool = False, meanwhile=
     runs with them held, before git's verdict: it may read, never publish.
     If git refuses the pack, every held object is released.
     """
-    if pack_name(data) != name:
+    if file_name(data) != name:
         raise IntegrityError(f"git pack {name[:12]} from the remote does not match its name")
     if not hold:
         import_pack(repo.objects, data)

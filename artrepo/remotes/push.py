@@ -13,7 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from artrepo.errors import ConflictError
-from artrepo.remotes.gitpacks import build_git_pack, git_pack_key, pack_name
+from artrepo.gitdb.packs import build_pack
+from artrepo.remotes.gitpacks import git_pack_key
+from artrepo.storage.ids import file_name
 from artrepo.gitdb.layout import ANNOTATIONS
 from artrepo.remotes.negotiate import ref_class
 from artrepo.remotes.pushplan import PushPlan, noted, plan_changes, plan_push
@@ -146,11 +148,11 @@ class Pusher:
             exclude = set(state.refs.values())
         present = exclude if few else (set(self.repo.published_refs().values()) if self.local is None
                                        else self.local)
-        data = build_git_pack(self.repo, tips, exclude | self.shipped_tips, present)
+        data = build_pack(self.repo.objects, tips, exclude | self.shipped_tips, present)
         self.shipped_tips |= tips
         if data is None:
             return
-        name = pack_name(data)
+        name = file_name(data)
         self.session.backend.put_content(git_pack_key(name), data)
         self.result.bytes_sent += len(data)
         self.new_git.append(name)

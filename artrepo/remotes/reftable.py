@@ -17,7 +17,7 @@ from pathlib import Path
 from artrepo.atomic import write_atomic
 from artrepo.errors import IntegrityError
 from artrepo.gitdb.packedrefs import HEADER, PackedRefs
-from artrepo.storage import hashing
+from artrepo.storage.ids import file_name
 
 FOLDER = "tables"
 FOLD_AT = 1000  # changes kept in the ref table itself before they are folded into a new base table
@@ -35,7 +35,7 @@ def encode_table(refs: dict[str, str]) -> tuple[str, bytes, bytes]:
     lines = sorted((f"{oid} {ref}\n".encode() for ref, oid in refs.items()), key=lambda line: line[41:])
     text = HEADER + b"".join(lines)
     data = zstandard.ZstdCompressor(level=3).compress(text)
-    return hashing.digest(data).hex(), data, text
+    return file_name(data), data, text
 
 
 def decode_table(data: bytes, name: str, url: str, valid) -> bytes:
@@ -43,7 +43,7 @@ def decode_table(data: bytes, name: str, url: str, valid) -> bytes:
     (`valid(ref, oid)` says why not, or None) and the order of its lines are right."""
     import zstandard
 
-    if hashing.digest(data).hex() != name:
+    if file_name(data) != name:
         raise IntegrityError(f"remote {url}: base ref table {name[:12]} does not match its name")
     try:
         text = zstandard.ZstdDecompressor().decompress(data, max_output_size=MAX_TABLE_BYTES)

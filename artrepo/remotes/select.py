@@ -1,10 +1,10 @@
 """Which refs a push or pull is about (from the references a user typed), and which chunks they need."""
 from __future__ import annotations
 
-import subprocess
+import contextlib
 
 from artrepo import names
-from artrepo.errors import NotFoundError
+from artrepo.errors import ArtrepoError, NotFoundError
 from artrepo.gitdb import layout
 from artrepo.gitdb.layout import ANNOTATIONS, alias_prefix, alias_ref, version_ref
 from artrepo.remotes.negotiate import group_versions, ref_class
@@ -60,14 +60,17 @@ def _pick_one(refs, versions, ref) -> dict[str, str]:
 
 
 def reached_versions(repo, refs: dict[str, str], all_refs: dict[str, str]) -> dict[str, str]:
-    """Version refs of `all_refs` whose commits a selected run reaches (runs carry their versions)."""
-    runs = [oid for k, oid in refs.items() if k.startswith(RUNS)]
-    if not runs:
-        return {}
-    proc = subprocess.run(["git", "--git-dir", str(repo.git_dir), "rev-list", *runs], capture_output=True,
-                          text=True, check=True)
-    reached = set(proc.stdout.split())
-    return {k: v for k, v in all_refs.items() if ref_class(k) == "version" and v in reached}
+    """Version refs of `all_refs` naming a version a selected run's steps read or made (a run travels
+    with its inputs and outputs; a run that does not decode brings none, and pull refuses it)."""
+    used: set[str] = set()
+    for key, commit in refs.items():
+        if key.startswith(RUNS):
+            with contextlib.suppress(ArtrepoError):
+                for name in repo.read_run(commit).steps:
+                    step = repo.read_step(commit, name)
+                    if step is not None:
+                        used.update(step.inputs.values(), step.outputs.values())
+    return {k: v for k, v in all_refs.items() if v in used and ref_class(k) == "version"}
 
 
 def needed_chunks(repo, version_ids, manifests: dict | None = None) -> dict[bytes, int]:

@@ -40,7 +40,6 @@ STATE_KEY = "state"
 STATE_VERSION = 2
 _OID = re.compile(r"[0-9a-f]{40}\Z")
 _HASH = re.compile(r"[0-9a-f]{64}\Z")
-_RUN_ID = re.compile(r"[0-9a-f]{40}\Z")
 # encoded components only (names.encode): what git accepts and artrepo writes
 _REF = re.compile(r"refs/artrepo(/[A-Za-z0-9_+,-][A-Za-z0-9_+,.-]{0,254})+\Z")
 MAX_STATE_BYTES = 1 << 30
@@ -99,16 +98,7 @@ class RemoteState:
         """Whether some ref of the remote names commit `oid` (one search of the base table's bytes)."""
         if any(v == oid for v in self.changes.values()):
             return True
-        if self.base is None:
-            return False
-        data, needle = self.table.data, f"\n{oid} ".encode()
-        pos = data.find(needle)
-        while pos >= 0:
-            ref = data[pos + 42:data.find(b"\n", pos + 42)].decode("utf-8", "surrogateescape")
-            if ref not in self.changes:
-                return True
-            pos = data.find(needle, pos + 1)
-        return False
+        return self.base is not None and any(ref not in self.changes for ref in self.table.holding(oid))
 
     def top(self, name: str) -> int:
         """The highest auto-increment number of `name` ever published here (0: none)."""
@@ -228,7 +218,7 @@ def ref_problem(ref) -> str | None:
                 return f"not a {kind} ref"
             names.validate_name(names.decode(parts[1]))
             names.validate_version(names.decode(parts[2]), kind)
-        elif kind == "run" and (len(parts) != 2 or not _RUN_ID.match(parts[1])):
+        elif kind == "run" and (len(parts) != 2 or not _OID.match(parts[1])):
             return "not a run id"
     except ArtrepoError as exc:
         return str(exc)

@@ -25,12 +25,14 @@ from artrepo.errors import IntegrityError, NotFoundError
 from artrepo.gitdb.files import replace_packed
 from artrepo.gitdb.packedrefs import HEADER, PackedRefs
 from artrepo.remotes.config import get_remote, open_remote
-from artrepo.remotes.gitpacks import build_git_pack, git_pack_key, import_git_pack, pack_name
+from artrepo.gitdb.packs import build_pack
+from artrepo.remotes.gitpacks import git_pack_key, import_git_pack
 from artrepo.remotes.reftable import FOLDER as TABLES_FOLDER, table_key
 from artrepo.remotes.state import RemoteState, read_state, write_state
 from artrepo.repository import Repository
 from artrepo.storage.backend import MissingObjectError, ObjectInfo
 from artrepo.storage.chunkstore import ChunkStore
+from artrepo.storage.ids import file_name
 from artrepo.storage.index import FOLDER as INDEX_FOLDER, index_key
 
 GIT_FOLDER = "git"
@@ -119,10 +121,10 @@ class RemoteView:
         when the table names one git pack already."""
         if len(self.state.git_packs) < 2:
             return None
-        data = build_git_pack(self.reader, set(self.state.refs.values()), ())
+        data = build_pack(self.reader.objects, set(self.state.refs.values()), ())
         if data is None:
             return None
-        name = pack_name(data)
+        name = file_name(data)
         self.backend.put_content(git_pack_key(name), data)
         return name, git_pack_key(name)
 

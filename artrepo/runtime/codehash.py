@@ -48,13 +48,6 @@ def _user_object(obj) -> bool:
     return (isinstance(target, (types.FunctionType, type)) and module is not None and _is_user_module(module))
 
 
-def _code_tree(code: types.CodeType):
-    yield code
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            yield from _code_tree(const)
-
-
 def fast_getsource(func) -> str | None:
     """`inspect.getsource(func)` for a plain function, without tokenize; None when unsure.
 
@@ -73,7 +66,7 @@ def fast_getsource(func) -> str | None:
     if found is None:
         return None
     lines, start = found
-    end = max([code.co_firstlineno] + [p[1] for c in _code_tree(code) for p in c.co_positions() if p[1]])
+    end = max([code.co_firstlineno] + [p[1] for c in _code_objects(func) for p in c.co_positions() if p[1]])
     indent = len(lines[start]) - len(lines[start].lstrip())
     for scan in range(end, len(lines)):
         text = lines[scan].strip()

@@ -28,17 +28,6 @@ import sys
 from artrepo.errors import UserError
 from artrepo.runtime.scheduler import Scheduler
 
-INSTALL = "the Dask orchestrator needs dask and distributed: pip install 'artrepo[dask]'"
-
-
-def import_distributed():
-    """The `distributed` module, or a one-line UserError saying what to install."""
-    try:
-        import distributed
-    except ImportError:
-        raise UserError(INSTALL) from None
-    return distributed
-
 
 def _versions() -> tuple[str, str]:
     """(Python minor version, artrepo version) of the process it runs in (sent to every worker)."""
@@ -97,11 +86,14 @@ class DaskScheduler(Scheduler):
         self.store = store  # runtime.stackstore: RepositoryStore or RemoteStore
         self.run_id = run_id
         self.report = report or (lambda line: None)
-        self.distributed = import_distributed()
+        try:
+            import distributed
+        except ImportError:
+            raise UserError("the Dask orchestrator needs dask and distributed: pip install 'artrepo[dask]'") from None
+        self.distributed = distributed
         self.cluster = None
         self.client = None
         self.futures: dict = {}  # future -> task
-        self.submitted: list[str] = []  # keys, in order (tests, --explain)
         self._connect()
 
     # -- the cluster -----------------------------------------------------------------
@@ -197,7 +189,6 @@ class DaskScheduler(Scheduler):
                                     resources=task.resources or None)
         self.futures[future] = task
         self.completed.add(future)
-        self.submitted.append(key)
         self.report(f"step {task.step}: submitted to Dask" + (f" (attempt {task.attempt + 1})" if task.attempt else ""))
 
     def wait_any(self) -> list:

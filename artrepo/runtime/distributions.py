@@ -8,6 +8,7 @@ is in `sys.modules`.
 """
 from __future__ import annotations
 
+import functools
 import os
 import sys
 
@@ -92,9 +93,6 @@ def _site_roots() -> list[str]:
     return [p for p in sys.path if p.endswith(("site-packages", "dist-packages")) and os.path.isdir(p)]
 
 
-_LOADED: list = [None, None]  # [what identifies sys.modules and sys.path when last asked, the answer]
-
-
 def loaded_distributions() -> dict[str, str]:
     """{distribution: version} of every installed distribution whose top-level module is loaded.
 
@@ -102,14 +100,11 @@ def loaded_distributions() -> dict[str, str]:
     (a module imported since adds a last key to sys.modules; one removed changes its length).
     """
     modules = sys.modules
-    key = (len(modules), next(reversed(modules), None), tuple(sys.path))
-    if _LOADED[0] != key:
-        _LOADED[1] = _loaded_distributions()
-        _LOADED[0] = key
-    return dict(_LOADED[1])
+    return dict(_loaded_distributions((len(modules), next(reversed(modules), None), tuple(sys.path))))
 
 
-def _loaded_distributions() -> dict[str, str]:
+@functools.lru_cache(maxsize=1)
+def _loaded_distributions(_state: tuple) -> dict[str, str]:
     roots = _site_roots()
     out = {}
     for name, module in list(sys.modules.items()):

@@ -46,7 +46,7 @@ class RunOptions(Plain):
         self.scheduler = scheduler  # a runtime.scheduler.Scheduler; None: the stack's (in this process by default)
         self.stack = stack  # `--stack NAME`; None: the repository's active stack
         self.report = report  # one line per step as it ends
-        self.decisions: list = []  # filled with explain.Decision when explain is set
+        self.decisions: dict = {}  # step -> its explain.Decision, when explain is set
 
 
 class StepFailedError(UserError):
@@ -353,14 +353,13 @@ class Driver:
         if self.options.explain:
             from artrepo.runtime.explain import Decision
 
-            self.options.decisions.append(Decision(step, outcome, reason))
+            self.options.decisions[step] = Decision(step, outcome, reason)
 
     def _report(self, record: StepRecord) -> StepRecord:
         if self.options.report is not None:
             from artrepo.runtime.explain import step_line
 
-            explained = [d for d in self.options.decisions if d.step == record.name]
-            self.options.report(step_line(record, explained[-1] if explained else None))
+            self.options.report(step_line(record, self.options.decisions.get(record.name)))
         return record
 
 

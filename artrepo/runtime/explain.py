@@ -12,9 +12,6 @@ class Decision(Frozen):
     def __init__(self, step: str, outcome: str, reason: str):
         self._init(step=step, outcome=outcome, reason=reason)
 
-    def line(self) -> str:
-        return f"{self.step}: {self.outcome} - {self.reason}"
-
 
 def step_line(record, decision: Decision | None = None) -> str:
     """`step NAME: completed in 0.12s -> out=3f2a…` and friends."""

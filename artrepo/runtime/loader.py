@@ -45,11 +45,9 @@ def import_target(where: str):
         return importlib.import_module(where)
     except ArtrepoError:
         raise
-    except ModuleNotFoundError as exc:
-        if exc.name == where:
-            raise UserError(f"no such file or module: {where}") from None
-        raise UserError(f"cannot import {where}: {type(exc).__name__}: {exc}") from None
     except Exception as exc:
+        if isinstance(exc, ModuleNotFoundError) and exc.name == where:
+            raise UserError(f"no such file or module: {where}") from None
         raise UserError(f"cannot import {where}: {type(exc).__name__}: {exc}") from None
 
 

@@ -130,22 +130,20 @@ def compose(pipeline, args: tuple, kwargs: dict, options) -> Plan:
 def _step_settings(inv: Invocation, config: dict, defaults: dict) -> dict:
     """The step's artifact switches, hooks and `extra`: its config, then its own options, then the pipeline's."""
     own = inv.step.options
-
-    def pick(key, fallback=None):
-        for source in (config, own, defaults):
-            if source.get(key) is not None:
-                return source[key]
-        return fallback
-
-    return {"extract_metadata": bool(pick("enable_artifact_metadata", True)),
-            "include_visualizations": bool(pick("enable_artifact_visualization", True)),
-            "on_failure": pick("on_failure"), "on_success": pick("on_success"),
+    sources = (config, own, defaults)
+    return {"extract_metadata": bool(_first_set(sources, "enable_artifact_metadata", True)),
+            "include_visualizations": bool(_first_set(sources, "enable_artifact_visualization", True)),
+            "on_failure": _first_set(sources, "on_failure"), "on_success": _first_set(sources, "on_success"),
             "extra": {**(defaults.get("extra") or {}), **(own.get("extra") or {}), **(config.get("extra") or {})}}
+
+
+def _first_set(sources: tuple[dict, ...], key: str, fallback=None):
+    """The first of `sources` (most specific first) that sets `key` (not None), else `fallback`."""
+    return next((source[key] for source in sources if source.get(key) is not None), fallback)
 
 
 def _plan_step(pipeline: str, inv: Invocation, config: dict, defaults: dict, no_cache: bool) -> PlannedStep:
     config = known.checked(f"config: step {inv.name!r}", config, known.STEP_CONFIG)
-    enable_cache = defaults.get("enable_cache")
     for key, value in (config.get("parameters") or {}).items():
         if key not in inv.step.input_names:
             raise UserError(f"config: step {inv.name!r} has no parameter {key!r}")
@@ -174,12 +172,10 @@ def _plan_step(pipeline: str, inv: Invocation, config: dict, defaults: dict, no_
         artifact_names[spec.key] = names.validate_name(spec.artifact_name(pipeline, inv.name))
         if spec.version is not None:
             names.validate_version(spec.version)
-    step_cache = config.get("enable_cache", inv.step.enable_cache)
-    cache_on = step_cache if step_cache is not None else (enable_cache if enable_cache is not None else True)
     why = None
     if no_cache:
         why = "--no-cache"
-    elif not cache_on:
+    elif not _first_set((config, inv.step.options, defaults), "enable_cache", True):
         why = "enable_cache=False"
     elif any(isinstance(a, ExternalArtifact) for a in inv.artifacts.values()):
         why = "an ExternalArtifact input"

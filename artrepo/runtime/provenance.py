@@ -26,6 +26,7 @@ host out.
 """
 from __future__ import annotations
 
+import functools
 import os
 import sys
 
@@ -71,22 +72,17 @@ def who(record_user: bool) -> tuple[str | None, str | None]:
     """(user name, host name), from the password database and uname (no environment variable)."""
     if not record_user:
         return None, None
-    uid = os.getuid() if hasattr(os, "getuid") else None
-    if _WHO.get(uid) is None:
-        _WHO[uid] = _who()  # the password database is a file read on every lookup
-    return _WHO[uid]
+    return _who(os.getuid() if hasattr(os, "getuid") else None)
 
 
-_WHO: dict[int | None, tuple[str | None, str | None]] = {}
-
-
-def _who() -> tuple[str | None, str | None]:
+@functools.cache  # the password database is a file read on every lookup
+def _who(uid: int | None) -> tuple[str | None, str | None]:
     user = None
     try:
         import pwd
 
-        user = pwd.getpwuid(os.getuid()).pw_name
-    except (ImportError, KeyError, AttributeError):
+        user = pwd.getpwuid(uid).pw_name
+    except (ImportError, KeyError, TypeError):  # TypeError: no uid
         pass
     uname = getattr(os, "uname", None)
     return user, (uname().nodename if uname else None) or None

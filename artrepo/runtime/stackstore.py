@@ -17,18 +17,13 @@ data stayed there (`stored-on/`, fetched on demand like a metadata-only pull).
 """
 from __future__ import annotations
 
+from artrepo.remotes.select import needed_chunks
 from artrepo.runtime.workerstore import StoreSpec
 
 
 def run_store(repo, stack):
     remote = stack.remote
     return RepositoryStore(repo) if remote is None else RemoteStore(repo, remote)
-
-
-def _chunks_of(repo, version_ids) -> dict[bytes, int]:
-    from artrepo.remotes.select import needed_chunks
-
-    return needed_chunks(repo, version_ids)
 
 
 def _manifest_chunks(manifests) -> list[bytes]:
@@ -49,7 +44,7 @@ class RepositoryStore:
     def unavailable(self, version_ids) -> str | None:
         """Why the data of these versions cannot be read by a worker (None: it can)."""
         chunks = self.repo.chunks
-        for cid in _chunks_of(self.repo, version_ids):
+        for cid in needed_chunks(self.repo, version_ids):
             loc = chunks.index.locations.get(cid)
             if loc is None:
                 chunks.index.refresh()  # workers wrote index files since it was read
@@ -108,7 +103,7 @@ class RemoteStore:
     def unavailable(self, version_ids) -> str | None:
         """Why these versions' data is neither in the remote nor here to send (None: workers can read it)."""
         local = self.repo.chunks
-        for cid in _chunks_of(self.repo, version_ids):
+        for cid in needed_chunks(self.repo, version_ids):
             loc = self.store.index.locations.get(cid)
             if loc is not None and self._pack_present(loc[0]):
                 continue
@@ -149,7 +144,7 @@ class RemoteStore:
 
         folder = layout.stored_on_dir(self.repo.git_dir)
         for version_id in produced:
-            if not all(self.repo.chunks.has(c) for c in _chunks_of(self.repo, [version_id])):
+            if not all(self.repo.chunks.has(c) for c in needed_chunks(self.repo, [version_id])):
                 write_atomic(folder / version_id, self.remote.name.encode() + b"\n")
         push(self.repo, self.remote, [run_id, *dict.fromkeys([*produced, *used])], index_files=self.written)
         layout.remote_cache(self.repo.git_dir, self.remote.name).mkdir(parents=True, exist_ok=True)

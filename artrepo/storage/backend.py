@@ -61,7 +61,7 @@ class Backend(ABC):
 
     def put_content(self, key: str, data) -> None:
         """Create-only write of a content-addressed object: an object already at `key` is success."""
-        self.put_if_absent(key, data)
+        self.put_new(key, data)
 
     def put_new(self, key: str, data) -> bool:
         """Create-only write of a content-addressed object, in one request: False if `key` existed.

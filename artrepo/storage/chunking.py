@@ -16,27 +16,23 @@ BATCH_BYTES = 8 * 1024 * 1024  # chunks handed to `emit_many` together (hashed w
 
 
 class Chunker:
-    """Feed bytes with `write`; `emit(memoryview)` is called once per chunk, in order.
+    """Feed bytes with `write`; `emit_many(views, borrowed)` is called with the chunks, in order, in lists of
+    consecutive chunks (about `BATCH_BYTES` each), so the receiver can work on several at once.
 
-    With `emit_many(views, borrowed)` instead, chunks come in lists of
-    consecutive chunks (about `BATCH_BYTES` each), so the receiver can work on
-    several at once. Views passed to `emit` are valid only during the call; so
-    are those passed to `emit_many` with `borrowed=False` (they point into the
-    chunker's own window), while `borrowed=True` views point into the buffer
-    given to `write` and stay valid until that `write` returns: a receiver may
-    finish with them later, as long as it does so before then. The last chunk
+    Views passed with `borrowed=False` are valid only during the call (they
+    point into the chunker's own window), while `borrowed=True` views point
+    into the buffer given to `write` and stay valid until that `write`
+    returns: a receiver may finish with them later, as long as it does so
+    before then. The last chunk
     of each cut is held back (it may have been cut by the end of the data seen
     so far, not by content) and re-cut together with the next bytes.
     """
 
-    def __init__(self, emit: Callable[[memoryview], None] | None = None, *,
-                 emit_many: Callable[[list[memoryview], bool], None] | None = None):
-        if (emit is None) == (emit_many is None):
-            raise TypeError("pass exactly one of emit and emit_many")
+    def __init__(self, emit_many: Callable[[list[memoryview], bool], None]):
         from pyfastcdc import FastCDC  # compiled; loaded when a payload is written
 
         self._cdc = FastCDC(AVG_SIZE, min_size=MIN_SIZE, max_size=MAX_SIZE)
-        self._emit_many = emit_many or (lambda views, _borrowed: [emit(v) for v in views])
+        self._emit_many = emit_many
         self._buf = bytearray(0)  # grows on demand up to WINDOW + MAX_SIZE: small payloads allocate little
         self._fill = 0  # bytes held in _buf
 

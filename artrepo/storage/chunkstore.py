@@ -179,18 +179,13 @@ class ChunkStore:
             raise IntegrityError(f"pack {short(pack_id)}: truncated (read {got} of {length} bytes at {offset})")
         return data
 
-    def read_stored(self, chunk_id: bytes) -> tuple[PackId, PackEntry, bytes]:
-        """(pack, entry, stored bytes) of one chunk, not yet decoded or verified."""
-        def read():
-            pid, e = self.locate(chunk_id)
-            return pid, e, self.read_range(pid, e.offset, e.length)
-
-        return self._retrying(read)
-
     def read_chunk(self, chunk_id: bytes) -> bytes:
         """The verified plaintext of one chunk."""
-        pid, e, stored = self.read_stored(chunk_id)
-        return check_blob(stored, e, pid)
+        def read():
+            pid, e = self.locate(chunk_id)
+            return check_blob(self.read_range(pid, e.offset, e.length), e, pid)
+
+        return self._retrying(read)
 
     def read_chunks_into(self, items: list[tuple[bytes, memoryview]]) -> None:
         """Read chunks straight into their `memoryview`s (each exactly its raw length), verified. Locally half of them go to a second thread (preadv and

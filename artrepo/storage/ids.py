@@ -4,7 +4,8 @@
     pack id     BLAKE3-256 of the pack's footer: header || header_len || "ARPACK01",
                 everything after the last blob (the header names every chunk id,
                 codec and length: a Merkle root of the pack)
-    index name  hex of the BLAKE3-256 of the index file's bytes
+    file name   hex of the BLAKE3-256 of a file's bytes: index files, and a remote's
+                git packs and base ref tables
 
 Ids are raw 32-byte digests; `ChunkId` and `PackId` type them where they
 cross modules (NewType: no cost at run time). Version ids are git commit
@@ -28,7 +29,7 @@ def pack_id(footer: bytes) -> PackId:
     return PackId(digest(footer))
 
 
-def index_name(data: bytes) -> str:
+def file_name(data: bytes) -> str:
     return digest(data).hex()
 
 

@@ -24,7 +24,7 @@ import msgpack
 from artrepo.atomic import write_atomic
 from artrepo.errors import IntegrityError
 from artrepo.storage.backend import Backend, MissingObjectError
-from artrepo.storage.ids import ChunkId, PackId, index_name, short
+from artrepo.storage.ids import ChunkId, PackId, file_name, short
 from artrepo.storage.packfile import CHUNK, MAX_BLOBS, PackEntry, checked_entry, id_of, rows_sound
 from artrepo.storage.sortedindex import SortedIndex, encode_sorted, is_sorted_index
 
@@ -191,7 +191,7 @@ class ChunkIndex:
         if path is None or not path.is_file():
             return None
         data = path.read_bytes()
-        return data if index_name(data) == name else None
+        return data if file_name(data) == name else None
 
     def forget(self, pack_ids) -> None:
         """Leave these packs out of the union (their data is gone): their chunks read as missing, and are
@@ -308,7 +308,7 @@ class ChunkIndex:
         rows = sum(len(e) for e in packs.values())
         sorted_ = self.sorted_from is not None and rows >= self.sorted_from
         data = encode_sorted(packs) if sorted_ else encode_index(packs)
-        name = index_name(data)
+        name = file_name(data)
         local = self.backend.local_path(index_key(name))
         if local is not None and not durable:
             write_atomic(local, data, sync=False)  # a file of this name holds these bytes: replacing it is harmless
@@ -358,7 +358,7 @@ _CHUNK = itemgetter(CHUNK)
 
 
 def _check_name(data, name: str) -> None:
-    if index_name(data) != name:
+    if file_name(data) != name:
         raise IntegrityError(f"index {name[:12]}: content does not match its name")
 
 

@@ -63,15 +63,15 @@ def choose(sizes: list[int]) -> int:
     return taken if taken >= 2 else 0
 
 
-def repack(store: ChunkStore, *, everything: bool = False) -> RepackResult:
-    """Merge the smallest segments of a local store (all of them with `everything`)."""
+def repack(store: ChunkStore) -> RepackResult:
+    """Merge the smallest segments of a local store."""
     if store.root is None:
         raise ValueError("repack works on a local store")
     store.index.refresh()
     found = segments(store)
-    taken = len(found) if everything else choose([sum(len(e) for e in packs.values()) for _n, packs in found])
+    taken = choose([sum(len(e) for e in packs.values()) for _n, packs in found])
     result = RepackResult()
-    if taken < 2 and not (everything and found and _regroupable(found)):
+    if taken < 2:
         return result
     merged = found[:taken]
     packs: dict[PackId, list[PackEntry]] = {}
@@ -112,10 +112,6 @@ def _remove(store: ChunkStore, keys: list[str]) -> None:
 def full(entries: list[PackEntry]) -> bool:
     """Whether a pack is large enough to be left as it is (not regrouped)."""
     return len(entries) >= FULL_ENTRIES or sum(e.length for e in entries) >= FULL_BYTES
-
-
-def _regroupable(found) -> bool:
-    return sum(1 for _n, packs in found for entries in packs.values() if not full(entries)) >= 2
 
 
 def regroup(store: ChunkStore, small: dict[PackId, list[PackEntry]], keep=None) -> dict[PackId, list[PackEntry]]:

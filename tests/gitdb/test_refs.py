@@ -133,3 +133,16 @@ def test_sigkill_inside_a_ref_transaction_leaves_the_refs_as_they_were(repo, com
     git_fsck(repo.root)  # a lock file left on a ref nobody wrote since does not bother git
     assert RefsContainer(repo.git_dir).update(layout.RUNS_HEAD, lambda cur: commits[2], "next") == commits[2]
     assert not (repo.git_dir / "refs" / "heads" / "runs.lock").exists()
+
+
+@pytest.mark.parametrize("header", [b"# pack-refs with: peeled sorted \n", b""])
+def test_packed_refs_name_every_ref_holding_a_commit_first_record_and_peeled_lines_included(header):
+    from artrepo.gitdb.packedrefs import PackedRefs
+
+    a, b, c = "a" * 40, "b" * 40, "c" * 40
+    packed = PackedRefs(header + f"{a} refs/artrepo/v/x/1\n^{b}\n{b} refs/artrepo/v/x/2\n{a} refs/artrepo/v/y/1\n"
+                                 f"{c} refs/heads/runs".encode())
+    assert list(packed.holding(a)) == ["refs/artrepo/v/x/1", "refs/artrepo/v/y/1"]
+    assert list(packed.holding(b)) == ["refs/artrepo/v/x/2"]  # not the peeled line
+    assert list(packed.holding(c)) == ["refs/heads/runs"]  # the last line, without a newline
+    assert list(packed.holding("d" * 40)) == []

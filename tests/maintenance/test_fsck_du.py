@@ -97,7 +97,7 @@ def test_fsck_without_read_data_finds_a_damaged_pack_footer(project, index_forma
 def test_fsck_reports_a_sorted_index_file_that_misplaces_a_packs_chunks(project, index_format):
     """A well-named format 2 file (anyone may write one) whose offsets for a pack are not the pack's: readers
     would read the wrong bytes, so fsck must say so even though the pack's own footer is sound."""
-    from artrepo.storage.ids import index_name
+    from artrepo.storage.ids import file_name
     from artrepo.storage.packfile import PackEntry, decode_footer
     from artrepo.storage.sortedindex import encode_sorted
 
@@ -106,7 +106,7 @@ def test_fsck_reports_a_sorted_index_file_that_misplaces_a_packs_chunks(project,
     entries = decode_footer(raw, len(raw), "victim")
     moved = [PackEntry(e.chunk_id, e.codec, e.offset + 1, e.length, e.raw_length) for e in entries]
     data = encode_sorted({bytes.fromhex(victim.name): moved})
-    (project / ".artrepo" / "chunks" / "index" / index_name(data)).write_bytes(data)
+    (project / ".artrepo" / "chunks" / "index" / file_name(data)).write_bytes(data)
     proc = run_cli("fsck")
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert f"chunks are not where it says in pack {victim.name[:12]}" in proc.stdout and "victim:1" in proc.stdout

@@ -8,8 +8,9 @@ import time
 
 import numpy as np
 import pytest
+from typing_extensions import Annotated
 
-from artrepo import load_artifact, save_artifact
+from artrepo import load_artifact, pipeline, save_artifact, step
 from artrepo_testing import git_fsck, run_cli
 
 OLD = time.time() - 7200
@@ -179,3 +180,23 @@ def test_gc_gives_up_with_one_line_while_a_save_holds_the_lock(project, repo):
         out = run_cli("gc", "--grace", "0", env={"ARTREPO_GC_LOCK_WAIT": "0.3"})
     assert out.returncode == 1 and out.stderr.strip().endswith("try again later"), out.stderr
     assert len(out.stderr.splitlines()) == 1
+
+
+@step
+def counted(n: int) -> Annotated[list, "counted"]:
+    return list(range(n))
+
+
+@pipeline
+def counting(n: int):
+    counted(n=n)
+
+
+def test_keep_last_keeps_what_a_cache_entry_serves_unless_forced(project):
+    counting(n=1)
+    counting(n=2)
+    kept = run_cli("gc", "--keep-last", "1", "--grace", "0", "counted")
+    assert kept.returncode == 0, kept.stderr
+    assert "keep counted:1: cache entry of step 'counted' needs it (use --force to drop it anyway)" in kept.stdout
+    forced = run_cli("gc", "--keep-last", "1", "--grace", "0", "--force", "counted")
+    assert forced.returncode == 0 and "drop counted:1" in forced.stdout

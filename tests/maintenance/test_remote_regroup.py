@@ -260,7 +260,7 @@ def test_a_fold_retires_the_previous_base_table_and_remote_maintenance_keeps_a_r
     from artrepo.maintenance.reachcache import ReachCache
 
     cache = ReachCache(path=repo.git_dir / "remote-cache" / "origin" / "reach")
-    assert all(cache.get(oid) for ref, oid in state.refs.items() if "/v/" in ref)  # filled by that gc
+    assert all(cache.get_many([oid for ref, oid in state.refs.items() if "/v/" in ref]))  # filled by that gc
     run_cli("gc", "--remote", "origin", "--grace", "0", cwd=repo.root, check=True)
     assert open_backend(url).list_prefix("tables") == [f"tables/{state.base}"]
     assert_holds(clone(url, tmp_path / "c")[0], expected)

@@ -43,9 +43,11 @@ def assert_repository_sound(root: Path) -> None:
 
 def version_ids(root: Path, name: str) -> dict[str, str]:
     """{label: version id} straight from the ref files (loose and packed)."""
-    from artrepo.maintenance.inventory import version_refs
+    from artrepo.gitdb.parsed import is_oid
+    from artrepo.maintenance.inventory import artrepo_refs, classify_all
 
-    return {t.version: t.oid for t in version_refs(root / ".artrepo") if t.name == name}
+    return {t.version: t.oid for t in classify_all(artrepo_refs(root / ".artrepo"))
+            if t.kind == "version" and t.name == name and is_oid(t.oid)}
 
 
 def kill_at_random(child: subprocess.Popen, ready: Path, rng, full: float) -> None:

@@ -191,3 +191,36 @@ def test_a_pull_killed_before_joining_the_chains_is_completed_by_the_next_pull(t
     run_cli("pull", cwd=b, check=True)
     assert_chains_reach(b, {**runs(a), **runs(b)})
     assert len(runs(b)) == 4
+
+
+def test_a_run_pushed_or_pulled_by_its_id_travels_with_the_versions_its_steps_read_and_made(tmp_path):
+    from artrepo.values import load_value
+
+    a = project(tmp_path / "a", (str(tmp_path / "everything"), []))
+    run(a, 1)
+    (first,) = runs(a)
+    run(a, 2)
+    (second,) = set(runs(a)) - {first}
+    run_cli("remote", "add", "one-run", str(tmp_path / "one-run"), cwd=a, check=True)
+    run_cli("push", "one-run", second, cwd=a, check=True)
+    run_cli("push", cwd=a, check=True)  # everything to origin
+
+    b = tmp_path / "b"  # a push sends the run's refs and its versions, nothing else
+    run_cli("clone", str(tmp_path / "one-run"), str(b), cwd=tmp_path, check=True)
+    c = tmp_path / "c"  # a pull brings every ref's metadata and the data of what it names
+    run_cli("init", str(c), check=True)
+    run_cli("remote", "add", "origin", str(tmp_path / "everything"), cwd=c, check=True)
+    run_cli("pull", "origin", first, cwd=c, check=True)
+    (tmp_path / "everything").rename(tmp_path / "gone")  # what c loads now must be here
+    for root, rid, n in ((b, second, 2), (c, first, 1)):
+        assert rid in runs(root)  # (with the earlier runs of its chain as history: records only)
+        repo = Repository(root)
+        try:
+            if root == b:
+                assert {name: list(repo.version_refs(name)) for name in repo.names()} == \
+                    {"numbers": ["2"], "doubled": ["2"]}
+            assert load_value(repo, repo.get("numbers", str(n))) == list(range(n))
+            assert load_value(repo, repo.get("doubled", str(n))) == [v * 2 for v in range(n)]
+        finally:
+            repo.close()
+        git_fsck(root)

@@ -96,14 +96,19 @@ def functions_of(module):
             yield value.__func__
 
 
-def test_tricky_shapes_match_inspect_or_fall_back(tricky):
-    seen = 0
-    for func in [*functions_of(tricky), tricky.Holder.static]:
+def matching_inspect(funcs) -> int:
+    """How many of `funcs` fast_getsource reads (each must read as inspect.getsource does)."""
+    compared = 0
+    for func in funcs:
         fast = fast_getsource(func)
         if fast is not None:
             assert fast == inspect.getsource(func), func.__qualname__
-            seen += 1
-    assert seen >= 9
+            compared += 1
+    return compared
+
+
+def test_tricky_shapes_match_inspect_or_fall_back(tricky):
+    assert matching_inspect([*functions_of(tricky), tricky.Holder.static]) >= 9
     assert fast_getsource(tricky.wrapped) is None  # inspect unwraps; left to it
     assert fast_getsource(lambda: 1) is None
     assert "# deeper too" in fast_getsource(tricky.trailing_comments)
@@ -115,13 +120,7 @@ def test_tricky_shapes_match_inspect_or_fall_back(tricky):
                                   "logging", "zipfile", "email.message", "artrepo.runtime.driver",
                                   "artrepo.repository.versions", "artrepo.gitdb.objects"])
 def test_library_functions_match_inspect(name):
-    compared = 0
-    for func in functions_of(importlib.import_module(name)):
-        fast = fast_getsource(func)
-        if fast is not None:
-            assert fast == inspect.getsource(func), func.__qualname__
-            compared += 1
-    assert compared >= 5
+    assert matching_inspect(functions_of(importlib.import_module(name))) >= 5
 
 
 @pytest.mark.parametrize("src", ["def f():\n    return 1\n", "def f():\n    \n\t\n    return 1\n  \n",

@@ -10,7 +10,7 @@ from artrepo.storage.chunking import MAX_SIZE, MIN_SIZE, Chunker
 
 def chunks_of(pieces):
     out = []
-    c = Chunker(lambda v: out.append(bytes(v)))
+    c = Chunker(lambda views, _borrowed: out.extend(map(bytes, views)))
     for p in pieces:
         c.write(p)
     c.close()

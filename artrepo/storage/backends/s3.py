@@ -139,9 +139,6 @@ class S3Backend(FsspecBackend):
     def put_if_absent(self, key: str, data) -> bool:
         return self._put(key, joined(data), IfNoneMatch="*")
 
-    def put_content(self, key: str, data) -> None:
-        self._put(key, joined(data), read_back=False, IfNoneMatch="*")
-
     def put_new(self, key: str, data) -> bool:
         return self._put(key, joined(data), read_back=False, IfNoneMatch="*")
 

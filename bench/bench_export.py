@@ -13,8 +13,22 @@ venv ($BENCH_SCRATCH/venv-dvc, made with python3.11 + pip if absent; its
 cache link type is DVC's default, `reflink,copy`, i.e. copy on ext4; analytics
 and the update check, a background process per command, off).
 
-Timed, interleaved (the order rotates each round), REPEAT rounds; every
-destination is a new file, removed after each measurement, then `sync`:
+Timed, interleaved, REPEAT rounds; every destination is a new file, removed
+after each measurement. Round r starts with contestant r % n (each one first
+once in n rounds) and runs the others in an order shuffled with seed r, so that
+each follows a different one from round to round (a plain rotation put each
+one always after the same neighbour: the CLI export after the deletion of
+`cp + BLAKE3`'s 1 GiB copy).
+Before each measurement, untimed: `sync`, 0.2 s, then a junk file of the
+measured size is written in 2 MiB pieces and deleted (`settle`). This VM hands
+memory that has been free for ~2 s back to the host (virtio_balloon's free page
+reporting, /sys/module/page_reporting) and whichever writer takes it again pays
+a host fault per 4 KiB in the kernel's copy into the page cache (up to 10x
+slower); which writer that was depended on its place after a deletion and on
+the size of its writes (docs/performance.md, "Export of an old version"). The
+junk file pays it, untimed, and leaves as much memory free and backed for the
+contestant that follows, whichever one it is (twice the size when cold: the
+sources are read into the page cache again too).
 
   cli export     `artrepo export big:1 DEST` (a whole CLI process; DEST a new folder)
   api export     `Client().get_artifact_version("big:1").export(DEST)` in this process
@@ -28,11 +42,10 @@ destination is a new file, removed after each measurement, then `sync`:
                  one thread (the default max_threads=1, as artrepo hashes a chunk)
   cp + BLAKE3    the floor: an exported file is copied and verified
   dvc checkout   `git checkout <rev1> -- data.bin.dvc && dvc checkout data.bin`
-                 (the old copy comes from DVC's cache), switched back untimed; then one
-                 untimed export, since whichever export came first after DVC's pair of
-                 checkouts ran 0.1-0.4 s slower (cp after it did not; not found why)
+                 (the old copy comes from DVC's cache), switched back untimed
 
-Printed: each one's median (of the rounds after the first) and speed, the
+Printed: each one's median (of the rounds after the first) and speed, its
+median CPU time (user + system, the process and its children), the
 ratios speed(export) / speed(cp + BLAKE3) (issue 15's bound: >= 0.8) and
 speed(export) / speed(dvc checkout) (bound: >= 1).
 
@@ -47,6 +60,8 @@ from __future__ import annotations
 import argparse
 import mmap
 import os
+import random
+import resource
 import shutil
 import subprocess
 import sys
@@ -56,10 +71,42 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
-from common import MiB, Table, compile_sources, save_results, scratch, settle, summary  # noqa: E402
+from common import MiB, Table, compile_sources, save_results, scratch, summary  # noqa: E402
 
 DVC_VERSION = "3.67.1"
 NAME = "big"
+JUNK_WRITE = 2 * MiB  # settle's writes: the page cache takes 2 MiB folios, freed as blocks any allocation can split
+
+
+def settle(folder: Path, size: int) -> None:
+    """Flush, then write and delete a junk file of `size` bytes: the memory the host took back (free page
+    reporting) is faulted in here, untimed, and left free for the next measurement, whichever it is."""
+    os.sync()
+    time.sleep(0.2)
+    junk = folder / "settle.junk"
+    block, pos = bytes(JUNK_WRITE), 0
+    fd = os.open(junk, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        while pos < size:
+            pos += os.pwrite(fd, memoryview(block)[:size - pos], pos)
+    finally:
+        os.close(fd)
+    junk.unlink()
+    os.sync()
+
+
+def round_order(names: list[str], r: int) -> list[str]:
+    """Round r's order: names[r % n] first (each one first once in n rounds), the others shuffled (seeded by r)."""
+    first = names[r % len(names)]
+    rest = [name for name in names if name != first]
+    random.Random(r).shuffle(rest)
+    return [first, *rest]
+
+
+def cpu() -> float:
+    """User + system time of this process and its children so far."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def run(cmd, cwd: Path, env: dict | None = None) -> str:
@@ -137,7 +184,7 @@ def dvc_bin(base: Path) -> Path | None:
 
 class Setup:
     def __init__(self, folder: Path, size: int, with_dvc: bool):
-        self.folder = folder
+        self.folder, self.size = folder, size
         self.src = folder / "v1.bin"  # the version-1 bytes, the baselines' source
         self.repo = folder / "repo"
         self.out = folder / "out"
@@ -239,11 +286,6 @@ def measurements(s: Setup) -> dict:
     def dvc_back():
         run(["sh", "-c", f"git checkout -q HEAD -- data.bin.dvc && '{s.dvc}' checkout -q data.bin"],
             s.proj, s.dvc_env)
-        # The first export after DVC's checkout pair runs 0.1-0.4 s slower than the rest (cp does not;
-        # rewriting the same workspace file twice without DVC does not either): one untimed export takes it
-        settle()
-        api(s.out / "after-dvc")
-        shutil.rmtree(s.out / "after-dvc")
 
     ops = {
         "cli export": (s.packs, cli, None),
@@ -260,22 +302,24 @@ def measurements(s: Setup) -> dict:
     return ops
 
 
-def measure(s: Setup, repeat: int, cold: bool) -> dict[str, list[float]]:
+def measure(s: Setup, repeat: int, cold: bool) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """{name: seconds per round}, {name: CPU seconds per round}."""
     ops = measurements(s)
     times: dict[str, list[float]] = {k: [] for k in ops}
+    cpus: dict[str, list[float]] = {k: [] for k in ops}
     names = list(ops)
     warm([*s.packs, s.src, *s.dvc_cache])
     for r in range(repeat):
-        order = names[r % len(names):] + names[:r % len(names)]
-        for name in order:
+        for name in round_order(names, r):
             reads, fn, cleanup = ops[name]
             dest = s.out / f"{name.replace(' ', '-')}-{r}"
-            settle()
+            settle(s.out, s.size * (2 if cold else 1))  # cold: the sources' page cache is taken again too
             if cold:
                 evict(reads)
-            t = time.perf_counter()
+            c, t = cpu(), time.perf_counter()
             fn(dest)
             times[name].append(time.perf_counter() - t)
+            cpus[name].append(cpu() - c)
             if r == 0 and name in ("cli export", "dvc checkout"):  # each gives version 1's bytes
                 s.check(dest / "file" / "data.bin" if name == "cli export" else s.proj / "data.bin")
             if r == 0 and name == "download_files":
@@ -286,15 +330,17 @@ def measure(s: Setup, repeat: int, cold: bool) -> dict[str, list[float]]:
                 leftover.unlink(missing_ok=True)
             if cleanup:
                 cleanup()
-    return times
+    return times, cpus
 
 
-def report(title: str, times: dict[str, list[float]], size: int) -> Table:
+def report(title: str, times: dict[str, list[float]], cpus: dict[str, list[float]], size: int) -> Table:
     med = {k: summary(v)["median"] for k, v in times.items()}
     gbs = {k: size / v / 1e9 for k, v in med.items()}
     print(f"\n{title}: median of rounds 2.. (all rounds, s)")
     for k, v in times.items():
         print(f"    {k:14} {med[k]:7.3f} s  {gbs[k]:5.2f} GB/s   [{', '.join(f'{x:.3f}' for x in v)}]")
+    print("  CPU (user + system, with child processes), median of rounds 2..: "
+          + ", ".join(f"{k} {summary(v)['median']:.2f} s" for k, v in cpus.items()))
     table = Table(title)
     floor = med["cp + BLAKE3"]
     for k in ("cli export", "api export", "load_artifact", "download_files"):
@@ -329,12 +375,16 @@ def main() -> int:
     s = Setup(folder, size, not args.no_dvc)
     print(f"setup: {args.size_mib} MiB, registered twice{', DVC project' if s.dvc else ''} in "
           f"{time.perf_counter() - t:.0f} s", flush=True)
+    print("each round: contestant r % n first, the others shuffled (seed r); before each measurement, untimed: sync, "
+          "0.2 s, a junk file of the measured size (2x cold) written in 2 MiB pieces and deleted (it pays the host "
+          "faults of memory the VM's free page reporting handed back: docs/performance.md)", flush=True)
     tables, raw = [], {}
     try:
         for cold in (False,) if args.no_cold else (False, True):
             title = f"export of version 1, {args.size_mib} MiB, {'cold' if cold else 'warm'} page cache"
-            raw[title] = measure(s, args.repeat, cold)
-            tables.append(report(title, raw[title], size))
+            times, cpus = measure(s, args.repeat, cold)
+            raw[title] = {"seconds": times, "cpu": cpus}
+            tables.append(report(title, times, cpus, size))
     finally:
         os.chdir(BENCH)
         shutil.rmtree(folder, ignore_errors=True)

@@ -25,19 +25,11 @@ them). Other threads write loose objects meanwhile.
 from __future__ import annotations
 
 import os
-import struct
-import time
-import zlib
 from _thread import get_ident
 from pathlib import Path
 
-from artrepo.atomic import fsync_dir, write_all
-from artrepo.gitdb.gitpack import CODES, GitPack, deflate, entry_header, index_bytes
-
-try:  # the interpreter's own SHA code: importing hashlib (OpenSSL) costs milliseconds
-    from _sha1 import sha1
-except ImportError:  # pragma: no cover - other interpreters
-    from hashlib import sha1
+from artrepo.gitdb.gitpack import GitPack
+from artrepo.gitdb.packwriter import PackBuilder, StagedPack
 
 
 class Batch:
@@ -94,8 +86,15 @@ class Batch:
     def stage(self) -> None:
         """Write the objects held so far as a pack and `.idx` under temporary names (no fsync)."""
         if self.objects:
-            rows = [(bytes.fromhex(oid), kind, body) for oid, (kind, body) in self.objects.items()]
-            self._staged.append((stage_pack(Path(self.store.git_dir) / "objects" / "pack", rows), self.objects))
+            builder = PackBuilder(Path(self.store.git_dir) / "objects" / "pack")
+            try:
+                for oid, (kind, body) in self.objects.items():
+                    builder.add(bytes.fromhex(oid), kind, body)
+                staged = builder.stage(durable=False)
+            except BaseException:
+                builder.abort()
+                raise
+            self._staged.append((staged, self.objects))
             self.objects = {}
 
     def land(self, synced: bool = True) -> None:
@@ -105,66 +104,3 @@ class Batch:
             self._staged.pop(0)
             if self.store._packs is not None:
                 self.store._packs.insert(0, GitPack(idx))  # the objects read next are likely these
-
-
-def stage_pack(pack_dir: Path, objects) -> "StagedPack":
-    """A pack of `objects` ((raw id, type, body); no deltas) and its `.idx`, built in memory and written
-    under temporary names without fsync: no reader finds them before `StagedPack.land`."""
-    entries, rows, size = [b""], [], 12
-    for raw, kind, body in objects:
-        entry = entry_header(CODES[kind], len(body)) + deflate(body)
-        entries.append(entry)
-        rows.append((raw, zlib.crc32(entry), size))
-        size += len(entry)
-    entries[0] = b"PACK" + struct.pack(">II", 2, len(rows))
-    digest = sha1()
-    for part in entries:
-        digest.update(part)
-    checksum = digest.digest()
-    entries.append(checksum)
-    staged = StagedPack(pack_dir, _temp(pack_dir, "pack"), _temp(pack_dir, "idx"), checksum)
-    try:
-        for path, data in ((staged.tmp_pack, entries), (staged.tmp_idx, index_bytes(rows, checksum))):
-            os.makedirs(pack_dir, exist_ok=True) if not os.path.isdir(pack_dir) else None
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
-            try:
-                write_all(fd, data)
-            finally:
-                os.close(fd)
-    except BaseException:
-        staged.abort()
-        raise
-    return staged
-
-
-class StagedPack:
-    """A pack and its `.idx` under temporary names (`tmp_pack_*`, `tmp_idx_*`: what a crash leaves is a
-    temporary file, which `git gc` removes once older than its prune time), not yet found by readers."""
-
-    def __init__(self, pack_dir: Path, tmp_pack: Path, tmp_idx: Path, checksum: bytes):
-        self.pack_dir, self.tmp_pack, self.tmp_idx = Path(pack_dir), tmp_pack, tmp_idx
-        self.idx_path = self.pack_dir / f"pack-{checksum.hex()}.idx"
-
-    def land(self, *, synced: bool = True) -> Path:
-        """Rename the pack into place, then its `.idx` (readers find packs by it), and fsync the folder;
-        returns the `.idx` path. `synced`: the files' data is durable already (fsynced, or a
-        `sync_filesystem` since they were written); else each is fsynced first."""
-        if not synced:
-            for path in (self.tmp_pack, self.tmp_idx):
-                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-        os.replace(self.tmp_pack, self.idx_path.with_suffix(".pack"))
-        os.replace(self.tmp_idx, self.idx_path)
-        fsync_dir(self.pack_dir)
-        return self.idx_path
-
-    def abort(self) -> None:
-        for path in (self.tmp_pack, self.tmp_idx):
-            Path(path).unlink(missing_ok=True)
-
-
-def _temp(pack_dir: Path, what: str) -> Path:
-    return Path(pack_dir) / f"tmp_{what}_{os.getpid()}_{time.monotonic_ns()}"

@@ -1,19 +1,12 @@
-"""Git pack files (pack v2, idx v2) read and written in pure Python, byte-compatible with git.
+"""Git pack files (pack v2, idx v2) read in pure Python, as git reads them (written: packwriter.py).
 
     pack = GitPack(objects_dir / "pack" / "pack-<sha>.idx")
     pack.read(pack.find(raw_oid))      # (type, body), deltas applied
-    PackBuilder(pack_dir)              # .add(raw id, type, body) ..., .finish(): a new pack + idx, no deltas
 
 Reading maps the `.idx` and searches it (fanout table, then a binary search
 over the sorted ids), inflates the object from the `.pack` and applies
 OFS_DELTA/REF_DELTA chains, as git does: a fully cached run or `artrepo show`
-reads packed objects without importing pygit2. Writing lays objects out
-without deltas (a later `git gc` may delta them); `merge` copies the entries
-of several packs into one (raw bytes for whole objects, deltas resolved), the
-way `git repack --geometric` rolls small packs into a bigger one. A new pack
-is written to temporary files, fsynced, and renamed `.pack` first, `.idx`
-last (readers find packs by their `.idx`); packs it replaces are removed
-afterwards, `.idx` first (a run's small pack: gitdb/batch.py).
+reads packed objects without importing pygit2.
 """
 from __future__ import annotations
 
@@ -21,17 +14,9 @@ import mmap
 import os
 import re
 import struct
-import time
 import zlib
-from itertools import accumulate
 from pathlib import Path
 
-from artrepo.atomic import fsync_dir, write_all
-
-try:  # the interpreter's own SHA code: importing hashlib (OpenSSL) costs milliseconds
-    from _sha1 import sha1
-except ImportError:  # pragma: no cover - other interpreters
-    from hashlib import sha1
 
 IDX_MAGIC = b"\xfftOc"
 TYPES = {1: "commit", 2: "tree", 3: "blob", 4: "tag"}
@@ -283,117 +268,3 @@ def deflate(data: bytes) -> bytes:
     state (~270 KB) is fresh memory at every call, ~60 µs; this one 5 µs."""
     stream = zlib.compressobj(1, zlib.DEFLATED, 15, 4)
     return stream.compress(data) + stream.flush()
-
-
-def entry_header(kind: int, size: int) -> bytes:
-    out = bytearray()
-    c = (kind << 4) | (size & 15)
-    size >>= 4
-    while size:
-        out.append(c | 0x80)
-        c = size & 0x7F
-        size >>= 7
-    out.append(c)
-    return bytes(out)
-
-
-class PackBuilder:
-    """A new pack written as objects come (whole objects deflated here, or raw entries copied from a pack).
-
-    Entries go to a temporary file in `pack_dir`; `finish` writes the header
-    and checksum, the `.idx`, and renames both into place; `abort` removes the
-    temporary file (one left by a crash is a `tmp_*` file `git gc` removes).
-    """
-
-    def __init__(self, pack_dir: Path):
-        self.pack_dir = Path(pack_dir)
-        self.pack_dir.mkdir(parents=True, exist_ok=True)
-        self.rows: list[tuple[bytes, int, int]] = []  # (raw id, crc32, offset)
-        self.size = 12
-        self._seen: set[bytes] = set()
-        self._tmp = self.pack_dir / f"tmp_pack_{os.getpid()}_{time.monotonic_ns()}"
-        self._fd = os.open(self._tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
-        write_all(self._fd, bytes(12))
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __contains__(self, raw: bytes) -> bool:
-        return raw in self._seen
-
-    def add(self, raw: bytes, kind: str, body: bytes) -> None:
-        if raw not in self._seen:
-            self._append(raw, entry_header(CODES[kind], len(body)) + deflate(body))
-
-    def add_raw(self, raw: bytes, entry: bytes) -> None:
-        """A whole-object entry exactly as another pack stores it (header and deflated data)."""
-        if raw not in self._seen:
-            self._append(raw, bytes(entry))
-
-    def _append(self, raw: bytes, entry: bytes) -> None:
-        write_all(self._fd, entry)
-        self._seen.add(raw)
-        self.rows.append((raw, zlib.crc32(entry), self.size))
-        self.size += len(entry)
-
-    def finish(self) -> Path:
-        """Write the pack's header, checksum and `.idx`, durably; returns the `.idx` path."""
-        fd = self._fd
-        os.pwrite(fd, b"PACK" + struct.pack(">II", 2, len(self.rows)), 0)
-        digest, pos = sha1(), 0
-        while block := os.pread(fd, 1 << 20, pos):
-            digest.update(block)
-            pos += len(block)
-        checksum = digest.digest()
-        self._fd = None
-        _write_durably(fd, checksum, pos)
-        final = self.pack_dir / f"pack-{checksum.hex()}"
-        tmp_idx = self.pack_dir / f"tmp_idx_{os.getpid()}_{time.monotonic_ns()}"
-        _write_durably(os.open(tmp_idx, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444),
-                       index_bytes(self.rows, checksum), 0)
-        os.replace(self._tmp, final.with_suffix(".pack"))  # .idx last: readers find packs by it
-        os.replace(tmp_idx, final.with_suffix(".idx"))
-        fsync_dir(self.pack_dir)
-        return final.with_suffix(".idx")
-
-    def abort(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-        self._tmp.unlink(missing_ok=True)
-
-
-def index_bytes(rows: list[tuple[bytes, int, int]], checksum: bytes) -> bytes:
-    """A version 2 `.idx` of the entries (raw id, crc32, offset) of the pack whose checksum is `checksum`."""
-    rows = sorted(rows)
-    counts = [0] * 256
-    for raw, _crc, _off in rows:
-        counts[raw[0]] += 1
-    fanout = list(accumulate(counts))
-    small, large = [], []
-    for _raw, _crc, off in rows:
-        if off < 0x80000000:
-            small.append(off)
-        else:
-            small.append(0x80000000 | len(large))
-            large.append(off)
-    idx = b"".join([IDX_MAGIC, struct.pack(">I", 2), struct.pack(">256I", *fanout),
-                    b"".join(r[0] for r in rows), struct.pack(f">{len(rows)}I", *(r[1] for r in rows)),
-                    struct.pack(f">{len(rows)}I", *small), struct.pack(f">{len(large)}Q", *large), checksum])
-    return idx + sha1(idx).digest()
-
-
-def _write_durably(fd: int, data: bytes, offset: int) -> None:
-    """Write `data` at `offset`, fsync, and close the file."""
-    try:
-        os.lseek(fd, offset, os.SEEK_SET)
-        write_all(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def remove_pack(idx_path: Path) -> None:
-    """Remove a pack replaced by another (its `.idx` first: readers stop finding it before its data goes)."""
-    for suffix in (".idx", ".rev", ".bitmap", ".pack"):
-        Path(idx_path).with_suffix(suffix).unlink(missing_ok=True)

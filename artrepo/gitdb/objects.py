@@ -304,8 +304,8 @@ class ObjectStore:
             pass
         except OSError:
             return oid
-        if self._batches and get_ident() in self._batches:
-            self._batches[get_ident()].add(oid, kind, body)
+        if batch := self._batches and self._batches.get(get_ident()):
+            batch.add(oid, kind, body)
             return oid
         data = deflate(raw)
         for attempt in range(10):

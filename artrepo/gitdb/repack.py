@@ -22,7 +22,8 @@ import zlib
 from pathlib import Path
 
 from artrepo.errors import IntegrityError
-from artrepo.gitdb.gitpack import TYPES, PackBuilder, PackError, remove_pack
+from artrepo.gitdb.gitpack import TYPES, PackError
+from artrepo.gitdb.packwriter import PackBuilder, remove_pack
 from artrepo.gitdb.objects import ObjectStore, is_oid
 
 FACTOR = 2

@@ -72,6 +72,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 from common import MiB, Table, compile_sources, save_results, scratch, summary  # noqa: E402
+from common import settle as writeback  # noqa: E402
 
 DVC_VERSION = "3.67.1"
 NAME = "big"
@@ -81,8 +82,7 @@ JUNK_WRITE = 2 * MiB  # settle's writes: the page cache takes 2 MiB folios, free
 def settle(folder: Path, size: int) -> None:
     """Flush, then write and delete a junk file of `size` bytes: the memory the host took back (free page
     reporting) is faulted in here, untimed, and left free for the next measurement, whichever it is."""
-    os.sync()
-    time.sleep(0.2)
+    writeback()
     junk = folder / "settle.junk"
     block, pos = bytes(JUNK_WRITE), 0
     fd = os.open(junk, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

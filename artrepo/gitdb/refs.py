@@ -154,7 +154,7 @@ class RefsContainer:
         """Remove the refs that still hold their expected value (packed-refs rewritten once); returns those."""
         if not expected:
             return set()
-        with _StripeLocks(self.git_dir, expected) as _locks, flock(layout.packed_refs_lock(self.git_dir)):
+        with _StripeLocks(self.git_dir, expected), flock(layout.packed_refs_lock(self.git_dir)):
             locks = [take_lock_file(self.git_dir, name) for name in expected]
             try:
                 gone = {name for name, oid in expected.items() if self.get(name, derived=True) == oid}

@@ -9,6 +9,7 @@ format version lives in an `[artrepo]` section, which git ignores.
 from __future__ import annotations
 
 import errno
+import os
 from pathlib import Path
 
 from artrepo.errors import FormatError, IntegrityError, UserError
@@ -33,12 +34,30 @@ def init_git(path: Path, settings: dict[str, str]) -> None:
     (Path(path) / "HEAD").write_text(f"ref: {RUNS_HEAD}\n")
 
 
+_SECTIONS: dict[str, tuple[tuple, dict[str, str]]] = {}  # config path -> (its stat stamp, its [artrepo] section)
+
+
 def artrepo_settings(path) -> dict[str, str]:
     """The `[artrepo]` section of the repository's config file, read without pygit2: {lowercased key:
-    value without a trailing comment or quotes} ({} if the file cannot be read)."""
+    value without a trailing comment or quotes} ({} if the file cannot be read). Parsed again only when
+    the file changed (each save asks); the dict is shared: do not change it."""
+    config = os.path.join(path, "config")
+    try:
+        st = os.stat(config)
+    except OSError:
+        return {}
+    stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+    cached = _SECTIONS.get(config)
+    if cached is None or cached[0] != stamp:
+        cached = _SECTIONS[config] = (stamp, _section(config))
+    return cached[1]
+
+
+def _section(config: str) -> dict[str, str]:
     section, found = None, {}
     try:
-        text = (Path(path) / "config").read_text(errors="replace")
+        with open(config, errors="replace") as f:
+            text = f.read()
     except OSError:
         return found
     for line in text.splitlines():

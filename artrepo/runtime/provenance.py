@@ -42,29 +42,12 @@ _OFF = ("off", "false", "no", "0")
 
 
 # -- settings ---------------------------------------------------------------------------
-_CONFIGS: dict[str, tuple[tuple, dict[str, str]]] = {}  # config path -> (its stat stamp, its [artrepo] section)
-
-
 def settings(git_dir) -> tuple[bool, bool]:
     """(record provenance at all, record user and host) from the environment, else the repository config."""
-    found = {"provenance": "on", "provenanceuser": "true", **_config_section(git_dir)}
+    found = {"provenance": "on", "provenanceuser": "true", **artrepo_settings(git_dir)}
     found["provenance"] = os.environ.get("ARTREPO_PROVENANCE", found["provenance"])
     found["provenanceuser"] = os.environ.get("ARTREPO_PROVENANCE_USER", found["provenanceuser"])
     return found["provenance"].lower() not in _OFF, found["provenanceuser"].lower() not in _OFF
-
-
-def _config_section(git_dir) -> dict[str, str]:
-    """`artrepo_settings`, parsed again only when the config file changed (each save asks)."""
-    path = os.path.join(git_dir, "config")
-    try:
-        st = os.stat(path)
-    except OSError:
-        return {}
-    stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
-    cached = _CONFIGS.get(path)
-    if cached is None or cached[0] != stamp:
-        cached = _CONFIGS[path] = (stamp, artrepo_settings(git_dir))
-    return cached[1]
 
 
 # -- who, where, which Python --------------------------------------------------------------

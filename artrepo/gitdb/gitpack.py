@@ -30,11 +30,20 @@ class PackError(Exception):
     """A pack or its index is malformed (the caller turns it into an IntegrityError)."""
 
 
+MAPPED_MIN = 1 << 20  # smaller pack and index files are read into memory, larger ones mapped
+
+
 def _map(path: Path):
+    """The file's bytes: mapped if large, else read. A mapping holds a file descriptor (Python's mmap
+    keeps a dup of it), so a run's small pack, mapped, would cost one each: with automatic packing off,
+    1,000 runs would exhaust the default limit of open files."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
         size = os.fstat(fd).st_size
-        return mmap.mmap(fd, size, access=mmap.ACCESS_READ) if size else b""
+        if size >= MAPPED_MIN:
+            return mmap.mmap(fd, size, access=mmap.ACCESS_READ)
+        with open(fd, "rb", buffering=0, closefd=False) as f:
+            return f.read()
     finally:
         os.close(fd)
 

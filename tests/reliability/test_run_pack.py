@@ -173,11 +173,22 @@ def test_sigkill_at_random_moments_of_runs_leaves_whole_runs_only(project):
     _assert_runs_readable(project)
 
 
+UNDER_48_FILES = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_NOFILE, (48, 48))
+from artrepo.cli.main import main
+sys.argv = {argv!r}
+main()
+"""
+
+
 def test_many_runs_leave_small_packs_that_maintenance_merges(project, monkeypatch):
     (project / "chain_pipe.py").write_text(PIPELINE)
     monkeypatch.setenv("ARTREPO_AUTO_PACK", "0")
     run_child(RUNS.format(trial="off", count=60, seed="i % 2"), project)
     assert len(_packs(project)) == 60
+    for command in (["log", "-n", "5"], ["fsck"], ["gc", "--dry-run"]):  # more packs than it may open files
+        run_child(UNDER_48_FILES.format(argv=["artrepo", *command]), project)
     from artrepo.repository import active, upkeep
 
     upkeep.maintain(active())

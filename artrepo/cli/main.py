@@ -88,12 +88,18 @@ def main(argv=None) -> None:
     except BrokenPipeError:
         sys.exit(0)
     except OSError as exc:
-        if exc.errno not in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM):
+        if exc.errno not in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,
+                             errno.EMFILE, errno.ENFILE):
             raise
         from artrepo.cli.render import safe
 
         where = f" {safe(exc.filename)}" if exc.filename else ""
-        if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        if exc.errno in (errno.EMFILE, errno.ENFILE):
+            import resource
+
+            echo(f"artrepo: error: too many open files (this process may open "
+                 f"{resource.getrlimit(resource.RLIMIT_NOFILE)[0]}; raise it with `ulimit -n`)", err=True)
+        elif exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
             echo(f"artrepo: error: cannot access{where}: {safe(exc.strerror)} (is the repository read-only "
                  "to you?); nothing was published", err=True)
         else:

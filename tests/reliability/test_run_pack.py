@@ -173,9 +173,9 @@ def test_sigkill_at_random_moments_of_runs_leaves_whole_runs_only(project):
     _assert_runs_readable(project)
 
 
-UNDER_48_FILES = """
+UNDER_LIMIT = """
 import resource, sys
-resource.setrlimit(resource.RLIMIT_NOFILE, (48, 48))
+resource.setrlimit(resource.RLIMIT_NOFILE, ({limit}, {limit}))
 from artrepo.cli.main import main
 sys.argv = {argv!r}
 main()
@@ -188,7 +188,11 @@ def test_many_runs_leave_small_packs_that_maintenance_merges(project, monkeypatc
     run_child(RUNS.format(trial="off", count=60, seed="i % 2"), project)
     assert len(_packs(project)) == 60
     for command in (["log", "-n", "5"], ["fsck"], ["gc", "--dry-run"]):  # more packs than it may open files
-        run_child(UNDER_48_FILES.format(argv=["artrepo", *command]), project)
+        run_child(UNDER_LIMIT.format(limit=48, argv=["artrepo", *command]), project)
+    starved = python_child(UNDER_LIMIT.format(limit=8, argv=["artrepo", "fsck"]), project, stderr=subprocess.PIPE,
+                           text=True)  # a limit no command can work under: one line, exit 1
+    assert starved.wait(timeout=60) == 1 and starved.stderr.read().splitlines() == [
+        "artrepo: error: too many open files (this process may open 8; raise it with `ulimit -n`)"]
     from artrepo.repository import active, upkeep
 
     upkeep.maintain(active())

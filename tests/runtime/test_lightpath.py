@@ -100,6 +100,7 @@ def test_a_damaged_step_record_is_an_integrity_error(repo):
     data = bytearray(pack.pack_path.read_bytes())
     data[offset + 8] ^= 0xFF  # inside its deflated record
     pack.pack_path.write_bytes(bytes(data))
+    repo.objects._packs = None  # as a new process: a small pack read before the damage is held in memory
     with pytest.raises(IntegrityError):
         Client().get_pipeline_run(run.id).steps
 

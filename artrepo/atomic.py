@@ -1,4 +1,4 @@
-"""The two doors every durable write goes through: atomic files and locks."""
+"""The two doors every durable write goes through: atomic files and locks; and how an immutable file is read."""
 from __future__ import annotations
 
 import contextlib
@@ -155,5 +155,22 @@ def flock(path: Path, *, shared: bool = False, wait: bool | float = True):
                     return
                 time.sleep(0.05)
         yield True
+    finally:
+        os.close(fd)
+
+
+def read_or_map(path, mapped_min: int):
+    """An immutable file's bytes: mapped from `mapped_min` bytes on, else read. A mapping holds a file
+    descriptor (Python's mmap keeps a dup of it), so small files mapped by the hundred (a pack per run,
+    an index file per save) would exhaust the limit of open files."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        size = os.fstat(fd).st_size
+        if size >= mapped_min:
+            import mmap
+
+            return mmap.mmap(fd, size, access=mmap.ACCESS_READ)
+        with open(fd, "rb", buffering=0, closefd=False) as f:
+            return f.read()
     finally:
         os.close(fd)

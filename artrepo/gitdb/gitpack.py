@@ -11,12 +11,12 @@ reads packed objects without importing pygit2.
 from __future__ import annotations
 
 import mmap
-import os
 import re
 import struct
 import zlib
 from pathlib import Path
 
+from artrepo.atomic import read_or_map
 
 IDX_MAGIC = b"\xfftOc"
 TYPES = {1: "commit", 2: "tree", 3: "blob", 4: "tag"}
@@ -30,22 +30,7 @@ class PackError(Exception):
     """A pack or its index is malformed (the caller turns it into an IntegrityError)."""
 
 
-MAPPED_MIN = 1 << 20  # smaller pack and index files are read into memory, larger ones mapped
-
-
-def _map(path: Path):
-    """The file's bytes: mapped if large, else read. A mapping holds a file descriptor (Python's mmap
-    keeps a dup of it), so a run's small pack, mapped, would cost one each: with automatic packing off,
-    1,000 runs would exhaust the default limit of open files."""
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        size = os.fstat(fd).st_size
-        if size >= MAPPED_MIN:
-            return mmap.mmap(fd, size, access=mmap.ACCESS_READ)
-        with open(fd, "rb", buffering=0, closefd=False) as f:
-            return f.read()
-    finally:
-        os.close(fd)
+MAPPED_MIN = 1 << 20  # smaller pack and index files are read into memory (atomic.read_or_map)
 
 
 class GitPack:
@@ -54,7 +39,7 @@ class GitPack:
     def __init__(self, idx_path: Path):
         self.idx_path = Path(idx_path)
         self.pack_path = self.idx_path.with_suffix(".pack")
-        idx = _map(self.idx_path)
+        idx = read_or_map(self.idx_path, MAPPED_MIN)
         if len(idx) < 8 + 1024 + 40 or idx[:4] != IDX_MAGIC or struct.unpack_from(">I", idx, 4)[0] != 2:
             raise PackError(f"{self.idx_path.name}: not a version 2 pack index")
         self.fanout = struct.unpack_from(">256I", idx, 8)
@@ -72,7 +57,7 @@ class GitPack:
     @property
     def pack(self):
         if self._pack is None:
-            self._pack = _map(self.pack_path)
+            self._pack = read_or_map(self.pack_path, MAPPED_MIN)
             if self._pack[:4] != b"PACK":
                 raise PackError(f"{self.pack_path.name}: not a pack")
         return self._pack

@@ -14,14 +14,13 @@ Which files make the union: in a repository's own store every file under
 """
 from __future__ import annotations
 
-import os
 from itertools import repeat, starmap
 from operator import itemgetter
 from pathlib import Path
 
 import msgpack
 
-from artrepo.atomic import write_atomic
+from artrepo.atomic import read_or_map, write_atomic
 from artrepo.errors import IntegrityError
 from artrepo.storage.backend import Backend, MissingObjectError
 from artrepo.storage.ids import ChunkId, PackId, file_name, short
@@ -158,7 +157,7 @@ class ChunkIndex:
         local = self.backend.local_path(index_key(name))
         if data is None:
             try:
-                data = _mapped(local) if local is not None else self.backend.get(index_key(name))
+                data = read_or_map(local, 1 << 16) if local is not None else self.backend.get(index_key(name))
             except (MissingObjectError, FileNotFoundError):
                 if self.named is not None:
                     self.missing.append(name)
@@ -360,17 +359,3 @@ _CHUNK = itemgetter(CHUNK)
 def _check_name(data, name: str) -> None:
     if file_name(data) != name:
         raise IntegrityError(f"index {name[:12]}: content does not match its name")
-
-
-def _mapped(path: Path):
-    """A local index file: format 2 files are mapped (searched in place), format 1 files read."""
-    import mmap
-
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        size = os.fstat(fd).st_size
-        if size < 1 << 16:
-            return os.read(fd, size)
-        return mmap.mmap(fd, size, access=mmap.ACCESS_READ)
-    finally:
-        os.close(fd)

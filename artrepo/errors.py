@@ -6,6 +6,16 @@ the object concerned.
 """
 from __future__ import annotations
 
+import errno
+
+# this process out of files or memory: not damage to what it was reading, whatever read it
+STARVED = (errno.EMFILE, errno.ENFILE, errno.ENOMEM)
+
+
+def starved(exc: BaseException) -> bool:
+    """Whether `exc` is the process running out of open files or memory (re-raise it, never report damage)."""
+    return isinstance(exc, OSError) and exc.errno in STARVED
+
 
 class ArtrepoError(Exception):
     """Base of every error artrepo raises on purpose."""

@@ -24,7 +24,7 @@ import zlib
 from _thread import get_ident
 from pathlib import Path
 
-from artrepo.errors import IntegrityError
+from artrepo.errors import IntegrityError, starved
 from artrepo.gitdb.batch import Batch
 from artrepo.gitdb.gitpack import GitPack, PackError, deflate
 from artrepo.gitdb.files import read_file
@@ -174,8 +174,8 @@ class ObjectStore:
             raw = zlib.decompress(read_file(f"{self._objects}/{oid[:2]}/{oid[2:]}"))
         except (FileNotFoundError, NotADirectoryError):
             return self._read_packed(oid)
-        except (OSError, zlib.error) as exc:
-            raise IntegrityError(f"git object {oid[:12]} is unreadable ({exc})") from None
+        except (OSError, zlib.error) as exc:  # out of files (starved) is not damage
+            raise exc if starved(exc) else IntegrityError(f"git object {oid[:12]} is unreadable ({exc})") from None
         header, sep, body = raw.partition(b"\0")
         kind, _, size = header.partition(b" ")
         if not sep or not size.isdigit() or int(size) != len(body) or sha1(raw).hexdigest() != oid:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from artrepo import names
-from artrepo.errors import ArtrepoError, IntegrityError
+from artrepo.errors import ArtrepoError, IntegrityError, starved
 from artrepo.gitdb.layout import ALIASES, ANNOTATIONS, HEADS, PREFIX, VERSIONS
 from artrepo.storage.chunkstore import ChunkStore
 from artrepo.storage.ids import PackId, pack_id
@@ -127,6 +127,8 @@ def survey(store: ChunkStore, *, unindexed_footers: bool = False,
         try:
             entries = store.read_footer(pack.id, pack.size)
         except (IntegrityError, OSError) as exc:
+            if starved(exc):
+                raise
             pack.error = str(exc)
             continue
         if id_of(entries) != pack.id:  # a pack swapped for another shows here
@@ -151,7 +153,9 @@ def _footer_is(store: ChunkStore, pack: Pack, rows: list[tuple]) -> bool:
         return False
     try:
         return store.read_range(pack.id, pack.size - len(footer), len(footer)) == footer
-    except (IntegrityError, OSError):
+    except (IntegrityError, OSError) as exc:
+        if starved(exc):
+            raise
         return False
 
 

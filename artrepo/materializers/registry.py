@@ -30,6 +30,8 @@ _BUILTIN_BY_TYPE = {
     "pathlib.Path": "path:PathMaterializer",
     "pathlib.PosixPath": "path:PathMaterializer",
     "pathlib.PurePath": "path:PathMaterializer",
+    "pathlib._local.Path": "path:PathMaterializer",  # Python 3.13 moved the classes into pathlib._local
+    "pathlib._local.PurePath": "path:PathMaterializer",
 }
 _BUILTIN_BY_ID = {
     "builtin/v1": "builtins:BuiltInMaterializer",

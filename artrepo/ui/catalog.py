@@ -295,8 +295,8 @@ class Catalog:
         row = self.run(text)
         if row is not None or len(text) < 4:
             return row
-        found = self.db.execute("SELECT * FROM runs WHERE (id >= ?1 AND id < ?1 || '~') "
-                                "OR (commit_id >= ?1 AND commit_id < ?1 || '~') LIMIT 2", (text,)).fetchall()
+        found = self.db.execute("SELECT * FROM runs WHERE (id >= :t AND id < :t || '~') "
+                                "OR (commit_id >= :t AND commit_id < :t || '~') LIMIT 2", {"t": text}).fetchall()
         return self._run(found[0]) if len(found) == 1 else None
 
     def consumers(self, version_id: str, limit: int) -> tuple[list[tuple[str, str]], int]:

@@ -67,11 +67,25 @@ def _click_main(argv) -> None:
         sys.exit(exc.exit_code)
 
 
+def _starved_line(exc: OSError) -> str:
+    """The one line for a process out of memory or open files. What it imports may fail: no file may be left
+    to open a module with (then the limit goes unnamed)."""
+    if exc.errno == errno.ENOMEM:
+        return "artrepo: error: out of memory"
+    try:
+        import resource
+
+        limit = f"this process may open {resource.getrlimit(resource.RLIMIT_NOFILE)[0]}; "
+    except (OSError, ImportError):
+        limit = ""
+    return f"artrepo: error: too many open files ({limit}raise it with `ulimit -n`)"
+
+
 def main(argv=None) -> None:
     import warnings
 
     from artrepo.cli.fastrun import plain_run, run_plain
-    from artrepo.errors import ArtrepoError
+    from artrepo.errors import ArtrepoError, starved
 
     warnings.showwarning = _warning_line
     try:
@@ -88,18 +102,15 @@ def main(argv=None) -> None:
     except BrokenPipeError:
         sys.exit(0)
     except OSError as exc:
-        if exc.errno not in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,
-                             errno.EMFILE, errno.ENFILE):
+        if starved(exc):
+            echo(_starved_line(exc), err=True)
+            sys.exit(1)
+        if exc.errno not in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM):
             raise
         from artrepo.cli.render import safe
 
         where = f" {safe(exc.filename)}" if exc.filename else ""
-        if exc.errno in (errno.EMFILE, errno.ENFILE):
-            import resource
-
-            echo(f"artrepo: error: too many open files (this process may open "
-                 f"{resource.getrlimit(resource.RLIMIT_NOFILE)[0]}; raise it with `ulimit -n`)", err=True)
-        elif exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
             echo(f"artrepo: error: cannot access{where}: {safe(exc.strerror)} (is the repository read-only "
                  "to you?); nothing was published", err=True)
         else:

@@ -9,11 +9,14 @@ Many runs leave many small packs, which maintenance merges.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import random
 import subprocess
 import textwrap
+
+import pytest
 
 from artrepo_testing import git_fsck, run_cli
 from helpers import REPACK_LOOP, kill_at_random, python_child, run_child
@@ -182,6 +185,17 @@ main()
 """
 
 
+def _done_or_out_of_files(code: str, project, ending: str = "") -> int:
+    """Run `code` (a CLI command in a child); it exits 0 silently, or 1 with the one line for too many open files
+    (which ends with `ending`), never a traceback or an integrity error (3). Returns the exit code."""
+    child = python_child(code, project, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    status, said = child.wait(timeout=60), child.stderr.read().splitlines()
+    line = "artrepo: error: too many open files ("
+    assert status == 0 and said == [] or status == 1 and len(said) == 1 and said[0].startswith(line) and \
+        said[0].endswith(ending), (code, status, said)
+    return status
+
+
 def test_many_runs_leave_small_packs_that_maintenance_merges(project, monkeypatch):
     (project / "chain_pipe.py").write_text(PIPELINE)
     monkeypatch.setenv("ARTREPO_AUTO_PACK", "0")
@@ -192,12 +206,8 @@ def test_many_runs_leave_small_packs_that_maintenance_merges(project, monkeypatc
     codes = set()
     for limit in range(4, 10):  # from a limit no command works under to one fsck works under (which depends
         # on the Python version): fsck succeeds or says it ran out of files, never that the repository is damaged
-        starved = python_child(UNDER_LIMIT.format(limit=limit, argv=["artrepo", "fsck"]), project,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        code, said = starved.wait(timeout=60), starved.stderr.read().splitlines()
-        assert (code, said) in ((0, []), (1, [f"artrepo: error: too many open files (this process may open {limit}; "
-                                              "raise it with `ulimit -n`)"])), (limit, code, said)
-        codes.add(code)
+        codes.add(_done_or_out_of_files(UNDER_LIMIT.format(limit=limit, argv=["artrepo", "fsck"]), project,
+                                        f"this process may open {limit}; raise it with `ulimit -n`)"))
     assert codes == {0, 1}
     from artrepo.repository import active, upkeep
 
@@ -210,6 +220,55 @@ def test_many_runs_leave_small_packs_that_maintenance_merges(project, monkeypatc
     runs = _assert_runs_readable(project)
     assert len(runs) == 120
     assert run_cli("run", "chain_pipe.py", "-p", "i=2", cwd=project, check=True).stdout.count(": cached") == 3
+
+
+HOGGED = """
+import os, sys
+if "HOGGED" not in os.environ:  # a limit set by the shell: `resource` stays unimported, as in `artrepo` itself
+    os.environ["HOGGED"] = "1"
+    os.execvp("sh", ["sh", "-c", 'ulimit -n 256 && exec "$@"', "sh", *sys.orig_argv])
+from artrepo.cli.main import main
+sys.argv = {argv!r}
+try:
+    main()  # once with files to spare: every module the command imports is imported now
+except SystemExit:
+    pass
+held = []
+try:
+    while True:
+        held.append(os.open(os.devnull, os.O_RDONLY))
+except OSError:
+    pass
+for fd in held[:{spare}]:
+    os.close(fd)
+main()
+"""
+
+
+def test_running_out_of_files_is_one_line_never_damage(project, monkeypatch):
+    from artrepo import save_artifact
+    from artrepo.maintenance.inventory import survey
+    from artrepo.repository import active
+    import artrepo.gitdb.objects as objects_module
+
+    monkeypatch.setenv("ARTREPO_AUTO_PACK", "0")  # loose git objects and one chunk pack per save
+    for i in range(3):
+        save_artifact(i, name="x")
+    for argv in (["artrepo", "fsck"], ["artrepo", "log", "x"]):
+        for spare in range(7):  # with no file left, the error handler itself must not need one (no import)
+            _done_or_out_of_files(HOGGED.format(argv=argv, spare=spare), project)
+
+    def out_of_files(*_args, **_kwargs):
+        raise OSError(errno.EMFILE, "Too many open files")
+
+    repo = active()
+    loose = next(f for f in _object_files(project) if not f.startswith(("pack/", "info/")))
+    monkeypatch.setattr(objects_module, "read_file", out_of_files)
+    with pytest.raises(OSError):  # not IntegrityError("git object ... is unreadable"): exit 3
+        repo.objects.read(loose.replace("/", ""))
+    monkeypatch.setattr(type(repo.chunks), "read_footer", out_of_files)
+    with pytest.raises(OSError):  # not a pack reported damaged
+        survey(repo.chunks)
 
 
 def test_two_processes_running_beside_a_repacker_land_every_run(project):
